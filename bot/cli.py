@@ -1,0 +1,228 @@
+"""The `certkb` command line. Errors become messages and exit codes here, and only here.
+
+Exit status: 0 success; 1 some files failed to ingest (the rest were) or an operation failed; 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from kb.errors import CertkbError, ConfigError, EmbedderMismatchError, KnowledgeBaseNotFoundError
+from kb.knowledge_base import KnowledgeBase
+from kb.settings import Settings
+from kb.types import FILTER_FIELDS, Hit
+
+
+def _kb_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--kb", metavar="DIR", help="knowledge-base folder (default: $CERTKB_KB_DIR or ~/.local/share/certkb/kb)"
+    )
+    parser.add_argument("--embedder", metavar="SPEC", help="e5-small-q4 (default), st:MODEL_OR_PATH, fake")
+    parser.add_argument("--chroma-url", metavar="URL", help="use a Chroma server instead of the embedded store")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="certkb", description="Certification knowledge base: ingest documents, search them with citations."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ingest = commands.add_parser("ingest", help="add, update and remove documents to match files and folders")
+    ingest.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: the shipped corpus)")
+    ingest.add_argument("--rebuild", action="store_true", help="start from an empty knowledge base")
+    ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    _kb_options(ingest)
+
+    search = commands.add_parser("search", help="ranked passages for a question")
+    search.add_argument("query", help="the question or keywords, in any language")
+    search.add_argument("--k", type=int, default=5, help="number of passages (default 5)")
+    search.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"restrict to {', '.join(FILTER_FIELDS)}; repeat a key for any of several values",
+    )
+    search.add_argument("--mode", choices=("hybrid", "dense", "lexical"), default="hybrid")
+    search.add_argument("--json", action="store_true", help="print a JSON array of hits")
+    _kb_options(search)
+
+    stats = commands.add_parser("stats", help="documents, chunks, embedder and index size")
+    stats.add_argument("--json", action="store_true")
+    _kb_options(stats)
+
+    delete = commands.add_parser("delete", help="remove one document by its source path")
+    delete.add_argument("source", help="the source as shown in search results, or the file path")
+    _kb_options(delete)
+
+    docs = commands.add_parser("docs", help="list ingested documents")
+    docs.add_argument("--json", action="store_true")
+    _kb_options(docs)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env().with_overrides(kb_dir=args.kb, embedder=args.embedder, chroma_url=args.chroma_url)
+
+
+def _parse_filters(items: Sequence[str]) -> dict[str, str | list[str]]:
+    filters: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(f"--filter takes KEY=VALUE, got {item!r} (example: --filter lang=zh)")
+        filters.setdefault(key.strip(), []).append(value.strip())
+    return {key: values[0] if len(values) == 1 else values for key, values in filters.items()}
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+class _Progress:
+    """One self-overwriting status line on a terminal; silent when stderr is not one."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.file = ""
+
+    def on_file(self, number: int, total: int, source: str) -> None:
+        self.file = f"[{number}/{total}] {source}"
+        self._show(self.file)
+
+    def on_chunks(self, done: int, total: int) -> None:
+        self._show(f"{self.file}  embedding {done}/{total} chunks")
+
+    def _show(self, line: str) -> None:
+        if self.enabled:
+            width = 100
+            sys.stderr.write("\r" + line[:width].ljust(width))
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 100 + "\r")
+            sys.stderr.flush()
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.pipeline import Ingester
+    from kb.resources import corpus_dir
+
+    settings = _settings(args)
+    paths = [Path(p) for p in args.paths]
+    if not paths:
+        paths = [corpus_dir()]
+        if not args.json:
+            print(f"No PATH given: ingesting the shipped corpus at {paths[0]}")
+    if args.rebuild:
+        KnowledgeBase.remove(settings=settings)
+    kb = KnowledgeBase.open(settings=settings, create=True)
+    progress = _Progress()
+    try:
+        report = Ingester(kb).sync(paths, on_file=progress.on_file, on_chunks=progress.on_chunks)
+    finally:
+        progress.done()
+    if args.json:
+        _print_json(report.to_dict())
+        return report.exit_code
+    print(
+        f"added {len(report.added)}, updated {len(report.updated)}, deleted {len(report.deleted)}, "
+        f"skipped {len(report.skipped)}, failed {len(report.failed)}; {report.chunks} chunks written "
+        f"in {report.seconds:.1f} s -> {kb.kb_dir}"
+    )
+    for source, reason in report.failed.items():
+        print(f"  FAILED {source}: {reason}", file=sys.stderr)
+    return report.exit_code
+
+
+def _format_hit(rank: int, hit: Hit) -> str:
+    where = " > ".join(part for part in (hit.title, hit.section) if part)
+    tags = " · ".join(part for part in (hit.doc_type, hit.jurisdiction, hit.lang) if part)
+    page = f", p. {hit.page}" if hit.page is not None else ""
+    # No re-wrapping: textwrap breaks Chinese at the wrong places; the terminal wraps long lines itself.
+    body = textwrap.indent(re.sub(r"\n\s*\n", "\n", hit.text), "   ")
+    return f"{rank}. {where}  [{tags}]\n   {hit.source}{page}  (score {hit.score:.4f})\n{body}\n"
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    kb = KnowledgeBase.open(settings=_settings(args))
+    hits = kb.search(args.query, k=args.k, filters=_parse_filters(args.filter), mode=args.mode)
+    if args.json:
+        _print_json([hit.to_dict() for hit in hits])
+        return 0
+    if not hits:
+        print("No passage matches (check the filters, or ingest documents first).")
+    for rank, hit in enumerate(hits, start=1):
+        print(_format_hit(rank, hit))
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    stats = KnowledgeBase.open(settings=_settings(args)).stats()
+    if args.json:
+        _print_json(stats.to_dict())
+        return 0
+    print(f"knowledge base  {stats.kb_dir}")
+    print(f"store           {stats.store}")
+    print(f"embedder        {stats.embedder} ({stats.dim}-d)")
+    print(f"documents       {stats.documents}")
+    print(f"chunks          {stats.chunks}")
+    print(f"languages       {', '.join(f'{k} {v}' for k, v in sorted(stats.languages.items()))}")
+    print(f"document types  {', '.join(f'{k} {v}' for k, v in sorted(stats.doc_types.items()))}")
+    print(f"size on disk    {stats.index_bytes / 1e6:.1f} MB")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from ingest.pipeline import Ingester
+
+    removed = Ingester(KnowledgeBase.open(settings=_settings(args))).delete(args.source)
+    print(f"deleted {args.source}: {removed} chunks removed")
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from ingest.pipeline import Ingester
+
+    documents = Ingester(KnowledgeBase.open(settings=_settings(args))).documents()
+    if args.json:
+        _print_json(documents)
+    for entry in [] if args.json else documents:
+        print(f"{entry['chunks']:5d} chunks  {entry['ingested']}  {entry['source']}")
+    return 0
+
+
+COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "stats": cmd_stats, "delete": cmd_delete, "docs": cmd_docs}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except (ConfigError, KnowledgeBaseNotFoundError, EmbedderMismatchError) as exc:
+        print(f"certkb: error: {exc}", file=sys.stderr)
+        return 2
+    except CertkbError as exc:
+        print(f"certkb: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("certkb: interrupted; run the same command again to finish", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""Incremental sync of files and folders into a knowledge base.
+
+A manifest in the knowledge-base folder maps each ingested file to its document id, a hash of its path and bytes.
+On each run: new files are added, changed files re-chunked and re-embedded, files gone from a walked folder
+deleted, unchanged files skipped without embedding anything.
+
+A document is in the knowledge base entirely or not at all. Before a document's chunks are written its id is
+journalled as pending; a run that finds a pending id it did not finish (the process was killed) removes that
+half-written document and ingests the file again. The old version of a changed file is deleted only after the
+new one is fully written, and a file that fails to load keeps its previous version in the knowledge base.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingest.chunker import Chunker
+from ingest.errors import IngestError
+from ingest.loaders import load_document
+from kb.errors import ConfigError
+from kb.knowledge_base import KnowledgeBase
+
+MANIFEST_FILE = "manifest.json"
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+FileProgress = Callable[[int, int, str], None]
+ChunkProgress = Callable[[int, int], None]
+
+
+@dataclass
+class IngestReport:
+    """What one run did; `exit_code` is 0 when nothing failed, 1 when some files failed."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    chunks: int = 0
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Manifest:
+    """source key -> {doc_id, source, chunks, ingested}, plus the pending journal. Saved atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.files: dict[str, dict[str, Any]] = {}
+        self.pending: dict[str, str] = {}
+        if path.is_file():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"the ingest manifest {path} is unreadable ({exc}); rebuild with --rebuild") from exc
+            self.files = dict(data.get("files", {}))
+            self.pending = dict(data.get("pending", {}))
+
+    def save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        payload = {"format": 1, "files": self.files, "pending": self.pending}
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, ensure_ascii=False, indent=1)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path)
+
+
+def _walk(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    found: list[Path] = []
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(root) / name for name in sorted(files) if not name.startswith("."))
+    return found
+
+
+def _display_source(file: Path, root: Path) -> str:
+    """The path users see in citations: relative to the folder that was given, prefixed with its name."""
+    if root.is_file():
+        return file.name
+    return (Path(root.name) / file.relative_to(root)).as_posix()
+
+
+def document_id(key: str, data: bytes) -> str:
+    return hashlib.sha256(key.encode("utf-8") + b"\0" + data).hexdigest()[:24]
+
+
+class Ingester:
+    """Keeps a knowledge base in step with files and folders.
+
+    >>> # Ingester(kb).sync([Path("corpus")]) -> IngestReport(added=[...], ...)
+    """
+
+    def __init__(self, kb: KnowledgeBase, chunker: Chunker | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.kb = kb
+        self.chunker = chunker or Chunker()
+        self.max_bytes = max_bytes
+        self.manifest = Manifest(kb.kb_dir / MANIFEST_FILE)
+
+    def _finish_interrupted(self) -> None:
+        """Remove documents whose writing was interrupted and that no finished entry points to."""
+        finished = {entry["doc_id"] for entry in self.manifest.files.values()}
+        for doc_id in list(self.manifest.pending):
+            if doc_id not in finished:
+                self.kb.delete_where(doc_id=doc_id)
+            del self.manifest.pending[doc_id]
+        self.manifest.save()
+
+    def sync(
+        self,
+        paths: Sequence[Path],
+        on_file: FileProgress | None = None,
+        on_chunks: ChunkProgress | None = None,
+    ) -> IngestReport:
+        started = time.perf_counter()
+        report = IngestReport()
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing:
+            raise ConfigError(f"no such file or folder: {', '.join(missing)}")
+        self._finish_interrupted()
+        roots = [p.resolve() for p in paths]
+        todo = [(file, root) for root in roots for file in _walk(root)]
+        seen: set[str] = set()
+        for number, (file, root) in enumerate(todo, start=1):
+            key = str(file.resolve())
+            seen.add(key)
+            source = _display_source(file, root)
+            if on_file:
+                on_file(number, len(todo), source)
+            try:
+                self._sync_file(file, key, source, report, on_chunks)
+            except IngestError as exc:
+                report.failed[source] = str(exc)
+            except OSError as exc:
+                report.failed[source] = f"cannot read {file.name}: {exc.strerror or exc}"
+
+        for key, entry in list(self.manifest.files.items()):
+            inside = any(key == str(root) or key.startswith(str(root) + os.sep) for root in roots)
+            if inside and key not in seen:
+                self.kb.delete_where(doc_id=entry["doc_id"])
+                del self.manifest.files[key]
+                self.manifest.save()
+                report.deleted.append(entry["source"])
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def _sync_file(
+        self, file: Path, key: str, source: str, report: IngestReport, on_chunks: ChunkProgress | None
+    ) -> None:
+        size = file.stat().st_size
+        if size > self.max_bytes:
+            raise IngestError(f"{file.name} is {size:,} bytes, over the {self.max_bytes:,}-byte limit")
+        data = file.read_bytes()
+        doc_id = document_id(key, data)
+        previous = self.manifest.files.get(key)
+        if previous is not None and previous["doc_id"] == doc_id:
+            report.skipped.append(source)
+            return
+        document = load_document(file)
+        if document.extra.get("ingest") is False:
+            report.skipped.append(source)
+            return
+        chunks = self.chunker.chunk(document, doc_id, source)
+        if not chunks:
+            raise IngestError(f"{file.name}: no text to index after cleaning")
+        self.manifest.pending[doc_id] = key
+        self.manifest.save()
+        self.kb.add(chunks, progress=on_chunks)
+        if previous is not None:
+            self.kb.delete_where(doc_id=previous["doc_id"])
+        self.manifest.files[key] = {
+            "doc_id": doc_id,
+            "source": source,
+            "chunks": len(chunks),
+            "ingested": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        del self.manifest.pending[doc_id]
+        self.manifest.save()
+        (report.updated if previous is not None else report.added).append(source)
+        report.chunks += len(chunks)
+
+    def delete(self, source: str) -> int:
+        """Remove one document by its source (as shown in citations) or its file path; returns chunks removed."""
+        resolved = str(Path(source).resolve())
+        for key, entry in list(self.manifest.files.items()):
+            if entry["source"] == source or key == resolved:
+                removed = self.kb.delete_where(doc_id=entry["doc_id"])
+                del self.manifest.files[key]
+                self.manifest.save()
+                return removed
+        known = sorted(entry["source"] for entry in self.manifest.files.values())
+        raise ConfigError(f"no document {source!r} in the knowledge base; known sources: {', '.join(known[:10])}")
+
+    def documents(self) -> list[dict[str, Any]]:
+        return sorted(self.manifest.files.values(), key=lambda entry: str(entry["source"]))

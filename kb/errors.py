@@ -1,0 +1,38 @@
+"""The one error hierarchy of certkb.
+
+Every message says what happened and how to fix it. Only the edges (CLI, REST API, web UI) turn these into
+exit codes, HTTP statuses or notices; library code raises them and never prints.
+"""
+
+from __future__ import annotations
+
+
+class CertkbError(Exception):
+    """Base class of every error certkb raises on purpose."""
+
+
+class ConfigError(CertkbError):
+    """A setting, flag or argument has a value certkb cannot use."""
+
+
+class MissingDependencyError(CertkbError):
+    """An optional package is needed for what was asked; the message names the package to install."""
+
+
+class KnowledgeBaseNotFoundError(CertkbError):
+    """There is no knowledge base at the given place (nothing has been ingested there yet)."""
+
+
+class EmbedderMismatchError(CertkbError):
+    """The knowledge base was built with a different embedder than the one asked for.
+
+    Vectors from two embedders live in different spaces: comparing them gives silent garbage, so certkb refuses.
+    """
+
+
+class StoreError(CertkbError):
+    """The vector store (embedded Chroma or a Chroma server) failed or cannot be reached."""
+
+
+class FilterError(ConfigError):
+    """A search filter names an unknown field or has an unusable value."""

@@ -1,0 +1,410 @@
+"""The knowledge base: chunks in, ranked and filterable passages out.
+
+A knowledge base is a folder holding `kb.json` (which embedder built it, where its vectors live), the lexical
+index, and, unless a Chroma server is used, the embedded Chroma database.
+
+>>> kb = KnowledgeBase.open("/tmp/certkb-doctest", embedder="fake", create=True)
+>>> kb.add([Chunk(chunk_id="c1", doc_id="d1", text="认证机构注册资本不少于300万元。", source="rules.md", lang="zh")])
+1
+>>> [hit.chunk_id for hit in kb.search("注册资本", k=1)]
+['c1']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from kb.embedders import Embedder, get_embedder
+from kb.errors import (
+    ConfigError,
+    EmbedderMismatchError,
+    FilterError,
+    KnowledgeBaseNotFoundError,
+    StoreError,
+)
+from kb.fusion import Ranked, reciprocal_rank_fusion
+from kb.lexical import LexicalIndex
+from kb.settings import DEFAULT_EMBEDDER, Settings
+from kb.store import ChromaStore, StoredChunk
+from kb.tokenize import tokenize
+from kb.types import FILTER_FIELDS, Chunk, Filters, Hit, KBStats
+
+KB_FILE = "kb.json"
+LEXICAL_FILE = "lexical.json"
+FORMAT = 1
+SearchMode = Literal["hybrid", "dense", "lexical"]
+Progress = Callable[[int, int], None]
+EMBED_BATCH = 16
+
+
+def _rebuild_hint(kb_dir: Path, spec: str) -> str:
+    return f"certkb ingest PATH... --kb {kb_dir} --rebuild --embedder {spec}"
+
+
+def _normalise_filters(filters: Filters | None) -> dict[str, list[str]]:
+    normalised: dict[str, list[str]] = {}
+    for key, value in (filters or {}).items():
+        if key not in FILTER_FIELDS:
+            raise FilterError(f"cannot filter on {key!r}; filterable fields: {', '.join(FILTER_FIELDS)}")
+        values = [value] if isinstance(value, str) else list(value)
+        if not values or not all(isinstance(v, str) and v for v in values):
+            raise FilterError(f"the filter {key!r} needs one or more non-empty text values, got {value!r}")
+        normalised[key] = values
+    return normalised
+
+
+def _chroma_where(filters: dict[str, list[str]]) -> dict[str, Any] | None:
+    clauses: list[dict[str, Any]] = [
+        {key: values[0]} if len(values) == 1 else {key: {"$in": values}} for key, values in filters.items()
+    ]
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _indexed_text(stored: StoredChunk) -> str:
+    return str(stored.metadata.get("embed_text") or stored.text)
+
+
+class KnowledgeBase:
+    """Open or create with `KnowledgeBase.open`; add chunks with `add`; query with `search`.
+
+    Safe to share between threads for searching. Writes take a lock file in the folder, so two processes
+    writing the same knowledge base queue instead of interleaving.
+    """
+
+    def __init__(self, kb_dir: Path, store: ChromaStore, embedder: Embedder, record: dict[str, Any]) -> None:
+        self.kb_dir = kb_dir
+        self.store = store
+        self.embedder = embedder
+        self.record = record
+        self._lexical: LexicalIndex | None = None
+        self._lexical_revision: str | None = None
+
+    # ---- opening -------------------------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        embedder: str | Embedder | None = None,
+        chroma_url: str | None = None,
+        collection: str = "certkb",
+        settings: Settings | None = None,
+        create: bool = False,
+    ) -> KnowledgeBase:
+        """Open the knowledge base at `path` (default: the settings' `kb_dir`).
+
+        `embedder` may be omitted: the one that built the knowledge base is used. Naming a different one raises
+        `EmbedderMismatchError`, because vectors from two embedders cannot be compared. With `create=True` a
+        missing knowledge base is created (with `embedder`, or the default `e5-small-q4`).
+        """
+        settings = (settings or Settings.from_env()).with_overrides(
+            kb_dir=path, chroma_url=chroma_url, embedder=embedder if isinstance(embedder, str) else None
+        )
+        kb_dir = settings.kb_dir
+        record_path = kb_dir / KB_FILE
+        record: dict[str, Any] | None = None
+        if record_path.is_file():
+            try:
+                record = json.loads(record_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ConfigError(
+                    f"{record_path} is unreadable ({exc}); restore it or rebuild the knowledge base"
+                ) from exc
+        elif not create:
+            raise KnowledgeBaseNotFoundError(
+                f"there is no knowledge base at {kb_dir}: build one first with `certkb ingest PATH... --kb {kb_dir}`"
+            )
+
+        requested = embedder.spec if isinstance(embedder, Embedder) else settings.embedder
+        if record is not None:
+            built_with = str(record["embedder"])
+            if requested and requested != built_with:
+                raise EmbedderMismatchError(
+                    f"the knowledge base at {kb_dir} was built with the embedder {built_with!r} "
+                    f"({record['dim']}-d vectors), but {requested!r} was asked for. Search it with "
+                    f"--embedder {built_with} (or no --embedder), or rebuild it with the new one: "
+                    f"{_rebuild_hint(kb_dir, requested)}"
+                )
+            recorded_url = record.get("chroma_url")
+            if settings.chroma_url and recorded_url != settings.chroma_url:
+                where = f"on the Chroma server {recorded_url}" if recorded_url else "in its own folder"
+                raise ConfigError(
+                    f"the knowledge base at {kb_dir} keeps its vectors {where}, not at {settings.chroma_url}; "
+                    f"use another --kb folder for a knowledge base on that server"
+                )
+            url = recorded_url
+            collection = str(record.get("collection", collection))
+        else:
+            url = settings.chroma_url
+        spec = record["embedder"] if record is not None else (requested or DEFAULT_EMBEDDER)
+        chosen = embedder if isinstance(embedder, Embedder) else get_embedder(spec, threads=settings.threads)
+
+        if record is None:
+            kb_dir.mkdir(parents=True, exist_ok=True)
+        store = ChromaStore(path=None if url else kb_dir / "chroma", url=url, collection=collection)
+        if record is None:
+            record = {
+                "format": FORMAT,
+                "embedder": chosen.spec,
+                "dim": chosen.dim,
+                "chroma_url": url,
+                "collection": collection,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            }
+            store.open(create_metadata={"embedder": chosen.spec, "dim": chosen.dim, "revision": "new"})
+            cls._check_collection(store, record, kb_dir)
+            tmp = record_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
+            os.replace(tmp, record_path)
+        else:
+            if not store.exists():
+                raise StoreError(
+                    f"the knowledge base at {kb_dir} expects the collection {collection!r} in "
+                    f"{store.description}, and it is not there; rebuild with `certkb ingest PATH... --kb {kb_dir} "
+                    "--rebuild`"
+                )
+            store.open()
+            cls._check_collection(store, record, kb_dir)
+        return cls(kb_dir, store, chosen, record)
+
+    @classmethod
+    def remove(
+        cls, path: str | os.PathLike[str] | None = None, *, collection: str = "certkb", settings: Settings | None = None
+    ) -> None:
+        """Delete the knowledge base at `path` (its vectors, indexes and records), e.g. before a rebuild.
+
+        The source documents are not touched. A missing knowledge base is not an error.
+        """
+        settings = (settings or Settings.from_env()).with_overrides(kb_dir=path)
+        record_path = settings.kb_dir / KB_FILE
+        url = settings.chroma_url
+        if record_path.is_file():
+            try:
+                record = json.loads(record_path.read_text(encoding="utf-8"))
+                url, collection = record.get("chroma_url"), str(record.get("collection", collection))
+            except (OSError, ValueError):
+                pass
+        if url or (settings.kb_dir / "chroma").is_dir():
+            ChromaStore(path=None if url else settings.kb_dir / "chroma", url=url, collection=collection).drop()
+        for name in (KB_FILE, LEXICAL_FILE, "manifest.json"):
+            with contextlib.suppress(FileNotFoundError):
+                (settings.kb_dir / name).unlink()
+
+    @staticmethod
+    def _check_collection(store: ChromaStore, record: dict[str, Any], kb_dir: Path) -> None:
+        meta = store.metadata()
+        if meta.get("embedder") != record["embedder"] or int(meta.get("dim", -1)) != int(record["dim"]):
+            raise EmbedderMismatchError(
+                f"the Chroma collection {store.collection_name!r} in {store.description} was built with "
+                f"{meta.get('embedder')!r} ({meta.get('dim')}-d), not {record['embedder']!r} as {kb_dir} expects; "
+                f"use another collection or rebuild: {_rebuild_hint(kb_dir, str(record['embedder']))}"
+            )
+
+    # ---- writing -------------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        with open(self.kb_dir / ".lock", "a", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _begin_write(self) -> tuple[LexicalIndex, str]:
+        """Stamp the store with a fresh revision before touching it, so an interrupted write is detected."""
+        lexical = self._lexical_index()
+        revision = uuid.uuid4().hex
+        self.store.update_metadata(revision=revision)
+        return lexical, revision
+
+    def _end_write(self, lexical: LexicalIndex, revision: str) -> None:
+        lexical.save(self.kb_dir / LEXICAL_FILE, revision)
+        self._lexical, self._lexical_revision = lexical, revision
+
+    def _check_dim(self, dim: int) -> None:
+        if dim != int(self.record["dim"]):
+            raise EmbedderMismatchError(
+                f"the embedder {self.embedder.spec!r} gives {dim}-d vectors but the knowledge base at "
+                f"{self.kb_dir} holds {self.record['dim']}-d ones; rebuild: "
+                f"{_rebuild_hint(self.kb_dir, self.embedder.spec)}"
+            )
+
+    def add(self, chunks: Sequence[Chunk], progress: Progress | None = None) -> int:
+        """Embed and store `chunks` (replacing any with the same id); returns how many were written."""
+        if not chunks:
+            return 0
+        ids = [c.chunk_id for c in chunks]
+        if len(set(ids)) != len(ids):
+            duplicates = sorted(cid for cid, n in Counter(ids).items() if n > 1)
+            raise ValueError(f"chunk ids must be unique within one add; repeated: {duplicates[:5]}")
+        vectors = []
+        for start in range(0, len(chunks), EMBED_BATCH):
+            batch = chunks[start : start + EMBED_BATCH]
+            vectors.append(self.embedder.embed_passages([c.indexed_text for c in batch]))
+            if progress:
+                progress(min(start + EMBED_BATCH, len(chunks)), len(chunks))
+        matrix = np.concatenate(vectors)
+        self._check_dim(int(matrix.shape[1]))
+        metas: list[dict[str, Any]] = []
+        for chunk in chunks:
+            meta: dict[str, Any] = chunk.metadata()
+            if chunk.embed_text and chunk.embed_text != chunk.text:
+                meta["embed_text"] = chunk.embed_text
+            metas.append(meta)
+        with self._write_lock():
+            lexical, revision = self._begin_write()
+            self.store.upsert(ids, matrix, [c.text for c in chunks], metas)
+            for chunk, meta in zip(chunks, metas, strict=True):
+                lexical.add(chunk.chunk_id, tokenize(chunk.indexed_text), self._filter_meta(meta))
+            self._end_write(lexical, revision)
+        return len(chunks)
+
+    def delete(self, chunk_ids: Sequence[str]) -> int:
+        """Remove chunks by id; unknown ids are ignored. Returns how many were present."""
+        if not chunk_ids:
+            return 0
+        with self._write_lock():
+            lexical, revision = self._begin_write()
+            present = [cid for cid in chunk_ids if cid in lexical]
+            self.store.delete(list(chunk_ids))
+            for cid in chunk_ids:
+                lexical.remove(cid)
+            self._end_write(lexical, revision)
+        return len(present)
+
+    def delete_where(self, **filters: str) -> int:
+        """Remove every chunk matching the metadata filters, e.g. `delete_where(doc_id="...")`."""
+        where = _chroma_where(_normalise_filters(dict(filters)))
+        if where is None:
+            raise FilterError("delete_where needs at least one filter; to empty the knowledge base, rebuild it")
+        return self.delete(self.store.ids(where))
+
+    def chunk_ids(self, **filters: str) -> list[str]:
+        return self.store.ids(_chroma_where(_normalise_filters(dict(filters))))
+
+    def clear(self) -> None:
+        """Remove every chunk, keeping the knowledge base and its embedder."""
+        with self._write_lock():
+            self.store.drop()
+            self.store.open(
+                create_metadata={"embedder": self.record["embedder"], "dim": self.record["dim"], "revision": "new"}
+            )
+            self._end_write(LexicalIndex(), "new")
+
+    # ---- the lexical index ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _filter_meta(meta: dict[str, Any]) -> dict[str, str]:
+        return {key: str(meta[key]) for key in FILTER_FIELDS if key in meta}
+
+    def _lexical_index(self) -> LexicalIndex:
+        """The BM25 index matching the store's current revision, loaded or rebuilt from the store as needed."""
+        revision = str(self.store.metadata().get("revision", ""))
+        if self._lexical is not None and self._lexical_revision == revision:
+            return self._lexical
+        loaded = LexicalIndex.load(self.kb_dir / LEXICAL_FILE)
+        if loaded is not None and loaded[1] == revision:
+            self._lexical, self._lexical_revision = loaded
+            return loaded[0]
+        # Out of step (interrupted write, or another writer on a shared server): rebuild from the store.
+        index = LexicalIndex()
+        for stored in self.store.iter_all():
+            index.add(stored.chunk_id, tokenize(_indexed_text(stored)), self._filter_meta(stored.metadata))
+        with contextlib.suppress(OSError):  # a read-only folder still searches, it just rebuilds each time
+            index.save(self.kb_dir / LEXICAL_FILE, revision)
+        self._lexical, self._lexical_revision = index, revision
+        return index
+
+    # ---- reading -------------------------------------------------------------------------------------------
+
+    def search(self, query: str, k: int = 5, filters: Filters | None = None, mode: SearchMode = "hybrid") -> list[Hit]:
+        """The `k` best passages for `query`, optionally restricted by metadata `filters`.
+
+        `mode="hybrid"` (default) fuses dense and BM25 rankings, BM25 weighted by how much of the query its
+        vocabulary covers; "dense" and "lexical" use one retriever alone (for comparison and debugging).
+        """
+        if not isinstance(query, str) or not query.strip():
+            raise ConfigError("the search query is empty")
+        if k < 1:
+            raise ConfigError(f"k must be at least 1, got {k}")
+        if mode not in ("hybrid", "dense", "lexical"):
+            raise ConfigError(f"unknown search mode {mode!r}: use hybrid, dense or lexical")
+        wanted = _normalise_filters(filters)
+        depth = max(4 * k, 30)
+
+        dense: list[tuple[StoredChunk, float]] = []
+        if mode in ("hybrid", "dense"):
+            vector = self.embedder.embed_query(query)
+            self._check_dim(int(vector.shape[0]))
+            dense = self.store.query(vector, depth, _chroma_where(wanted))
+        lexical: list[tuple[str, float]] = []
+        coverage = 0.0
+        if mode in ("hybrid", "lexical"):
+            index = self._lexical_index()
+            tokens = tokenize(query)
+            coverage = index.coverage(tokens)
+            allowed = {key: set(values) for key, values in wanted.items()}
+            lexical = index.search(tokens, depth, allowed)
+
+        dense_scores = {stored.chunk_id: score for stored, score in dense}
+        lexical_scores = dict(lexical)
+        if mode == "dense":
+            ranked = [(stored.chunk_id, score) for stored, score in dense]
+        elif mode == "lexical":
+            ranked = lexical
+        else:
+            ranked = reciprocal_rank_fusion(
+                [Ranked([s.chunk_id for s, _ in dense], 1.0), Ranked([cid for cid, _ in lexical], coverage)]
+            )
+        ranked = ranked[:k]
+
+        known = {stored.chunk_id: stored for stored, _ in dense}
+        missing = [cid for cid, _ in ranked if cid not in known]
+        known.update({stored.chunk_id: stored for stored in self.store.get(missing)})
+        hits = []
+        for cid, score in ranked:
+            stored = known.get(cid)
+            if stored is None:  # deleted between the two reads
+                continue
+            hit = Hit.from_stored(cid, stored.text, stored.metadata, score)
+            hit.dense_score = dense_scores.get(cid)
+            hit.lexical_score = lexical_scores.get(cid)
+            hit.extra["lexical_weight"] = coverage
+            hits.append(hit)
+        return hits
+
+    def stats(self) -> KBStats:
+        langs: Counter[str] = Counter()
+        types: Counter[str] = Counter()
+        docs: set[str] = set()
+        for stored in self.store.iter_all():
+            langs[str(stored.metadata.get("lang", "")) or "?"] += 1
+            types[str(stored.metadata.get("doc_type", "")) or "?"] += 1
+            docs.add(str(stored.metadata.get("doc_id", "")))
+        index_bytes = sum(p.stat().st_size for p in self.kb_dir.rglob("*") if p.is_file())
+        return KBStats(
+            documents=len(docs),
+            chunks=sum(langs.values()),
+            embedder=str(self.record["embedder"]),
+            dim=int(self.record["dim"]),
+            store=self.store.description,
+            kb_dir=str(self.kb_dir),
+            index_bytes=index_bytes,
+            languages=dict(langs),
+            doc_types=dict(types),
+        )

@@ -1,0 +1,179 @@
+"""A BM25 index over `kb.tokenize` tokens, kept in step with the vector store.
+
+The vector store is the source of truth; this index is derived from it. It is saved as one JSON file stamped with
+the store's revision, and the knowledge base rebuilds it from the store whenever the stamps differ (a crash
+between the two writes, or another process writing to a shared Chroma server).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+FORMAT = 1
+
+
+@dataclass
+class _Frozen:
+    """Read-optimised postings, rebuilt lazily after writes."""
+
+    ids: list[str]
+    lengths: npt.NDArray[np.float32]
+    postings: dict[str, tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]]
+    avg_length: float
+
+
+class LexicalIndex:
+    """BM25 (k1=1.2, b=0.75) with incremental add/remove and metadata for filtering.
+
+    >>> index = LexicalIndex()
+    >>> index.add("c1", ["注册资本", "300", "万元"], {"lang": "zh"})
+    >>> index.add("c2", ["ccc", "certificate"], {"lang": "en"})
+    >>> [chunk_id for chunk_id, _ in index.search(["注册资本"], k=5)]
+    ['c1']
+    """
+
+    k1 = 1.2
+    b = 0.75
+
+    def __init__(self) -> None:
+        self._terms: dict[str, dict[str, int]] = {}
+        self._meta: dict[str, dict[str, str]] = {}
+        self._df: Counter[str] = Counter()
+        self._frozen: _Frozen | None = None
+
+    def __len__(self) -> int:
+        return len(self._terms)
+
+    def __contains__(self, chunk_id: object) -> bool:
+        return chunk_id in self._terms
+
+    def ids(self) -> set[str]:
+        return set(self._terms)
+
+    def add(self, chunk_id: str, tokens: Sequence[str], meta: Mapping[str, str] | None = None) -> None:
+        """Index a chunk (replacing it if present). `meta` holds the fields searches may filter on."""
+        self.remove(chunk_id)
+        counts = dict(Counter(tokens))
+        self._terms[chunk_id] = counts
+        self._meta[chunk_id] = dict(meta or {})
+        self._df.update(counts.keys())
+        self._frozen = None
+
+    def remove(self, chunk_id: str) -> None:
+        counts = self._terms.pop(chunk_id, None)
+        if counts is None:
+            return
+        self._meta.pop(chunk_id, None)
+        self._df.subtract(counts.keys())
+        for term in counts:
+            if self._df[term] <= 0:
+                del self._df[term]
+        self._frozen = None
+
+    def _freeze(self) -> _Frozen:
+        if self._frozen is None:
+            ids = list(self._terms)
+            lengths = np.array([sum(self._terms[i].values()) for i in ids], dtype=np.float32)
+            lists: dict[str, tuple[list[int], list[int]]] = {}
+            for row, chunk_id in enumerate(ids):
+                for term, tf in self._terms[chunk_id].items():
+                    rows, tfs = lists.setdefault(term, ([], []))
+                    rows.append(row)
+                    tfs.append(tf)
+            postings = {
+                term: (np.array(rows, dtype=np.int32), np.array(tfs, dtype=np.float32))
+                for term, (rows, tfs) in lists.items()
+            }
+            avg = float(lengths.mean()) if len(ids) else 0.0
+            self._frozen = _Frozen(ids=ids, lengths=lengths, postings=postings, avg_length=avg)
+        return self._frozen
+
+    def idf(self, term: str) -> float:
+        """BM25 idf; a term the index has never seen gets the idf of a term found once."""
+        n = len(self._terms)
+        df = self._df.get(term, 0) or 1
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+    def coverage(self, tokens: Iterable[str]) -> float:
+        """How much of the query this index can know: the idf-weighted share of query terms it has seen.
+
+        An English question over Chinese laws scores near 0, a Chinese one near 1. Hybrid search weighs BM25
+        by this, so BM25 helps where it can and stays out of the way where it cannot.
+        """
+        unique = set(tokens)
+        if not unique or not self._terms:
+            return 0.0
+        total = sum(self.idf(t) for t in unique)
+        known = sum(self.idf(t) for t in unique if t in self._df)
+        return known / total if total > 0 else 0.0
+
+    def search(
+        self, tokens: Sequence[str], k: int, allowed: Mapping[str, set[str]] | None = None
+    ) -> list[tuple[str, float]]:
+        """Top-`k` (chunk_id, BM25 score) for the query tokens; `allowed` maps a metadata field to the values
+        a chunk must have one of."""
+        frozen = self._freeze()
+        if not frozen.ids or k <= 0:
+            return []
+        scores = np.zeros(len(frozen.ids), dtype=np.float32)
+        norm = self.k1 * (1 - self.b + self.b * frozen.lengths / max(frozen.avg_length, 1e-9))
+        for term, repeats in Counter(tokens).items():
+            posting = frozen.postings.get(term)
+            if posting is None:
+                continue
+            rows, tfs = posting
+            scores[rows] += repeats * self.idf(term) * tfs * (self.k1 + 1) / (tfs + norm[rows])
+        candidates = np.flatnonzero(scores > 0)
+        if allowed:
+            candidates = np.array(
+                [
+                    row
+                    for row in candidates
+                    if all(self._meta[frozen.ids[row]].get(f) in values for f, values in allowed.items())
+                ],
+                dtype=np.int64,
+            )
+        if candidates.size == 0:
+            return []
+        top = candidates[np.argsort(-scores[candidates], kind="stable")[:k]]
+        return [(frozen.ids[row], float(scores[row])) for row in top]
+
+    def save(self, path: Path, revision: str) -> None:
+        """Write atomically: a crash leaves the previous file or the new one, never half of one."""
+        payload = {
+            "format": FORMAT,
+            "revision": revision,
+            "chunks": {cid: {"terms": terms, "meta": self._meta[cid]} for cid, terms in self._terms.items()},
+        }
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, ensure_ascii=False, separators=(",", ":"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> tuple[LexicalIndex, str] | None:
+        """The saved index and the revision it matches, or None if there is no usable file."""
+        try:
+            with open(path, encoding="utf-8") as handle:
+                payload = json.load(handle)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            return None
+        index = cls()
+        for chunk_id, entry in payload["chunks"].items():
+            index._terms[chunk_id] = entry["terms"]
+            index._meta[chunk_id] = entry["meta"]
+            index._df.update(entry["terms"].keys())
+        return index, str(payload.get("revision", ""))

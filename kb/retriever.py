@@ -1,0 +1,52 @@
+"""certkb as a LangChain retriever, for staff who build on LangChain.
+
+>>> from kb.knowledge_base import KnowledgeBase
+>>> kb = KnowledgeBase.open("/tmp/certkb-doctest", embedder="fake", create=True)
+>>> retriever = CertkbRetriever(kb=kb, k=3, filters={"lang": "zh"})
+>>> docs = retriever.invoke("注册资本")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from kb.knowledge_base import KnowledgeBase, SearchMode
+from kb.types import Filters, Hit
+
+
+def hit_to_document(hit: Hit) -> Document:
+    """A LangChain Document whose metadata carries everything a citation needs."""
+    metadata = hit.to_dict()
+    text = metadata.pop("text")
+    return Document(page_content=text, metadata={k: v for k, v in metadata.items() if v is not None}, id=hit.chunk_id)
+
+
+class CertkbRetriever(BaseRetriever):
+    """Hybrid search over a certkb knowledge base. `k`, `filters` and `mode` may also be passed per call."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    kb: KnowledgeBase
+    k: int = 5
+    filters: Filters | None = None
+    mode: SearchMode = "hybrid"
+
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        filters: Filters | None = None,
+        mode: SearchMode | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        hits = self.kb.search(
+            query, k=k or self.k, filters=filters if filters is not None else self.filters, mode=mode or self.mode
+        )
+        return [hit_to_document(hit) for hit in hits]

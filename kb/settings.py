@@ -1,0 +1,90 @@
+"""One settings object, read from environment variables and overridden by CLI flags.
+
+Nothing here touches the disk: building a `Settings` only decides where things are and what to use.
+
+| setting      | environment variable | default                                          |
+|--------------|----------------------|--------------------------------------------------|
+| kb_dir       | CERTKB_KB_DIR        | `$XDG_DATA_HOME/certkb/kb` (`~/.local/share/...`) |
+| embedder     | CERTKB_EMBEDDER      | the one the KB was built with, else `e5-small-q4`  |
+| chroma_url   | CERTKB_CHROMA_URL    | none: embedded Chroma inside `kb_dir`             |
+| threads      | CERTKB_THREADS       | the CPU cores this process may use                |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from kb.errors import ConfigError
+
+DEFAULT_EMBEDDER = "e5-small-q4"
+
+
+def default_kb_dir(env: Mapping[str, str]) -> Path:
+    """A per-user location, so every command finds the same knowledge base from any working directory."""
+    data_home = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "share")
+    return Path(data_home) / "certkb" / "kb"
+
+
+def available_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the knowledge base lives and which components build and serve it.
+
+    >>> s = Settings.from_env({"CERTKB_KB_DIR": "/tmp/kb"}).with_overrides(embedder="fake")
+    >>> s.kb_dir, s.embedder
+    (PosixPath('/tmp/kb'), 'fake')
+    """
+
+    kb_dir: Path
+    embedder: str | None = None
+    chroma_url: str | None = None
+    threads: int = 1
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        kb_dir = Path(env["CERTKB_KB_DIR"]).expanduser() if env.get("CERTKB_KB_DIR") else default_kb_dir(env)
+        threads_raw = env.get("CERTKB_THREADS", "")
+        if threads_raw:
+            try:
+                threads = int(threads_raw)
+            except ValueError:
+                raise ConfigError(f"CERTKB_THREADS must be a whole number, got {threads_raw!r}") from None
+        else:
+            threads = available_cores()
+        settings = cls(
+            kb_dir=kb_dir,
+            embedder=env.get("CERTKB_EMBEDDER") or None,
+            chroma_url=env.get("CERTKB_CHROMA_URL") or None,
+            threads=threads,
+        )
+        settings.check()
+        return settings
+
+    def with_overrides(self, **values: Any) -> Settings:
+        """Apply CLI flags; a value of None means "flag not given" and keeps the current setting."""
+        given = {key: value for key, value in values.items() if value is not None}
+        if "kb_dir" in given:
+            given["kb_dir"] = Path(given["kb_dir"]).expanduser()
+        settings = replace(self, **given)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.threads < 1:
+            raise ConfigError(f"threads must be at least 1, got {self.threads}")
+        if self.chroma_url is not None and not self.chroma_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"the Chroma URL must start with http:// or https://, got {self.chroma_url!r} "
+                "(example: --chroma-url http://127.0.0.1:8000)"
+            )

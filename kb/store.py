@@ -1,0 +1,179 @@
+"""The vector store: Chroma, embedded in the knowledge-base folder or on a Chroma server.
+
+Chroma never embeds anything here (its default embedding function downloads a model): certkb always passes
+vectors. Writes go in batches no larger than the client allows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from kb.embedders import Vectors
+from kb.errors import StoreError
+
+# Chroma's product telemetry is off for every client certkb makes; set before chromadb is imported.
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    chunk_id: str
+    text: str
+    metadata: dict[str, Any]
+
+
+def _client(path: Path | None, url: str | None) -> Any:
+    import chromadb
+    import chromadb.config
+
+    settings = chromadb.config.Settings(anonymized_telemetry=False)
+    try:
+        if url:
+            parsed = urlparse(url)
+            port = parsed.port or (443 if parsed.scheme == "https" else 8000)
+            client = chromadb.HttpClient(
+                host=parsed.hostname or "127.0.0.1", port=port, ssl=parsed.scheme == "https", settings=settings
+            )
+            client.heartbeat()
+            return client
+        assert path is not None
+        return chromadb.PersistentClient(path=str(path), settings=settings)
+    except Exception as exc:
+        where = f"the Chroma server at {url}" if url else f"the Chroma folder {path}"
+        hint = " Is `chroma run` running there?" if url else ""
+        raise StoreError(f"cannot open {where}: {exc}.{hint}") from exc
+
+
+class ChromaStore:
+    """One Chroma collection holding a knowledge base's vectors, passages and metadata."""
+
+    def __init__(self, path: Path | None = None, url: str | None = None, collection: str = "certkb") -> None:
+        if (path is None) == (url is None):
+            raise ValueError("give exactly one of path (embedded Chroma) or url (Chroma server)")
+        self.url = url
+        self.path = path
+        self.collection_name = collection
+        self._client = _client(path, url)
+        self._collection: Any = None
+        self._max_batch = int(self._client.get_max_batch_size())
+
+    @property
+    def description(self) -> str:
+        return f"chroma server {self.url}" if self.url else f"embedded chroma {self.path}"
+
+    def exists(self) -> bool:
+        try:
+            self._client.get_collection(self.collection_name)
+            return True
+        except Exception:
+            return False
+
+    def open(self, create_metadata: dict[str, Any] | None = None) -> None:
+        """Open the collection; create it with `create_metadata` if given and the collection is missing."""
+        try:
+            if create_metadata is None:
+                self._collection = self._client.get_collection(self.collection_name, embedding_function=None)
+            else:
+                self._collection = self._client.get_or_create_collection(
+                    self.collection_name,
+                    embedding_function=None,
+                    metadata=create_metadata,
+                    configuration={"hnsw": {"space": "cosine"}},
+                )
+        except Exception as exc:
+            name = self.collection_name
+            raise StoreError(f"cannot open the collection {name!r} in {self.description}: {exc}") from exc
+
+    @property
+    def collection(self) -> Any:
+        if self._collection is None:
+            raise StoreError("the collection is not open")
+        return self._collection
+
+    def metadata(self) -> dict[str, Any]:
+        return dict(self._client.get_collection(self.collection_name, embedding_function=None).metadata or {})
+
+    def update_metadata(self, **values: Any) -> None:
+        merged = {**self.metadata(), **values}
+        self.collection.modify(metadata=merged)
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def upsert(
+        self, ids: Sequence[str], vectors: Vectors, texts: Sequence[str], metas: Sequence[dict[str, Any]]
+    ) -> None:
+        for start in range(0, len(ids), self._max_batch):
+            end = start + self._max_batch
+            self.collection.upsert(
+                ids=list(ids[start:end]),
+                embeddings=np.asarray(vectors[start:end], dtype=np.float32),
+                documents=list(texts[start:end]),
+                metadatas=list(metas[start:end]),
+            )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), self._max_batch):
+            self.collection.delete(ids=list(ids[start : start + self._max_batch]))
+
+    def query(self, vector: Vectors, k: int, where: dict[str, Any] | None) -> list[tuple[StoredChunk, float]]:
+        """Nearest passages with their cosine similarity (1 - Chroma's cosine distance)."""
+        n = min(k, self.count())
+        if n <= 0:
+            return []
+        result = self.collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=n,
+            where=where or None,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            (StoredChunk(cid, text or "", dict(meta or {})), 1.0 - float(dist))
+            for cid, text, meta, dist in zip(
+                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
+            )
+        ]
+
+    def get(self, ids: Sequence[str]) -> list[StoredChunk]:
+        found: dict[str, StoredChunk] = {}
+        for start in range(0, len(ids), self._max_batch):
+            batch = list(ids[start : start + self._max_batch])
+            result = self.collection.get(ids=batch, include=["documents", "metadatas"])
+            for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True):
+                found[cid] = StoredChunk(cid, text or "", dict(meta or {}))
+        return [found[cid] for cid in ids if cid in found]
+
+    def iter_all(self, where: dict[str, Any] | None = None, batch: int = 1000) -> Iterator[StoredChunk]:
+        offset = 0
+        while True:
+            result = self.collection.get(
+                where=where or None, limit=batch, offset=offset, include=["documents", "metadatas"]
+            )
+            if not result["ids"]:
+                return
+            for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True):
+                yield StoredChunk(cid, text or "", dict(meta or {}))
+            offset += len(result["ids"])
+
+    def ids(self, where: dict[str, Any] | None = None) -> list[str]:
+        ids: list[str] = []
+        offset = 0
+        while True:
+            result = self.collection.get(where=where or None, limit=5000, offset=offset, include=[])
+            if not result["ids"]:
+                return ids
+            ids.extend(result["ids"])
+            offset += len(result["ids"])
+
+    def drop(self) -> None:
+        with contextlib.suppress(Exception):  # already gone
+            self._client.delete_collection(self.collection_name)
+        self._collection = None
