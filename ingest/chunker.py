@@ -67,7 +67,7 @@ def _heading(line: str) -> tuple[int, str] | None:
     md = _MD_HEADING.match(stripped)
     if md:
         return len(md.group(1)), md.group(2).strip()
-    if len(stripped) > MAX_HEADING_CHARS or re.search(r"[。；;：:]$|[。！？]", stripped):
+    if len(stripped) > MAX_HEADING_CHARS or re.search(r"[。；;：:.．!！?？]$|[。！？]", stripped):
         return None
     legal = _LEGAL_DIVISION.match(stripped)
     if legal:

@@ -141,7 +141,8 @@ class SentenceTransformerEmbedder(Embedder):
                         f"cannot load the sentence-transformers model {self.name_or_path!r}: {exc}. Give a local "
                         "model folder (st:/path/to/model), or allow one download with HF_HUB_OFFLINE=0"
                     ) from exc
-                dim = model.get_sentence_embedding_dimension()
+                get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+                dim = get_dim()
                 if not dim:
                     raise ConfigError(f"the model {self.name_or_path!r} does not report its embedding dimension")
                 self._model, self._dim = model, int(dim)

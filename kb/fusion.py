@@ -16,10 +16,16 @@ RRF_K = 60
 
 @dataclass(frozen=True)
 class Ranked:
-    """One retriever's ranked chunk ids (best first) and how much the fusion should trust it."""
+    """One retriever's ranked chunk ids (best first) and how much the fusion should trust it: `weight` for the
+    whole list, times `item_weights[i]` for the i-th item when given."""
 
     ids: Sequence[str]
     weight: float = 1.0
+    item_weights: Sequence[float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.item_weights is not None and len(self.item_weights) != len(self.ids):
+            raise ValueError("item_weights must have one weight per id")
 
 
 def reciprocal_rank_fusion(lists: Sequence[Ranked], k: int = RRF_K) -> list[tuple[str, float]]:
@@ -33,5 +39,6 @@ def reciprocal_rank_fusion(lists: Sequence[Ranked], k: int = RRF_K) -> list[tupl
         if ranked.weight <= 0:
             continue
         for rank, chunk_id in enumerate(ranked.ids, start=1):
-            scores[chunk_id] = scores.get(chunk_id, 0.0) + ranked.weight / (k + rank)
+            weight = ranked.weight * (ranked.item_weights[rank - 1] if ranked.item_weights is not None else 1.0)
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda item: -item[1])

@@ -34,7 +34,7 @@ from kb.errors import (
     StoreError,
 )
 from kb.fusion import Ranked, reciprocal_rank_fusion
-from kb.lexical import LexicalIndex
+from kb.lexical import LexicalHit, LexicalIndex
 from kb.settings import DEFAULT_EMBEDDER, Settings
 from kb.store import ChromaStore, StoredChunk
 from kb.tokenize import tokenize
@@ -44,6 +44,7 @@ KB_FILE = "kb.json"
 LEXICAL_FILE = "lexical.json"
 FORMAT = 1
 SearchMode = Literal["hybrid", "dense", "lexical"]
+LexicalWeighting = Literal["match", "coverage", "flat"]
 Progress = Callable[[int, int], None]
 EMBED_BATCH = 16
 
@@ -332,11 +333,22 @@ class KnowledgeBase:
 
     # ---- reading -------------------------------------------------------------------------------------------
 
-    def search(self, query: str, k: int = 5, filters: Filters | None = None, mode: SearchMode = "hybrid") -> list[Hit]:
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        filters: Filters | None = None,
+        mode: SearchMode = "hybrid",
+        lexical_weighting: LexicalWeighting = "match",
+    ) -> list[Hit]:
         """The `k` best passages for `query`, optionally restricted by metadata `filters`.
 
-        `mode="hybrid"` (default) fuses dense and BM25 rankings, BM25 weighted by how much of the query its
-        vocabulary covers; "dense" and "lexical" use one retriever alone (for comparison and debugging).
+        `mode="hybrid"` (default) fuses the dense and BM25 rankings by reciprocal rank; "dense" and "lexical"
+        use one retriever alone. `lexical_weighting` says how much each BM25 hit counts in the fusion:
+        "match" (default) by the share of the query's terms (idf-weighted) the passage contains, so BM25 speaks
+        up where it matched most of the question and stays quiet where it matched one stray word of an English
+        question over Chinese text; "coverage" by the share of query terms the whole index knows; "flat" is
+        plain RRF.
         """
         if not isinstance(query, str) or not query.strip():
             raise ConfigError("the search query is empty")
@@ -344,6 +356,8 @@ class KnowledgeBase:
             raise ConfigError(f"k must be at least 1, got {k}")
         if mode not in ("hybrid", "dense", "lexical"):
             raise ConfigError(f"unknown search mode {mode!r}: use hybrid, dense or lexical")
+        if lexical_weighting not in ("match", "coverage", "flat"):
+            raise ConfigError(f"unknown lexical weighting {lexical_weighting!r}: use match, coverage or flat")
         wanted = _normalise_filters(filters)
         depth = max(4 * k, 30)
 
@@ -352,7 +366,7 @@ class KnowledgeBase:
             vector = self.embedder.embed_query(query)
             self._check_dim(int(vector.shape[0]))
             dense = self.store.query(vector, depth, _chroma_where(wanted))
-        lexical: list[tuple[str, float]] = []
+        lexical: list[LexicalHit] = []
         coverage = 0.0
         if mode in ("hybrid", "lexical"):
             index = self._lexical_index()
@@ -361,18 +375,21 @@ class KnowledgeBase:
             allowed = {key: set(values) for key, values in wanted.items()}
             lexical = index.search(tokens, depth, allowed)
 
-        dense_scores = {stored.chunk_id: score for stored, score in dense}
-        lexical_scores = dict(lexical)
         if mode == "dense":
             ranked = [(stored.chunk_id, score) for stored, score in dense]
         elif mode == "lexical":
-            ranked = lexical
+            ranked = [(hit.chunk_id, hit.score) for hit in lexical]
         else:
-            ranked = reciprocal_rank_fusion(
-                [Ranked([s.chunk_id for s, _ in dense], 1.0), Ranked([cid for cid, _ in lexical], coverage)]
-            )
+            lexical_ids = [hit.chunk_id for hit in lexical]
+            if lexical_weighting == "match":
+                lexical_list = Ranked(lexical_ids, 1.0, [hit.matched for hit in lexical])
+            else:
+                lexical_list = Ranked(lexical_ids, coverage if lexical_weighting == "coverage" else 1.0)
+            ranked = reciprocal_rank_fusion([Ranked([s.chunk_id for s, _ in dense]), lexical_list])
         ranked = ranked[:k]
 
+        dense_scores = {stored.chunk_id: score for stored, score in dense}
+        lexical_by_id = {hit.chunk_id: hit for hit in lexical}
         known = {stored.chunk_id: stored for stored, _ in dense}
         missing = [cid for cid, _ in ranked if cid not in known]
         known.update({stored.chunk_id: stored for stored in self.store.get(missing)})
@@ -383,8 +400,10 @@ class KnowledgeBase:
                 continue
             hit = Hit.from_stored(cid, stored.text, stored.metadata, score)
             hit.dense_score = dense_scores.get(cid)
-            hit.lexical_score = lexical_scores.get(cid)
-            hit.extra["lexical_weight"] = coverage
+            if cid in lexical_by_id:
+                hit.lexical_score = lexical_by_id[cid].score
+                hit.extra["lexical_match"] = lexical_by_id[cid].matched
+            hit.extra["lexical_coverage"] = coverage
             hits.append(hit)
         return hits
 

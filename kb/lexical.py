@@ -31,13 +31,22 @@ class _Frozen:
     avg_length: float
 
 
+@dataclass(frozen=True)
+class LexicalHit:
+    """A BM25 match; `matched` is the idf-weighted share of the query's terms this chunk contains (0..1)."""
+
+    chunk_id: str
+    score: float
+    matched: float
+
+
 class LexicalIndex:
     """BM25 (k1=1.2, b=0.75) with incremental add/remove and metadata for filtering.
 
     >>> index = LexicalIndex()
     >>> index.add("c1", ["注册资本", "300", "万元"], {"lang": "zh"})
     >>> index.add("c2", ["ccc", "certificate"], {"lang": "en"})
-    >>> [chunk_id for chunk_id, _ in index.search(["注册资本"], k=5)]
+    >>> [hit.chunk_id for hit in index.search(["注册资本"], k=5)]
     ['c1']
     """
 
@@ -116,22 +125,25 @@ class LexicalIndex:
         known = sum(self.idf(t) for t in unique if t in self._df)
         return known / total if total > 0 else 0.0
 
-    def search(
-        self, tokens: Sequence[str], k: int, allowed: Mapping[str, set[str]] | None = None
-    ) -> list[tuple[str, float]]:
-        """Top-`k` (chunk_id, BM25 score) for the query tokens; `allowed` maps a metadata field to the values
-        a chunk must have one of."""
+    def search(self, tokens: Sequence[str], k: int, allowed: Mapping[str, set[str]] | None = None) -> list[LexicalHit]:
+        """Top-`k` chunks by BM25 for the query tokens; `allowed` maps a metadata field to the values a chunk
+        must have one of."""
         frozen = self._freeze()
         if not frozen.ids or k <= 0:
             return []
         scores = np.zeros(len(frozen.ids), dtype=np.float32)
+        matched = np.zeros(len(frozen.ids), dtype=np.float32)
         norm = self.k1 * (1 - self.b + self.b * frozen.lengths / max(frozen.avg_length, 1e-9))
+        query_mass = 0.0
         for term, repeats in Counter(tokens).items():
+            idf = self.idf(term)
+            query_mass += idf
             posting = frozen.postings.get(term)
             if posting is None:
                 continue
             rows, tfs = posting
-            scores[rows] += repeats * self.idf(term) * tfs * (self.k1 + 1) / (tfs + norm[rows])
+            scores[rows] += repeats * idf * tfs * (self.k1 + 1) / (tfs + norm[rows])
+            matched[rows] += idf
         candidates = np.flatnonzero(scores > 0)
         if allowed:
             candidates = np.array(
@@ -145,7 +157,8 @@ class LexicalIndex:
         if candidates.size == 0:
             return []
         top = candidates[np.argsort(-scores[candidates], kind="stable")[:k]]
-        return [(frozen.ids[row], float(scores[row])) for row in top]
+        mass = max(query_mass, 1e-9)
+        return [LexicalHit(frozen.ids[row], float(scores[row]), float(matched[row]) / mass) for row in top]
 
     def save(self, path: Path, revision: str) -> None:
         """Write atomically: a crash leaves the previous file or the new one, never half of one."""

@@ -1,0 +1,38 @@
+"""Shared by the benchmark scripts: where the real documents are, and building knowledge bases over them."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+REALDOCS = ROOT.parent / "shared" / "realdocs"
+CACHE = ROOT / "benchmarks" / ".cache"
+
+
+def realdocs_files(realdocs: Path = REALDOCS) -> list[Path]:
+    """The real documents: the laws and the essay (the folders' own READMEs are not documents)."""
+    if not realdocs.is_dir():
+        sys.exit(f"the real documents are not at {realdocs}; pass --realdocs DIR")
+    laws = sorted(p for p in (realdocs / "zh-laws").glob("*.md") if p.name != "README.md")
+    return [*laws, realdocs / "policy-essay-quality-certification.txt"]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary_ms(seconds: list[float]) -> dict[str, Any]:
+    ms = [s * 1000 for s in seconds]
+    return {
+        "p50_ms": round(percentile(ms, 50), 1),
+        "p95_ms": round(percentile(ms, 95), 1),
+        "mean_ms": round(statistics.fmean(ms), 1) if ms else None,
+        "n": len(ms),
+    }

@@ -1,0 +1,95 @@
+"""Retrieval quality: hit@1, hit@k and MRR of a search function over a question set with known answers.
+
+A question names the document that answers it and a short exact phrase of the answer (`answer_text`); a passage
+counts as a hit when it comes from that document and contains the phrase (whitespace ignored). This judges any
+chunker fairly: it does not care how the passage was cut, only whether the answer is in it.
+
+Question files are JSON lines: {"id", "lang", "question", "doc", "articles", "answer_text"}.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+Retrieve = Callable[[str], list[tuple[str, str]]]  # question -> ranked [(source, passage text)]
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    lang: str
+    question: str
+    doc: str
+    answer_text: str
+    articles: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Scores:
+    lang: str
+    n: int
+    hit_at_1: float
+    hit_at_k: float
+    mrr: float
+    latencies: list[float]
+    missed: list[str]
+
+    def row(self) -> dict[str, Any]:
+        ms = sorted(t * 1000 for t in self.latencies)
+        p50 = ms[len(ms) // 2] if ms else float("nan")
+        return {
+            "lang": self.lang,
+            "n": self.n,
+            "hit@1": round(self.hit_at_1, 3),
+            "hit@k": round(self.hit_at_k, 3),
+            "mrr": round(self.mrr, 3),
+            "p50_ms": round(p50, 1),
+        }
+
+
+def load_questions(path: Path) -> list[Question]:
+    fields = set(Question.__dataclass_fields__)
+    with open(path, encoding="utf-8") as handle:
+        return [
+            Question(**{k: v for k, v in json.loads(line).items() if k in fields}) for line in handle if line.strip()
+        ]
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def is_hit(question: Question, source: str, text: str) -> bool:
+    return Path(source).name == question.doc and _squash(question.answer_text) in _squash(text)
+
+
+def evaluate(questions: list[Question], retrieve: Retrieve, k: int = 5) -> dict[str, Scores]:
+    """Scores per question language, plus "all"."""
+    ranks: dict[str, list[tuple[Question, int | None, float]]] = defaultdict(list)
+    for question in questions:
+        started = time.perf_counter()
+        results = retrieve(question.question)[:k]
+        elapsed = time.perf_counter() - started
+        rank = next((i for i, (src, text) in enumerate(results, 1) if is_hit(question, src, text)), None)
+        ranks[question.lang].append((question, rank, elapsed))
+        ranks["all"].append((question, rank, elapsed))
+    scores = {}
+    for lang, rows in ranks.items():
+        n = len(rows)
+        scores[lang] = Scores(
+            lang=lang,
+            n=n,
+            hit_at_1=sum(rank == 1 for _, rank, _ in rows) / n,
+            hit_at_k=sum(rank is not None for _, rank, _ in rows) / n,
+            mrr=sum(1 / rank for _, rank, _ in rows if rank) / n,
+            latencies=[t for _, _, t in rows],
+            missed=[q.id for q, rank, _ in rows if rank is None],
+        )
+    return scores

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Create .venv beside this repository and install certkb into it with the pinned versions in constraints.txt.
+#   scripts/setup.sh          the application
+#   scripts/setup.sh --dev    the application and everything the tests need
+# Safe to run again: an existing .venv is reused and only what is missing gets installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+case "${1:-}" in
+  "") ;;
+  --dev) extras="[dev]" ;;
+  *) echo "usage: scripts/setup.sh [--dev]" >&2; exit 2 ;;
+esac
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "certkb needs Python 3.11 or newer; set PYTHON=/path/to/python3.11" >&2
+  exit 2
+fi
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check "uv>=0.5"
+
+# A CPU build of torch: machines of this project keep one in /opt/wheels, which uv only sees when told.
+if [ -d /opt/wheels ] && [ -z "${UV_FIND_LINKS:-}" ]; then
+  export UV_FIND_LINKS=/opt/wheels
+fi
+.venv/bin/uv pip install --python .venv/bin/python --compile-bytecode --quiet \
+  -c constraints.txt -e ".${extras}"
+echo "certkb is installed in .venv (run .venv/bin/certkb --help)"

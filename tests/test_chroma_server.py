@@ -1,0 +1,108 @@
+"""The same knowledge base on a real `chroma run` server on loopback, as users who outgrow one machine run it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLE_CHUNKS
+
+from kb.errors import ConfigError, StoreError
+from kb.knowledge_base import KnowledgeBase
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    chroma = Path(sys.executable).with_name("chroma")
+    if not chroma.exists():
+        pytest.fail(f"the chroma command is missing beside {sys.executable}; is chromadb installed?")
+    port = _free_port()
+    data = tmp_path_factory.mktemp("chroma-server")
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
+    process = subprocess.Popen(
+        [str(chroma), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if process.poll() is not None:
+                pytest.fail(f"chroma run exited with status {process.returncode}")
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("chroma run did not start within 60 s")
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def test_server_knowledge_base_round_trip(chroma_url: str, tmp_path: Path) -> None:
+    kb = KnowledgeBase.open(tmp_path / "kb", chroma_url=chroma_url, collection="certkb-roundtrip", create=True)
+    assert kb.add(SAMPLE_CHUNKS) == len(SAMPLE_CHUNKS)
+    assert not (tmp_path / "kb" / "chroma").exists()  # vectors live on the server
+    hits = kb.search("认证机构的注册资本要求是多少？", k=3)
+    assert hits[0].chunk_id == "zh-capital"
+    assert [h.chunk_id for h in kb.search("Saudi", k=5, filters={"lang": "en"})][:1] == ["en-saber"]
+
+    # reopening the folder finds the server from its record, without --chroma-url
+    again = KnowledgeBase.open(tmp_path / "kb")
+    assert again.stats().chunks == len(SAMPLE_CHUNKS)
+    assert again.stats().store == f"chroma server {chroma_url}"
+
+    # a second folder on another machine would share the collection; its BM25 is rebuilt from the server
+    assert again.delete_where(doc_id="law-cert") == 3
+    other = KnowledgeBase.open(tmp_path / "kb2", chroma_url=chroma_url, collection="certkb-roundtrip", create=True)
+    assert {h.chunk_id for h in other.search("注册资本 certificate", k=10, mode="lexical")} <= {
+        "en-saber",
+        "en-ce",
+        "mixed-iso",
+    }
+    assert other.stats().chunks == 3
+
+
+def test_server_mismatched_embedder_is_refused(chroma_url: str, tmp_path: Path) -> None:
+    KnowledgeBase.open(
+        tmp_path / "a", chroma_url=chroma_url, collection="certkb-mismatch", embedder="fake", create=True
+    )
+    from kb.errors import EmbedderMismatchError
+
+    with pytest.raises(EmbedderMismatchError):
+        KnowledgeBase.open(
+            tmp_path / "b", chroma_url=chroma_url, collection="certkb-mismatch", embedder="fake:32", create=True
+        )
+
+
+def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_free_port()}"
+    with pytest.raises(StoreError, match="chroma run"):
+        KnowledgeBase.open(tmp_path / "kb", chroma_url=url, embedder="fake", create=True)
+
+
+def test_folder_bound_to_one_server_refuses_another(chroma_url: str, tmp_path: Path) -> None:
+    KnowledgeBase.open(tmp_path / "kb", chroma_url=chroma_url, collection="certkb-bound", embedder="fake", create=True)
+    with pytest.raises(ConfigError, match="keeps its vectors"):
+        KnowledgeBase.open(tmp_path / "kb", chroma_url="http://127.0.0.1:1")

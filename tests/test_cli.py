@@ -1,0 +1,122 @@
+"""The `certkb` command as users run it: a real process, its output and its exit status."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+
+CERTKB = str(Path(sys.executable).with_name("certkb"))
+JSON_KEYS = ["text", "score", "source", "title", "section", "page", "lang", "doc_type", "chunk_id"]
+
+
+def run(*args: str, kb: Path, expect: int = 0) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CERTKB_KB_DIR": str(kb)}
+    result = subprocess.run([CERTKB, *args], capture_output=True, text=True, encoding="utf-8", env=env, timeout=300)
+    assert result.returncode == expect, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture
+def fake_cli_kb(tmp_path: Path) -> Path:
+    kb = tmp_path / "kb"
+    run("ingest", str(FIXTURES / "docs"), "--embedder", "fake", kb=kb)
+    return kb
+
+
+def test_ingest_reports_and_json(tmp_path: Path) -> None:
+    kb = tmp_path / "kb"
+    out = run("ingest", str(FIXTURES / "docs"), "--embedder", "fake", kb=kb).stdout
+    assert out.startswith("added 3, updated 0, deleted 0, skipped 0, failed 0;")
+    report = json.loads(run("ingest", str(FIXTURES / "docs"), "--json", kb=kb).stdout)
+    assert report["skipped"] == ["docs/ccc-rules.zh.md", "docs/mixed-faq.md", "docs/saso-guide.en.md"]
+    assert report["chunks"] == 0 and report["failed"] == {}
+
+
+def test_search_json_contract(fake_cli_kb: Path) -> None:
+    hits = json.loads(run("search", "注册资本", "--json", "--k", "2", kb=fake_cli_kb).stdout)
+    assert 1 <= len(hits) <= 2
+    assert list(hits[0])[: len(JSON_KEYS)] == JSON_KEYS
+    assert hits[0]["source"] == "docs/ccc-rules.zh.md" and "注册资本" in hits[0]["text"]
+
+
+def test_search_human_output_shows_source_and_section(fake_cli_kb: Path) -> None:
+    out = run("search", "注册资本", "--k", "1", kb=fake_cli_kb).stdout
+    assert out.startswith("1. 强制性产品认证测试文件 > 第一章 总则 > 第二条  [standard · CN · zh]")
+    assert "docs/ccc-rules.zh.md" in out and "３００万元" in out
+
+
+def test_filters_on_the_command_line(fake_cli_kb: Path) -> None:
+    hits = json.loads(run("search", "certificate 证书", "--json", "--filter", "lang=en", kb=fake_cli_kb).stdout)
+    assert hits and {h["lang"] for h in hits} == {"en"}
+    both = json.loads(
+        run(
+            "search",
+            "证书",
+            "--json",
+            "--k",
+            "20",
+            "--filter",
+            "jurisdiction=SA",
+            "--filter",
+            "jurisdiction=INTL",
+            kb=fake_cli_kb,
+        ).stdout
+    )
+    assert {h["source"] for h in both} == {"docs/saso-guide.en.md", "docs/mixed-faq.md"}
+    err = run("search", "x", "--filter", "colour=red", kb=fake_cli_kb, expect=2).stderr
+    assert "cannot filter on 'colour'" in err
+    err = run("search", "x", "--filter", "lang", kb=fake_cli_kb, expect=2).stderr
+    assert "KEY=VALUE" in err
+
+
+def test_stats_docs_and_delete(fake_cli_kb: Path) -> None:
+    stats = json.loads(run("stats", "--json", kb=fake_cli_kb).stdout)
+    assert stats["documents"] == 3 and stats["embedder"] == "fake" and stats["chunks"] > 3
+    assert "embedder        fake (64-d)" in run("stats", kb=fake_cli_kb).stdout
+    assert "docs/mixed-faq.md" in run("docs", kb=fake_cli_kb).stdout
+    run("delete", "docs/mixed-faq.md", kb=fake_cli_kb)
+    assert json.loads(run("stats", "--json", kb=fake_cli_kb).stdout)["documents"] == 2
+    assert "no document" in run("delete", "docs/mixed-faq.md", kb=fake_cli_kb, expect=2).stderr
+
+
+def test_usage_errors_exit_2_with_a_message(tmp_path: Path, fake_cli_kb: Path) -> None:
+    err = run("search", "x", kb=tmp_path / "none", expect=2).stderr
+    assert "no knowledge base" in err and "certkb ingest" in err
+    err = run("search", "x", "--embedder", "fake:32", kb=fake_cli_kb, expect=2).stderr
+    assert "built with the embedder 'fake'" in err and "--rebuild" in err
+    run("ingest", str(tmp_path / "absent"), kb=fake_cli_kb, expect=2)
+    run(kb=fake_cli_kb, expect=2)  # no command: help, usage status
+
+
+def test_rebuild_with_another_embedder(fake_cli_kb: Path) -> None:
+    run("ingest", str(FIXTURES / "docs"), "--rebuild", "--embedder", "fake:32", kb=fake_cli_kb)
+    stats = json.loads(run("stats", "--json", kb=fake_cli_kb).stdout)
+    assert (stats["embedder"], stats["dim"], stats["documents"]) == ("fake:32", 32, 3)
+
+
+def test_some_files_failing_exit_1_and_the_rest_are_ingested(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "good.md").write_text("# 标题\n\n认证机构的注册资本不少于三百万元。", encoding="utf-8")
+    (docs / "bad.txt").write_bytes(b"\x00\x00binary")
+    result = run("ingest", str(docs), "--embedder", "fake", kb=tmp_path / "kb", expect=1)
+    assert "FAILED docs/bad.txt" in result.stderr
+    assert "added 1" in result.stdout
+
+
+@pytest.mark.slow
+def test_readme_first_command_shipped_corpus_with_default_embedder(tmp_path: Path) -> None:
+    """What a newcomer runs: ingest the shipped corpus with the default embedder and ask in Chinese and English."""
+    kb = tmp_path / "kb"
+    out = run("ingest", kb=kb).stdout
+    assert "ingesting the shipped corpus" in out and "failed 0" in out
+    zh = json.loads(run("search", "认证机构的注册资本要求是多少？", "--json", kb=kb).stdout)
+    assert any("300" in h["text"] and "注册资本" in h["text"] for h in zh[:3])
+    en = json.loads(run("search", "What registered capital does a certification body need?", "--json", kb=kb).stdout)
+    assert any("3 million" in h["text"] or "300" in h["text"] for h in en[:3])

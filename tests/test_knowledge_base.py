@@ -1,0 +1,168 @@
+import json
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLE_CHUNKS, make_chunk
+
+from kb.errors import ConfigError, EmbedderMismatchError, FilterError, KnowledgeBaseNotFoundError
+from kb.knowledge_base import KnowledgeBase
+from kb.store import ChromaStore
+
+
+def ids(hits: list) -> list[str]:
+    return [hit.chunk_id for hit in hits]
+
+
+def test_search_returns_typed_hits_with_citation_fields(fake_kb: KnowledgeBase) -> None:
+    hits = fake_kb.search("认证机构的注册资本", k=3)
+    assert 1 <= len(hits) <= 3
+    top = hits[0]
+    assert top.chunk_id == "zh-capital"
+    assert top.text.startswith("第十条")
+    assert (top.source, top.title, top.section, top.article) == (
+        "zh-capital.md",
+        "认证认可条例",
+        "第二章 认证机构 > 第十条",
+        "第十条",
+    )
+    assert (top.lang, top.doc_type, top.jurisdiction, top.page) == ("zh", "law", "CN", None)
+    assert top.lexical_score is not None and top.lexical_score > 0
+    assert hits == sorted(hits, key=lambda h: -h.score)
+    assert set(top.to_dict()) >= {"text", "score", "source", "title", "section", "page", "lang", "doc_type", "chunk_id"}
+
+
+def test_modes_dense_and_lexical_alone(fake_kb: KnowledgeBase) -> None:
+    lexical = fake_kb.search("SABER", k=5, mode="lexical")
+    assert ids(lexical) == ["en-saber"]
+    dense = fake_kb.search("SABER", k=2, mode="dense")
+    assert len(dense) == 2 and all(hit.dense_score is not None for hit in dense)
+
+
+@pytest.mark.parametrize(
+    ("filters", "allowed"),
+    [
+        ({"lang": "en"}, {"en-saber", "en-ce"}),
+        ({"doc_type": ["guide", "standard"]}, {"en-saber", "en-ce", "mixed-iso"}),
+        ({"jurisdiction": "CN", "lang": "zh"}, {"zh-capital", "zh-ccc", "zh-fine"}),
+        ({"source": "en-ce.md"}, {"en-ce"}),
+    ],
+)
+def test_filters_restrict_every_retriever(fake_kb: KnowledgeBase, filters: dict, allowed: set[str]) -> None:
+    for mode in ("hybrid", "dense", "lexical"):
+        hits = fake_kb.search("认证 certificate 注册资本 CE SABER ISO", k=10, filters=filters, mode=mode)
+        assert set(ids(hits)) <= allowed, mode
+    assert set(ids(fake_kb.search("认证 certificate", k=10, filters=filters, mode="dense"))) == allowed
+
+
+def test_bad_filters_and_queries_are_clear_errors(fake_kb: KnowledgeBase) -> None:
+    with pytest.raises(FilterError, match="filterable fields"):
+        fake_kb.search("x", filters={"colour": "red"})
+    with pytest.raises(FilterError):
+        fake_kb.search("x", filters={"lang": ""})
+    with pytest.raises(ConfigError, match="empty"):
+        fake_kb.search("   ")
+    with pytest.raises(ConfigError):
+        fake_kb.search("x", k=0)
+
+
+def test_delete_and_delete_where(fake_kb: KnowledgeBase) -> None:
+    assert fake_kb.delete(["en-ce", "no-such-id"]) == 1
+    assert "en-ce" not in ids(fake_kb.search("CE marking", k=10))
+    assert fake_kb.delete_where(doc_id="law-cert") == 3
+    remaining = ids(fake_kb.search("认证 注册资本 罚款 certificate", k=10))
+    assert not {"zh-capital", "zh-ccc", "zh-fine"} & set(remaining)
+    assert fake_kb.stats().chunks == 2
+    with pytest.raises(FilterError):
+        fake_kb.delete_where()
+
+
+def test_reopen_persists_and_uses_the_recorded_embedder(fake_kb: KnowledgeBase) -> None:
+    again = KnowledgeBase.open(fake_kb.kb_dir)
+    assert again.embedder.spec == "fake"
+    assert ids(again.search("注册资本", k=1)) == ["zh-capital"]
+    stats = again.stats()
+    assert (stats.documents, stats.chunks, stats.embedder, stats.dim) == (4, 6, "fake", 64)
+    assert stats.languages == {"zh": 4, "en": 2}
+
+
+def test_upsert_replaces_a_chunk_with_the_same_id(fake_kb: KnowledgeBase) -> None:
+    fake_kb.add([make_chunk("en-ce", "UKCA marking replaced CE marking in Great Britain.", lang="en")])
+    assert fake_kb.stats().chunks == 6
+    assert ids(fake_kb.search("UKCA", k=1, mode="lexical")) == ["en-ce"]
+    assert fake_kb.search("Low Voltage Directive", k=5, mode="lexical") == []
+
+
+def test_opening_with_another_embedder_is_refused_with_a_rebuild_hint(fake_kb: KnowledgeBase) -> None:
+    with pytest.raises(EmbedderMismatchError) as info:
+        KnowledgeBase.open(fake_kb.kb_dir, embedder="fake:32")
+    message = str(info.value)
+    assert "'fake'" in message and "'fake:32'" in message and "--rebuild" in message
+
+
+def test_missing_knowledge_base_says_how_to_build_one(tmp_path: Path) -> None:
+    with pytest.raises(KnowledgeBaseNotFoundError, match="certkb ingest"):
+        KnowledgeBase.open(tmp_path / "nothing-here")
+    assert not (tmp_path / "nothing-here").exists()  # opening must not create anything
+
+
+def test_lexical_index_is_rebuilt_when_out_of_step_with_the_store(fake_kb: KnowledgeBase) -> None:
+    """A write interrupted between the store and the lexical index (or another writer on a shared Chroma
+    server) leaves different revision stamps; the next open rebuilds BM25 from the store."""
+    raw = ChromaStore(path=fake_kb.kb_dir / "chroma")
+    raw.open()
+    raw.update_metadata(revision="written-by-someone-else")
+    vector = fake_kb.embedder.embed_passages(["GCC conformity tracking symbol G-mark"])
+    raw.upsert(["gcc"], vector, ["GCC conformity tracking symbol G-mark"], [{"doc_id": "g", "source": "g.md"}])
+    reopened = KnowledgeBase.open(fake_kb.kb_dir)
+    assert ids(reopened.search("G-mark tracking", k=1, mode="lexical")) == ["gcc"]
+    saved = json.loads((fake_kb.kb_dir / "lexical.json").read_text(encoding="utf-8"))
+    assert saved["revision"] == "written-by-someone-else" and "gcc" in saved["chunks"]
+
+
+def test_remove_deletes_the_knowledge_base(fake_kb: KnowledgeBase) -> None:
+    KnowledgeBase.remove(fake_kb.kb_dir)
+    with pytest.raises(KnowledgeBaseNotFoundError):
+        KnowledgeBase.open(fake_kb.kb_dir)
+    fresh = KnowledgeBase.open(fake_kb.kb_dir, embedder="fake:32", create=True)
+    assert fresh.stats().chunks == 0 and fresh.embedder.dim == 32
+
+
+def test_duplicate_ids_in_one_add_are_refused(tmp_path: Path) -> None:
+    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
+    with pytest.raises(ValueError, match="unique"):
+        kb.add([SAMPLE_CHUNKS[0], SAMPLE_CHUNKS[0]])
+    assert kb.stats().chunks == 0
+
+
+def test_chroma_url_must_be_http(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="http"):
+        KnowledgeBase.open(tmp_path / "kb", chroma_url="localhost:8000", create=True, embedder="fake")
+
+
+# ---- the real default embedder -------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("认证机构的注册资本要求是多少？", "zh-capital"),
+        ("What registered capital does a certification body need in China?", "zh-capital"),
+        ("未经认证销售目录内产品会被罚多少钱？", "zh-fine"),
+        ("What is the fine for selling uncertified products?", "zh-fine"),
+        ("Do I need a certificate to export to Saudi Arabia?", "en-saber"),
+        ("出口沙特需要什么证书？", "en-saber"),
+        ("ISO 9001 证书有效期多久？", "mixed-iso"),
+    ],
+)
+def test_real_embedder_finds_the_answer_in_zh_en_and_across(e5_kb: KnowledgeBase, question: str, expected: str) -> None:
+    hits = e5_kb.search(question, k=2)
+    assert expected in ids(hits)
+
+
+@pytest.mark.slow
+def test_bm25_coverage_follows_query_script(e5_kb: KnowledgeBase) -> None:
+    zh = e5_kb.search("认证机构的注册资本", k=1)[0]
+    en = e5_kb.search("registered capital of a certification body", k=1)[0]
+    assert zh.extra["lexical_coverage"] > 0.9
+    assert en.extra["lexical_coverage"] < zh.extra["lexical_coverage"]

@@ -1,0 +1,60 @@
+"""A plain, non-editable install must carry prompts/ and corpus/ and find them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def test_wheel_ships_corpus_and_prompts_and_finds_them(tmp_path: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    wheel = next(tmp_path.glob("certkb-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    shipped_corpus = sorted(n for n in names if n.startswith("kb/_shipped/corpus/"))
+    expected = sorted(
+        "kb/_shipped/corpus/" + p.relative_to(ROOT / "corpus").as_posix()
+        for p in (ROOT / "corpus").rglob("*")
+        if p.is_file()
+    )
+    assert shipped_corpus == expected
+    assert "kb/_shipped/prompts/README.md" in names
+
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    probe = "import kb.resources as r; print(r.corpus_dir()); print(r.prompts_dir())"
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(target)},
+    ).stdout.split()
+    assert out == [str(target / "kb" / "_shipped" / "corpus"), str(target / "kb" / "_shipped" / "prompts")]

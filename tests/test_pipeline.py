@@ -1,0 +1,147 @@
+"""Incremental sync: what changes is re-embedded, what does not is skipped, and nothing is half-written."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+
+from ingest.pipeline import MANIFEST_FILE, Ingester
+from kb.embedders import FakeEmbedder, Vectors
+from kb.errors import ConfigError
+from kb.knowledge_base import KnowledgeBase
+
+
+class CountingEmbedder(FakeEmbedder):
+    """The fake embedder, counting what it embeds, to prove that unchanged files embed nothing."""
+
+    def __init__(self) -> None:
+        super().__init__(64)
+        self.embedded = 0
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        self.embedded += len(texts)
+        return super().embed_passages(texts)
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    target = tmp_path / "docs"
+    shutil.copytree(FIXTURES / "docs", target)
+    return target
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[KnowledgeBase, CountingEmbedder]:
+    embedder = CountingEmbedder()
+    return KnowledgeBase.open(tmp_path / "kb", embedder=embedder, create=True), embedder
+
+
+def test_first_sync_adds_everything_second_embeds_nothing(docs: Path, setup: tuple) -> None:
+    kb, embedder = setup
+    report = Ingester(kb).sync([docs])
+    assert sorted(report.added) == ["docs/ccc-rules.zh.md", "docs/mixed-faq.md", "docs/saso-guide.en.md"]
+    assert report.failed == {} and report.exit_code == 0
+    assert report.chunks == kb.stats().chunks == embedder.embedded > 0
+    hits = kb.search("注册资本", k=1)
+    assert hits[0].source == "docs/ccc-rules.zh.md" and hits[0].article == "第二条"
+    assert hits[0].section == "第一章 总则 > 第二条" and hits[0].jurisdiction == "CN"
+
+    before = embedder.embedded
+    again = Ingester(kb).sync([docs])
+    assert again.added == again.updated == again.deleted == []
+    assert len(again.skipped) == 3 and embedder.embedded == before
+
+
+def test_changed_file_is_replaced_and_removed_file_deleted(docs: Path, setup: tuple) -> None:
+    kb, _embedder = setup
+    Ingester(kb).sync([docs])
+    total = kb.stats().chunks
+    guide = docs / "saso-guide.en.md"
+    guide.write_text(
+        guide.read_text(encoding="utf-8").replace("SABER platform", "SABER portal (updated)"), encoding="utf-8"
+    )
+    (docs / "mixed-faq.md").unlink()
+    report = Ingester(kb).sync([docs])
+    assert report.updated == ["docs/saso-guide.en.md"]
+    assert report.deleted == ["docs/mixed-faq.md"]
+    assert report.skipped == ["docs/ccc-rules.zh.md"]
+    assert kb.search("SABER portal updated", k=1, mode="lexical")[0].text.count("(updated)") == 1
+    assert "SABER platform" not in " ".join(h.text for h in kb.search("SABER", k=10, mode="lexical"))
+    assert kb.stats().documents == 2
+    assert kb.stats().chunks < total
+
+
+def test_bad_files_fail_alone_with_reasons(docs: Path, setup: tuple) -> None:
+    kb, _ = setup
+    (docs / "empty.md").write_text("", encoding="utf-8")
+    (docs / "binary.txt").write_bytes(b"\x00\x01\x02PK\x03\x04" * 50)
+    (docs / "gbk.txt").write_bytes("认证机构".encode("gbk"))
+    (docs / "image.png").write_bytes(b"\x89PNG\r\n")
+    (docs / "bad-front.md").write_text("---\ntitle: [unclosed\n---\n正文。", encoding="utf-8")
+    report = Ingester(kb).sync([docs])
+    assert report.exit_code == 1
+    assert len(report.added) == 3
+    reasons = report.failed
+    assert set(reasons) == {"docs/empty.md", "docs/binary.txt", "docs/gbk.txt", "docs/image.png", "docs/bad-front.md"}
+    assert "no text" in reasons["docs/empty.md"]
+    assert "binary" in reasons["docs/binary.txt"]
+    assert "UTF-8" in reasons["docs/gbk.txt"]
+    assert "unsupported file type .png" in reasons["docs/image.png"]
+    assert "YAML" in reasons["docs/bad-front.md"]
+
+
+def test_oversized_file_is_refused(docs: Path, setup: tuple) -> None:
+    kb, _ = setup
+    report = Ingester(kb, max_bytes=200).sync([docs])
+    assert all("limit" in reason for reason in report.failed.values()) and len(report.failed) == 3
+
+
+def test_a_file_that_turns_bad_keeps_its_previous_version(docs: Path, setup: tuple) -> None:
+    kb, _ = setup
+    Ingester(kb).sync([docs])
+    (docs / "ccc-rules.zh.md").write_bytes(b"\xff\xfe broken")
+    report = Ingester(kb).sync([docs])
+    assert "docs/ccc-rules.zh.md" in report.failed
+    assert kb.search("注册资本", k=1)[0].source == "docs/ccc-rules.zh.md"
+
+
+def test_interrupted_write_is_cleaned_up_and_completed(docs: Path, setup: tuple, tmp_path: Path) -> None:
+    """Simulate a kill after the journal entry and part of the chunks were written."""
+    kb, _ = setup
+    ingester = Ingester(kb)
+    from ingest.chunker import Chunker
+    from ingest.loaders import load_document
+    from ingest.pipeline import document_id
+
+    path = docs / "ccc-rules.zh.md"
+    key = str(path.resolve())
+    doc_id = document_id(key, path.read_bytes())
+    chunks = Chunker().chunk(load_document(path), doc_id, "docs/ccc-rules.zh.md")
+    ingester.manifest.pending[doc_id] = key
+    ingester.manifest.save()
+    kb.add(chunks[:1])  # ... and then the process died
+
+    report = Ingester(KnowledgeBase.open(kb.kb_dir)).sync([docs])
+    assert "docs/ccc-rules.zh.md" in report.added
+    assert kb.stats().chunks == report.chunks  # no leftovers, nothing missing
+    assert '"pending": {}' in (kb.kb_dir / MANIFEST_FILE).read_text(encoding="utf-8")
+
+
+def test_delete_one_document_and_unknown_source(docs: Path, setup: tuple) -> None:
+    kb, _ = setup
+    ingester = Ingester(kb)
+    ingester.sync([docs])
+    assert ingester.delete("docs/saso-guide.en.md") > 0
+    assert all(h.source != "docs/saso-guide.en.md" for h in kb.search("SABER", k=10))
+    with pytest.raises(ConfigError, match="known sources"):
+        ingester.delete("docs/nope.md")
+
+
+def test_missing_path_is_a_usage_error(setup: tuple, tmp_path: Path) -> None:
+    kb, _ = setup
+    with pytest.raises(ConfigError, match="no such file"):
+        Ingester(kb).sync([tmp_path / "absent"])
