@@ -25,7 +25,7 @@ def _kb_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kb", metavar="DIR", help="knowledge-base folder (default: $CERTKB_KB_DIR or ~/.local/share/certkb/kb)"
     )
-    parser.add_argument("--embedder", metavar="SPEC", help="e5-small-q4 (default), st:MODEL_OR_PATH, fake")
+    parser.add_argument("--embedder", metavar="SPEC", help="e5-small-q4 (default), st:MODEL_OR_PATH, fake (tests only)")
     parser.add_argument("--chroma-url", metavar="URL", help="use a Chroma server instead of the embedded store")
 
 
@@ -51,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help=f"restrict to {', '.join(FILTER_FIELDS)}; repeat a key for any of several values",
     )
-    search.add_argument("--mode", choices=("hybrid", "dense", "lexical"), default="hybrid")
+    search.add_argument(
+        "--mode", choices=("hybrid", "dense", "lexical"), default="hybrid", help="retrievers to use (default hybrid)"
+    )
     search.add_argument("--json", action="store_true", help="print a JSON array of hits")
     _kb_options(search)
 

@@ -131,6 +131,18 @@ class Ingester:
         missing = [str(p) for p in paths if not p.exists()]
         if missing:
             raise ConfigError(f"no such file or folder: {', '.join(missing)}")
+        with self.kb.batch():
+            self._sync(paths, report, on_file, on_chunks)
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def _sync(
+        self,
+        paths: Sequence[Path],
+        report: IngestReport,
+        on_file: FileProgress | None,
+        on_chunks: ChunkProgress | None,
+    ) -> None:
         self._finish_interrupted()
         roots = [p.resolve() for p in paths]
         todo = [(file, root) for root in roots for file in _walk(root)]
@@ -155,8 +167,6 @@ class Ingester:
                 del self.manifest.files[key]
                 self.manifest.save()
                 report.deleted.append(entry["source"])
-        report.seconds = round(time.perf_counter() - started, 3)
-        return report
 
     def _sync_file(
         self, file: Path, key: str, source: str, report: IngestReport, on_chunks: ChunkProgress | None

@@ -92,6 +92,7 @@ class KnowledgeBase:
         self.record = record
         self._lexical: LexicalIndex | None = None
         self._lexical_revision: str | None = None
+        self._batch: tuple[LexicalIndex, str] | None = None
 
     # ---- opening -------------------------------------------------------------------------------------------
 
@@ -226,6 +227,35 @@ class KnowledgeBase:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group many writes (an ingest run): the BM25 file is saved once at the end, not after each write.
+
+        If the block fails, the file is not saved and keeps its old revision stamp, so the next open sees that
+        it is out of step with the store and rebuilds it from there.
+        """
+        if self._batch is not None:
+            yield
+            return
+        with self._write_lock():
+            lexical, revision = self._begin_write()
+            self._batch = (lexical, revision)
+            try:
+                yield
+            finally:
+                self._batch = None
+            self._end_write(lexical, revision)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[LexicalIndex]:
+        if self._batch is not None:
+            yield self._batch[0]
+            return
+        with self._write_lock():
+            lexical, revision = self._begin_write()
+            yield lexical
+            self._end_write(lexical, revision)
+
     def _begin_write(self) -> tuple[LexicalIndex, str]:
         """Stamp the store with a fresh revision before touching it, so an interrupted write is detected."""
         lexical = self._lexical_index()
@@ -267,25 +297,21 @@ class KnowledgeBase:
             if chunk.embed_text and chunk.embed_text != chunk.text:
                 meta["embed_text"] = chunk.embed_text
             metas.append(meta)
-        with self._write_lock():
-            lexical, revision = self._begin_write()
+        with self._writing() as lexical:
             self.store.upsert(ids, matrix, [c.text for c in chunks], metas)
             for chunk, meta in zip(chunks, metas, strict=True):
                 lexical.add(chunk.chunk_id, tokenize(chunk.indexed_text), self._filter_meta(meta))
-            self._end_write(lexical, revision)
         return len(chunks)
 
     def delete(self, chunk_ids: Sequence[str]) -> int:
         """Remove chunks by id; unknown ids are ignored. Returns how many were present."""
         if not chunk_ids:
             return 0
-        with self._write_lock():
-            lexical, revision = self._begin_write()
+        with self._writing() as lexical:
             present = [cid for cid in chunk_ids if cid in lexical]
             self.store.delete(list(chunk_ids))
             for cid in chunk_ids:
                 lexical.remove(cid)
-            self._end_write(lexical, revision)
         return len(present)
 
     def delete_where(self, **filters: str) -> int:

@@ -29,6 +29,7 @@ class _Frozen:
     lengths: npt.NDArray[np.float32]
     postings: dict[str, tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]]
     avg_length: float
+    meta: dict[str, npt.NDArray[np.object_]]
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,9 @@ class LexicalIndex:
                 for term, (rows, tfs) in lists.items()
             }
             avg = float(lengths.mean()) if len(ids) else 0.0
-            self._frozen = _Frozen(ids=ids, lengths=lengths, postings=postings, avg_length=avg)
+            fields = {key for chunk_id in ids for key in self._meta[chunk_id]}
+            meta = {f: np.array([self._meta[i].get(f) for i in ids], dtype=object) for f in fields}
+            self._frozen = _Frozen(ids=ids, lengths=lengths, postings=postings, avg_length=avg, meta=meta)
         return self._frozen
 
     def idf(self, term: str) -> float:
@@ -144,16 +147,11 @@ class LexicalIndex:
             rows, tfs = posting
             scores[rows] += repeats * idf * tfs * (self.k1 + 1) / (tfs + norm[rows])
             matched[rows] += idf
-        candidates = np.flatnonzero(scores > 0)
-        if allowed:
-            candidates = np.array(
-                [
-                    row
-                    for row in candidates
-                    if all(self._meta[frozen.ids[row]].get(f) in values for f, values in allowed.items())
-                ],
-                dtype=np.int64,
-            )
+        keep = scores > 0
+        for field_name, values in (allowed or {}).items():
+            column = frozen.meta.get(field_name)
+            keep &= np.isin(column, list(values)) if column is not None else False
+        candidates = np.flatnonzero(keep)
         if candidates.size == 0:
             return []
         top = candidates[np.argsort(-scores[candidates], kind="stable")[:k]]

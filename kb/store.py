@@ -7,7 +7,6 @@ vectors. Writes go in batches no larger than the client allows.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +17,6 @@ import numpy as np
 
 from kb.embedders import Vectors
 from kb.errors import StoreError
-
-# Chroma's product telemetry is off for every client certkb makes; set before chromadb is imported.
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 
 @dataclass(frozen=True)
@@ -34,7 +30,7 @@ def _client(path: Path | None, url: str | None) -> Any:
     import chromadb
     import chromadb.config
 
-    settings = chromadb.config.Settings(anonymized_telemetry=False)
+    settings = chromadb.config.Settings(anonymized_telemetry=False)  # no product telemetry, ever
     try:
         if url:
             parsed = urlparse(url)
