@@ -88,12 +88,14 @@ def _ends_english_sentence(text: str, dot: int, after: int) -> bool:
     return not rest or not (rest[0].islower() or rest[0].isdigit())
 
 
-def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Sentence (start, end) offsets within text[start:end]; line breaks between paragraphs also end one."""
+def sentence_spans(text: str, start: int, end: int, lines: bool = False) -> list[tuple[int, int]]:
+    """Sentence (start, end) offsets within text[start:end]; line breaks between paragraphs also end one, and with
+    `lines=True` every line break does (the fields of a table row)."""
     spans: list[tuple[int, int]] = []
     cursor = start
     segment = text[start:end]
-    for match in re.finditer(r"\n\s*\n|" + _SENTENCE_END.pattern, segment):
+    boundary = r"\n" if lines else r"\n\s*\n"
+    for match in re.finditer(boundary + "|" + _SENTENCE_END.pattern, segment):
         if match.group().startswith(".") and not _ends_english_sentence(segment, match.start(), match.end()):
             continue
         stop = start + match.end()
@@ -163,11 +165,11 @@ class Chunker:
             units.append(current)
         return units
 
-    def _pieces(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
+    def _pieces(self, text: str, start: int, end: int, lines: bool = False) -> list[tuple[int, int]]:
         """Cut text[start:end] between sentences into pieces of at most max_chars, overlapping by sentences."""
         limit, overlap = self.settings.max_chars, self.settings.overlap_chars
         sentences: list[tuple[int, int]] = []
-        for s, e in sentence_spans(text, start, end):
+        for s, e in sentence_spans(text, start, end, lines):
             while e - s > limit:  # one sentence longer than a chunk: the only cut inside a sentence
                 sentences.append((s, s + limit))
                 s += limit
@@ -197,7 +199,8 @@ class Chunker:
             if start >= end:
                 continue
             same_section = pending is not None and pending.section == unit.section
-            if not unit.article and pending is not None and same_section and end - pending.start <= limit:
+            packable = not unit.article and doc.kind != "table"  # a table row is a chunk of its own
+            if packable and pending is not None and same_section and end - pending.start <= limit:
                 pending.end = end
                 continue
             if pending is not None:
@@ -212,7 +215,8 @@ class Chunker:
 
         chunks: list[Chunk] = []
         for start, end, section, article in spans:
-            pieces = [(start, end)] if end - start <= limit else self._pieces(text, start, end)
+            lines = doc.kind == "table"
+            pieces = [(start, end)] if end - start <= limit else self._pieces(text, start, end, lines)
             for piece_start, piece_end in pieces:
                 s, e = _strip(text, piece_start, piece_end)
                 chunks.append(self._make(doc, doc_id, source, s, e, " > ".join(section), article))
@@ -232,7 +236,7 @@ class Chunker:
             title=doc.title,
             section=section,
             article=article,
-            page=None,
+            page=doc.page_at(start),
             lang=doc.lang,
             doc_type=doc.doc_type,
             jurisdiction=doc.jurisdiction,

@@ -1,37 +1,44 @@
-"""Loaders: a file on disk to one `LoadedDocument` (text plus front-matter metadata).
+"""Loaders: one file on disk to one `LoadedDocument` (clean text plus metadata).
 
-This first version reads Markdown and plain text in UTF-8 (with or without BOM), with optional YAML front matter:
+| suffix                  | how it is read                                                              |
+|-------------------------|-----------------------------------------------------------------------------|
+| .md .markdown .txt      | UTF-8 / GB18030 / Big5 detected; optional YAML front matter; hard-wrapped   |
+|                         | text (as extracted from a PDF) is unwrapped                                 |
+| .pdf                    | the text layer, page by page (pages kept), page numbers and running headers dropped |
+| .docx                   | paragraphs, headings (as Markdown headings) and tables, in document order   |
+| .html .htm              | headings, paragraphs, list items and tables; scripts, styles and navigation dropped |
+| .csv .xlsx              | one row per chunk, each value labelled with its column name                 |
 
-    ---
-    title: 强制性产品认证（CCC）
-    doc_type: standard          # policy | law | standard | agreement | guide
-    jurisdiction: CN
-    lang: zh
-    source_url: https://...
-    as_of: 2026-11-01
-    ---
+Front matter (Markdown and text) may set: title, doc_type (policy | law | standard | agreement | guide),
+jurisdiction (or market), lang, as_of, source_url, and `ingest: false` to skip a file. Full-width digits and Latin
+letters are folded to half-width everywhere; CJK punctuation is kept.
 """
 
 from __future__ import annotations
 
+import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ingest.cleaner import clean_extracted, looks_hard_wrapped, normalise_width
+from ingest.encoding import decode
 from ingest.errors import EmptyDocumentError, IngestError, UnsupportedFileError
 
-SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt")
 DOC_TYPES = ("policy", "law", "standard", "agreement", "guide")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
-_LATIN = re.compile(r"[A-Za-z]")
 
 
 @dataclass(frozen=True)
 class LoadedDocument:
+    """A document ready for chunking. `kind="table"` means every paragraph is one table row (one chunk each);
+    `page_starts[i]` is the offset in `text` where page i+1 begins (PDFs only)."""
+
     path: Path
     text: str
     title: str
@@ -41,74 +48,246 @@ class LoadedDocument:
     as_of: str = ""
     source_url: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    kind: str = "text"
+    page_starts: tuple[int, ...] = ()
+    encoding: str = ""
+
+    def page_at(self, offset: int) -> int | None:
+        """The page number (1-based) holding the character at `offset`, or None for documents without pages."""
+        if not self.page_starts:
+            return None
+        page = 1
+        for number, start in enumerate(self.page_starts, start=1):
+            if start <= offset:
+                page = number
+        return page
+
+
+@dataclass
+class Extracted:
+    """What a format-specific loader returns; `load_document` turns it into a `LoadedDocument`."""
+
+    text: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    kind: str = "text"
+    page_starts: tuple[int, ...] = ()
+    encoding: str = ""
 
 
 def guess_language(text: str) -> str:
-    """'zh' when Chinese characters make up a fair share of the letters, else 'en'."""
+    """'zh' when Chinese characters outnumber Latin words, else 'en'."""
     sample = text[:20000]
-    cjk = len(_CJK.findall(sample))
-    latin_words = len(re.findall(r"[A-Za-z]+", sample))
-    return "zh" if cjk >= latin_words else "en"
+    return "zh" if len(_CJK.findall(sample)) >= len(re.findall(r"[A-Za-z]+", sample)) else "en"
 
 
-def _decode(raw: bytes, path: Path) -> str:
-    if b"\x00" in raw[:4096]:
-        raise IngestError(f"{path.name} looks like a binary file, not text")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise IngestError(
-            f"{path.name} is not valid UTF-8 (byte {exc.start}); save it as UTF-8 (GBK/Big5 support is planned)"
-        ) from None
-
-
-def _front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
+def _front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
     match = _FRONT_MATTER.match(text)
     if not match:
         return {}, text
     try:
         meta = yaml.safe_load(match.group(1)) or {}
     except yaml.YAMLError as exc:
-        raise IngestError(f"{path.name}: the front matter is not valid YAML: {exc}") from None
+        raise IngestError(f"{name}: the front matter is not valid YAML: {exc}") from None
     if not isinstance(meta, dict):
-        raise IngestError(f"{path.name}: the front matter must be key: value pairs")
+        raise IngestError(f"{name}: the front matter must be key: value pairs")
     return meta, text[match.end() :]
+
+
+def _newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+# ---- formats ---------------------------------------------------------------------------------------------------
+
+
+def load_text(path: Path, raw: bytes) -> Extracted:
+    text, encoding = decode(raw, path.name)
+    meta, body = _front_matter(_newlines(text), path.name)
+    if path.suffix.lower() == ".txt" and looks_hard_wrapped(body):
+        body = clean_extracted([body])[0]
+    return Extracted(body, meta, encoding=encoding)
+
+
+def load_pdf(path: Path, raw: bytes) -> Extracted:
+    try:
+        import pypdf
+        from pypdf.errors import PdfReadError
+    except ImportError as exc:  # pragma: no cover - a dependency of certkb
+        raise IngestError("reading PDFs needs pypdf: pip install pypdf") from exc
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(raw))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise IngestError(f"{path.name} is an encrypted PDF; save a copy without a password and ingest that")
+        pages = [_newlines(page.extract_text() or "") for page in reader.pages]
+        info = reader.metadata
+        title = str(info.title) if info and info.title else ""
+    except IngestError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise IngestError(f"{path.name} is not a readable PDF (damaged or not a PDF): {exc}") from None
+    except Exception as exc:  # pypdf raises many kinds on damaged files
+        if "crypt" in str(exc).lower():
+            raise IngestError(f"{path.name} is an encrypted PDF that cannot be opened without its password") from None
+        raise IngestError(f"{path.name} is not a readable PDF: {exc}") from None
+    if not any(page.strip() for page in pages):
+        raise EmptyDocumentError(
+            f"{path.name}: no text found; the PDF is probably scanned images, and OCR is not enabled"
+        )
+    text, starts = clean_extracted(pages)
+    return Extracted(text, {"title": title} if title else {}, page_starts=tuple(starts))
+
+
+def _table_row(header: list[str], values: list[Any]) -> str:
+    cells = []
+    for index, value in enumerate(values):
+        text = "" if value is None else re.sub(r"\s+", " ", str(value)).strip()
+        if text:
+            name = header[index] if index < len(header) and header[index] else f"column {index + 1}"
+            cells.append(f"{name}: {text}")
+    return "\n".join(cells)
+
+
+def _rows_to_text(rows: list[list[Any]], heading: str = "") -> str:
+    rows = [row for row in rows if any(str(v).strip() for v in row if v is not None)]
+    if not rows:
+        return ""
+    header = [re.sub(r"\s+", " ", str(v)).strip() if v is not None else "" for v in rows[0]]
+    body = [_table_row(header, row) for row in rows[1:]]
+    parts = ([f"## {heading}"] if heading else []) + [row for row in body if row]
+    return "\n\n".join(parts)
+
+
+def load_csv(path: Path, raw: bytes) -> Extracted:
+    import csv
+
+    text, encoding = decode(raw, path.name)
+    text = _newlines(text)
+    try:
+        dialect: Any = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    rows = [list(row) for row in csv.reader(io.StringIO(text), dialect)]
+    return Extracted(_rows_to_text(rows), kind="table", encoding=encoding)
+
+
+def load_xlsx(path: Path, raw: bytes) -> Extracted:
+    import zipfile
+
+    try:
+        import openpyxl
+    except ImportError as exc:  # pragma: no cover - a dependency of certkb
+        raise IngestError("reading .xlsx needs openpyxl: pip install openpyxl") from exc
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise IngestError(f"{path.name} is not a readable .xlsx workbook: {exc}") from None
+    sheets = []
+    for sheet in workbook.worksheets:
+        rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+        block = _rows_to_text(rows, heading=sheet.title if len(workbook.worksheets) > 1 else "")
+        if block:
+            sheets.append(block)
+    title = workbook.properties.title or ""
+    return Extracted("\n\n".join(sheets), {"title": title} if title else {}, kind="table")
+
+
+def load_docx(path: Path, raw: bytes) -> Extracted:
+    import zipfile
+
+    try:
+        import docx
+        from docx.table import Table
+        from docx.text.paragraph import Paragraph
+    except ImportError as exc:  # pragma: no cover - a dependency of certkb
+        raise IngestError("reading .docx needs python-docx: pip install python-docx") from exc
+    try:
+        document = docx.Document(io.BytesIO(raw))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise IngestError(f"{path.name} is not a readable .docx document: {exc}") from None
+    blocks: list[str] = []
+    for child in document.element.body.iterchildren():
+        tag = child.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            paragraph = Paragraph(child, document)
+            text = paragraph.text.strip()
+            if not text:
+                continue
+            style = (paragraph.style.name if paragraph.style is not None else "") or ""
+            level = re.match(r"(?:Heading|标题)\s*(\d)", style)
+            if style == "Title" or level:
+                text = "#" * (int(level.group(1)) + 1 if level else 1) + " " + text
+            blocks.append(text)
+        elif tag == "tbl":
+            rows = [[cell.text for cell in row.cells] for row in Table(child, document).rows]
+            table = _rows_to_text(rows)
+            if table:
+                blocks.append(table)
+    title = document.core_properties.title or ""
+    return Extracted("\n\n".join(blocks), {"title": title} if title else {})
+
+
+def load_html(path: Path, raw: bytes) -> Extracted:
+    from ingest.html import html_to_text
+
+    text, encoding = decode(raw, path.name)
+    body, title = html_to_text(text)
+    return Extracted(body, {"title": title} if title else {}, encoding=encoding)
+
+
+Loader = Callable[[Path, bytes], Extracted]
+LOADERS: dict[str, Loader] = {
+    ".md": load_text,
+    ".markdown": load_text,
+    ".txt": load_text,
+    ".pdf": load_pdf,
+    ".docx": load_docx,
+    ".html": load_html,
+    ".htm": load_html,
+    ".csv": load_csv,
+    ".xlsx": load_xlsx,
+}
+SUPPORTED_SUFFIXES = tuple(LOADERS)
 
 
 def _first_heading(text: str) -> str:
     for line in text.splitlines():
         stripped = line.strip()
-        if stripped.startswith("#"):
-            return stripped.lstrip("#").strip()
         if stripped:
-            return stripped[:80]
+            return stripped.lstrip("#").strip()[:80]
     return ""
 
 
-def load_document(path: Path) -> LoadedDocument:
+def load_document(path: Path, raw: bytes | None = None) -> LoadedDocument:
     """Read one file; raises an `IngestError` subclass whose message says what is wrong with it."""
-    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+    loader = LOADERS.get(path.suffix.lower())
+    if loader is None:
         raise UnsupportedFileError(
             f"{path.name}: unsupported file type {path.suffix or '(none)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
         )
-    raw = path.read_bytes()
-    text = _decode(raw, path)
-    meta, body = _front_matter(text, path)
-    body = body.replace("\r\n", "\n").replace("\r", "\n")
-    if not body.strip():
+    if raw is None:
+        raw = path.read_bytes()
+    if not raw.strip():
+        raise EmptyDocumentError(f"{path.name} has no text (the file is empty)")
+    extracted = loader(path, raw)
+    text = normalise_width(extracted.text)  # one character for one: page offsets stay valid
+    if not text.strip():
         raise EmptyDocumentError(f"{path.name} has no text")
+    meta = extracted.meta
     doc_type = str(meta.get("doc_type", "") or "")
     if doc_type and doc_type not in DOC_TYPES:
         raise IngestError(f"{path.name}: doc_type {doc_type!r} is not one of {', '.join(DOC_TYPES)}")
     known = {"title", "doc_type", "jurisdiction", "market", "lang", "as_of", "source_url"}
     return LoadedDocument(
         path=path,
-        text=body,
-        title=str(meta.get("title") or _first_heading(body) or path.stem),
+        text=text,
+        title=normalise_width(str(meta.get("title") or _first_heading(text) or path.stem)),
         doc_type=doc_type,
         jurisdiction=str(meta.get("jurisdiction") or meta.get("market") or ""),
-        lang=str(meta.get("lang") or guess_language(body)),
+        lang=str(meta.get("lang") or guess_language(text)),
         as_of=str(meta.get("as_of") or ""),
         source_url=str(meta.get("source_url") or ""),
         extra={k: v for k, v in meta.items() if k not in known},
+        kind=extracted.kind,
+        page_starts=extracted.page_starts,
+        encoding=extracted.encoding,
     )

@@ -180,7 +180,7 @@ class Ingester:
         if previous is not None and previous["doc_id"] == doc_id:
             report.skipped.append(source)
             return
-        document = load_document(file)
+        document = load_document(file, data)
         if document.extra.get("ingest") is False:
             report.skipped.append(source)
             return

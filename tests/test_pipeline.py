@@ -75,23 +75,28 @@ def test_changed_file_is_replaced_and_removed_file_deleted(docs: Path, setup: tu
     assert kb.stats().chunks < total
 
 
-def test_bad_files_fail_alone_with_reasons(docs: Path, setup: tuple) -> None:
+def test_bad_files_fail_alone_with_reasons_and_gbk_is_searchable(docs: Path, setup: tuple) -> None:
     kb, _ = setup
     (docs / "empty.md").write_text("", encoding="utf-8")
     (docs / "binary.txt").write_bytes(b"\x00\x01\x02PK\x03\x04" * 50)
-    (docs / "gbk.txt").write_bytes("认证机构".encode("gbk"))
+    (docs / "gbk.txt").write_bytes("进口商品检验：法定检验的进口商品应当在海关规定的地点报检。".encode("gbk"))
     (docs / "image.png").write_bytes(b"\x89PNG\r\n")
     (docs / "bad-front.md").write_text("---\ntitle: [unclosed\n---\n正文。", encoding="utf-8")
     report = Ingester(kb).sync([docs])
     assert report.exit_code == 1
-    assert len(report.added) == 3
+    assert sorted(report.added) == [
+        "docs/ccc-rules.zh.md",
+        "docs/gbk.txt",
+        "docs/mixed-faq.md",
+        "docs/saso-guide.en.md",
+    ]
     reasons = report.failed
-    assert set(reasons) == {"docs/empty.md", "docs/binary.txt", "docs/gbk.txt", "docs/image.png", "docs/bad-front.md"}
-    assert "no text" in reasons["docs/empty.md"]
+    assert set(reasons) == {"docs/empty.md", "docs/binary.txt", "docs/image.png", "docs/bad-front.md"}
+    assert "empty" in reasons["docs/empty.md"]
     assert "binary" in reasons["docs/binary.txt"]
-    assert "UTF-8" in reasons["docs/gbk.txt"]
     assert "unsupported file type .png" in reasons["docs/image.png"]
     assert "YAML" in reasons["docs/bad-front.md"]
+    assert kb.search("报检地点", k=1)[0].source == "docs/gbk.txt"
 
 
 def test_oversized_file_is_refused(docs: Path, setup: tuple) -> None:

@@ -1,0 +1,151 @@
+"""Every supported format from real files, and every kind of bad input, with a clear per-file message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from makefiles import EN_LINE, ZH_LINES, make_csv, make_docx, make_html, make_pdf, make_scanned_pdf, make_xlsx
+
+from ingest.chunker import Chunker
+from ingest.errors import EmptyDocumentError, IngestError, UnsupportedFileError
+from ingest.loaders import load_document
+
+
+def test_markdown_front_matter_and_width_folding(tmp_path: Path) -> None:
+    path = tmp_path / "a.md"
+    path.write_text(
+        "---\ntitle: ＣＣＣ 规则\ndoc_type: law\nmarket: CN\nas_of: 2026-11-01\n---\n# 标题\n\n注册资本３００万元。",
+        encoding="utf-8",
+    )
+    doc = load_document(path)
+    assert (doc.title, doc.doc_type, doc.jurisdiction, doc.as_of, doc.lang) == (
+        "CCC 规则",
+        "law",
+        "CN",
+        "2026-11-01",
+        "zh",
+    )
+    assert "注册资本300万元。" in doc.text  # full-width digits folded, CJK punctuation kept
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "gbk", "big5"])
+def test_text_encodings_are_detected(tmp_path: Path, encoding: str) -> None:
+    text = (
+        "第十條 認證機構的註冊資本不得少於三百萬元。"
+        if encoding == "big5"
+        else "第十条 认证机构的注册资本不得少于三百万元，并有十名以上专职认证人员。"
+    )
+    path = tmp_path / f"{encoding}.txt"
+    path.write_bytes(text.encode(encoding))
+    doc = load_document(path)
+    assert doc.text == text
+    assert doc.encoding in (encoding.replace("-sig", ""), "gb18030")
+
+
+def test_pdf_pages_furniture_and_broken_lines(tmp_path: Path) -> None:
+    pages = [
+        ["第一章 总则", *ZH_LINES[:2]],
+        [ZH_LINES[2], EN_LINE],
+        ["第十二条 认证机构不得以委托人未参加认证咨询为理由，", "拒绝提供认证服务。"],
+    ]
+    doc = load_document(make_pdf(tmp_path / "law.pdf", pages, header="质量认证年报 2026"))
+    assert "质量认证年报" not in doc.text  # running header dropped
+    assert "\n1\n" not in doc.text and not doc.text.rstrip().endswith("3")  # page numbers dropped
+    assert "注册资本不得少于人民币300万元，并有10名以上相应领域的专职认证人员。" in doc.text  # rejoined, no space
+    chunks = Chunker().chunk(doc, "d", "law.pdf")
+    by_article = {c.article: c for c in chunks if c.article}
+    assert by_article["第十条"].page == 1
+    assert by_article["第十一条"].page == 2
+    assert by_article["第十二条"].page == 3
+    assert by_article["第十二条"].text.endswith("拒绝提供认证服务。")
+
+
+def test_docx_headings_paragraphs_and_tables(tmp_path: Path) -> None:
+    doc = load_document(make_docx(tmp_path / "guide.docx"))
+    assert doc.title == "出口认证指南 Export guide"
+    chunks = Chunker().chunk(doc, "d", "guide.docx")
+    sections = {c.section for c in chunks}
+    assert "第一章 总则" in sections and "第一章 总则 > CE marking" in sections
+    assert any("市场 Market: 沙特 Saudi Arabia\n标志 Mark: SASO / SABER" in c.text for c in chunks)
+
+
+def test_html_drops_scripts_and_chrome(tmp_path: Path) -> None:
+    doc = load_document(make_html(tmp_path / "page.html"))
+    assert doc.title == "CCC 指南"
+    assert "document.write" not in doc.text and "Home | About" not in doc.text and "©" not in doc.text
+    chunks = Chunker().chunk(doc, "d", "page.html")
+    assert [c.section for c in chunks] == ["强制性产品认证", "强制性产品认证 > Penalties"]
+    assert "项目 Item: 决定 Decision\n期限 Time: 45日 45 days" in chunks[1].text
+
+
+def test_xlsx_one_row_per_chunk_with_column_names(tmp_path: Path) -> None:
+    doc = load_document(make_xlsx(tmp_path / "agreements.xlsx"))
+    chunks = Chunker().chunk(doc, "d", "agreements.xlsx")
+    assert len(chunks) == 3
+    gcc = next(c for c in chunks if "GCC" in c.text)
+    assert gcc.text.startswith(
+        "名称 Name: GCC 互认\n类型 Type: bilateral\n成员 Parties: 中国 China; 沙特阿拉伯 Saudi Arabia"
+    )
+    assert gcc.section == "多边 Multilateral"
+    assert next(c for c in chunks if "中新" in c.text).section == "双边 Bilateral"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+def test_csv_rows_with_quoted_fields(tmp_path: Path, encoding: str) -> None:
+    doc = load_document(make_csv(tmp_path / "list.csv", encoding))
+    chunks = Chunker().chunk(doc, "d", "list.csv")
+    assert [c.text.splitlines()[0] for c in chunks] == [
+        "名称 Name: ILAC MRA",
+        "名称 Name: APAC MRA",
+        "名称 Name: GCC, SASO",
+    ]
+    assert "成员 Parties: China; Saudi Arabia" in chunks[2].text
+
+
+def test_hard_wrapped_text_is_unwrapped(tmp_path: Path) -> None:
+    """As the real PDF-extracted essay: lines cut at a fixed width, a blank line after each, a heading."""
+    paragraphs = [
+        "质量认证是市场经济条件下加强质量管理、提高市场效率的基础性制度，被誉为质量管理的“体检证”、市场经济的“信用证”和国际贸易的“通行证”。",
+        "一、认证结果的国际互认",
+        "通过签署多边互认协议，各国认可机构承认彼此的认可结果，企业因此可以减少重复检测和重复认证，降低出口成本，缩短产品进入市场的时间。",
+    ]
+    lines = []
+    for paragraph in paragraphs:
+        lines.extend(paragraph[i : i + 28] for i in range(0, len(paragraph), 28))
+    path = tmp_path / "essay.txt"
+    path.write_text("\n\n".join(lines) + "\n", encoding="utf-8")
+    doc = load_document(path)
+    assert doc.text.split("\n\n") == paragraphs
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "error", "message"),
+    [
+        ("empty.md", b"", EmptyDocumentError, "empty"),
+        ("blank.txt", b"   \n\n  ", EmptyDocumentError, "empty"),
+        ("only-front.md", b"---\ntitle: x\n---\n", EmptyDocumentError, "no text"),
+        ("binary.txt", b"PK\x03\x04\x00\x00\x08\x00" * 64, IngestError, "binary"),
+        ("image.png", b"\x89PNG\r\n\x1a\n", UnsupportedFileError, "unsupported file type .png"),
+        ("noise.txt", bytes(range(128, 256)) * 8, IngestError, "UTF-8"),
+        ("broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ngarbage", IngestError, "not a readable PDF"),
+        ("fake.pdf", b"This is just text renamed to .pdf", IngestError, "not a readable PDF"),
+        ("broken.docx", b"not a zip at all", IngestError, "not a readable .docx"),
+        ("broken.xlsx", b"PK\x03\x04 broken", IngestError, "not a readable .xlsx"),
+        ("bad-type.md", "---\ndoc_type: rumour\n---\n正文。".encode(), IngestError, "doc_type 'rumour'"),
+    ],
+)
+def test_bad_inputs_give_clear_errors(tmp_path: Path, name: str, content: bytes, error: type, message: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(error, match=message):
+        load_document(path)
+
+
+def test_encrypted_and_scanned_pdfs(tmp_path: Path) -> None:
+    with pytest.raises(IngestError, match="encrypted"):
+        load_document(make_pdf(tmp_path / "secret.pdf", [ZH_LINES], encrypt="s3cret"))
+    with pytest.raises(
+        EmptyDocumentError, match="no text found; the PDF is probably scanned images, and OCR is not enabled"
+    ):
+        load_document(make_scanned_pdf(tmp_path / "scan.pdf"))
