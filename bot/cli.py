@@ -9,12 +9,15 @@ import argparse
 import json
 import os
 import re
+import shutil
 import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ingest.chunker import ChunkerSettings
+from ingest.pipeline import DEFAULT_MAX_BYTES
 from kb.errors import CertkbError, ConfigError, EmbedderMismatchError, KnowledgeBaseNotFoundError
 from kb.knowledge_base import KnowledgeBase
 from kb.settings import Settings
@@ -39,6 +42,27 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: the shipped corpus)")
     ingest.add_argument("--rebuild", action="store_true", help="start from an empty knowledge base")
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    ingest.add_argument(
+        "--max-chars",
+        type=int,
+        default=ChunkerSettings.max_chars,
+        metavar="N",
+        help=f"largest chunk in characters (default {ChunkerSettings.max_chars})",
+    )
+    ingest.add_argument(
+        "--overlap-chars",
+        type=int,
+        default=ChunkerSettings.overlap_chars,
+        metavar="N",
+        help=f"overlap between the pieces of a long passage (default {ChunkerSettings.overlap_chars})",
+    )
+    ingest.add_argument(
+        "--max-file-mb",
+        type=float,
+        default=DEFAULT_MAX_BYTES / 2**20,
+        metavar="MB",
+        help=f"skip (and report) files larger than this (default {DEFAULT_MAX_BYTES // 2**20})",
+    )
     _kb_options(ingest)
 
     search = commands.add_parser("search", help="ranked passages for a question")
@@ -90,32 +114,39 @@ def _print_json(data: Any) -> None:
 
 
 class _Progress:
-    """One self-overwriting status line on a terminal; silent when stderr is not one."""
+    """A self-overwriting progress bar on a terminal (files done, chunks embedded); silent when stderr is not one."""
+
+    WIDTH = 24
 
     def __init__(self) -> None:
         self.enabled = sys.stderr.isatty()
-        self.file = ""
+        self.number, self.total, self.source = 0, 0, ""
 
     def on_file(self, number: int, total: int, source: str) -> None:
-        self.file = f"[{number}/{total}] {source}"
-        self._show(self.file)
+        self.number, self.total, self.source = number, total, source
+        self._show("")
 
     def on_chunks(self, done: int, total: int) -> None:
-        self._show(f"{self.file}  embedding {done}/{total} chunks")
+        self._show(f"  embedding {done}/{total}")
 
-    def _show(self, line: str) -> None:
-        if self.enabled:
-            width = 100
-            sys.stderr.write("\r" + line[:width].ljust(width))
-            sys.stderr.flush()
+    def _show(self, detail: str) -> None:
+        if not self.enabled:
+            return
+        filled = int(self.WIDTH * (self.number - 1) / max(self.total, 1))
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        line = f"[{bar}] {self.number}/{self.total} {self.source}{detail}"
+        columns = shutil.get_terminal_size((100, 20)).columns - 1
+        sys.stderr.write("\r" + line[:columns].ljust(columns))
+        sys.stderr.flush()
 
     def done(self) -> None:
         if self.enabled:
-            sys.stderr.write("\r" + " " * 100 + "\r")
+            sys.stderr.write("\r" + " " * (shutil.get_terminal_size((100, 20)).columns - 1) + "\r")
             sys.stderr.flush()
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.chunker import Chunker
     from ingest.pipeline import Ingester
     from kb.resources import corpus_dir
 
@@ -125,12 +156,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         paths = [corpus_dir()]
         if not args.json:
             print(f"No PATH given: ingesting the shipped corpus at {paths[0]}")
+    try:
+        chunking = ChunkerSettings(max_chars=args.max_chars, overlap_chars=args.overlap_chars)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if args.max_file_mb <= 0:
+        raise ConfigError("--max-file-mb must be positive")
     if args.rebuild:
         KnowledgeBase.remove(settings=settings)
     kb = KnowledgeBase.open(settings=settings, create=True)
     progress = _Progress()
     try:
-        report = Ingester(kb).sync(paths, on_file=progress.on_file, on_chunks=progress.on_chunks)
+        ingester = Ingester(kb, chunker=Chunker(chunking), max_bytes=int(args.max_file_mb * 2**20))
+        report = ingester.sync(paths, on_file=progress.on_file, on_chunks=progress.on_chunks)
     finally:
         progress.done()
     if args.json:

@@ -46,6 +46,10 @@ class ChunkerSettings:
     max_chars: int = 450
     overlap_chars: int = 120
 
+    def signature(self) -> str:
+        """Part of every document id, so that changing the sizes re-chunks the files on the next ingest."""
+        return f"chunker-v1:{self.max_chars}:{self.overlap_chars}"
+
     def __post_init__(self) -> None:
         if self.max_chars < 50:
             raise ValueError(f"max_chars must be at least 50, got {self.max_chars}")

@@ -95,8 +95,9 @@ def _display_source(file: Path, root: Path) -> str:
     return (Path(root.name) / file.relative_to(root)).as_posix()
 
 
-def document_id(key: str, data: bytes) -> str:
-    return hashlib.sha256(key.encode("utf-8") + b"\0" + data).hexdigest()[:24]
+def document_id(key: str, data: bytes, chunking: str = "") -> str:
+    """A hash of the file's path, its bytes and the chunker settings: change any and the file is re-ingested."""
+    return hashlib.sha256(f"{key}\0{chunking}\0".encode() + data).hexdigest()[:24]
 
 
 class Ingester:
@@ -112,13 +113,20 @@ class Ingester:
         self.manifest = Manifest(kb.kb_dir / MANIFEST_FILE)
 
     def _finish_interrupted(self) -> None:
-        """Remove documents whose writing was interrupted and that no finished entry points to."""
+        """Remove documents whose writing or deleting was interrupted and that no finished entry points to.
+
+        A knowledge base with its own embedded store is also swept for documents the manifest does not know (a
+        rebuild killed half-way); a shared Chroma server collection is not, since other folders may write to it.
+        """
         finished = {entry["doc_id"] for entry in self.manifest.files.values()}
         for doc_id in list(self.manifest.pending):
             if doc_id not in finished:
                 self.kb.delete_where(doc_id=doc_id)
             del self.manifest.pending[doc_id]
         self.manifest.save()
+        if self.kb.store.url is None:
+            for doc_id in self.kb.doc_ids() - finished:
+                self.kb.delete_where(doc_id=doc_id)
 
     def sync(
         self,
@@ -163,10 +171,20 @@ class Ingester:
         for key, entry in list(self.manifest.files.items()):
             inside = any(key == str(root) or key.startswith(str(root) + os.sep) for root in roots)
             if inside and key not in seen:
-                self.kb.delete_where(doc_id=entry["doc_id"])
-                del self.manifest.files[key]
-                self.manifest.save()
+                self._remove(key)
                 report.deleted.append(entry["source"])
+
+    def _remove(self, key: str) -> int:
+        """Forget a document, then delete its chunks: a kill in between leaves a pending id that the next run
+        cleans up, never a manifest entry whose chunks are gone."""
+        doc_id = self.manifest.files[key]["doc_id"]
+        self.manifest.pending[doc_id] = key
+        del self.manifest.files[key]
+        self.manifest.save()
+        removed = self.kb.delete_where(doc_id=doc_id)
+        del self.manifest.pending[doc_id]
+        self.manifest.save()
+        return removed
 
     def _sync_file(
         self, file: Path, key: str, source: str, report: IngestReport, on_chunks: ChunkProgress | None
@@ -175,7 +193,7 @@ class Ingester:
         if size > self.max_bytes:
             raise IngestError(f"{file.name} is {size:,} bytes, over the {self.max_bytes:,}-byte limit")
         data = file.read_bytes()
-        doc_id = document_id(key, data)
+        doc_id = document_id(key, data, self.chunker.settings.signature())
         previous = self.manifest.files.get(key)
         if previous is not None and previous["doc_id"] == doc_id:
             report.skipped.append(source)
@@ -208,10 +226,8 @@ class Ingester:
         resolved = str(Path(source).resolve())
         for key, entry in list(self.manifest.files.items()):
             if entry["source"] == source or key == resolved:
-                removed = self.kb.delete_where(doc_id=entry["doc_id"])
-                del self.manifest.files[key]
-                self.manifest.save()
-                return removed
+                with self.kb.batch():
+                    return self._remove(key)
         known = sorted(entry["source"] for entry in self.manifest.files.values())
         raise ConfigError(f"no document {source!r} in the knowledge base; known sources: {', '.join(known[:10])}")
 

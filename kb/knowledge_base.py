@@ -200,11 +200,13 @@ class KnowledgeBase:
                 url, collection = record.get("chroma_url"), str(record.get("collection", collection))
             except (OSError, ValueError):
                 pass
-        if url or (settings.kb_dir / "chroma").is_dir():
-            ChromaStore(path=None if url else settings.kb_dir / "chroma", url=url, collection=collection).drop()
-        for name in (KB_FILE, LEXICAL_FILE, "manifest.json"):
+        # records first: a kill part-way leaves no record claiming vectors that are gone; leftover vectors are
+        # swept by the next ingest, or dropped here by the next rebuild
+        for name in ("manifest.json", KB_FILE, LEXICAL_FILE):
             with contextlib.suppress(FileNotFoundError):
                 (settings.kb_dir / name).unlink()
+        if url or (settings.kb_dir / "chroma").is_dir():
+            ChromaStore(path=None if url else settings.kb_dir / "chroma", url=url, collection=collection).drop()
 
     @staticmethod
     def _check_collection(store: ChromaStore, record: dict[str, Any], kb_dir: Path) -> None:
@@ -320,6 +322,10 @@ class KnowledgeBase:
         if where is None:
             raise FilterError("delete_where needs at least one filter; to empty the knowledge base, rebuild it")
         return self.delete(self.store.ids(where))
+
+    def doc_ids(self) -> set[str]:
+        """The ids of every document with at least one chunk in the store."""
+        return {str(value) for value in self.store.metadata_values("doc_id")}
 
     def chunk_ids(self, **filters: str) -> list[str]:
         return self.store.ids(_chroma_where(_normalise_filters(dict(filters))))

@@ -159,6 +159,17 @@ class ChromaStore:
                 yield StoredChunk(cid, text or "", dict(meta or {}))
             offset += len(result["ids"])
 
+    def metadata_values(self, key: str, batch: int = 5000) -> set[Any]:
+        """Every distinct value of one metadata field across the collection."""
+        values: set[Any] = set()
+        offset = 0
+        while True:
+            result = self.collection.get(limit=batch, offset=offset, include=["metadatas"])
+            if not result["ids"]:
+                return values
+            values.update(meta.get(key) for meta in result["metadatas"] if meta and key in meta)
+            offset += len(result["ids"])
+
     def ids(self, where: dict[str, Any] | None = None) -> list[str]:
         ids: list[str] = []
         offset = 0

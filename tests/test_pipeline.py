@@ -124,7 +124,7 @@ def test_interrupted_write_is_cleaned_up_and_completed(docs: Path, setup: tuple,
 
     path = docs / "ccc-rules.zh.md"
     key = str(path.resolve())
-    doc_id = document_id(key, path.read_bytes())
+    doc_id = document_id(key, path.read_bytes(), Chunker().settings.signature())
     chunks = Chunker().chunk(load_document(path), doc_id, "docs/ccc-rules.zh.md")
     ingester.manifest.pending[doc_id] = key
     ingester.manifest.save()
@@ -150,3 +150,13 @@ def test_missing_path_is_a_usage_error(setup: tuple, tmp_path: Path) -> None:
     kb, _ = setup
     with pytest.raises(ConfigError, match="no such file"):
         Ingester(kb).sync([tmp_path / "absent"])
+
+
+def test_changing_chunk_sizes_re_ingests_every_file(docs: Path, setup: tuple) -> None:
+    from ingest.chunker import Chunker, ChunkerSettings
+
+    kb, _ = setup
+    Ingester(kb).sync([docs])
+    report = Ingester(kb, chunker=Chunker(ChunkerSettings(max_chars=100, overlap_chars=20))).sync([docs])
+    assert len(report.updated) == 3 and report.skipped == []
+    assert all(len(h.text) <= 100 for h in kb.search("认证 certificate 证书", k=20))
