@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("source", help="the source as shown in search results, or the file path")
     _kb_options(delete)
 
+    evaluate = commands.add_parser("eval", help="retrieval quality on a question set (hit@1, hit@k, MRR)")
+    evaluate.add_argument("questions", metavar="QUESTIONS.jsonl", help="question file (format: kb/evaluation.py)")
+    evaluate.add_argument("--k", type=int, default=5, help="passages per question (default 5)")
+    evaluate.add_argument("--mode", choices=("hybrid", "dense", "lexical"), default="hybrid", help="default hybrid")
+    evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
+    _kb_options(evaluate)
+
     docs = commands.add_parser("docs", help="list ingested documents")
     docs.add_argument("--json", action="store_true")
     _kb_options(docs)
@@ -241,7 +248,60 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "stats": cmd_stats, "delete": cmd_delete, "docs": cmd_docs}
+def cmd_eval(args: argparse.Namespace) -> int:
+    from kb.evaluation import evaluate, load_questions
+
+    try:
+        questions = load_questions(Path(args.questions))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {args.questions}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if not questions:
+        raise ConfigError(f"{args.questions} holds no questions")
+    if args.k < 1:
+        raise ConfigError("--k must be at least 1")
+    kb = KnowledgeBase.open(settings=_settings(args))
+
+    def retrieve(question: str) -> list[tuple[str, str]]:
+        return [(hit.source, hit.text) for hit in kb.search(question, k=args.k, mode=args.mode)]
+
+    scores = evaluate(questions, retrieve, k=args.k)
+    top: dict[str, list[float]] = {"answerable": [], "unanswerable": []}
+    for question in questions:  # the best dense similarity is what a relevance gate looks at
+        best = kb.search(question.question, k=1, mode="dense")
+        if best and best[0].dense_score is not None:
+            top["answerable" if question.answerable else "unanswerable"].append(best[0].dense_score)
+    gate = {
+        kind: {"n": len(v), "min": round(min(v), 3), "mean": round(sum(v) / len(v), 3), "max": round(max(v), 3)}
+        for kind, v in top.items()
+        if v
+    }
+    if args.json:
+        rows = {lang: {**score.row(), "missed": score.missed} for lang, score in scores.items()}
+        _print_json({"k": args.k, "mode": args.mode, "scores": rows, "top_dense_score": gate})
+        return 0
+    unanswerable = sum(not q.answerable for q in questions)
+    print(f"{len(questions)} questions ({unanswerable} unanswerable), k={args.k}, {args.mode}\n")
+    print(f"lang    n  hit@1  hit@{args.k}    MRR  p50 ms")
+    for lang in sorted(scores, key=lambda lang: (lang == "all", lang)):
+        row = scores[lang].row()
+        print(f"{lang:4} {row['n']:4d}  {row['hit@1']:.3f}  {row['hit@k']:.3f}  {row['mrr']:.3f}  {row['p50_ms']:6.1f}")
+    for kind, stats in gate.items():
+        print(f"best dense score, {kind} ({stats['n']}): min {stats['min']}, mean {stats['mean']}, max {stats['max']}")
+    if "all" in scores and scores["all"].missed:
+        print(f"not in the top {args.k}: {', '.join(scores['all'].missed)}")
+    return 0
+
+
+COMMANDS = {
+    "ingest": cmd_ingest,
+    "search": cmd_search,
+    "stats": cmd_stats,
+    "delete": cmd_delete,
+    "docs": cmd_docs,
+    "eval": cmd_eval,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,8 +10,10 @@
 | .csv .xlsx              | one row per chunk, each value labelled with its column name                 |
 
 Front matter (Markdown and text) may set: title, doc_type (policy | law | standard | agreement | guide),
-jurisdiction (or market), lang, as_of, source_url, and `ingest: false` to skip a file. Full-width digits and Latin
-letters are folded to half-width everywhere; CJK punctuation is kept.
+jurisdiction (or market), lang, as_of, source_url, sources, and `ingest: false` to skip a file. Formats that cannot
+carry front matter (a PDF, a spreadsheet) take the same keys from a sidecar file beside them, named after the file
+plus `.meta.yaml` (`agreements.csv.meta.yaml`); the sidecar wins over what the file itself says. Full-width digits
+and Latin letters are folded to half-width everywhere; CJK punctuation is kept.
 """
 
 from __future__ import annotations
@@ -91,6 +93,27 @@ def _front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
     if not isinstance(meta, dict):
         raise IngestError(f"{name}: the front matter must be key: value pairs")
     return meta, text[match.end() :]
+
+
+SIDECAR_SUFFIX = ".meta.yaml"
+
+
+def sidecar_path(path: Path) -> Path:
+    return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    """The metadata in `<file>.meta.yaml` beside `path`, or {} when there is none."""
+    sidecar = sidecar_path(path)
+    if not sidecar.is_file():
+        return {}
+    try:
+        meta = yaml.safe_load(sidecar.read_text(encoding="utf-8-sig")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise IngestError(f"{sidecar.name}: not valid UTF-8 YAML: {exc}") from None
+    if not isinstance(meta, dict):
+        raise IngestError(f"{sidecar.name} must hold key: value pairs")
+    return meta
 
 
 def _newlines(text: str) -> str:
@@ -272,7 +295,7 @@ def load_document(path: Path, raw: bytes | None = None) -> LoadedDocument:
     text = normalise_width(extracted.text)  # one character for one: page offsets stay valid
     if not text.strip():
         raise EmptyDocumentError(f"{path.name} has no text")
-    meta = extracted.meta
+    meta = {**extracted.meta, **read_sidecar(path)}
     doc_type = str(meta.get("doc_type", "") or "")
     if doc_type and doc_type not in DOC_TYPES:
         raise IngestError(f"{path.name}: doc_type {doc_type!r} is not one of {', '.join(DOC_TYPES)}")

@@ -23,7 +23,7 @@ from typing import Any
 
 from ingest.chunker import Chunker
 from ingest.errors import IngestError
-from ingest.loaders import load_document
+from ingest.loaders import SIDECAR_SUFFIX, load_document, sidecar_path
 from kb.errors import ConfigError
 from kb.knowledge_base import KnowledgeBase
 
@@ -84,7 +84,11 @@ def _walk(path: Path) -> list[Path]:
     found: list[Path] = []
     for root, dirs, files in os.walk(path):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(Path(root) / name for name in sorted(files) if not name.startswith("."))
+        found.extend(
+            Path(root) / name
+            for name in sorted(files)
+            if not name.startswith(".") and not name.endswith(SIDECAR_SUFFIX)
+        )
     return found
 
 
@@ -193,7 +197,9 @@ class Ingester:
         if size > self.max_bytes:
             raise IngestError(f"{file.name} is {size:,} bytes, over the {self.max_bytes:,}-byte limit")
         data = file.read_bytes()
-        doc_id = document_id(key, data, self.chunker.settings.signature())
+        sidecar = sidecar_path(file)
+        extra = sidecar.read_bytes() if sidecar.is_file() else b""  # editing the sidecar re-ingests the file
+        doc_id = document_id(key, data + b"\0" + extra, self.chunker.settings.signature())
         previous = self.manifest.files.get(key)
         if previous is not None and previous["doc_id"] == doc_id:
             report.skipped.append(source)

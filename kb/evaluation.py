@@ -4,7 +4,10 @@ A question names the document that answers it and a short exact phrase of the an
 counts as a hit when it comes from that document and contains the phrase (whitespace ignored). This judges any
 chunker fairly: it does not care how the passage was cut, only whether the answer is in it.
 
-Question files are JSON lines: {"id", "lang", "question", "doc", "articles", "answer_text"}.
+Question files are JSON lines: {"id", "lang", "question", "doc", "answer_text", "articles"}. A question answered
+in several places lists them as "answers": [{"doc", "answer_text"}, ...] instead (any one is a hit). A question
+the knowledge base cannot answer has "answerable": false and no answer: it is left out of the hit rates and used
+to compare the retrievers' top scores on answerable and unanswerable questions (what a relevance gate needs).
 """
 
 from __future__ import annotations
@@ -26,9 +29,16 @@ class Question:
     id: str
     lang: str
     question: str
-    doc: str
-    answer_text: str
+    doc: str = ""
+    answer_text: str = ""
     articles: list[str] = field(default_factory=list)
+    answers: list[dict[str, str]] = field(default_factory=list)
+    answerable: bool = True
+
+    def targets(self) -> list[tuple[str, str]]:
+        """(document file name, answer phrase) pairs; a passage matching any one is a hit."""
+        pairs = [(answer["doc"], answer["answer_text"]) for answer in self.answers]
+        return pairs + ([(self.doc, self.answer_text)] if self.doc else [])
 
 
 @dataclass(frozen=True)
@@ -55,11 +65,22 @@ class Scores:
 
 
 def load_questions(path: Path) -> list[Question]:
+    """Read a question file; a malformed line is a ValueError naming the line."""
     fields = set(Question.__dataclass_fields__)
+    questions = []
     with open(path, encoding="utf-8") as handle:
-        return [
-            Question(**{k: v for k, v in json.loads(line).items() if k in fields}) for line in handle if line.strip()
-        ]
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                question = Question(**{key: value for key, value in row.items() if key in fields})
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{path.name} line {number}: not a question ({exc})") from None
+            if question.answerable and not question.targets():
+                raise ValueError(f"{path.name} line {number}: an answerable question needs doc and answer_text")
+            questions.append(question)
+    return questions
 
 
 def _squash(text: str) -> str:
@@ -67,13 +88,16 @@ def _squash(text: str) -> str:
 
 
 def is_hit(question: Question, source: str, text: str) -> bool:
-    return Path(source).name == question.doc and _squash(question.answer_text) in _squash(text)
+    name, passage = Path(source).name, _squash(text)
+    return any(name == doc and _squash(phrase) in passage for doc, phrase in question.targets())
 
 
 def evaluate(questions: list[Question], retrieve: Retrieve, k: int = 5) -> dict[str, Scores]:
-    """Scores per question language, plus "all"."""
+    """Scores of the answerable questions per question language, plus "all"."""
     ranks: dict[str, list[tuple[Question, int | None, float]]] = defaultdict(list)
     for question in questions:
+        if not question.answerable:
+            continue
         started = time.perf_counter()
         results = retrieve(question.question)[:k]
         elapsed = time.perf_counter() - started

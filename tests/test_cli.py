@@ -120,3 +120,30 @@ def test_readme_first_command_shipped_corpus_with_default_embedder(tmp_path: Pat
     assert any("300" in h["text"] and "注册资本" in h["text"] for h in zh[:3])
     en = json.loads(run("search", "What registered capital does a certification body need?", "--json", kb=kb).stdout)
     assert any("3 million" in h["text"] or "300" in h["text"] for h in en[:3])
+
+
+def test_eval_scores_a_question_set(fake_cli_kb: Path, tmp_path: Path) -> None:
+    questions = tmp_path / "q.jsonl"
+    rows = [
+        {"id": "capital", "lang": "zh", "question": "注册资本", "doc": "ccc-rules.zh.md", "answer_text": "300万元"},
+        {
+            "id": "saber",
+            "lang": "en",
+            "question": "SABER shipment certificate",
+            "answers": [{"doc": "saso-guide.en.md", "answer_text": "Shipment Certificate"}],
+        },
+        {"id": "weather", "lang": "en", "question": "Will it rain in Oslo tomorrow?", "answerable": False},
+    ]
+    questions.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    report = json.loads(run("eval", str(questions), "--json", kb=fake_cli_kb).stdout)
+    assert report["scores"]["all"]["n"] == 2  # the unanswerable question is not scored as a miss
+    assert report["scores"]["zh"]["hit@1"] == 1.0
+    assert set(report["top_dense_score"]) == {"answerable", "unanswerable"}
+    assert "hit@1" in run("eval", str(questions), kb=fake_cli_kb).stdout
+
+    questions.write_text('{"id": "x", "lang": "en", "question": "no answer given"}\n', encoding="utf-8")
+    assert (
+        "line 1: an answerable question needs doc and answer_text"
+        in run("eval", str(questions), kb=fake_cli_kb, expect=2).stderr
+    )
+    assert "cannot read" in run("eval", str(tmp_path / "absent.jsonl"), kb=fake_cli_kb, expect=2).stderr

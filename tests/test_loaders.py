@@ -149,3 +149,21 @@ def test_encrypted_and_scanned_pdfs(tmp_path: Path) -> None:
         EmptyDocumentError, match="no text found; the PDF is probably scanned images, and OCR is not enabled"
     ):
         load_document(make_scanned_pdf(tmp_path / "scan.pdf"))
+
+
+def test_sidecar_metadata_for_formats_without_front_matter(tmp_path: Path) -> None:
+    path = make_csv(tmp_path / "list.csv")
+    (tmp_path / "list.csv.meta.yaml").write_text(
+        "title: 多边互认安排 Multilateral arrangements\ndoc_type: agreement\njurisdiction: INTL\nas_of: 2026-11-01\n",
+        encoding="utf-8",
+    )
+    doc = load_document(path)
+    assert (doc.title, doc.doc_type, doc.jurisdiction, doc.as_of) == (
+        "多边互认安排 Multilateral arrangements",
+        "agreement",
+        "INTL",
+        "2026-11-01",
+    )
+    (tmp_path / "list.csv.meta.yaml").write_text("doc_type: [not, a, type]\n", encoding="utf-8")
+    with pytest.raises(IngestError):
+        load_document(path)

@@ -160,3 +160,21 @@ def test_changing_chunk_sizes_re_ingests_every_file(docs: Path, setup: tuple) ->
     report = Ingester(kb, chunker=Chunker(ChunkerSettings(max_chars=100, overlap_chars=20))).sync([docs])
     assert len(report.updated) == 3 and report.skipped == []
     assert all(len(h.text) <= 100 for h in kb.search("认证 certificate 证书", k=20))
+
+
+def test_sidecar_is_not_a_document_and_editing_it_re_ingests(tmp_path: Path, setup: tuple) -> None:
+    from makefiles import make_csv
+
+    kb, _ = setup
+    folder = tmp_path / "lists"
+    folder.mkdir()
+    make_csv(folder / "agreements.csv")
+    sidecar = folder / "agreements.csv.meta.yaml"
+    sidecar.write_text("title: Agreements\ndoc_type: agreement\n", encoding="utf-8")
+    first = Ingester(kb).sync([folder])
+    assert first.added == ["lists/agreements.csv"] and first.failed == {}
+    assert kb.search("ILAC", k=1, filters={"doc_type": "agreement"})[0].title == "Agreements"
+    sidecar.write_text("title: 互认安排 Agreements\ndoc_type: agreement\n", encoding="utf-8")
+    second = Ingester(kb).sync([folder])
+    assert second.updated == ["lists/agreements.csv"]
+    assert kb.search("ILAC", k=1)[0].title == "互认安排 Agreements"
