@@ -220,6 +220,10 @@ class Chunker:
         chunks: list[Chunk] = []
         for start, end, section, article in spans:
             lines = doc.kind == "table"
+            if lines:
+                # a table row's first cell names it ("名称 Name: IAF MLA"); every piece of a long row carries it in
+                # its section path, so each piece says which row it belongs to
+                section = (*section, text[start:end].split("\n", 1)[0][:80])
             pieces = [(start, end)] if end - start <= limit else self._pieces(text, start, end, lines)
             for piece_start, piece_end in pieces:
                 s, e = _strip(text, piece_start, piece_end)

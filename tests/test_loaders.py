@@ -87,8 +87,8 @@ def test_xlsx_one_row_per_chunk_with_column_names(tmp_path: Path) -> None:
     assert gcc.text.startswith(
         "名称 Name: GCC 互认\n类型 Type: bilateral\n成员 Parties: 中国 China; 沙特阿拉伯 Saudi Arabia"
     )
-    assert gcc.section == "多边 Multilateral"
-    assert next(c for c in chunks if "中新" in c.text).section == "双边 Bilateral"
+    assert gcc.section == "多边 Multilateral > 名称 Name: GCC 互认"
+    assert next(c for c in chunks if "中新" in c.text).section == "双边 Bilateral > 名称 Name: 中新 China-New Zealand"
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
@@ -167,3 +167,15 @@ def test_sidecar_metadata_for_formats_without_front_matter(tmp_path: Path) -> No
     (tmp_path / "list.csv.meta.yaml").write_text("doc_type: [not, a, type]\n", encoding="utf-8")
     with pytest.raises(IngestError):
         load_document(path)
+
+
+def test_long_table_rows_are_cut_between_fields_and_every_piece_names_its_row(tmp_path: Path) -> None:
+    from ingest.chunker import ChunkerSettings
+
+    long_cell = "对出口商的意义：" + "签署方的认可结果相互承认，减少重复评审。" * 12
+    path = tmp_path / "long.csv"
+    path.write_text(f"名称 Name,意义 Meaning,来源 Source\nIAF MLA,{long_cell},IAF\n", encoding="utf-8")
+    chunks = Chunker(ChunkerSettings(max_chars=150, overlap_chars=40)).chunk(load_document(path), "d", "long.csv")
+    assert len(chunks) > 1
+    assert all(c.section == "名称 Name: IAF MLA" and "名称 Name: IAF MLA" in c.embed_text for c in chunks)
+    assert all(len(c.text) <= 150 for c in chunks)
