@@ -28,7 +28,9 @@ from kb.settings import available_cores
 
 def certkb_variants(kb: KnowledgeBase, k: int) -> dict[str, Retrieve]:
     def make(mode: SearchMode, weighting: LexicalWeighting = "match") -> Retrieve:
-        return lambda q: [(h.source, h.text) for h in kb.search(q, k=k, mode=mode, lexical_weighting=weighting)]
+        return lambda q: [
+            (h.source, h.text) for h in kb.search(q.question, k=k, mode=mode, lexical_weighting=weighting)
+        ]
 
     return {
         "certkb dense": make("dense"),
@@ -69,7 +71,7 @@ def langchain_baseline(files: list[Path], embedder: Embedder, k: int, cache: Pat
         started = time.perf_counter()
         store.add_texts(texts, metadatas=metas)
         print(f"baseline: embedded {len(texts)} chunks in {time.perf_counter() - started:.0f} s")
-    return lambda q: [(d.metadata["source"], d.page_content) for d in store.similarity_search(q, k=k)]
+    return lambda q: [(d.metadata["source"], d.page_content) for d in store.similarity_search(q.question, k=k)]
 
 
 def table(questions: list[Question], variants: dict[str, Retrieve], k: int) -> list[dict[str, Any]]:

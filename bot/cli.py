@@ -249,7 +249,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from kb.evaluation import evaluate, load_questions
+    from kb.evaluation import Question, evaluate, load_questions
 
     try:
         questions = load_questions(Path(args.questions))
@@ -263,13 +263,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise ConfigError("--k must be at least 1")
     kb = KnowledgeBase.open(settings=_settings(args))
 
-    def retrieve(question: str) -> list[tuple[str, str]]:
-        return [(hit.source, hit.text) for hit in kb.search(question, k=args.k, mode=args.mode)]
+    def retrieve(question: Question) -> list[tuple[str, str]]:
+        hits = kb.search(question.question, k=args.k, filters=question.filters or None, mode=args.mode)
+        return [(hit.source, hit.text) for hit in hits]
 
     scores = evaluate(questions, retrieve, k=args.k)
     top: dict[str, list[float]] = {"answerable": [], "unanswerable": []}
     for question in questions:  # the best dense similarity is what a relevance gate looks at
-        best = kb.search(question.question, k=1, mode="dense")
+        best = kb.search(question.question, k=1, filters=question.filters or None, mode="dense")
         if best and best[0].dense_score is not None:
             top["answerable" if question.answerable else "unanswerable"].append(best[0].dense_score)
     gate = {
@@ -283,10 +284,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 0
     unanswerable = sum(not q.answerable for q in questions)
     print(f"{len(questions)} questions ({unanswerable} unanswerable), k={args.k}, {args.mode}\n")
-    print(f"lang    n  hit@1  hit@{args.k}    MRR  p50 ms")
-    for lang in sorted(scores, key=lambda lang: (lang == "all", lang)):
-        row = scores[lang].row()
-        print(f"{lang:4} {row['n']:4d}  {row['hit@1']:.3f}  {row['hit@k']:.3f}  {row['mrr']:.3f}  {row['p50_ms']:6.1f}")
+    print(f"{'group':16}    n  hit@1  hit@{args.k}    MRR  p50 ms")
+    for group in sorted(scores, key=lambda group: (group == "all", len(group) > 2, group)):
+        row = scores[group].row()
+        print(
+            f"{group:16} {row['n']:4d}  {row['hit@1']:.3f}  {row['hit@k']:.3f}  {row['mrr']:.3f}  {row['p50_ms']:6.1f}"
+        )
     for kind, stats in gate.items():
         print(f"best dense score, {kind} ({stats['n']}): min {stats['min']}, mean {stats['mean']}, max {stats['max']}")
     if "all" in scores and scores["all"].missed:

@@ -8,6 +8,8 @@ Question files are JSON lines: {"id", "lang", "question", "doc", "answer_text", 
 in several places lists them as "answers": [{"doc", "answer_text"}, ...] instead (any one is a hit). A question
 the knowledge base cannot answer has "answerable": false and no answer: it is left out of the hit rates and used
 to compare the retrievers' top scores on answerable and unanswerable questions (what a relevance gate needs).
+Optional: "kind" (scores are also reported per kind) and "filters" (search filters for that question, e.g.
+{"lang": "zh"} to ask an English question of the Chinese documents only).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-Retrieve = Callable[[str], list[tuple[str, str]]]  # question -> ranked [(source, passage text)]
+Retrieve = Callable[["Question"], list[tuple[str, str]]]  # question -> ranked [(source, passage text)]
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class Question:
     articles: list[str] = field(default_factory=list)
     answers: list[dict[str, str]] = field(default_factory=list)
     answerable: bool = True
+    kind: str = ""  # optional label ("cross-lingual", ...): scores are also reported per kind
+    filters: dict[str, str | list[str]] = field(default_factory=dict)  # search filters for this question
 
     def targets(self) -> list[tuple[str, str]]:
         """(document file name, answer phrase) pairs; a passage matching any one is a hit."""
@@ -93,16 +97,18 @@ def is_hit(question: Question, source: str, text: str) -> bool:
 
 
 def evaluate(questions: list[Question], retrieve: Retrieve, k: int = 5) -> dict[str, Scores]:
-    """Scores of the answerable questions per question language, plus "all"."""
+    """Scores of the answerable questions per question language, per kind (when questions have one), and "all"."""
     ranks: dict[str, list[tuple[Question, int | None, float]]] = defaultdict(list)
     for question in questions:
         if not question.answerable:
             continue
         started = time.perf_counter()
-        results = retrieve(question.question)[:k]
+        results = retrieve(question)[:k]
         elapsed = time.perf_counter() - started
         rank = next((i for i, (src, text) in enumerate(results, 1) if is_hit(question, src, text)), None)
         ranks[question.lang].append((question, rank, elapsed))
+        if question.kind:
+            ranks[question.kind].append((question, rank, elapsed))
         ranks["all"].append((question, rank, elapsed))
     scores = {}
     for lang, rows in ranks.items():

@@ -98,3 +98,21 @@ def test_corpus_ingests_cleanly(tmp_path: Path) -> None:
     assert report.failed == {}
     assert len(report.added) == len(DOCUMENTS)
     assert report.skipped == ["corpus/README.md"]
+
+
+def test_corpus_question_set_is_sound() -> None:
+    """Every answer phrase of benchmarks/corpus-questions.jsonl is in the body of the file it names, so editing a
+    corpus file cannot silently break the question set."""
+    from kb.evaluation import load_questions
+
+    questions = load_questions(ROOT / "benchmarks" / "corpus-questions.jsonl")
+    assert len(questions) >= 60
+    kinds = [q.kind for q in questions]
+    assert kinds.count("cross-lingual") >= len(questions) // 4 and kinds.count("unanswerable") >= 5
+    assert {q.lang for q in questions} == {"zh", "en"}
+    by_name = {p.name: p for p in DOCUMENTS}
+    for question in questions:
+        for doc, phrase in question.targets():
+            assert doc in by_name, f"{question.id}: no corpus file {doc}"
+            body = re.sub(r"\A---\n.*?\n---\n", "", by_name[doc].read_text(encoding="utf-8"), flags=re.DOTALL)
+            assert phrase in body, f"{question.id}: {phrase!r} is not in {doc}"
