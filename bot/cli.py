@@ -322,6 +322,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CertkbError as exc:
         print(f"certkb: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a read-only or full disk, a vanished folder: say which file, not a traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"certkb: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("certkb: interrupted; run the same command again to finish", file=sys.stderr)
         return 130

@@ -147,3 +147,10 @@ def test_eval_scores_a_question_set(fake_cli_kb: Path, tmp_path: Path) -> None:
         in run("eval", str(questions), kb=fake_cli_kb, expect=2).stderr
     )
     assert "cannot read" in run("eval", str(tmp_path / "absent.jsonl"), kb=fake_cli_kb, expect=2).stderr
+
+
+def test_unwritable_kb_location_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    result = run("ingest", str(FIXTURES / "docs"), "--embedder", "fake", kb=blocker / "kb", expect=1)
+    assert result.stderr.startswith("certkb: error: ") and "Traceback" not in result.stderr
