@@ -18,6 +18,11 @@ import numpy as np
 from kb.embedders import Vectors
 from kb.errors import StoreError
 
+# HNSW search breadth. Chroma's default (100) returned different neighbours beyond the first few ranks from one
+# process to the next on the 610-chunk corpus, which made hybrid rankings flip between runs; at 400 they were
+# identical run after run, for a few milliseconds (docs/benchmarks.md).
+EF_SEARCH = 400
+
 
 @dataclass(frozen=True)
 class StoredChunk:
@@ -82,7 +87,7 @@ class ChromaStore:
                     self.collection_name,
                     embedding_function=None,
                     metadata=create_metadata,
-                    configuration={"hnsw": {"space": "cosine"}},
+                    configuration={"hnsw": {"space": "cosine", "ef_search": EF_SEARCH}},
                 )
         except Exception as exc:
             name = self.collection_name

@@ -116,3 +116,12 @@ def test_corpus_question_set_is_sound() -> None:
             assert doc in by_name, f"{question.id}: no corpus file {doc}"
             body = re.sub(r"\A---\n.*?\n---\n", "", by_name[doc].read_text(encoding="utf-8"), flags=re.DOTALL)
             assert phrase in body, f"{question.id}: {phrase!r} is not in {doc}"
+
+
+@pytest.mark.parametrize("path", [p for p in DOCUMENTS if p.suffix == ".md"], ids=lambda p: p.name)
+def test_the_heading_is_the_title(path: Path) -> None:
+    """The opening "# " heading repeats the front-matter title, so the chunker treats it as the title and citations
+    do not show two near-identical titles in their section path."""
+    body = re.sub(r"\A---\n.*?\n---\n", "", path.read_text(encoding="utf-8"), flags=re.DOTALL)
+    heading = re.search(r"^# (.+)$", body, re.MULTILINE)
+    assert heading and heading.group(1).strip() == str(metadata(path)["title"])

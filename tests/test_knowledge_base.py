@@ -183,3 +183,10 @@ def test_batch_saves_bm25_once_and_a_failed_batch_is_rebuilt_from_the_store(tmp_
     reopened = KnowledgeBase.open(tmp_path / "kb")
     assert reopened.search("Low Voltage Directive EMC", k=5, mode="lexical") == []  # rebuilt: en-ce is gone
     assert reopened.stats().chunks == len(SAMPLE_CHUNKS) - 1
+
+
+def test_collection_is_cosine_with_a_wide_hnsw_search(fake_kb: KnowledgeBase) -> None:
+    from kb.store import EF_SEARCH
+
+    hnsw = fake_kb.store.collection.configuration["hnsw"]
+    assert hnsw["space"] == "cosine" and hnsw["ef_search"] == EF_SEARCH
