@@ -276,13 +276,3 @@ def tokenize(text: str) -> list[str]:
             if word and word not in EN_STOPWORDS:
                 tokens.append(_stem(word))
     return tokens
-
-
-def script_shares(text: str) -> dict[str, float]:
-    """Fraction of the letters in `text` that are CJK vs Latin (digits and punctuation ignored)."""
-    cjk = sum(len(run) for run in _CJK_RUN.findall(text))
-    latin = sum(1 for ch in normalise(text) if "a" <= ch <= "z")
-    total = cjk + latin
-    if total == 0:
-        return {"cjk": 0.0, "latin": 0.0}
-    return {"cjk": cjk / total, "latin": latin / total}

@@ -1,4 +1,4 @@
-from kb.tokenize import normalise, script_shares, tokenize
+from kb.tokenize import normalise, tokenize
 
 
 def test_chinese_is_cut_into_words_and_their_parts() -> None:
@@ -27,10 +27,3 @@ def test_full_width_letters_and_digits_match_half_width() -> None:
 def test_punctuation_only_and_empty_text_give_no_tokens() -> None:
     assert tokenize("") == []
     assert tokenize("，。！？——……") == []
-
-
-def test_script_shares() -> None:
-    assert script_shares("认证机构")["cjk"] == 1.0
-    shares = script_shares("CCC 认证")
-    assert 0 < shares["cjk"] < 1 and abs(shares["cjk"] + shares["latin"] - 1) < 1e-9
-    assert script_shares("2026") == {"cjk": 0.0, "latin": 0.0}
