@@ -27,17 +27,20 @@ from kb.settings import available_cores
 
 
 def certkb_variants(kb: KnowledgeBase, k: int) -> dict[str, Retrieve]:
-    def make(mode: SearchMode, weighting: LexicalWeighting = "match") -> Retrieve:
+    def make(mode: SearchMode, weighting: LexicalWeighting = "match", glossary: bool = True) -> Retrieve:
         return lambda q: [
-            (h.source, h.text) for h in kb.search(q.question, k=k, mode=mode, lexical_weighting=weighting)
+            (h.source, h.text)
+            for h in kb.search(q.question, k=k, mode=mode, lexical_weighting=weighting, glossary=glossary)
         ]
 
     return {
         "certkb dense": make("dense"),
-        "certkb bm25": make("lexical"),
+        "certkb bm25 no glossary": make("lexical", glossary=False),
+        "certkb bm25 + glossary": make("lexical"),
         "certkb hybrid flat-rrf": make("hybrid", "flat"),
         "certkb hybrid coverage": make("hybrid", "coverage"),
-        "certkb hybrid match (default)": make("hybrid", "match"),
+        "certkb hybrid match, no glossary": make("hybrid", "match", glossary=False),
+        "certkb hybrid match + glossary (default)": make("hybrid", "match"),
     }
 
 
@@ -116,11 +119,11 @@ def main() -> None:
         variants = {"langchain recipe (500/50, dense)": baseline, **variants}
     rows = table(questions, variants, args.k)
     print(f"\n{len(questions)} questions, k={args.k}\n")
-    print(f"| {'variant':34} | lang | n  | hit@1 | hit@{args.k} | MRR   | p50 ms |")
-    print(f"|{'-' * 36}|------|----|-------|-------|-------|--------|")
+    print(f"| {'variant':42} | lang | n  | hit@1 | hit@{args.k} | MRR   | p50 ms |")
+    print(f"|{'-' * 44}|------|----|-------|-------|-------|--------|")
     for row in rows:
         print(
-            f"| {row['variant']:34} | {row['lang']:4} | {row['n']:2} | {row['hit@1']:.3f} | {row['hit@k']:.3f} | "
+            f"| {row['variant']:42} | {row['lang']:4} | {row['n']:2} | {row['hit@1']:.3f} | {row['hit@k']:.3f} | "
             f"{row['mrr']:.3f} | {row['p50_ms']:6.1f} |"
         )
     if args.show_misses:

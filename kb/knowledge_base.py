@@ -34,6 +34,7 @@ from kb.errors import (
     StoreError,
 )
 from kb.fusion import Ranked, reciprocal_rank_fusion
+from kb.glossary import GLOSSARY_FILE, Glossary
 from kb.lexical import LexicalHit, LexicalIndex
 from kb.settings import DEFAULT_EMBEDDER, Settings
 from kb.store import ChromaStore, StoredChunk
@@ -93,6 +94,7 @@ class KnowledgeBase:
         self._lexical: LexicalIndex | None = None
         self._lexical_revision: str | None = None
         self._batch: tuple[LexicalIndex, str] | None = None
+        self._glossary_cache: Glossary | None = None
 
     # ---- opening -------------------------------------------------------------------------------------------
 
@@ -365,6 +367,11 @@ class KnowledgeBase:
 
     # ---- reading -------------------------------------------------------------------------------------------
 
+    def _glossary(self) -> Glossary:
+        if self._glossary_cache is None:
+            self._glossary_cache = Glossary.load() if GLOSSARY_FILE.is_file() else Glossary({}, 0)
+        return self._glossary_cache
+
     def search(
         self,
         query: str,
@@ -372,6 +379,7 @@ class KnowledgeBase:
         filters: Filters | None = None,
         mode: SearchMode = "hybrid",
         lexical_weighting: LexicalWeighting = "match",
+        glossary: bool = True,
     ) -> list[Hit]:
         """The `k` best passages for `query`, optionally restricted by metadata `filters`.
 
@@ -380,7 +388,8 @@ class KnowledgeBase:
         "match" (default) by the share of the query's terms (idf-weighted) the passage contains, so BM25 speaks
         up where it matched most of the question and stays quiet where it matched one stray word of an English
         question over Chinese text; "coverage" by the share of query terms the whole index knows; "flat" is
-        plain RRF.
+        plain RRF. With `glossary` (default), English terms the shipped bilingual glossary knows are replaced by
+        their Chinese terms before BM25, so English questions can match Chinese text.
         """
         if not isinstance(query, str) or not query.strip():
             raise ConfigError("the search query is empty")
@@ -403,6 +412,8 @@ class KnowledgeBase:
         if mode in ("hybrid", "lexical"):
             index = self._lexical_index()
             tokens = tokenize(query)
+            if glossary:
+                tokens = self._glossary().translate(tokens)
             coverage = index.coverage(tokens)
             allowed = {key: set(values) for key, values in wanted.items()}
             lexical = index.search(tokens, depth, allowed)

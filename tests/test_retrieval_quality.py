@@ -46,6 +46,9 @@ def test_hybrid_meets_the_measured_floors_and_bm25_never_hurts_english(realdocs_
     # the point of the per-hit BM25 weight: Chinese gains, English does not lose
     assert hybrid["zh"].mrr >= dense["zh"].mrr
     assert hybrid["en"].hit_at_k >= dense["en"].hit_at_k - 0.02
+    # the glossary carries English questions to the Chinese laws (measured 0.84; the glossary was tuned on this
+    # set, so this is a regression floor, not evidence: the held-out check is in the corpus test below)
+    assert hybrid["en"].hit_at_k >= 0.78
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +60,8 @@ def corpus_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
 
 
 def test_shipped_corpus_question_set_meets_the_measured_floors(corpus_kb: KnowledgeBase) -> None:
-    """benchmarks/corpus-questions.jsonl as `certkb eval` runs it (measured 2026-11-25: all hit@5 0.881,
-    cross-lingual 0.917, same-language 0.860)."""
+    """benchmarks/corpus-questions.jsonl as `certkb eval` runs it, glossary on (measured 2026-11-25: all hit@5
+    0.866; cross-lingual hit@1 0.667, hit@5 0.958; same-language hit@5 0.814)."""
     questions = load_questions(ROOT / "benchmarks" / "corpus-questions.jsonl")
 
     def retrieve(question: Question) -> list[tuple[str, str]]:
@@ -67,5 +70,5 @@ def test_shipped_corpus_question_set_meets_the_measured_floors(corpus_kb: Knowle
 
     result = evaluate(questions, retrieve, k=5)
     assert result["all"].hit_at_k >= 0.80 and result["all"].hit_at_1 >= 0.45
-    assert result["cross-lingual"].hit_at_k >= 0.80
-    assert result["same-language"].hit_at_k >= 0.78
+    assert result["cross-lingual"].hit_at_k >= 0.85 and result["cross-lingual"].hit_at_1 >= 0.58
+    assert result["same-language"].hit_at_k >= 0.76
