@@ -132,11 +132,9 @@ def load_text(path: Path, raw: bytes) -> Extracted:
 
 
 def load_pdf(path: Path, raw: bytes) -> Extracted:
-    try:
-        import pypdf
-        from pypdf.errors import PdfReadError
-    except ImportError as exc:  # pragma: no cover - a dependency of certkb
-        raise IngestError("reading PDFs needs pypdf: pip install pypdf") from exc
+    import pypdf
+    from pypdf.errors import PdfReadError
+
     try:
         reader = pypdf.PdfReader(io.BytesIO(raw))
         if reader.is_encrypted and not reader.decrypt(""):
@@ -196,10 +194,8 @@ def load_csv(path: Path, raw: bytes) -> Extracted:
 def load_xlsx(path: Path, raw: bytes) -> Extracted:
     import zipfile
 
-    try:
-        import openpyxl
-    except ImportError as exc:  # pragma: no cover - a dependency of certkb
-        raise IngestError("reading .xlsx needs openpyxl: pip install openpyxl") from exc
+    import openpyxl
+
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
@@ -217,12 +213,10 @@ def load_xlsx(path: Path, raw: bytes) -> Extracted:
 def load_docx(path: Path, raw: bytes) -> Extracted:
     import zipfile
 
-    try:
-        import docx
-        from docx.table import Table
-        from docx.text.paragraph import Paragraph
-    except ImportError as exc:  # pragma: no cover - a dependency of certkb
-        raise IngestError("reading .docx needs python-docx: pip install python-docx") from exc
+    import docx
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
     try:
         document = docx.Document(io.BytesIO(raw))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:

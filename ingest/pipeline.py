@@ -105,10 +105,8 @@ def document_id(key: str, data: bytes, chunking: str = "") -> str:
 
 
 class Ingester:
-    """Keeps a knowledge base in step with files and folders.
-
-    >>> # Ingester(kb).sync([Path("corpus")]) -> IngestReport(added=[...], ...)
-    """
+    """Keeps a knowledge base in step with files and folders: `Ingester(kb).sync([Path("corpus")])` returns an
+    `IngestReport` (added, updated, deleted, skipped, failed with reasons)."""
 
     def __init__(self, kb: KnowledgeBase, chunker: Chunker | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.kb = kb
