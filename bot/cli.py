@@ -14,7 +14,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingest.chunker import ChunkerSettings
 from ingest.pipeline import DEFAULT_MAX_BYTES
@@ -23,6 +23,9 @@ from kb.knowledge_base import KnowledgeBase
 from kb.settings import Settings
 from kb.types import FILTER_FIELDS, Hit
 
+if TYPE_CHECKING:
+    from bot.answer import Answerer
+
 
 def _kb_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -30,6 +33,16 @@ def _kb_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--embedder", metavar="SPEC", help="e5-small-q4 (default), st:MODEL_OR_PATH, fake (tests only)")
     parser.add_argument("--chroma-url", metavar="URL", help="use a Chroma server instead of the embedded store")
+
+
+def _llm_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--llm",
+        metavar="BACKEND",
+        help="auto (default: endpoint if configured, else local, else none), openai, ollama, local, none (extractive)",
+    )
+    parser.add_argument("--llm-url", metavar="URL", help="endpoint base URL (default $CERTKB_LLM_URL)")
+    parser.add_argument("--llm-model", metavar="NAME", help="model name at the endpoint (default $CERTKB_LLM_MODEL)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,12 +102,31 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("source", help="the source as shown in search results, or the file path")
     _kb_options(delete)
 
-    evaluate = commands.add_parser("eval", help="retrieval quality on a question set (hit@1, hit@k, MRR)")
+    ask = commands.add_parser("ask", help="a checked answer with citations, in the language of the question")
+    ask.add_argument("question", help="the question, in any language")
+    ask.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"answer only from {', '.join(FILTER_FIELDS)}; repeat a key for any of several values",
+    )
+    ask.add_argument("--history", metavar="FILE", help='earlier turns as JSON [{"role": "user", "content": ...}, ...]')
+    ask.add_argument("--json", action="store_true", help="print the answer object as JSON")
+    _kb_options(ask)
+    _llm_options(ask)
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="retrieval (hit@1, hit@k, MRR) and answer quality (accuracy, citations, refusals) on a question set",
+    )
     evaluate.add_argument("questions", metavar="QUESTIONS.jsonl", help="question file (format: kb/evaluation.py)")
     evaluate.add_argument("--k", type=int, default=5, help="passages per question (default 5)")
     evaluate.add_argument("--mode", choices=("hybrid", "dense", "lexical"), default="hybrid", help="default hybrid")
+    evaluate.add_argument("--retrieval-only", action="store_true", help="skip answering (fast)")
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
     _kb_options(evaluate)
+    _llm_options(evaluate)
 
     docs = commands.add_parser("docs", help="list ingested documents")
     docs.add_argument("--json", action="store_true")
@@ -103,7 +135,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env().with_overrides(kb_dir=args.kb, embedder=args.embedder, chroma_url=args.chroma_url)
+    return Settings.from_env().with_overrides(
+        kb_dir=args.kb,
+        embedder=args.embedder,
+        chroma_url=args.chroma_url,
+        llm=getattr(args, "llm", None),
+        llm_url=getattr(args, "llm_url", None),
+        llm_model=getattr(args, "llm_model", None),
+    )
+
+
+def _answerer(settings: Settings, kb: KnowledgeBase | None = None) -> Answerer:
+    from bot.answer import Answerer
+    from bot.llm import make_chat_model
+
+    kb = kb or KnowledgeBase.open(settings=settings)
+    backend, model = make_chat_model(settings)
+    return Answerer(kb, model, backend)
 
 
 def _parse_filters(items: Sequence[str]) -> dict[str, str | list[str]]:
@@ -248,6 +296,48 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_history(path: str | None) -> list[dict[str, Any]]:
+    if path is None:
+        return []
+    try:
+        history = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{path} is not JSON: {exc}") from None
+    if not isinstance(history, list) or not all(isinstance(item, dict) for item in history):
+        raise ConfigError(f'{path} must hold a JSON list like [{{"role": "user", "content": "..."}}]')
+    return history
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from bot.answer import Turn
+
+    history = Turn.from_dicts(_read_history(args.history))
+    filters = _parse_filters(args.filter)
+    answerer = _answerer(_settings(args))
+    draft = sys.stderr.isatty() and not args.json
+    streamed = False
+    for event in answerer.stream(args.question, history, filters):
+        if event.kind == "token" and draft:
+            if not streamed:
+                sys.stderr.write("\x1b[2m(model draft, being checked against the sources)\n")
+                streamed = True
+            sys.stderr.write(event.text)
+            sys.stderr.flush()
+        elif event.answer is not None:
+            if streamed:
+                sys.stderr.write("\x1b[0m\n\n")
+            answer = event.answer
+            if args.json:
+                _print_json(answer.to_dict())
+            else:
+                print(answer.text)
+                for line in answer.removed:
+                    print(f"  removed: {line}", file=sys.stderr)
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from kb.evaluation import Question, evaluate, load_questions
 
@@ -278,9 +368,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         for kind, v in top.items()
         if v
     }
+    answers = None if args.retrieval_only else _eval_answers(_answerer(_settings(args), kb), questions)
     if args.json:
         rows = {lang: {**score.row(), "missed": score.missed} for lang, score in scores.items()}
-        _print_json({"k": args.k, "mode": args.mode, "scores": rows, "top_dense_score": gate})
+        _print_json({"k": args.k, "mode": args.mode, "scores": rows, "top_dense_score": gate, "answers": answers})
         return 0
     unanswerable = sum(not q.answerable for q in questions)
     print(f"{len(questions)} questions ({unanswerable} unanswerable), k={args.k}, {args.mode}\n")
@@ -294,7 +385,44 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"best dense score, {kind} ({stats['n']}): min {stats['min']}, mean {stats['mean']}, max {stats['max']}")
     if "all" in scores and scores["all"].missed:
         print(f"not in the top {args.k}: {', '.join(scores['all'].missed)}")
+    if answers:
+        print(f"\nanswers ({answers['backend']}):")
+        print(f"{'group':16}    n  accuracy  citation-precision  refusal-accuracy  first-token p50  total p50/p95 s")
+        for group, row in answers["groups"].items():
+            print(
+                f"{group:16} {row['n']:4d}  {_fmt(row['answer_accuracy']):>8}  {_fmt(row['citation_precision']):>18}"
+                f"  {_fmt(row['refusal_accuracy']):>16}  {_fmt(row['first_token_p50_s']):>15}"
+                f"  {_fmt(row['total_p50_s'])}/{_fmt(row['total_p95_s'])}"
+            )
+        wrong = [r["id"] for r in answers["records"] if r["refused"] == r["answerable"] or r["correct"] is False]
+        if wrong:
+            print(f"wrong or wrongly refused: {', '.join(wrong)}")
     return 0
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}" if value <= 1 else f"{value:.2f}"
+
+
+def _eval_answers(answerer: Answerer, questions: list[Any]) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from bot.evaluation import evaluate_answers, summarise
+
+    progress = _Progress()
+    done = [0]
+
+    def on_record(record: Any) -> None:
+        done[0] += 1
+        progress.on_file(done[0], len(questions), f"answering {record.id}")
+
+    try:
+        records = evaluate_answers(questions, answerer, on_record=on_record)
+    finally:
+        progress.done()
+    groups = {lang: summarise([r for r in records if r.lang == lang]) for lang in sorted({r.lang for r in records})}
+    groups["all"] = summarise(records)
+    return {"backend": answerer.backend, "groups": groups, "records": [asdict(r) for r in records]}
 
 
 COMMANDS = {
@@ -304,6 +432,7 @@ COMMANDS = {
     "delete": cmd_delete,
     "docs": cmd_docs,
     "eval": cmd_eval,
+    "ask": cmd_ask,
 }
 
 

@@ -36,3 +36,7 @@ class StoreError(CertkbError):
 
 class FilterError(ConfigError):
     """A search filter names an unknown field or has an unusable value."""
+
+
+class LLMError(CertkbError):
+    """The chat model failed: endpoint unreachable, timed out, refused the request, or returned nothing usable."""

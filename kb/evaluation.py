@@ -9,7 +9,11 @@ in several places lists them as "answers": [{"doc", "answer_text"}, ...] instead
 the knowledge base cannot answer has "answerable": false and no answer: it is left out of the hit rates and used
 to compare the retrievers' top scores on answerable and unanswerable questions (what a relevance gate needs).
 Optional: "kind" (scores are also reported per kind) and "filters" (search filters for that question, e.g.
-{"lang": "zh"} to ask an English question of the Chinese documents only).
+{"lang": "zh"} to ask an English question of the Chinese documents only). For judging answers (`certkb eval`
+with a chat model or the extractive backend, `bot/evaluation.py`): "facts", a list of fact groups, each a list of
+alternative phrasings (an answer is right when every group has one alternative in it; numbers compare by value,
+so "300万" matches "3 million"), and "history", earlier turns [{"role", "content"}] for follow-up questions.
+"evidence" may stand for "answer_text".
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ class Question:
     answerable: bool = True
     kind: str = ""  # optional label ("cross-lingual", ...): scores are also reported per kind
     filters: dict[str, str | list[str]] = field(default_factory=dict)  # search filters for this question
+    facts: list[list[str]] = field(default_factory=list)  # fact groups a right answer contains (any alternative)
+    history: list[dict[str, str]] = field(default_factory=list)  # earlier turns, for follow-up questions
 
     def targets(self) -> list[tuple[str, str]]:
         """(document file name, answer phrase) pairs; a passage matching any one is a hit."""
@@ -78,6 +84,8 @@ def load_questions(path: Path) -> list[Question]:
                 continue
             try:
                 row = json.loads(line)
+                if not row.get("answer_text") and row.get("evidence"):
+                    row["answer_text"] = row["evidence"]
                 question = Question(**{key: value for key, value in row.items() if key in fields})
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"{path.name} line {number}: not a question ({exc})") from None

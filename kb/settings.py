@@ -8,6 +8,14 @@ Nothing here touches the disk: building a `Settings` only decides where things a
 | embedder     | CERTKB_EMBEDDER      | the one the KB was built with, else `e5-small-q4`  |
 | chroma_url   | CERTKB_CHROMA_URL    | none: embedded Chroma inside `kb_dir`             |
 | threads      | CERTKB_THREADS       | the CPU cores this process may use                |
+| llm          | CERTKB_LLM           | `auto`: an endpoint if configured, else the local model, else `none` |
+| llm_url      | CERTKB_LLM_URL       | none (OpenAI-compatible base URL, or the Ollama URL)                 |
+| llm_model    | CERTKB_LLM_MODEL     | the endpoint's model name (`local` needs none)                      |
+| llm_timeout  | CERTKB_LLM_TIMEOUT   | 120 seconds for a whole answer                                      |
+| model_dir    | CERTKB_MODEL_DIR     | `$XDG_CACHE_HOME/certkb/models`: where the local model is assembled |
+
+The API key of an endpoint is read from CERTKB_LLM_API_KEY (or OPENAI_API_KEY) when the model is built, and is never
+part of the settings, so printing settings cannot leak it.
 """
 
 from __future__ import annotations
@@ -27,6 +35,11 @@ def default_kb_dir(env: Mapping[str, str]) -> Path:
     """A per-user location, so every command finds the same knowledge base from any working directory."""
     data_home = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "share")
     return Path(data_home) / "certkb" / "kb"
+
+
+def default_model_dir(env: Mapping[str, str]) -> Path:
+    cache_home = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".cache")
+    return Path(cache_home) / "certkb" / "models"
 
 
 def available_cores() -> int:
@@ -49,6 +62,11 @@ class Settings:
     embedder: str | None = None
     chroma_url: str | None = None
     threads: int = 1
+    llm: str = "auto"
+    llm_url: str | None = None
+    llm_model: str | None = None
+    llm_timeout: float = 120.0
+    model_dir: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -62,11 +80,21 @@ class Settings:
                 raise ConfigError(f"CERTKB_THREADS must be a whole number, got {threads_raw!r}") from None
         else:
             threads = available_cores()
+        timeout_raw = env.get("CERTKB_LLM_TIMEOUT", "")
+        try:
+            timeout = float(timeout_raw) if timeout_raw else 120.0
+        except ValueError:
+            raise ConfigError(f"CERTKB_LLM_TIMEOUT must be a number of seconds, got {timeout_raw!r}") from None
         settings = cls(
             kb_dir=kb_dir,
             embedder=env.get("CERTKB_EMBEDDER") or None,
             chroma_url=env.get("CERTKB_CHROMA_URL") or None,
             threads=threads,
+            llm=env.get("CERTKB_LLM") or "auto",
+            llm_url=env.get("CERTKB_LLM_URL") or None,
+            llm_model=env.get("CERTKB_LLM_MODEL") or None,
+            llm_timeout=timeout,
+            model_dir=Path(env["CERTKB_MODEL_DIR"]).expanduser() if env.get("CERTKB_MODEL_DIR") else None,
         )
         settings.check()
         return settings
@@ -74,8 +102,9 @@ class Settings:
     def with_overrides(self, **values: Any) -> Settings:
         """Apply CLI flags; a value of None means "flag not given" and keeps the current setting."""
         given = {key: value for key, value in values.items() if value is not None}
-        if "kb_dir" in given:
-            given["kb_dir"] = Path(given["kb_dir"]).expanduser()
+        for key in ("kb_dir", "model_dir"):
+            if key in given:
+                given[key] = Path(given[key]).expanduser()
         settings = replace(self, **given)
         settings.check()
         return settings
@@ -88,3 +117,10 @@ class Settings:
                 f"the Chroma URL must start with http:// or https://, got {self.chroma_url!r} "
                 "(example: --chroma-url http://127.0.0.1:8000)"
             )
+        if self.llm_url is not None and not self.llm_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"the LLM URL must start with http:// or https://, got {self.llm_url!r} "
+                "(example: CERTKB_LLM_URL=http://127.0.0.1:8080/v1)"
+            )
+        if self.llm_timeout <= 0:
+            raise ConfigError(f"the LLM timeout must be positive, got {self.llm_timeout}")

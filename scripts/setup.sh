@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Create .venv beside this repository and install certkb into it with the pinned versions in constraints.txt.
-#   scripts/setup.sh          the application
-#   scripts/setup.sh --dev    the application and everything the tests need
+#   scripts/setup.sh            the application with the offline chat model (1.1 GB of model parts)
+#   scripts/setup.sh --dev      the same and everything the tests need
+#   scripts/setup.sh --no-llm   the application without the offline model (answers are extractive unless an
+#                               LLM endpoint is configured)
 # Safe to run again: an existing .venv is reused and only what is missing gets installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-extras=""
+extras="[local]"
 case "${1:-}" in
   "") ;;
   --dev) extras="[dev]" ;;
-  *) echo "usage: scripts/setup.sh [--dev]" >&2; exit 2 ;;
+  --no-llm) extras="" ;;
+  *) echo "usage: scripts/setup.sh [--dev | --no-llm]" >&2; exit 2 ;;
 esac
 
 python=${PYTHON:-python3}

@@ -23,7 +23,15 @@ REALDOCS = ROOT.parent / "shared" / "realdocs"
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Never read or write the user's real knowledge base or settings."""
     monkeypatch.setenv("CERTKB_KB_DIR", str(tmp_path_factory.getbasetemp() / "default-kb"))
-    for name in ("CERTKB_EMBEDDER", "CERTKB_CHROMA_URL"):
+    for name in (
+        "CERTKB_EMBEDDER",
+        "CERTKB_CHROMA_URL",
+        "CERTKB_LLM",
+        "CERTKB_LLM_URL",
+        "CERTKB_LLM_MODEL",
+        "CERTKB_LLM_API_KEY",
+        "OPENAI_API_KEY",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -125,7 +125,14 @@ def test_readme_first_command_shipped_corpus_with_default_embedder(tmp_path: Pat
 def test_eval_scores_a_question_set(fake_cli_kb: Path, tmp_path: Path) -> None:
     questions = tmp_path / "q.jsonl"
     rows = [
-        {"id": "capital", "lang": "zh", "question": "注册资本", "doc": "ccc-rules.zh.md", "answer_text": "300万元"},
+        {
+            "id": "capital",
+            "lang": "zh",
+            "question": "注册资本",
+            "doc": "ccc-rules.zh.md",
+            "evidence": "300万元",
+            "facts": [["300万", "3 million"]],
+        },
         {
             "id": "saber",
             "lang": "en",
@@ -135,11 +142,20 @@ def test_eval_scores_a_question_set(fake_cli_kb: Path, tmp_path: Path) -> None:
         {"id": "weather", "lang": "en", "question": "Will it rain in Oslo tomorrow?", "answerable": False},
     ]
     questions.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
-    report = json.loads(run("eval", str(questions), "--json", kb=fake_cli_kb).stdout)
+    report = json.loads(run("eval", str(questions), "--json", "--llm", "none", kb=fake_cli_kb).stdout)
     assert report["scores"]["all"]["n"] == 2  # the unanswerable question is not scored as a miss
     assert report["scores"]["zh"]["hit@1"] == 1.0
     assert set(report["top_dense_score"]) == {"answerable", "unanswerable"}
-    assert "hit@1" in run("eval", str(questions), kb=fake_cli_kb).stdout
+    answers = report["answers"]
+    assert answers["backend"] == "none" and [r["id"] for r in answers["records"]] == ["capital", "saber", "weather"]
+    assert set(answers["groups"]) == {"en", "zh", "all"} and answers["groups"]["all"]["n"] == 3
+    for key in ("answer_accuracy", "citation_precision", "refusal_accuracy", "total_p50_s"):
+        assert key in answers["groups"]["all"]
+    capital = answers["records"][0]
+    assert capital["correct"] is (not capital["refused"])  # judged by its facts, whatever the fake gate decided
+    out = run("eval", str(questions), "--llm", "none", kb=fake_cli_kb).stdout
+    assert "hit@1" in out and "answers (none):" in out and "refusal-accuracy" in out
+    assert "answers" not in run("eval", str(questions), "--retrieval-only", kb=fake_cli_kb).stdout
 
     questions.write_text('{"id": "x", "lang": "en", "question": "no answer given"}\n', encoding="utf-8")
     assert (
@@ -154,3 +170,33 @@ def test_unwritable_kb_location_is_a_message_not_a_traceback(tmp_path: Path) -> 
     blocker.write_text("not a folder", encoding="utf-8")
     result = run("ingest", str(FIXTURES / "docs"), "--embedder", "fake", kb=blocker / "kb", expect=1)
     assert result.stderr.startswith("certkb: error: ") and "Traceback" not in result.stderr
+
+
+def test_ask_prints_an_answer_with_sources_and_json(fake_cli_kb: Path, tmp_path: Path) -> None:
+    data = json.loads(run("ask", "注册资本要多少？", "--llm", "none", "--json", kb=fake_cli_kb).stdout)
+    assert list(data)[:5] == ["answer", "citations", "refused", "lang", "backend"]
+    assert data["lang"] == "zh" and data["backend"] == "none"
+    for citation in data["citations"]:
+        assert list(citation)[:7] == ["n", "chunk_id", "source", "title", "section", "page", "quote"]
+        assert citation["quote"] in citation["text"]
+    text = run("ask", "注册资本要多少？", "--llm", "none", kb=fake_cli_kb).stdout
+    assert text.strip() == data["answer"].strip()
+
+    history = tmp_path / "history.json"
+    history.write_text('[{"role": "user", "content": "SABER 是什么？"}]', encoding="utf-8")
+    follow = json.loads(
+        run("ask", "那罚款呢？", "--history", str(history), "--llm", "none", "--json", kb=fake_cli_kb).stdout
+    )
+    assert follow["standalone_question"] == "SABER 是什么？ 那罚款呢？"
+
+
+def test_ask_errors_are_messages(fake_cli_kb: Path, tmp_path: Path) -> None:
+    assert "the question is empty" in run("ask", "  ", "--llm", "none", kb=fake_cli_kb, expect=2).stderr
+    assert "unknown LLM backend 'gpt9'" in run("ask", "CCC?", "--llm", "gpt9", kb=fake_cli_kb, expect=2).stderr
+    assert "needs an endpoint" in run("ask", "CCC?", "--llm", "openai", kb=fake_cli_kb, expect=2).stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"role": "user"}', encoding="utf-8")
+    assert "must hold a JSON list" in run("ask", "CCC?", "--history", str(bad), kb=fake_cli_kb, expect=2).stderr
+    assert (
+        "cannot read" in run("ask", "CCC?", "--history", str(tmp_path / "none.json"), kb=fake_cli_kb, expect=2).stderr
+    )

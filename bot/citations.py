@@ -1,0 +1,209 @@
+"""Citations are checked, not trusted: parse the [n] markers a model wrote, drop the ones that point nowhere, and
+keep a sentence only if the figures it states are in the passage it cites.
+
+A chat model (the small local one especially) writes citations that look right and are not: a marker for a passage
+it was never given, a figure the cited passage does not contain ("300 million" where the law says 300万元), a fact
+with no marker at all. `check_answer` goes sentence by sentence:
+
+- markers outside 1..N are dropped;
+- a sentence whose figures (amounts, days, percentages, dates, article numbers; see `bot.figures`) are all in its
+  cited passages is kept; figures the question itself stated do not count against it;
+- a sentence whose figures are not in its cited passages but all in one other passage is re-cited to that passage;
+  otherwise it is removed and reported;
+- an uncited sentence with figures that one passage supports gets that citation; an uncited sentence without
+  figures is kept and reported as unverified.
+
+`locate_evidence` finds the sentence of a passage that best supports a claim, for highlighting and quoting.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from bot.figures import numbers_in, stated_numbers
+
+MARKER = re.compile(
+    r"\s?[\[【](?:(?:passage|source|ref|资料|来源|文档)\s*)?(\d{1,3}(?:\s*[,，、;]\s*(?:\d{1,3}))*)[\]】]",
+    re.IGNORECASE,
+)
+_LEADING_MARKERS = re.compile(r"^(?:\s*" + MARKER.pattern.replace(r"\s?", "", 1) + r")+\s*[.。]?", re.IGNORECASE)
+# Sentence ends: Chinese full stops always; Western ones when followed by a space or a line end (not 3.5 or No.5).
+_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<=[.])(?=\s)|\n+")
+REFUSAL_TOKEN = "NOT_IN_KB"
+_REFUSAL = re.compile(r"(?:NOT|不是|没有|无)[_ ]?IN[_ ]KB|_IN_KB", re.IGNORECASE)
+
+
+@dataclass
+class Sentence:
+    text: str  # as written, markers removed
+    cited: list[int]  # passage numbers (1-based), valid ones only
+    status: str = "supported"  # supported | recited | autocited | unverified | echo | removed
+    reason: str = ""
+
+
+@dataclass
+class CheckedAnswer:
+    sentences: list[Sentence]
+    dropped_markers: list[int] = field(default_factory=list)
+
+    @property
+    def kept(self) -> list[Sentence]:
+        return [s for s in self.sentences if s.status != "removed"]
+
+    @property
+    def removed(self) -> list[Sentence]:
+        return [s for s in self.sentences if s.status == "removed"]
+
+    @property
+    def grounded(self) -> bool:
+        """At least one kept sentence carries a citation and says more than the question."""
+        return any(s.cited and s.status != "echo" for s in self.kept)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of an answer or a passage, each with its closing punctuation; markers stay with their sentence."""
+    pieces = [piece for piece in _SENTENCE_END.split(text) if piece and piece.strip()]
+    sentences: list[str] = []
+    for piece in pieces:
+        # "... yuan. [1]" or "……。[1]": a marker after the full stop belongs to the sentence before it.
+        leading = _LEADING_MARKERS.match(piece)
+        if sentences and leading:
+            sentences[-1] += piece[: leading.end()]
+            piece = piece[leading.end() :]
+        if piece.strip():
+            sentences.append(piece)
+    return [s.strip() for s in sentences if s.strip()]
+
+
+def parse_markers(sentence: str) -> tuple[str, list[int]]:
+    """(sentence without markers, the passage numbers it cites, in order, without repeats)."""
+    numbers: list[int] = []
+    for match in MARKER.finditer(sentence):
+        for part in re.split(r"[,，、;]", match.group(1)):
+            number = int(part.strip())
+            if number not in numbers:
+                numbers.append(number)
+    return MARKER.sub("", sentence).strip(), numbers
+
+
+def is_refusal(text: str) -> bool:
+    """Did the model say NOT_IN_KB (small models also write "NOT IN KB", "不是_in_KB")?"""
+    return bool(_REFUSAL.search(text))
+
+
+def _bigrams(text: str) -> set[str]:
+    squeezed = re.sub(r"[\W_]+", "", text.lower())
+    return {squeezed[i : i + 2] for i in range(len(squeezed) - 1)}
+
+
+_WH_QUESTION = re.compile(
+    r"\b(what|which|how|when|who|whom|where|why)\b|多少|什么|哪|几|多久|多长|如何|怎么|怎样|谁|为何|为什么",
+    re.IGNORECASE,
+)
+
+
+def is_echo(sentence: str, question: str) -> bool:
+    """Does the sentence only restate an open question ("The minimum capital is [1].", "地方标准在什么情况下制定？")?
+
+    The question asks what/how/多少/什么..., nearly all of the sentence's character pairs come from the question,
+    and it states no figure the question did not.
+    """
+    pairs = _bigrams(sentence)
+    if not pairs or not _WH_QUESTION.search(question):
+        return False  # restating a yes/no question ("A 220 V lamp needs CE marking") does answer it
+    shared = len(pairs & _bigrams(question)) / len(pairs)
+    return shared >= 0.8 and not (stated_numbers(sentence) - numbers_in(question))
+
+
+def check_answer(answer: str, passages: Sequence[str], question: str = "") -> CheckedAnswer:
+    """Check every sentence of `answer` against `passages` (number n is passages[n - 1]); see the module doc."""
+    passage_numbers = [numbers_in(p) for p in passages]
+    asked = numbers_in(question)
+    sentences: list[Sentence] = []
+    dropped: list[int] = []
+    for raw in split_sentences(answer):
+        text, markers = parse_markers(raw)
+        if not text:
+            continue
+        cited = [n for n in markers if 1 <= n <= len(passages)]
+        dropped.extend(n for n in markers if n not in cited)
+        figures = stated_numbers(text) - asked
+        sentence = Sentence(text, cited)
+        if is_echo(text, question):
+            sentence.status, sentence.reason = "echo", "restates the question"
+            sentences.append(sentence)
+            continue
+        supporters = [n for n, found in enumerate(passage_numbers, start=1) if figures and figures <= found]
+        if cited:
+            if figures and not figures <= set().union(*(passage_numbers[n - 1] for n in cited)):
+                if supporters:
+                    sentence.cited, sentence.status = supporters[:1], "recited"
+                    sentence.reason = f"cited [{', '.join(map(str, cited))}], but the figures are in [{supporters[0]}]"
+                else:
+                    sentence.status = "removed"
+                    sentence.reason = "figures not in the cited passage: " + _figures(figures - _union(passage_numbers))
+        elif figures:
+            if supporters:
+                sentence.cited, sentence.status = supporters[:1], "autocited"
+            else:
+                sentence.status = "removed"
+                sentence.reason = "no citation, and its figures are in no passage: " + _figures(figures)
+        else:
+            sentence.status = "unverified"
+            sentence.reason = "no citation"
+        sentences.append(sentence)
+    return CheckedAnswer(sentences, dropped)
+
+
+def _union(sets: Sequence[set[float]]) -> set[float]:
+    return set().union(*sets) if sets else set()
+
+
+def _figures(values: set[float]) -> str:
+    return ", ".join(f"{v:,.0f}" if v == int(v) else f"{v:g}" for v in sorted(values)) or "(none)"
+
+
+# ---- evidence spans -------------------------------------------------------------------------------------------
+
+_PASSAGE_SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]?|[^\n]+")
+
+Similarity = Callable[[str, Sequence[str]], list[float]]  # claim, sentences -> one similarity per sentence
+
+
+def passage_sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the sentences of a passage, whitespace trimmed."""
+    spans = []
+    for match in _PASSAGE_SENTENCE.finditer(text):
+        start, end = match.start(), match.end()
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end - start >= 2:
+            spans.append((start, end))
+    return spans
+
+
+def locate_evidence(passage: str, claim: str, similarity: Similarity | None = None) -> tuple[int, int]:
+    """The (start, end) of the passage sentence that best supports `claim`; the whole passage if it has one.
+
+    Scores shared figures, shared character pairs (same-language claims) and, when given, a semantic similarity
+    (the embedder: it carries an English claim over to a Chinese passage).
+    """
+    spans = passage_sentences(passage)
+    if len(spans) <= 1:
+        return spans[0] if spans else (0, len(passage))
+    texts = [passage[s:e] for s, e in spans]
+    claim_numbers, claim_pairs = numbers_in(claim), _bigrams(claim)
+    semantic = similarity(claim, texts) if similarity is not None else [0.0] * len(texts)
+    best, best_score = 0, float("-inf")
+    for i, sentence in enumerate(texts):
+        pairs = _bigrams(sentence)
+        lexical = len(pairs & claim_pairs) / max(1, min(len(pairs), len(claim_pairs)))
+        figures = len(numbers_in(sentence) & claim_numbers) / max(1, len(claim_numbers))
+        score = semantic[i] + 0.5 * lexical + 0.3 * figures
+        if score > best_score:
+            best, best_score = i, score
+    return spans[best]

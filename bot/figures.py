@@ -1,0 +1,142 @@
+"""The figures a sentence states (amounts, days, percentages, dates, article numbers), as comparable numbers.
+
+Citation checks ask "does the cited passage contain the figures this sentence states?" across languages: an English
+answer says "3 million yuan" or "Article 12" where the Chinese law says 人民币300万元 or 第十二条. Both sides are
+reduced to sets of numbers, so the comparison is language-independent.
+
+>>> sorted(numbers_in("注册资本不得少于人民币300万元，自受理之日起四十五日内"))
+[45.0, 3000000.0]
+>>> sorted(numbers_in("at least 3 million yuan, decided within 45 days (Article 10)"))
+[10.0, 45.0, 3000000.0]
+>>> numbers_in("百分之五十以上三倍以下") == numbers_in("50% to 3 times")
+True
+"""
+
+from __future__ import annotations
+
+import re
+
+_ZH_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+_ZH_SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
+_ZH_BIG_UNITS = {"万": 10_000, "亿": 100_000_000}
+_ZH_NUMERAL = "[零〇一二两三四五六七八九十百千万亿]+"
+
+_EN_WORDS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+    "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
+    "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "thousand": 1000,
+}  # fmt: skip
+_EN_MULTIPLIERS = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "k": 1e3, "m": 1e6, "bn": 1e9}
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
+         ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"),
+         ("november", "nov"), ("december", "dec")],
+        start=1,
+    )
+    for name in names
+}  # fmt: skip
+
+# Arabic numbers, optionally with thousands separators, decimals, and a following 万/亿 or million/thousand.
+_ARABIC = re.compile(
+    r"(?<![0-9A-Za-z_.])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?\s*(万|亿|(?:thousand|million|billion|bn|k|m)\b)?",
+    re.IGNORECASE,
+)
+_ZH = re.compile(_ZH_NUMERAL)
+_EN_NUMBER_WORDS = re.compile(
+    r"\b(" + "|".join(sorted(_EN_WORDS, key=len, reverse=True)) + r")(?:[\s-]+(" + "|".join(_EN_WORDS) + r"))*\b",
+    re.IGNORECASE,
+)
+_MONTH_WORDS = re.compile(r"\b(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?\s+\d", re.IGNORECASE)
+# Words that are Chinese numerals only by accident: 一些 (some), 统一 (unify), 万一 (in case), 一律 ...
+_ZH_NOT_NUMBERS = re.compile(
+    r"一些|一切|一律|一般|一致|一旦|一并|一定|统一|唯一|之一|万一|一起|一方|一次性|一经|同一|进一步|第一时间"
+)
+
+
+def zh_numeral_value(text: str) -> float | None:
+    """The value of a Chinese numeral such as 三百万, 四十五, 二〇一八 (digit by digit), or None."""
+    if not text or any(ch not in _ZH_DIGITS and ch not in _ZH_SMALL_UNITS and ch not in _ZH_BIG_UNITS for ch in text):
+        return None
+    if all(ch in _ZH_DIGITS for ch in text) and len(text) > 1:  # 二〇一八: read digit by digit
+        return float("".join(str(_ZH_DIGITS[ch]) for ch in text))
+    total, section, digit = 0, 0, None
+    for ch in text:
+        if ch in _ZH_DIGITS:
+            digit = _ZH_DIGITS[ch]
+        elif ch in _ZH_SMALL_UNITS:
+            section += (1 if digit is None else digit) * _ZH_SMALL_UNITS[ch]
+            digit = None
+        else:  # 万, 亿
+            section += digit or 0
+            total = (total + section) * _ZH_BIG_UNITS[ch] if ch == "亿" else total + section * _ZH_BIG_UNITS[ch]
+            section, digit = 0, None
+    return float(total + section + (digit or 0))
+
+
+def _en_words_value(words: list[str]) -> float:
+    total, current = 0.0, 0.0
+    for word in words:
+        value = _EN_WORDS[word]
+        if value == 100:
+            current = max(current, 1) * 100
+        elif value == 1000:
+            total += max(current, 1) * 1000
+            current = 0
+        else:
+            current += value
+    return total + current
+
+
+def numbers_in(text: str) -> set[float]:
+    """Every number the text states, in any of the forms above (percent signs and units dropped)."""
+    found: set[float] = set()
+    for match in _ARABIC.finditer(text):
+        value = float(match.group(1).replace(",", "") + ("." + match.group(2) if match.group(2) else ""))
+        unit = (match.group(3) or "").lower()
+        if unit in _ZH_BIG_UNITS:
+            value *= _ZH_BIG_UNITS[unit]
+        elif unit in _EN_MULTIPLIERS:
+            value *= _EN_MULTIPLIERS[unit]
+        found.add(value)
+    for match in _ZH.finditer(_ZH_NOT_NUMBERS.sub(" ", text)):
+        run = match.group(0)
+        if run in ("万", "亿", "千", "百"):  # a bare unit after an Arabic number (300万) was handled above
+            continue
+        zh_value = zh_numeral_value(run.lstrip("万亿千百"))  # a unit first belongs to an Arabic number before it
+        if zh_value is not None:
+            found.add(zh_value)
+    for match in _EN_NUMBER_WORDS.finditer(text):
+        words = re.split(r"[\s-]+", match.group(0).lower())
+        value = _en_words_value(words)
+        following = text[match.end() : match.end() + 12].lower()
+        for name, multiplier in _EN_MULTIPLIERS.items():
+            if len(name) > 2 and following.lstrip().startswith(name):
+                value *= multiplier
+        found.add(value)
+    for match in _MONTH_WORDS.finditer(text):
+        found.add(float(_MONTHS[match.group(1).lower()]))
+    return found
+
+
+_LIST_NUMBER = re.compile(r"^\s*(?:\(?\d{1,2}(?:[.)](?=\s)|、)|[（(]?[一二三四五六七八九十]+[)）、])\s*", re.MULTILINE)
+
+
+def stated_numbers(sentence: str) -> set[float]:
+    """The numbers a sentence asserts, without list numbering ("1.", "(2)", "三、") at the start of its lines."""
+    return numbers_in(_LIST_NUMBER.sub("", sentence))

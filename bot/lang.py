@@ -1,0 +1,222 @@
+"""Which language a question is written in, so the answer can be written in it too.
+
+Script decides first (Han, kana, Hangul, Cyrillic, Arabic, Thai); Latin-script text is English unless common
+function words of French, German, Spanish, Portuguese, Italian, Vietnamese or Indonesian outnumber the English
+ones. Mixed Chinese-English questions ("CCC 认证要多久?") are Chinese when Han characters carry the sentence.
+
+>>> detect_language("认证机构的注册资本要求是多少？"), detect_language("Do I need CCC for this product?")
+('zh', 'en')
+>>> detect_language("我们的 LED driver 要做 CCC 吗"), detect_language("Quels documents faut-il pour le marquage CE ?")
+('zh', 'fr')
+"""
+
+from __future__ import annotations
+
+import re
+
+LANGUAGE_NAMES = {
+    "zh": "Chinese (简体中文)",
+    "en": "English",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "ru": "Russian",
+    "ar": "Arabic",
+    "th": "Thai",
+    "fr": "French",
+    "de": "German",
+    "es": "Spanish",
+    "pt": "Portuguese",
+    "it": "Italian",
+    "vi": "Vietnamese",
+    "id": "Indonesian",
+}
+
+_FUNCTION_WORDS = {
+    "en": [
+        "the",
+        "a",
+        "an",
+        "of",
+        "to",
+        "and",
+        "is",
+        "are",
+        "do",
+        "does",
+        "for",
+        "in",
+        "on",
+        "what",
+        "which",
+        "how",
+        "can",
+        "we",
+        "our",
+        "my",
+        "with",
+        "be",
+        "need",
+        "this",
+        "that",
+        "it",
+    ],
+    "fr": [
+        "le",
+        "la",
+        "les",
+        "des",
+        "du",
+        "de",
+        "un",
+        "une",
+        "est",
+        "sont",
+        "pour",
+        "quels",
+        "quelle",
+        "quelles",
+        "faut",
+        "il",
+        "nous",
+        "notre",
+        "avec",
+        "dans",
+        "et",
+        "que",
+    ],
+    "de": [
+        "der",
+        "die",
+        "das",
+        "ein",
+        "eine",
+        "ist",
+        "sind",
+        "für",
+        "und",
+        "wir",
+        "unser",
+        "mit",
+        "welche",
+        "brauchen",
+        "muss",
+        "müssen",
+        "nicht",
+        "von",
+        "zu",
+    ],
+    "es": [
+        "el",
+        "la",
+        "los",
+        "las",
+        "un",
+        "una",
+        "es",
+        "son",
+        "para",
+        "qué",
+        "cuál",
+        "necesitamos",
+        "nuestro",
+        "con",
+        "en",
+        "y",
+        "de",
+        "del",
+        "que",
+        "se",
+    ],
+    "pt": [
+        "o",
+        "a",
+        "os",
+        "as",
+        "um",
+        "uma",
+        "é",
+        "são",
+        "para",
+        "que",
+        "qual",
+        "precisamos",
+        "nosso",
+        "com",
+        "em",
+        "e",
+        "do",
+        "da",
+        "não",
+        "se",
+    ],
+    "it": [
+        "il",
+        "lo",
+        "la",
+        "gli",
+        "le",
+        "un",
+        "una",
+        "è",
+        "sono",
+        "per",
+        "che",
+        "quale",
+        "abbiamo",
+        "nostro",
+        "con",
+        "in",
+        "e",
+        "del",
+        "della",
+        "non",
+    ],
+    "vi": ["của", "và", "là", "có", "cho", "không", "những", "các", "một", "được", "chúng", "tôi", "này", "với"],
+    "id": [
+        "yang",
+        "dan",
+        "di",
+        "untuk",
+        "apa",
+        "kami",
+        "kita",
+        "dengan",
+        "ini",
+        "itu",
+        "adalah",
+        "tidak",
+        "dari",
+        "perlu",
+    ],
+}
+
+_SCRIPTS = [
+    ("ja", re.compile(r"[\u3040-\u30ff]")),  # kana before Han: Japanese mixes both
+    ("ko", re.compile(r"[\uac00-\ud7af]")),
+    ("zh", re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]")),
+    ("ru", re.compile(r"[\u0400-\u04ff]")),
+    ("ar", re.compile(r"[\u0600-\u06ff]")),
+    ("th", re.compile(r"[\u0e00-\u0e7f]")),
+]
+_LATIN_WORD = re.compile(r"[A-Za-zÀ-ÿĀ-ſ]+")
+
+
+def detect_language(text: str) -> str:
+    """A language code from LANGUAGE_NAMES; "en" when nothing tells (numbers only, empty text)."""
+    letters = sum(ch.isalpha() for ch in text)
+    if letters == 0:
+        return "en"
+    for code, pattern in _SCRIPTS:
+        count = len(pattern.findall(text))
+        # Han characters are dense (one per word): a few of them carry a sentence against many Latin letters.
+        weight = 2.5 if code in ("zh", "ja", "ko") else 1
+        if count and (count * weight >= letters - count or (code == "ja" and count >= 2)):
+            return code
+    words = [word.lower() for word in _LATIN_WORD.findall(text)]
+    scores = {code: sum(word in vocab for word in words) for code, vocab in _FUNCTION_WORDS.items()}
+    best = max(scores, key=lambda code: (scores[code], code == "en"))
+    return best if scores[best] > scores["en"] else "en"
+
+
+def language_name(code: str) -> str:
+    return LANGUAGE_NAMES.get(code, "the language of the question")

@@ -1,0 +1,53 @@
+"""Figures stated in Chinese and English reduce to the same numbers, so citations can be checked across languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.figures import numbers_in, stated_numbers, zh_numeral_value
+
+
+@pytest.mark.parametrize(
+    ("chinese", "english"),
+    [
+        ("注册资本不得少于人民币300万元", "at least RMB 3 million"),
+        ("注册资本不得少于人民币三百万元", "at least 3,000,000 yuan"),
+        ("处5万元以上20万元以下的罚款", "a fine of 50,000 to 200,000 yuan"),
+        ("货值金额百分之五十以上三倍以下", "50% to three times the value"),
+        ("自受理之日起四十五日内", "within 45 days"),
+        ("第十二条", "Article 12"),
+        ("2018年12月29日", "December 29, 2018"),
+        ("１０名以上专职人员", "10 or more full-time staff"),  # full-width digits
+        ("1.5亿元", "150 million yuan"),
+    ],
+)
+def test_chinese_and_english_figures_agree(chinese: str, english: str) -> None:
+    assert numbers_in(chinese) == numbers_in(english)
+    assert numbers_in(chinese)
+
+
+@pytest.mark.parametrize(
+    ("numeral", "value"),
+    [
+        ("十", 10),
+        ("十五", 15),
+        ("二十", 20),
+        ("一百零五", 105),
+        ("三百万", 3_000_000),
+        ("二〇一八", 2018),
+        ("两千", 2000),
+    ],
+)
+def test_chinese_numerals(numeral: str, value: int) -> None:
+    assert zh_numeral_value(numeral) == value
+
+
+def test_words_that_only_look_like_numerals_are_not_figures() -> None:
+    assert numbers_in("一些机构应当统一执行，一律不得收费") == set()
+    assert numbers_in("No figures here, only words.") == set()
+
+
+def test_list_numbering_is_not_a_stated_figure() -> None:
+    text = "1. The fee is 2,000 yuan.\n（三）检验费用由国家承担\n三、罚则"
+    assert stated_numbers(text) == {2000.0}
+    assert stated_numbers("1.5亿元") == {150_000_000.0}  # a decimal is not list numbering
