@@ -143,7 +143,7 @@ def main() -> None:
         name, model = make_chat_model(settings)
         answerer = Answerer(realdocs_kb, model, name)
 
-        def show(record: AnswerRecord) -> None:
+        def show(record: AnswerRecord, name: str = name) -> None:
             mark = "refused" if record.refused else {True: "right", False: "WRONG", None: "-"}[record.correct]
             print(f"  {record.id:40} {mark:8} {record.seconds:6.1f} s", flush=True)
             if args.records:

@@ -30,7 +30,14 @@ from typing import Any, Literal
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from bot.citations import CheckedAnswer, check_answer, is_refusal, locate_evidence, passage_sentences
+from bot.citations import (
+    CheckedAnswer,
+    check_answer,
+    is_refusal,
+    locate_evidence,
+    passage_sentences,
+    strip_refusal,
+)
 from bot.gate import Gate, GateDecision
 from bot.lang import detect_language, language_name
 from bot.prompts import Template
@@ -93,6 +100,8 @@ class Turn:
         """Turns from [{"role", "content"}, ...] (the chat format of Gradio and the REST API); bad items are errors."""
         turns = []
         for i, item in enumerate(history or []):
+            if not isinstance(item, Mapping):
+                raise ConfigError(f"history item {i} must be an object with role and content")
             role, content = item.get("role"), item.get("content")
             if role not in ("user", "assistant") or not isinstance(content, str):
                 raise ConfigError(f"history item {i} needs role 'user' or 'assistant' and a text content")
@@ -328,7 +337,7 @@ class Answerer:
             quotes.append(f"> {quote} [{n}]")
         foreign = any(c.lang and c.lang != lang for c in citations)
         body = Template.load("extractive", "zh" if lang == "zh" else "en").render(quotes="\n>\n".join(quotes)).text
-        if foreign and lang != "zh":
+        if foreign:
             body += "\n\n" + _ui(lang, "other_language")
         notices = [notice] if notice else []
         if notice:
@@ -363,12 +372,19 @@ class Answerer:
             return self._extractive(question, query, lang, hits, _ui(lang, "llm_failed", reason=reason))
         timings["generate"] = time.perf_counter() - t
         raw = "".join(pieces).strip()
-        if is_refusal(raw) or not raw:
+        t = time.perf_counter()
+        try:
+            checked = check_answer(strip_refusal(raw), [_checkable(hit) for hit in context], question)
+        except Exception as exc:  # a checker bug must cost the model's answer, not the asker's answer
+            timings["verify"] = time.perf_counter() - t
+            notice = _ui(lang, "ungrounded") + f" ({type(exc).__name__})"
+            return self._extractive(question, query, lang, hits, notice)
+        if (is_refusal(raw) and not checked.grounded) or not raw:
+            # NOT_IN_KB with nothing verified besides: the model's refusal stands (a partial answer is kept)
             answer = self._refusal(question, lang, hits, GateDecision(True, {}, _ui(lang, "model_refused")))
             answer.backend = self.backend
+            answer.draft = raw
             return answer
-        t = time.perf_counter()
-        checked = check_answer(raw, [_checkable(hit) for hit in context], question)
         if not checked.grounded:
             answer = self._extractive(question, query, lang, hits, _ui(lang, "ungrounded"))
             answer.removed = [f"{s.text} ({s.reason})" for s in checked.sentences if s.status in ("removed", "echo")]
@@ -384,16 +400,17 @@ class Answerer:
         for sentence in checked.kept:
             for n in sentence.cited:
                 renumber.setdefault(n, len(renumber) + 1)
-        joiner = "" if lang in ("zh", "ja") else " "
-        lines = []
+        joiner = "" if lang in ("zh", "ja", "ko") else " "
+        lines: dict[int, list[str]] = {}
         for sentence in checked.kept:
             marks = "".join(f"[{renumber[n]}]" for n in sentence.cited)
             text = sentence.text
             if marks:  # the marker goes before the closing punctuation
+                space = "" if joiner == "" else " "
                 stop = re.search(r"[.。!?！？]$", text)
-                text = f"{text[:-1]} {marks}{text[-1]}" if stop else f"{text} {marks}"
-            lines.append(text)
-        body = joiner.join(lines)
+                text = f"{text[:-1]}{space}{marks}{text[-1]}" if stop else f"{text}{space}{marks}"
+            lines.setdefault(sentence.line, []).append(text)
+        body = "\n".join(joiner.join(parts) for _, parts in sorted(lines.items()))
         citations = []
         for old, new in sorted(renumber.items(), key=lambda item: item[1]):
             hit = context[old - 1]
@@ -412,7 +429,7 @@ class Answerer:
             lang,
             self.backend,
             notices=notices,
-            removed=[f"{s.text} ({s.reason})" for s in checked.removed],
+            removed=[f"{s.text} ({s.reason})" for s in checked.sentences if s.status in ("removed", "echo")],
             unverified=[s.text for s in checked.kept if s.status == "unverified"],
         )
 
@@ -421,17 +438,27 @@ class Answerer:
         return [float(v @ vector) for v in self.kb.embedder.embed_passages(list(sentences))]
 
 
+_TAG = re.compile(r"</?\s*passages?\s*>", re.IGNORECASE)
+
+
+def _data(text: str) -> str:
+    """Document text as the model reads it: it cannot close the <passages> block and speak as the user."""
+    return _TAG.sub("[tag removed]", text)
+
+
+def _shown(hit: Hit) -> str:
+    return hit.text if len(hit.text) <= PASSAGE_CHARS else hit.text[:PASSAGE_CHARS] + "…"
+
+
 def _passage_block(n: int, hit: Hit) -> str:
     where = " › ".join(part for part in (hit.title, hit.section) if part)
-    text = hit.text if len(hit.text) <= PASSAGE_CHARS else hit.text[:PASSAGE_CHARS] + "…"
-    # The passages are delimited as data: a document cannot close the block and speak as the user.
-    text = re.sub(r"</?\s*passages?\s*>", "[tag removed]", text, flags=re.IGNORECASE)
-    return f"[{n}] {where} ({hit.source})\n{text}"
+    header = re.sub(r"\s+", " ", _data(f"{where} ({hit.source})"))  # one line: a title cannot start a new block
+    return f"[{n}] {header}\n{_data(_shown(hit))}"
 
 
 def _checkable(hit: Hit) -> str:
-    """What a citation of this passage may rely on: its text and where it sits (第十条 lives in the section)."""
-    return f"{hit.title}\n{hit.section}\n{hit.article}\n{hit.text}"
+    """What a citation of this passage may rely on: what the model was shown of it (第十条 lives in the section)."""
+    return f"{hit.title}\n{hit.section}\n{hit.article}\n{_shown(hit)}"
 
 
 def _citation(n: int, hit: Hit, span: tuple[int, int]) -> Citation:

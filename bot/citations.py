@@ -25,12 +25,18 @@ from dataclasses import dataclass, field
 from bot.figures import numbers_in, stated_numbers
 
 MARKER = re.compile(
-    r"\s?[\[【](?:(?:passage|source|ref|资料|来源|文档)\s*)?(\d{1,3}(?:\s*[,，、;]\s*(?:\d{1,3}))*)[\]】]",
+    r"\s?[\[【](?:(?:passage|source|ref|资料|来源|文档)\s*)?"
+    r"(\d{1,3}(?:\s*(?:[,，、;]|[-–~])\s*\d{1,3})*)[\]】]",
     re.IGNORECASE,
 )
 _LEADING_MARKERS = re.compile(r"^(?:\s*" + MARKER.pattern.replace(r"\s?", "", 1) + r")+\s*[.。]?", re.IGNORECASE)
-# Sentence ends: Chinese full stops always; Western ones when followed by a space or a line end (not 3.5 or No.5).
-_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<=[.])(?=\s)|\n+")
+# Sentence ends: Chinese full stops always; Western ones when followed by a space (not 3.5, No. 5, e.g. or U.S.).
+_SENTENCE_END = re.compile(
+    r"(?<=[。！？；!?;])|(?<=[.])(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bU\.S\.)(?<!\bNo\.)(?<!\bArt\.)(?<!\bvs\.)"
+    r"(?<!\bNr\.)(?=\s)"
+)
+_LIST_START = re.compile(r"^(\s*(?:[-*•]\s+)?)(\d{1,2})\.(?=\s)", re.MULTILINE)  # "1. item" is not a sentence end
+_MARKER_AFTER_STOP = re.compile(r"([.。!?！？])((?:\s?[\[【][^\]】\n]{1,20}[\]】])+)")
 REFUSAL_TOKEN = "NOT_IN_KB"
 _REFUSAL = re.compile(r"(?:NOT|不是|没有|无)[_ ]?IN[_ ]KB|_IN_KB", re.IGNORECASE)
 
@@ -39,6 +45,7 @@ _REFUSAL = re.compile(r"(?:NOT|不是|没有|无)[_ ]?IN[_ ]KB|_IN_KB", re.IGNOR
 class Sentence:
     text: str  # as written, markers removed
     cited: list[int]  # passage numbers (1-based), valid ones only
+    line: int = 0  # which line of the answer it was on (lists and paragraphs keep their layout)
     status: str = "supported"  # supported | recited | autocited | unverified | echo | removed
     reason: str = ""
 
@@ -50,7 +57,8 @@ class CheckedAnswer:
 
     @property
     def kept(self) -> list[Sentence]:
-        return [s for s in self.sentences if s.status != "removed"]
+        """Sentences that stay in the answer (not removed, not mere restatements of the question)."""
+        return [s for s in self.sentences if s.status not in ("removed", "echo")]
 
     @property
     def removed(self) -> list[Sentence]:
@@ -59,15 +67,17 @@ class CheckedAnswer:
     @property
     def grounded(self) -> bool:
         """At least one kept sentence carries a citation and says more than the question."""
-        return any(s.cited and s.status != "echo" for s in self.kept)
+        return any(s.cited for s in self.kept)
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of an answer or a passage, each with its closing punctuation; markers stay with their sentence."""
+    """Sentences of one line of an answer, each with its closing punctuation; markers stay with their sentence."""
+    text = _LIST_START.sub(r"\1\2)", text)  # "1. The fee..." -> "1) The fee...", which is list numbering
+    text = _MARKER_AFTER_STOP.sub(r"\2\1", text)  # "... yuan.[1] Next" -> "... yuan[1]. Next"
     pieces = [piece for piece in _SENTENCE_END.split(text) if piece and piece.strip()]
     sentences: list[str] = []
     for piece in pieces:
-        # "... yuan. [1]" or "……。[1]": a marker after the full stop belongs to the sentence before it.
+        # "……。 [1]": a marker left at the start of a piece belongs to the sentence before it.
         leading = _LEADING_MARKERS.match(piece)
         if sentences and leading:
             sentences[-1] += piece[: leading.end()]
@@ -82,15 +92,22 @@ def parse_markers(sentence: str) -> tuple[str, list[int]]:
     numbers: list[int] = []
     for match in MARKER.finditer(sentence):
         for part in re.split(r"[,，、;]", match.group(1)):
-            number = int(part.strip())
-            if number not in numbers:
-                numbers.append(number)
+            low, _, high = re.sub(r"\s", "", part).replace("–", "-").replace("~", "-").partition("-")
+            span = range(int(low), int(high) + 1) if high and 0 < int(high) - int(low) < 10 else [int(low)]
+            numbers.extend(n for n in span if n not in numbers)
     return MARKER.sub("", sentence).strip(), numbers
 
 
 def is_refusal(text: str) -> bool:
     """Did the model say NOT_IN_KB (small models also write "NOT IN KB", "不是_in_KB")?"""
     return bool(_REFUSAL.search(text))
+
+
+def strip_refusal(text: str) -> str:
+    """The answer without the sentences that only say NOT_IN_KB."""
+    return "\n".join(
+        "".join(part for part in split_sentences(line) if not is_refusal(part)) for line in text.splitlines()
+    ).strip()
 
 
 def _bigrams(text: str) -> set[str]:
@@ -123,14 +140,15 @@ def check_answer(answer: str, passages: Sequence[str], question: str = "") -> Ch
     asked = numbers_in(question)
     sentences: list[Sentence] = []
     dropped: list[int] = []
-    for raw in split_sentences(answer):
+    lines = [(number, raw) for number, line in enumerate(answer.splitlines()) for raw in split_sentences(line)]
+    for line, raw in lines:
         text, markers = parse_markers(raw)
         if not text:
             continue
         cited = [n for n in markers if 1 <= n <= len(passages)]
         dropped.extend(n for n in markers if n not in cited)
         figures = stated_numbers(text) - asked
-        sentence = Sentence(text, cited)
+        sentence = Sentence(text, cited, line)
         if is_echo(text, question):
             sentence.status, sentence.reason = "echo", "restates the question"
             sentences.append(sentence)
@@ -167,7 +185,7 @@ def _figures(values: set[float]) -> str:
 
 # ---- evidence spans -------------------------------------------------------------------------------------------
 
-_PASSAGE_SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]?|[^\n]+")
+_PASSAGE_SENTENCE = re.compile(r"(?:[^。！？；!?;.\n]|\.(?!\s))+(?:[。！？；!?;]|\.(?=\s|$))?|[^\n]+")
 
 Similarity = Callable[[str, Sequence[str]], list[float]]  # claim, sentences -> one similarity per sentence
 

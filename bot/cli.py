@@ -128,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     _kb_options(evaluate)
     _llm_options(evaluate)
 
+    serve = commands.add_parser("serve", help="the web chat at / and the REST API at /api (docs at /api/docs)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
+    serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    _kb_options(serve)
+    _llm_options(serve)
+
     docs = commands.add_parser("docs", help="list ingested documents")
     docs.add_argument("--json", action="store_true")
     _kb_options(docs)
@@ -425,6 +431,43 @@ def _eval_answers(answerer: Answerer, questions: list[Any]) -> dict[str, Any]:
     return {"backend": answerer.backend, "groups": groups, "records": [asdict(r) for r in records]}
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import time
+
+    from bot.server import create_app, offline_environment
+    from bot.service import AdminCredentials, ChatService
+    from ingest.pipeline import Ingester
+    from kb.resources import corpus_dir
+
+    offline_environment()
+    started = time.perf_counter()
+    settings = _settings(args)
+    if not 0 < args.port < 65536:
+        raise ConfigError(f"--port must be between 1 and 65535, got {args.port}")
+    admin = AdminCredentials.from_env()
+    kb = KnowledgeBase.open(settings=settings, create=True)
+    if kb.store.count() == 0:
+        print(f"The knowledge base at {kb.kb_dir} is empty: ingesting the shipped corpus first.", flush=True)
+        progress = _Progress()
+        try:
+            report = Ingester(kb).sync([corpus_dir()], on_file=progress.on_file, on_chunks=progress.on_chunks)
+        finally:
+            progress.done()
+        print(f"ingested {len(report.added)} documents, {report.chunks} chunks in {report.seconds:.0f} s", flush=True)
+    service = ChatService(settings, kb=kb, answerer=_answerer(settings, kb), admin=admin)
+    app = create_app(service)
+    import uvicorn
+
+    url = f"http://{args.host}:{args.port}/"
+    print(
+        f"certkb is ready at {url} (REST API {url}api/docs; chat model: {service.answerer.backend}; "
+        f"admin: {'on' if admin else 'off'}) after {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 COMMANDS = {
     "ingest": cmd_ingest,
     "search": cmd_search,
@@ -433,6 +476,7 @@ COMMANDS = {
     "docs": cmd_docs,
     "eval": cmd_eval,
     "ask": cmd_ask,
+    "serve": cmd_serve,
 }
 
 

@@ -32,9 +32,12 @@ def fact_present(alternative: str, answer: str, answer_numbers: set[float]) -> b
 
     >>> fact_present("300万", "at least 3 million yuan [1]", numbers_in("at least 3 million yuan [1]"))
     True
+    >>> fact_present("5年", "有效期15年", numbers_in("有效期15年"))
+    False
     """
-    if _squash(alternative) in _squash(answer):
-        return True
+    wanted_text = _squash(alternative)
+    if wanted_text and re.search(r"(?<!\d)" + re.escape(wanted_text) + r"(?!\d)", _squash(answer)):
+        return True  # a figure must not match inside a longer one: "5 years" is not in "15 years"
     wanted = numbers_in(alternative)
     stripped = re.sub(r"[\d\s,.%万亿元年月日天个工作]|million|thousand|yuan|rmb|days?|years?|months?", "", alternative)
     return bool(wanted) and not stripped.strip() and wanted <= answer_numbers

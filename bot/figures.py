@@ -14,6 +14,7 @@ True
 
 from __future__ import annotations
 
+import math
 import re
 
 _ZH_DIGITS = {
@@ -40,7 +41,7 @@ _EN_WORDS = {
     "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
     "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "thousand": 1000,
 }  # fmt: skip
-_EN_MULTIPLIERS = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "k": 1e3, "m": 1e6, "bn": 1e9}
+_EN_MULTIPLIERS = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "bn": 1e9}  # not m/k: metres, kelvin
 _MONTHS = {
     name: number
     for number, names in enumerate(
@@ -53,25 +54,42 @@ _MONTHS = {
 }  # fmt: skip
 
 # Arabic numbers, optionally with thousands separators, decimals, and a following 万/亿 or million/thousand.
+# Letters may come before the digits (GB4943.1, ISO9001); "3C" (the common name of CCC) is a name, not a figure.
 _ARABIC = re.compile(
-    r"(?<![0-9A-Za-z_.])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?\s*(万|亿|(?:thousand|million|billion|bn|k|m)\b)?",
+    r"(?<![0-9_.])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(?![Cc](?![A-Za-z]))\s*(万|亿|(?:thousand|million|billion|bn)\b)?",
     re.IGNORECASE,
 )
 _ZH = re.compile(_ZH_NUMERAL)
 _EN_NUMBER_WORDS = re.compile(
-    r"\b(" + "|".join(sorted(_EN_WORDS, key=len, reverse=True)) + r")(?:[\s-]+(" + "|".join(_EN_WORDS) + r"))*\b",
+    r"\b("
+    + "|".join(sorted(_EN_WORDS, key=len, reverse=True))
+    + r")(?:[\s-]+(?:and\s+)?("
+    + "|".join(_EN_WORDS)
+    + r"))*\b",
     re.IGNORECASE,
 )
 _MONTH_WORDS = re.compile(r"\b(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?\s+\d", re.IGNORECASE)
 # Words that are Chinese numerals only by accident: 一些 (some), 统一 (unify), 万一 (in case), 一律 ...
 _ZH_NOT_NUMBERS = re.compile(
-    r"一些|一切|一律|一般|一致|一旦|一并|一定|统一|唯一|之一|万一|一起|一方|一次性|一经|同一|进一步|第一时间"
+    r"一些|一切|一律|一般|一致|一旦|一并|一定|统一|唯一|(?<!分)之一|万一|一起|一方|一次性|一经|同一|进一步|第一时间|"
+    r"第三方|三方|十分|零部件|零件|零售|零星|一样|一直|单一|逐一|一批|一部分|一步|一体|一概|一道|一再|万万|千万|百货"
 )
+# Fractions: 百分之五 is 5 (percent), 三分之一 is recorded by its numerator, as "one third" is.
+_ZH_FRACTION = re.compile(r"[零〇一二两三四五六七八九十百千万]+分之")
+_EN_NOT_NUMBERS = re.compile(r"\bone(?=\s+of\b)|\b(?:no|any|each|every|this|that|which)\s+one\b", re.IGNORECASE)
+_EN_UNIT = re.compile(
+    r"(?:percent|per cent|%|times|days?|working|weeks?|months?|years?|hours?|yuan|rmb|dollars?|euros?|thousand|"
+    r"million|billion|articles?|samples?|members?|persons?|people|staff|copies)\b",
+    re.IGNORECASE,
+)
+_MAX_VALUE = 1e18  # larger "figures" are noise (or an attempt to overflow), never a fact to check
 
 
 def zh_numeral_value(text: str) -> float | None:
     """The value of a Chinese numeral such as 三百万, 四十五, 二〇一八 (digit by digit), or None."""
     if not text or any(ch not in _ZH_DIGITS and ch not in _ZH_SMALL_UNITS and ch not in _ZH_BIG_UNITS for ch in text):
+        return None
+    if len(text) > 24:  # no real figure is this long; an absurd run must not overflow a float
         return None
     if all(ch in _ZH_DIGITS for ch in text) and len(text) > 1:  # 二〇一八: read digit by digit
         return float("".join(str(_ZH_DIGITS[ch]) for ch in text))
@@ -105,30 +123,41 @@ def _en_words_value(words: list[str]) -> float:
 
 def numbers_in(text: str) -> set[float]:
     """Every number the text states, in any of the forms above (percent signs and units dropped)."""
+    found = {value for value in _numbers(text) if math.isfinite(value) and abs(value) < _MAX_VALUE}
+    return found
+
+
+def _numbers(text: str) -> set[float]:
     found: set[float] = set()
     for match in _ARABIC.finditer(text):
-        value = float(match.group(1).replace(",", "") + ("." + match.group(2) if match.group(2) else ""))
+        digits = match.group(1).replace(",", "") + ("." + match.group(2) if match.group(2) else "")
+        if len(digits) > 24:
+            continue
+        value = float(digits)
         unit = (match.group(3) or "").lower()
         if unit in _ZH_BIG_UNITS:
             value *= _ZH_BIG_UNITS[unit]
         elif unit in _EN_MULTIPLIERS:
             value *= _EN_MULTIPLIERS[unit]
         found.add(value)
-    for match in _ZH.finditer(_ZH_NOT_NUMBERS.sub(" ", text)):
+    for match in _ZH.finditer(_ZH_NOT_NUMBERS.sub(" ", _ZH_FRACTION.sub(" ", text))):
         run = match.group(0)
         if run in ("万", "亿", "千", "百"):  # a bare unit after an Arabic number (300万) was handled above
             continue
         zh_value = zh_numeral_value(run.lstrip("万亿千百"))  # a unit first belongs to an Arabic number before it
         if zh_value is not None:
             found.add(zh_value)
-    for match in _EN_NUMBER_WORDS.finditer(text):
-        words = re.split(r"[\s-]+", match.group(0).lower())
+    blanked = _EN_NOT_NUMBERS.sub(lambda m: " " * len(m.group(0)), text)
+    for match in _EN_NUMBER_WORDS.finditer(blanked):
+        words = [w for w in re.split(r"[\s-]+", match.group(0).lower()) if w != "and"]
         value = _en_words_value(words)
-        following = text[match.end() : match.end() + 12].lower()
+        following = text[match.end() : match.end() + 16].lower().lstrip()
         for name, multiplier in _EN_MULTIPLIERS.items():
-            if len(name) > 2 and following.lstrip().startswith(name):
+            if following.startswith(name):
                 value *= multiplier
-        found.add(value)
+        # "two things", "one certificate": small number words are figures only when they count something measured
+        if value > 10 or _EN_UNIT.match(following):
+            found.add(value)
     for match in _MONTH_WORDS.finditer(text):
         found.add(float(_MONTHS[match.group(1).lower()]))
     return found

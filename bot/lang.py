@@ -212,7 +212,7 @@ def detect_language(text: str) -> str:
         weight = 2.5 if code in ("zh", "ja", "ko") else 1
         if count and (count * weight >= letters - count or (code == "ja" and count >= 2)):
             return code
-    words = [word.lower() for word in _LATIN_WORD.findall(text)]
+    words = [word.lower() for word in _LATIN_WORD.findall(text) if len(word) > 1]  # "e-bike", "E": not words
     scores = {code: sum(word in vocab for word in words) for code, vocab in _FUNCTION_WORDS.items()}
     best = max(scores, key=lambda code: (scores[code], code == "en"))
     return best if scores[best] > scores["en"] else "en"

@@ -21,6 +21,7 @@ import queue
 import secrets
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -207,12 +208,13 @@ class ChatLocalLlama(BaseChatModel):
                 items.put(finished)
 
         threading.Thread(target=run, name="certkb-llama", daemon=True).start()
+        deadline = time.monotonic() + self.timeout  # for the whole answer, not between two tokens
         try:
             while True:
                 try:
-                    item = items.get(timeout=self.timeout)
+                    item = items.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
-                    raise LLMError(f"the local model produced nothing for {self.timeout:.0f} s") from None
+                    raise LLMError(f"the local model did not finish within {self.timeout:.0f} s") from None
                 if item is finished:
                     return
                 if isinstance(item, Exception):

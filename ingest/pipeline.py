@@ -235,5 +235,23 @@ class Ingester:
         known = sorted(entry["source"] for entry in self.manifest.files.values())
         raise ConfigError(f"no document {source!r} in the knowledge base; known sources: {', '.join(known[:10])}")
 
+    def rebuild(self) -> IngestReport:
+        """Empty the knowledge base and ingest every current document again from its files and folders."""
+        roots = self.roots()
+        self.kb.clear()
+        self.manifest.files.clear()
+        self.manifest.pending.clear()
+        self.manifest.save()
+        return self.sync(roots)
+
+    def roots(self) -> list[Path]:
+        """The files and folders the current documents were ingested from, to ingest them all again."""
+        roots = set()
+        for key, entry in self.manifest.files.items():
+            depth = len(Path(str(entry["source"])).parts)
+            path = Path(key)
+            roots.add(path.parents[depth - 2] if depth > 1 else path)
+        return sorted(root for root in roots if root.exists())
+
     def documents(self) -> list[dict[str, Any]]:
         return sorted(self.manifest.files.values(), key=lambda entry: str(entry["source"]))

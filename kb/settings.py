@@ -20,6 +20,7 @@ part of the settings, so printing settings cannot leak it.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -122,5 +123,5 @@ class Settings:
                 f"the LLM URL must start with http:// or https://, got {self.llm_url!r} "
                 "(example: CERTKB_LLM_URL=http://127.0.0.1:8080/v1)"
             )
-        if self.llm_timeout <= 0:
-            raise ConfigError(f"the LLM timeout must be positive, got {self.llm_timeout}")
+        if not math.isfinite(self.llm_timeout) or self.llm_timeout <= 0:
+            raise ConfigError(f"the LLM timeout must be a positive number of seconds, got {self.llm_timeout}")

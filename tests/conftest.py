@@ -121,3 +121,17 @@ def e5_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
     kb = KnowledgeBase.open(tmp_path_factory.mktemp("e5") / "kb", create=True)
     kb.add(SAMPLE_CHUNKS)
     return kb
+
+
+@pytest.fixture(scope="session")
+def corpus_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+    """The shipped corpus ingested with the real default embedder (about a minute), shared by the slow tests.
+
+    Tests must not change it; the admin tests use knowledge bases of their own.
+    """
+    from ingest.pipeline import Ingester
+
+    kb = KnowledgeBase.open(tmp_path_factory.mktemp("corpus") / "kb", create=True)
+    report = Ingester(kb).sync([ROOT / "corpus"])
+    assert report.failed == {}
+    return kb

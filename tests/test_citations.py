@@ -28,20 +28,35 @@ def by_status(answer: str, question: str = "") -> dict[str, list[str]]:
 
 
 def test_split_keeps_markers_with_their_sentence_in_both_languages() -> None:
-    text = (
-        "注册资本不得少于300万元[1]。应在45日内决定。[2] The file is kept 10 years. [3] See No.5 below.\n- 列表项 [1]"
-    )
+    text = "注册资本不得少于300万元[1]。应在45日内决定。[2] The file is kept 10 years. [3] See No. 5, e.g. in the U.S."
     assert split_sentences(text) == [
         "注册资本不得少于300万元[1]。",
-        "应在45日内决定。[2]",
-        "The file is kept 10 years. [3]",
-        "See No.5 below.",
-        "- 列表项 [1]",
+        "应在45日内决定[2]。",  # a marker after the full stop moves before it
+        "The file is kept 10 years [3].",
+        "See No. 5, e.g. in the U.S.",  # abbreviations do not end sentences
     ]
+    assert split_sentences("Capital: 3 million yuan.[1] Valid for 5 years.[2]") == [
+        "Capital: 3 million yuan[1].",
+        "Valid for 5 years[2].",
+    ]
+
+
+def test_numbered_lists_keep_their_layout_and_are_checked_item_by_item() -> None:
+    answer = (
+        "Requirements:\n1. The capital must be at least 3 million yuan [1].\n2. A decision comes within 45 days [2]."
+    )
+    checked = check_answer(answer, PASSAGES)
+    assert [(s.line, s.status, s.cited) for s in checked.sentences] == [
+        (0, "unverified", []),
+        (1, "supported", [1]),
+        (2, "supported", [2]),
+    ]
+    assert checked.removed == []
 
 
 def test_marker_forms() -> None:
     assert parse_markers("需要CCC认证【2】，见[1, 3]和[资料4]。") == ("需要CCC认证，见和。", [2, 1, 3, 4])
+    assert parse_markers("See [1-3] and [5–6].") == ("See and.", [1, 2, 3, 5, 6])
 
 
 def test_supported_figures_pass_across_languages() -> None:
@@ -106,4 +121,4 @@ def test_evidence_span_is_the_supporting_sentence() -> None:
 def test_evidence_spans_cover_the_text_without_whitespace() -> None:
     passage = "  First sentence. Second one!\n第三句。  "
     spans = passage_sentences(passage)
-    assert [passage[s:e] for s, e in spans] == ["First sentence. Second one!", "第三句。"]
+    assert [passage[s:e] for s, e in spans] == ["First sentence.", "Second one!", "第三句。"]

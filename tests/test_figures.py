@@ -51,3 +51,24 @@ def test_list_numbering_is_not_a_stated_figure() -> None:
     text = "1. The fee is 2,000 yuan.\n（三）检验费用由国家承担\n三、罚则"
     assert stated_numbers(text) == {2000.0}
     assert stated_numbers("1.5亿元") == {150_000_000.0}  # a decimal is not list numbering
+
+
+@pytest.mark.parametrize(
+    ("text", "numbers"),
+    [
+        ("需要进行3C认证", set()),  # the common name of CCC, not a figure
+        ("应由第三方机构检测，十分重要，零部件一样要检", set()),
+        ("It is one of the designated bodies", set()),
+        ("处以违法销售额百分之一的罚款", {1.0}),
+        ("one hundred and five", {105.0}),
+        ("The cord may be 2 m long", {2.0}),  # metres, not millions
+        ("GB4943.1—2022 and ISO9001", {4943.1, 2022.0, 9001.0}),
+    ],
+)
+def test_names_and_words_that_are_not_the_figures_they_look_like(text: str, numbers: set[float]) -> None:
+    assert numbers_in(text) == numbers
+
+
+def test_absurd_inputs_do_not_overflow() -> None:
+    assert numbers_in("一" + "亿" * 39) == set()
+    assert numbers_in("9" * 400) == set()

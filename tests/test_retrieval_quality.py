@@ -51,14 +51,6 @@ def test_hybrid_meets_the_measured_floors_and_bm25_never_hurts_english(realdocs_
     assert hybrid["en"].hit_at_k >= 0.78
 
 
-@pytest.fixture(scope="module")
-def corpus_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
-    kb = KnowledgeBase.open(tmp_path_factory.mktemp("corpus") / "kb", create=True)
-    report = Ingester(kb).sync([ROOT / "corpus"])
-    assert report.failed == {}
-    return kb
-
-
 def test_shipped_corpus_question_set_meets_the_measured_floors(corpus_kb: KnowledgeBase) -> None:
     """benchmarks/corpus-questions.jsonl as `certkb eval` runs it, glossary on (measured 2026-11-25: all hit@5
     0.866; cross-lingual hit@1 0.667, hit@5 0.958; same-language hit@5 0.814)."""

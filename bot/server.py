@@ -1,0 +1,203 @@
+"""The FastAPI app: the REST API under /api and the Gradio chat at /.
+
+    GET  /api/health      liveness and what is loaded
+    GET  /api/stats       documents, chunks, embedder (as `certkb stats --json`)
+    POST /api/search      {query, k, filters} -> hits (as `certkb search --json`)
+    POST /api/ask         {question, history, filters, stream} -> the answer (as `certkb ask --json`);
+                          with "stream": true, NDJSON lines {"type": "status"|"token"|"answer", ...}
+    POST /api/feedback    {question, answer, chunk_ids, rating, comment} -> {id}
+    admin (HTTP Basic, only when credentials are configured):
+    GET  /api/admin/documents, POST /api/admin/upload, DELETE /api/admin/documents?source=...,
+    POST /api/admin/rebuild, GET /api/admin/feedback[.csv|.jsonl]
+
+OpenAPI docs are at /api/docs. Errors are JSON {"detail": "..."} with 4xx for bad input, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, File, HTTPException, Request, UploadFile
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from pydantic import BaseModel, Field
+
+from bot.answer import MAX_QUESTION_CHARS
+from bot.service import MAX_UPLOAD_BYTES, ChatService
+from kb.errors import CertkbError, ConfigError, LLMError
+
+MAX_HISTORY = 40
+_BASIC = HTTPBasic(auto_error=False)
+
+
+def offline_environment() -> None:
+    """Gradio and the Hugging Face client phone home unless told not to; certkb never does."""
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("GRADIO_SERVER_NAME", "127.0.0.1")
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    k: int = Field(default=5, ge=1, le=50)
+    filters: dict[str, str | list[str]] | None = None
+
+
+class HistoryTurn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=20_000)
+
+
+class AskRequest(BaseModel):
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    history: list[HistoryTurn] = Field(default_factory=list, max_length=MAX_HISTORY)
+    filters: dict[str, str | list[str]] | None = None
+    stream: bool = False
+
+
+class FeedbackRequest(BaseModel):
+    question: str = Field(min_length=1, max_length=20_000)
+    answer: str = Field(max_length=20_000)
+    chunk_ids: list[str] = Field(default_factory=list, max_length=100)
+    rating: Literal["up", "down"]
+    comment: str = Field(default="", max_length=5_000)
+    backend: str = Field(default="", max_length=100)
+    lang: str = Field(default="", max_length=20)
+
+
+def create_api(service: ChatService) -> FastAPI:
+    """The REST API alone (the web chat is mounted on it by `create_app`)."""
+    app = FastAPI(
+        title="certkb",
+        description="Certification knowledge base: search passages and get answers with checked citations.",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+
+    @app.exception_handler(CertkbError)
+    async def certkb_error(request: Request, exc: CertkbError) -> JSONResponse:
+        status = 400 if isinstance(exc, ConfigError) else 502 if isinstance(exc, LLMError) else 500
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    def admin(request: Request, credentials: Annotated[HTTPBasicCredentials | None, Depends(_BASIC)]) -> None:
+        if not service.admin.enabled:
+            raise HTTPException(404, "the admin area is off: set CERTKB_ADMIN_USER and CERTKB_ADMIN_PASSWORD")
+        client = request.client.host if request.client else "?"
+        try:
+            ok = credentials is not None and service.admin.login(client, credentials.username, credentials.password)
+        except ConfigError as exc:
+            raise HTTPException(429, str(exc)) from None
+        if not ok:
+            raise HTTPException(401, "wrong or missing admin credentials", headers={"WWW-Authenticate": "Basic"})
+
+    @app.get("/api/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "backend": service.answerer.backend, "chunks": service.kb.store.count()}
+
+    @app.get("/api/stats")
+    def stats() -> dict[str, Any]:
+        return service.kb.stats().to_dict()
+
+    @app.post("/api/search")
+    def search(body: SearchRequest) -> list[dict[str, Any]]:
+        return [hit.to_dict() for hit in service.search(body.query, body.k, body.filters)]
+
+    @app.post("/api/ask", response_model=None)
+    def ask(body: AskRequest) -> dict[str, Any] | StreamingResponse:
+        if not body.question.strip():
+            raise HTTPException(422, "the question is empty")
+        history = [turn.model_dump() for turn in body.history]
+        events = service.stream(body.question, history, body.filters)
+        if not body.stream:
+            for event in events:
+                if event.answer is not None:
+                    return event.answer.to_dict()
+            raise HTTPException(500, "no answer was produced")
+
+        first = next(events)  # errors in the request (bad filters...) surface here as 4xx, before streaming
+
+        def lines() -> Iterator[str]:
+            for event in _chain(first, events):
+                if event.answer is not None:
+                    yield json.dumps({"type": "answer", "answer": event.answer.to_dict()}, ensure_ascii=False) + "\n"
+                else:
+                    yield json.dumps({"type": event.kind, "text": event.text}, ensure_ascii=False) + "\n"
+
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+    @app.post("/api/feedback")
+    def feedback(body: FeedbackRequest) -> dict[str, int]:
+        fid = service.feedback.add(
+            body.question, body.answer, body.chunk_ids, body.rating, body.comment, body.backend, body.lang
+        )
+        return {"id": fid}
+
+    @app.get("/api/admin/documents", dependencies=[Depends(admin)])
+    def documents() -> list[dict[str, Any]]:
+        return service.documents()
+
+    @app.post("/api/admin/upload", dependencies=[Depends(admin)])
+    async def upload(files: Annotated[list[UploadFile], File()]) -> dict[str, Any]:
+        received = []
+        for item in files:
+            data = await item.read(MAX_UPLOAD_BYTES + 1)
+            received.append((item.filename or "", data))
+        return service.upload(received).to_dict()
+
+    @app.delete("/api/admin/documents", dependencies=[Depends(admin)])
+    def delete(source: str) -> dict[str, Any]:
+        return {"source": source, "chunks_removed": service.delete(source)}
+
+    @app.post("/api/admin/rebuild", dependencies=[Depends(admin)])
+    def rebuild() -> dict[str, Any]:
+        return service.rebuild().to_dict()
+
+    @app.get("/api/admin/feedback", dependencies=[Depends(admin)])
+    def feedback_list() -> dict[str, Any]:
+        return {"counts": service.feedback.counts(), "items": [f.to_dict() for f in service.feedback.list()]}
+
+    @app.get("/api/admin/feedback.csv", dependencies=[Depends(admin)], response_class=PlainTextResponse)
+    def feedback_csv() -> PlainTextResponse:
+        return PlainTextResponse(service.feedback.export_csv(), media_type="text/csv; charset=utf-8")
+
+    @app.get("/api/admin/feedback.jsonl", dependencies=[Depends(admin)], response_class=PlainTextResponse)
+    def feedback_jsonl() -> PlainTextResponse:
+        return PlainTextResponse(service.feedback.export_jsonl(), media_type="application/x-ndjson; charset=utf-8")
+
+    return app
+
+
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
+
+
+def create_app(service: ChatService) -> FastAPI:
+    """The REST API with the Gradio chat mounted at / (and its MCP server, exposing the retriever as a tool)."""
+    offline_environment()
+    import gradio as gr
+
+    from bot.web import build_ui, theme
+
+    app = create_api(service)
+    blocks = build_ui(service)
+    return gr.mount_gradio_app(  # type: ignore[no-any-return]
+        app,
+        blocks,
+        path="/",
+        mcp_server=True,
+        theme=theme(),
+        css=_css(),
+        footer_links=["api"],
+    )
+
+
+def _css() -> str:
+    from bot.web import CSS
+
+    return CSS

@@ -1,0 +1,211 @@
+"""What the web chat and the REST API share: one knowledge base, one answerer, feedback, and the admin actions.
+
+Handlers in `bot/server.py` and `bot/web.py` only translate requests into calls here; no retrieval, storage or
+file handling lives in a handler.
+
+Admin credentials come from the environment (CERTKB_ADMIN_USER and CERTKB_ADMIN_PASSWORD) or a file
+(CERTKB_ADMIN_FILE, one line `user:password`); there is no default password, and without credentials the admin
+actions are off. Failed logins are limited per client (`AdminGate`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.answer import Answerer, AnswerEvent, Turn
+from bot.feedback import FEEDBACK_FILE, FeedbackStore
+from bot.llm import make_chat_model
+from ingest.loaders import SUPPORTED_SUFFIXES
+from ingest.pipeline import Ingester, IngestReport
+from kb.errors import ConfigError
+from kb.knowledge_base import KnowledgeBase
+from kb.settings import Settings
+from kb.types import Filters, Hit
+
+UPLOADS_DIR = "uploads"
+MAX_UPLOAD_BYTES = 20 * 2**20
+MAX_FAILED_LOGINS = 5
+LOCKOUT_SECONDS = 300
+
+# What a file must start with to be what its extension says (text formats are checked by decoding instead).
+_MAGIC = {".pdf": (b"%PDF-",), ".docx": (b"PK\x03\x04",), ".xlsx": (b"PK\x03\x04",)}
+
+
+@dataclass(frozen=True)
+class AdminCredentials:
+    user: str
+    password: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AdminCredentials | None:
+        """Credentials from CERTKB_ADMIN_USER/PASSWORD or CERTKB_ADMIN_FILE; None when not configured."""
+        env = os.environ if env is None else env
+        user, password = env.get("CERTKB_ADMIN_USER", ""), env.get("CERTKB_ADMIN_PASSWORD", "")
+        if env.get("CERTKB_ADMIN_FILE"):
+            path = Path(env["CERTKB_ADMIN_FILE"]).expanduser()
+            try:
+                line = path.read_text(encoding="utf-8").strip().splitlines()[0]
+            except (OSError, IndexError) as exc:
+                raise ConfigError(f"cannot read the admin credentials file {path}: {exc}") from None
+            user, _, password = line.partition(":")
+        if not user and not password:
+            return None
+        if not user or len(password) < 8:
+            raise ConfigError("admin credentials need a user name and a password of at least 8 characters")
+        return cls(user, password)
+
+    def check(self, user: str, password: str) -> bool:
+        ok_user = hmac.compare_digest(user.encode(), self.user.encode())
+        ok_password = hmac.compare_digest(password.encode(), self.password.encode())
+        return ok_user and ok_password
+
+
+@dataclass
+class AdminGate:
+    """Credentials plus a per-client limit on failed logins (brute force)."""
+
+    credentials: AdminCredentials | None
+    failures: dict[str, list[float]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def enabled(self) -> bool:
+        return self.credentials is not None
+
+    def login(self, client: str, user: str, password: str) -> bool:
+        """True when the credentials are right; raises ConfigError when the client is locked out."""
+        if self.credentials is None:
+            return False
+        now = time.monotonic()
+        with self.lock:
+            recent = [t for t in self.failures.get(client, []) if now - t < LOCKOUT_SECONDS]
+            if len(recent) >= MAX_FAILED_LOGINS:
+                raise ConfigError(f"too many failed logins; try again in {LOCKOUT_SECONDS // 60} minutes")
+            if self.credentials.check(user, password):
+                self.failures.pop(client, None)
+                return True
+            self.failures[client] = [*recent, now]
+            return False
+
+
+def safe_filename(name: str) -> str:
+    """A file name without any path, control characters or leading dots; raises ConfigError when nothing is left.
+
+    >>> safe_filename("../../etc/passwd.md"), safe_filename("认证 规则(2026).PDF")
+    ('passwd.md', '认证_规则_2026_.pdf')
+    """
+    base = unicodedata.normalize("NFC", name).replace("\\", "/").split("/")[-1]
+    stem, dot, suffix = base.rpartition(".")
+    if not dot:
+        stem, suffix = base, ""
+    stem = re.sub(r"[^\w\-.]+", "_", stem, flags=re.UNICODE).strip("._")[:120]
+    suffix = re.sub(r"[^\w]+", "", suffix).lower()
+    if not stem or not suffix:
+        raise ConfigError(f"unusable file name {name!r}")
+    return f"{stem}.{suffix}"
+
+
+def check_upload(name: str, data: bytes) -> str:
+    """The sanitised file name when the upload is an allowed type, size and content; else ConfigError."""
+    clean = safe_filename(name)
+    suffix = Path(clean).suffix
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise ConfigError(f"{clean}: {suffix} files are not accepted (allowed: {', '.join(SUPPORTED_SUFFIXES)})")
+    if not data:
+        raise ConfigError(f"{clean} is empty")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ConfigError(f"{clean} is {len(data) / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB")
+    magic = _MAGIC.get(suffix)
+    if magic and not data.startswith(magic):
+        raise ConfigError(f"{clean} is not really a {suffix} file (its content does not match its extension)")
+    if not magic and b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(f"{clean} looks binary, not like a {suffix} text file")
+    return clean
+
+
+class ChatService:
+    """One knowledge base served to many users: answers, search, feedback and admin actions."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        kb: KnowledgeBase | None = None,
+        answerer: Answerer | None = None,
+        admin: AdminCredentials | None = None,
+    ) -> None:
+        self.settings = settings
+        self.kb = kb or KnowledgeBase.open(settings=settings)
+        if answerer is None:
+            backend, model = make_chat_model(settings)
+            answerer = Answerer(self.kb, model, backend)
+        self.answerer = answerer
+        self.feedback = FeedbackStore(self.kb.kb_dir / FEEDBACK_FILE)
+        self.admin = AdminGate(admin)
+        self._write_lock = threading.Lock()
+
+    # ---- everyone --------------------------------------------------------------------------------------------
+
+    def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[Hit]:
+        return self.kb.search(query, k=k, filters=filters)
+
+    def stream(
+        self, question: str, history: list[dict[str, Any]] | None = None, filters: Filters | None = None
+    ) -> Iterator[AnswerEvent]:
+        return self.answerer.stream(question, Turn.from_dicts(history), filters)
+
+    def facets(self) -> dict[str, list[str]]:
+        """The values users can filter on (document types, markets, languages) as the knowledge base has them."""
+        stats = self.kb.stats()
+        jurisdictions = sorted({str(d.get("jurisdiction", "")) for d in self._documents_meta()} - {""})
+        return {
+            "doc_type": sorted(k for k in stats.doc_types if k != "?"),
+            "jurisdiction": jurisdictions,
+            "lang": sorted(k for k in stats.languages if k != "?"),
+        }
+
+    def _documents_meta(self) -> list[dict[str, Any]]:
+        return [stored.metadata for stored in self.kb.store.iter_all()]
+
+    # ---- admin -----------------------------------------------------------------------------------------------
+
+    def uploads_dir(self) -> Path:
+        return self.kb.kb_dir / UPLOADS_DIR
+
+    def documents(self) -> list[dict[str, Any]]:
+        return Ingester(self.kb).documents()
+
+    def upload(self, files: list[tuple[str, bytes]]) -> IngestReport:
+        """Check every file first (nothing is written if one is refused), save them, then ingest the uploads."""
+        checked = [(check_upload(name, data), data) for name, data in files]
+        if not checked:
+            raise ConfigError("no file was uploaded")
+        with self._write_lock:
+            folder = self.uploads_dir()
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, data in checked:
+                tmp = folder / f".{name}.partial"
+                tmp.write_bytes(data)
+                os.replace(tmp, folder / name)
+            return Ingester(self.kb).sync([folder])
+
+    def delete(self, source: str) -> int:
+        with self._write_lock:
+            removed = Ingester(self.kb).delete(source)
+            uploaded = self.uploads_dir() / Path(source).name
+            if source.startswith(f"{UPLOADS_DIR}/") and uploaded.is_file():
+                uploaded.unlink()  # otherwise the next upload's sync would bring it back
+            return removed
+
+    def rebuild(self) -> IngestReport:
+        """Re-ingest every current document from its files into an emptied knowledge base."""
+        with self._write_lock:
+            return Ingester(self.kb).rebuild()

@@ -1,0 +1,456 @@
+"""The web chat (Gradio Blocks): streamed answers with citation markers, a sources panel with the evidence
+highlighted, filters, example questions, an interface language switch, thumbs up/down per answer, Markdown export,
+and an admin area that exists only when admin credentials are configured.
+
+Handlers translate UI events into `ChatService` calls and render results; every piece of document or user text
+that reaches HTML is escaped here (`_esc`), so scripts in documents, questions or file names never run.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from bot.answer import Answer, Citation
+from bot.service import ChatService
+from kb.errors import CertkbError
+
+EXAMPLES = [
+    "认证机构的注册资本要求是多少？",
+    "Do I need CCC certification for power adapters sold in China?",
+    "Does Saudi Arabia accept test reports from Chinese labs?",
+    "出口欧盟的灯具需要 CE 标志吗？",
+    "What is the penalty for selling products without the required certification?",
+    "哪些产品需要办理工业产品生产许可证？",
+]
+
+TEXT = {
+    "en": {
+        "title": "certkb · certification knowledge base",
+        "subtitle": "Answers from laws, policies and standards, each claim with its source. "
+        "If the answer is not in the knowledge base, it says so.",
+        "placeholder": "Ask about certification, testing or market access, in any language…",
+        "send": "Ask",
+        "clear": "Clear chat",
+        "export": "Export as Markdown",
+        "filters": "Filters",
+        "doc_type": "Document type",
+        "jurisdiction": "Market / jurisdiction",
+        "lang": "Document language",
+        "sources": "Sources",
+        "no_sources": "Ask a question: the passages behind the answer appear here, with the evidence highlighted.",
+        "refused": "Not in the knowledge base: no passage was relevant enough, so nothing is cited.",
+        "full": "Full passage",
+        "searching": "Searching the knowledge base…",
+        "writing": "Writing the answer…",
+        "thanks": "Thank you: your feedback was saved.",
+        "chat_empty": "**Ask a question** in Chinese, English or another language, or pick an example below.",
+        "admin": "Admin",
+        "as_of": "as of",
+        "page": "p.",
+        "error": "Something went wrong: ",
+    },
+    "zh": {
+        "title": "certkb · 认证知识库",
+        "subtitle": "依据法规、政策和标准回答问题，每个结论都注明出处；知识库中没有的内容会如实说明。",
+        "placeholder": "请输入关于认证、检验检测或市场准入的问题（中英文均可）…",
+        "send": "提问",
+        "clear": "清空对话",
+        "export": "导出为 Markdown",
+        "filters": "筛选",
+        "doc_type": "文件类型",
+        "jurisdiction": "市场 / 法域",
+        "lang": "文件语言",
+        "sources": "来源",
+        "no_sources": "提问后，回答所依据的原文段落会显示在这里，并高亮证据句。",
+        "refused": "知识库中没有找到：没有足够相关的段落，因此没有引用。",
+        "full": "完整段落",
+        "searching": "正在检索知识库…",
+        "writing": "正在生成回答…",
+        "thanks": "谢谢，您的反馈已保存。",
+        "chat_empty": "**请提问**（中文、英文或其他语言），或点击下方示例。",
+        "admin": "管理",
+        "as_of": "截至",
+        "page": "第",
+        "error": "出错了：",
+    },
+}
+
+CSS = """
+#certkb-header h1 { font-size: 1.6rem; margin: 0; }
+#certkb-header p { margin: 0.2rem 0 0; opacity: 0.8; }
+.src-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 0.7rem 0.9rem;
+            margin-bottom: 0.7rem; background: var(--background-fill-secondary); }
+.src-head { font-weight: 600; display: flex; gap: 0.5rem; align-items: baseline; }
+.src-n { background: var(--color-accent); color: white; border-radius: 999px; padding: 0 0.55rem;
+         font-size: 0.85rem; }
+.src-meta { font-size: 0.85rem; opacity: 0.75; margin: 0.2rem 0 0.4rem; }
+.src-quote { margin: 0; padding-left: 0.6rem; border-left: 3px solid var(--color-accent); line-height: 1.6; }
+.src-quote mark, .src-full mark { background: #ffe58f; color: #222; padding: 0 2px; border-radius: 3px; }
+.src-full { white-space: pre-wrap; line-height: 1.6; margin-top: 0.4rem; }
+.src-refused { border: 1px solid #e8a33d; background: #fff7e6; color: #6b4300; border-radius: 10px;
+               padding: 0.8rem; }
+.src-empty { opacity: 0.7; }
+#certkb-sources { max-height: 70vh; overflow-y: auto; }
+body, .gradio-container { font-size: 16px; }
+@media (max-width: 800px) { #certkb-sources { max-height: none; } }
+"""
+
+FONTS = ["system-ui", "-apple-system", "Segoe UI", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei",
+         "WenQuanYi Micro Hei", "sans-serif"]  # fmt: skip
+
+
+def theme() -> gr.themes.Base:
+    """A calm theme with local fonts only (the default theme loads fonts from Google)."""
+    return gr.themes.Soft(
+        primary_hue="blue",
+        font=FONTS,
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
+    )
+
+
+def _esc(text: str) -> str:
+    """HTML-escaped text, with Markdown emphasis markers (which passages carry) left out of the display."""
+    return html.escape(text.replace("**", ""), quote=True)
+
+
+def _highlighted(text: str, start: int, end: int) -> str:
+    return _esc(text[:start]) + "<mark>" + _esc(text[start:end]) + "</mark>" + _esc(text[end:])
+
+
+def _excerpt(citation: Citation, context: int = 120) -> str:
+    """The evidence span with some text around it, highlighted."""
+    text, start, end = citation.text, citation.quote_start, citation.quote_end
+    left, right = max(0, start - context), min(len(text), end + context)
+    before = ("…" if left > 0 else "") + _esc(text[left:start])
+    after = _esc(text[end:right]) + ("…" if right < len(text) else "")
+    return f"{before}<mark>{_esc(text[start:end])}</mark>{after}"
+
+
+def render_sources(answer: Answer | None, ui: str) -> str:
+    t = TEXT[ui]
+    if answer is None:
+        return f'<div class="src-empty">{_esc(t["no_sources"])}</div>'
+    if answer.refused:
+        return f'<div class="src-refused">{_esc(t["refused"])}</div>'
+    cards = []
+    for c in answer.citations:
+        meta = [part for part in (c.section, c.article if c.article and c.article not in c.section else "") if part]
+        if c.page is not None:
+            meta.append(f"{t['page']} {c.page}")
+        meta += [part for part in (c.jurisdiction, c.doc_type) if part]
+        if c.as_of:
+            meta.append(f"{t['as_of']} {c.as_of}")
+        meta.append(c.source)
+        cards.append(
+            f'<div class="src-card" id="source-{c.n}">'
+            f'<div class="src-head"><span class="src-n">{c.n}</span><span>{_esc(c.title or c.source)}</span></div>'
+            f'<div class="src-meta">{" · ".join(_esc(m) for m in meta)}</div>'
+            f'<blockquote class="src-quote">{_excerpt(c)}</blockquote>'
+            f"<details><summary>{_esc(t['full'])}</summary>"
+            f'<div class="src-full">{_highlighted(c.text, c.quote_start, c.quote_end)}</div></details>'
+            "</div>"
+        )
+    return "".join(cards)
+
+
+def render_answer(answer: Answer) -> str:
+    """The chat bubble: the answer body (notices included) with its markers; refusals are marked as such."""
+    body = answer.body
+    body = re.sub(r"\[(\d{1,2})\]", r"**[\1]**", body)
+    return ("🚫 " + body) if answer.refused else body
+
+
+def conversation_markdown(history: list[dict[str, Any]], answers: list[dict[str, Any] | None]) -> str:
+    """The conversation as Markdown, each answer followed by its sources (what trainers hand out)."""
+    lines = [f"# certkb conversation ({time.strftime('%Y-%m-%d %H:%M')})", ""]
+    assistant_index = 0
+    for message in history:
+        content = str(message.get("content") or "")
+        if message.get("role") == "user":
+            lines += [f"**Q:** {content}", ""]
+        else:
+            lines += [content, ""]
+            meta = answers[assistant_index] if assistant_index < len(answers) else None
+            assistant_index += 1
+            for c in (meta or {}).get("citations", []):
+                where = " › ".join(p for p in (c["title"], c["section"]) if p)
+                lines.append(f"- [{c['n']}] {where} ({c['source']}): “{c['quote']}”")
+            lines += ["", "---", ""]
+    return "\n".join(lines)
+
+
+def _filters(doc_types: list[str], jurisdictions: list[str], langs: list[str]) -> dict[str, str | list[str]]:
+    chosen = {"doc_type": doc_types, "jurisdiction": jurisdictions, "lang": langs}
+    return {key: list(values) for key, values in chosen.items() if values}
+
+
+def build_ui(service: ChatService) -> gr.Blocks:
+    facets = service.facets()
+    ui0 = "en"
+    t = TEXT[ui0]
+
+    with gr.Blocks(title="certkb") as demo:
+        answers = gr.State([])  # per assistant message: {question, body, chunk_ids, backend, lang, citations}
+        admin_ok = gr.State(False)
+        with gr.Row(equal_height=True):
+            header = gr.Markdown(f"# {t['title']}\n{t['subtitle']}", elem_id="certkb-header")
+            ui_lang = gr.Radio(["English", "中文"], value="English", show_label=False, container=False, scale=0,
+                               min_width=180, elem_id="certkb-ui-lang")  # fmt: skip
+        with gr.Row():
+            with gr.Column(scale=3, min_width=320):
+                chatbot = gr.Chatbot(
+                    elem_id="certkb-chat",
+                    height="62vh",
+                    show_label=False,
+                    placeholder=t["chat_empty"],
+                    examples=[{"text": q} for q in EXAMPLES],
+                    feedback_options=("Like", "Dislike"),
+                    buttons=["copy"],
+                )
+                with gr.Row():
+                    question = gr.Textbox(
+                        placeholder=t["placeholder"], show_label=False, scale=8, lines=1, max_lines=4,
+                        autofocus=True, elem_id="certkb-question", submit_btn=False,
+                    )  # fmt: skip
+                    send = gr.Button(t["send"], variant="primary", scale=1, min_width=90, elem_id="certkb-send")
+                with gr.Row():
+                    clear = gr.Button(t["clear"], size="sm", elem_id="certkb-clear")
+                    export = gr.DownloadButton(t["export"], size="sm", value=None, elem_id="certkb-export")
+                status = gr.Markdown("", elem_id="certkb-status")
+            with gr.Column(scale=2, min_width=300):
+                with gr.Accordion(t["filters"], open=False, elem_id="certkb-filters") as filters_box:
+                    doc_type = gr.Dropdown(facets["doc_type"], multiselect=True, label=t["doc_type"],
+                                           elem_id="certkb-doc-type")  # fmt: skip
+                    jurisdiction = gr.Dropdown(facets["jurisdiction"], multiselect=True, label=t["jurisdiction"],
+                                               elem_id="certkb-jurisdiction")  # fmt: skip
+                    doc_lang = gr.Dropdown(facets["lang"], multiselect=True, label=t["lang"], elem_id="certkb-lang")
+                sources_title = gr.Markdown(f"### {t['sources']}")
+                sources = gr.HTML(render_sources(None, ui0), elem_id="certkb-sources")
+
+        if service.admin.enabled:
+            _admin_area(service, admin_ok)
+
+        def ui_code(choice: str) -> str:
+            return "zh" if choice == "中文" else "en"
+
+        def respond(
+            message: str,
+            history: list[dict[str, Any]],
+            kept: list[dict[str, Any] | None],
+            doc_types: list[str],
+            jurisdictions: list[str],
+            langs: list[str],
+            ui_choice: str,
+        ) -> Iterator[tuple[Any, ...]]:
+            ui = ui_code(ui_choice)
+            message = (message or "").strip()
+            if not message:
+                yield history, kept, gr.update(), "", gr.update(), gr.update()
+                return
+            prior = [{"role": m["role"], "content": str(m["content"])} for m in history if m.get("content")]
+            history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+            yield history, kept, "", TEXT[ui]["searching"], gr.update(), gr.update()
+            try:
+                for event in service.stream(message, prior[-12:], _filters(doc_types, jurisdictions, langs)):
+                    if event.kind == "token":
+                        history[-1]["content"] += event.text
+                        yield history, kept, "", TEXT[ui]["writing"], gr.update(), gr.update()
+                    elif event.answer is not None:
+                        answer = event.answer
+                        history[-1]["content"] = render_answer(answer)
+                        kept = [*kept, _answer_meta(answer)]
+                        yield history, kept, "", "", render_sources(answer, ui), _export(history, kept)
+            except CertkbError as exc:
+                history[-1]["content"] = f"⚠️ {TEXT[ui]['error']}{exc}"
+                kept = [*kept, None]
+                yield history, kept, "", "", gr.update(), gr.update()
+
+        outputs = [chatbot, answers, question, status, sources, export]
+        inputs = [question, chatbot, answers, doc_type, jurisdiction, doc_lang, ui_lang]
+        send.click(respond, inputs, outputs, api_visibility="private", concurrency_limit=4)
+        question.submit(respond, inputs, outputs, api_visibility="private", concurrency_limit=4)
+
+        def pick_example(data: gr.SelectData) -> str:
+            value = data.value
+            return str(value.get("text", "")) if isinstance(value, dict) else str(value)
+
+        chatbot.example_select(pick_example, None, question, api_visibility="private").then(
+            respond, inputs, outputs, api_visibility="private", concurrency_limit=4
+        )
+
+        def on_like(data: gr.LikeData, history: list[dict[str, Any]], kept: list[dict[str, Any] | None]) -> str:
+            position = data.index if isinstance(data.index, int) else data.index[0]
+            assistant_index = sum(1 for m in history[: position + 1] if m.get("role") == "assistant") - 1
+            meta = kept[assistant_index] if 0 <= assistant_index < len(kept) else None
+            if meta is None:
+                return ""
+            rating = "up" if data.liked else "down"
+            service.feedback.add(
+                meta["question"], meta["body"], meta["chunk_ids"], rating, backend=meta["backend"], lang=meta["lang"]
+            )
+            return TEXT["zh" if meta["lang"] == "zh" else "en"]["thanks"]
+
+        chatbot.like(on_like, [chatbot, answers], status, api_visibility="private")
+
+        def clear_all(ui_choice: str) -> tuple[Any, ...]:
+            return [], [], render_sources(None, ui_code(ui_choice)), "", gr.update(value=None)
+
+        clear.click(clear_all, ui_lang, [chatbot, answers, sources, status, export], api_visibility="private")
+
+        def switch(choice: str, kept: list[dict[str, Any] | None]) -> tuple[Any, ...]:
+            tt = TEXT[ui_code(choice)]
+            return (
+                f"# {tt['title']}\n{tt['subtitle']}",
+                gr.update(placeholder=tt["placeholder"]),
+                gr.update(value=tt["send"]),
+                gr.update(value=tt["clear"]),
+                gr.update(value=tt["export"]),
+                gr.update(label=tt["filters"]),
+                gr.update(label=tt["doc_type"]),
+                gr.update(label=tt["jurisdiction"]),
+                gr.update(label=tt["lang"]),
+                f"### {tt['sources']}",
+                gr.update(placeholder=tt["chat_empty"]),
+            )
+
+        ui_lang.change(
+            switch,
+            [ui_lang, answers],
+            [header, question, send, clear, export, filters_box, doc_type, jurisdiction, doc_lang, sources_title,
+             chatbot],
+            api_visibility="private",
+        )  # fmt: skip
+
+        def search_knowledge_base(query: str, k: int = 5) -> list[dict[str, Any]]:
+            """Search the certification knowledge base (laws, policies, standards, mutual-recognition lists).
+
+            Args:
+                query: the question or keywords, in Chinese, English or another language.
+                k: how many passages to return (1 to 20).
+
+            Returns:
+                The best passages, each with its text, source file, title, section, page, language and score.
+            """
+            hits = service.search(query, max(1, min(int(k), 20)))
+            return [hit.to_dict() for hit in hits]
+
+        gr.api(search_knowledge_base, api_name="search_knowledge_base")  # type: ignore[attr-defined]
+    return demo  # type: ignore[no-any-return]
+
+
+def _answer_meta(answer: Answer) -> dict[str, Any]:
+    return {
+        "question": answer.question,
+        "body": answer.body,
+        "chunk_ids": [c.chunk_id for c in answer.citations],
+        "backend": answer.backend,
+        "lang": answer.lang,
+        "citations": [
+            {"n": c.n, "title": c.title, "section": c.section, "source": c.source, "quote": c.quote}
+            for c in answer.citations
+        ],
+    }
+
+
+def _export(history: list[dict[str, Any]], kept: list[dict[str, Any] | None]) -> Any:
+    folder = Path(tempfile.mkdtemp(prefix="certkb-export-"))
+    path = folder / f"certkb-conversation-{time.strftime('%Y%m%d-%H%M%S')}.md"
+    path.write_text(conversation_markdown(history, kept), encoding="utf-8")
+    return gr.update(value=str(path))
+
+
+def _admin_area(service: ChatService, admin_ok: gr.State) -> None:
+    """Upload, list, delete, rebuild and feedback; every action re-checks the session's login server-side."""
+    with gr.Accordion("Admin", open=False, elem_id="certkb-admin"):
+        with gr.Row():
+            user = gr.Textbox(label="User", elem_id="certkb-admin-user")
+            password = gr.Textbox(label="Password", type="password", elem_id="certkb-admin-password")
+            login = gr.Button("Log in", elem_id="certkb-admin-login")
+        message = gr.Markdown("", elem_id="certkb-admin-message")
+        with gr.Group(visible=False) as panel:
+            files = gr.File(
+                label="Upload documents", file_count="multiple", type="filepath", elem_id="certkb-admin-files"
+            )
+            upload = gr.Button("Upload and ingest", variant="primary", elem_id="certkb-admin-upload")
+            documents = gr.Dataframe(
+                headers=["source", "chunks", "ingested"], interactive=False, elem_id="certkb-admin-docs"
+            )
+            with gr.Row():
+                source = gr.Dropdown([], label="Document", elem_id="certkb-admin-source")
+                delete = gr.Button("Delete", variant="stop", elem_id="certkb-admin-delete")
+                rebuild = gr.Button("Rebuild the knowledge base", elem_id="certkb-admin-rebuild")
+            feedback = gr.Dataframe(
+                headers=["created", "rating", "question", "answer", "chunk_ids"], interactive=False,
+                elem_id="certkb-admin-feedback",
+            )  # fmt: skip
+            export_feedback = gr.DownloadButton("Export feedback (CSV)", elem_id="certkb-admin-export")
+
+        def listing() -> tuple[Any, Any, Any, Any]:
+            docs = service.documents()
+            rows = [[d["source"], d["chunks"], d["ingested"]] for d in docs]
+            fb = [
+                [f.created, f.rating, f.question, f.answer[:300], " ".join(f.chunk_ids)]
+                for f in service.feedback.list()
+            ]
+            folder = Path(tempfile.mkdtemp(prefix="certkb-feedback-"))
+            csv_path = folder / "certkb-feedback.csv"
+            csv_path.write_text(service.feedback.export_csv(), encoding="utf-8")
+            return rows, gr.update(choices=[d["source"] for d in docs], value=None), fb, gr.update(value=str(csv_path))
+
+        def do_login(name: str, secret: str, request: gr.Request) -> tuple[Any, ...]:
+            client = request.client.host if request and request.client else "?"
+            try:
+                ok = service.admin.login(client, name or "", secret or "")
+            except CertkbError as exc:
+                return False, f"⚠️ {_esc(str(exc))}", gr.update(visible=False), *(gr.update(),) * 4
+            if not ok:
+                return False, "⚠️ Wrong user name or password.", gr.update(visible=False), *(gr.update(),) * 4
+            return True, "Logged in.", gr.update(visible=True), *listing()
+
+        panel_outputs = [documents, source, feedback, export_feedback]
+        login.click(do_login, [user, password], [admin_ok, message, panel, *panel_outputs], api_visibility="private")
+
+        def guarded(ok: bool) -> None:
+            if not ok:
+                raise gr.Error("Log in first.")
+
+        def do_upload(ok: bool, paths: list[str] | None) -> tuple[Any, ...]:
+            guarded(ok)
+            if not paths:
+                return "Choose files first.", *listing()
+            try:
+                report = service.upload([(Path(p).name, Path(p).read_bytes()) for p in paths])
+            except CertkbError as exc:
+                return f"⚠️ {_esc(str(exc))}", *listing()
+            failed = "".join(f"\n- {_esc(k)}: {_esc(v)}" for k, v in report.failed.items())
+            text = f"Added {len(report.added)}, updated {len(report.updated)}, {report.chunks} chunks written."
+            return text + (f"\n\nFailed:{failed}" if failed else ""), *listing()
+
+        upload.click(do_upload, [admin_ok, files], [message, *panel_outputs], api_visibility="private")
+
+        def do_delete(ok: bool, chosen: str | None) -> tuple[Any, ...]:
+            guarded(ok)
+            if not chosen:
+                return "Choose a document first.", *listing()
+            try:
+                removed = service.delete(chosen)
+            except CertkbError as exc:
+                return f"⚠️ {_esc(str(exc))}", *listing()
+            return f"Deleted {_esc(chosen)} ({removed} chunks).", *listing()
+
+        delete.click(do_delete, [admin_ok, source], [message, *panel_outputs], api_visibility="private")
+
+        def do_rebuild(ok: bool) -> tuple[Any, ...]:
+            guarded(ok)
+            report = service.rebuild()
+            return f"Rebuilt: {len(report.added)} documents, {report.chunks} chunks.", *listing()
+
+        rebuild.click(do_rebuild, [admin_ok], [message, *panel_outputs], api_visibility="private")

@@ -1,0 +1,159 @@
+"""The REST API with FastAPI's test client (fast: fake embedder, extractive answers), admin included."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bot.answer import Answerer
+from bot.gate import Gate
+from bot.server import create_api
+from bot.service import AdminCredentials, ChatService
+from kb.knowledge_base import KnowledgeBase
+from kb.settings import Settings
+
+ADMIN = AdminCredentials("admin", "correct horse battery")
+
+
+def auth(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+GOOD = auth("admin", "correct horse battery")
+
+
+def make_client(kb: KnowledgeBase, admin: AdminCredentials | None) -> TestClient:
+    settings = Settings.from_env().with_overrides(kb_dir=kb.kb_dir)
+    service = ChatService(settings, kb=kb, answerer=Answerer(kb, gate=Gate(threshold=0.0)), admin=admin)
+    return TestClient(create_api(service))
+
+
+@pytest.fixture
+def client(fake_kb: KnowledgeBase) -> Iterator[TestClient]:
+    with make_client(fake_kb, ADMIN) as c:
+        yield c
+
+
+def test_health_stats_and_openapi(client: TestClient) -> None:
+    assert client.get("/api/health").json() == {"status": "ok", "backend": "none", "chunks": 6}
+    assert client.get("/api/stats").json()["chunks"] == 6
+    paths = client.get("/api/openapi.json").json()["paths"]
+    assert {"/api/search", "/api/ask", "/api/feedback", "/api/admin/upload"} <= set(paths)
+    assert client.get("/api/docs").status_code == 200
+
+
+def test_search_returns_hits_as_the_cli_does(client: TestClient) -> None:
+    hits = client.post("/api/search", json={"query": "注册资本", "k": 2, "filters": {"lang": "zh"}}).json()
+    assert len(hits) == 2 and all(h["lang"] == "zh" for h in hits)
+    assert list(hits[0])[:9] == ["text", "score", "source", "title", "section", "page", "lang", "doc_type", "chunk_id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"query": ""}, 422, "at least 1 character"),
+        ({"query": "x" * 2001}, 422, "at most 2000 characters"),
+        ({"query": "CCC", "k": 0}, 422, "greater than or equal to 1"),
+        ({"query": "CCC", "filters": {"colour": "red"}}, 400, "colour"),
+        ({}, 422, "Field required"),
+    ],
+)
+def test_search_input_errors_are_clear_4xx(client: TestClient, body: dict, status: int, message: str) -> None:
+    response = client.post("/api/search", json=body)
+    assert response.status_code == status and message in response.text
+
+
+def test_ask_returns_the_answer_object(client: TestClient) -> None:
+    data = client.post("/api/ask", json={"question": "认证机构的注册资本要求是多少？"}).json()
+    assert list(data)[:5] == ["answer", "citations", "refused", "lang", "backend"]
+    assert data["lang"] == "zh" and data["citations"][0]["chunk_id"] == "zh-capital"
+
+
+def test_ask_streams_ndjson(client: TestClient) -> None:
+    body = {"question": "What is needed for Saudi Arabia?", "history": [{"role": "user", "content": "Hi"}]}
+    with client.stream("POST", "/api/ask", json={**body, "stream": True}) as response:
+        assert response.headers["content-type"].startswith("application/x-ndjson")
+        lines = [json.loads(line) for line in response.iter_lines() if line]
+    assert lines[0]["type"] == "status" and lines[-1]["type"] == "answer"
+    assert lines[-1]["answer"]["lang"] == "en"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"question": ""}, "at least 1 character"),
+        ({"question": "   "}, "the question is empty"),
+        ({"question": "问" * 2001}, "at most 2000 characters"),
+        ({"question": "CCC?", "history": [{"role": "system", "content": "x"}]}, "'user' or 'assistant'"),
+    ],
+)
+def test_ask_input_errors(client: TestClient, body: dict, message: str) -> None:
+    response = client.post("/api/ask", json=body)
+    assert response.status_code in (400, 422) and message in response.text
+
+
+def test_feedback_is_stored_and_exported_for_admins(client: TestClient) -> None:
+    body = {"question": "CCC?", "answer": "需要 [1]", "chunk_ids": ["zh-ccc"], "rating": "down", "comment": "太短"}
+    assert client.post("/api/feedback", json=body).json() == {"id": 1}
+    assert client.post("/api/feedback", json={**body, "rating": "meh"}).status_code == 422
+    assert client.get("/api/admin/feedback").status_code == 401
+    listed = client.get("/api/admin/feedback", headers=GOOD).json()
+    assert listed["counts"] == {"up": 0, "down": 1} and listed["items"][0]["chunk_ids"] == ["zh-ccc"]
+    csv_text = client.get("/api/admin/feedback.csv", headers=GOOD).text
+    assert csv_text.splitlines()[1].startswith("1,") and "太短" in csv_text
+
+
+def test_admin_needs_credentials_and_limits_guessing(client: TestClient) -> None:
+    assert client.get("/api/admin/documents").status_code == 401
+    for _ in range(5):
+        assert client.get("/api/admin/documents", headers=auth("admin", "guess")).status_code == 401
+    locked = client.get("/api/admin/documents", headers=GOOD)
+    assert locked.status_code == 429 and "too many failed logins" in locked.text
+
+
+def test_admin_is_off_without_credentials(fake_kb: KnowledgeBase) -> None:
+    with make_client(fake_kb, None) as c:
+        response = c.get("/api/admin/documents", headers=GOOD)
+        assert response.status_code == 404 and "admin area is off" in response.text
+
+
+def test_upload_sanitises_names_checks_types_and_ingests(client: TestClient) -> None:
+    doc = "# 测试规则\n\n第一条 玩具出口欧盟须符合 EN 71 标准并加施 CE 标志。\n".encode()
+    response = client.post("/api/admin/upload", headers=GOOD, files=[("files", ("../../evil/规则.md", doc))])
+    assert response.status_code == 200, response.text
+    assert response.json()["added"] == ["uploads/规则.md"]
+    sources = [d["source"] for d in client.get("/api/admin/documents", headers=GOOD).json()]
+    assert sources == ["uploads/规则.md"]
+    hits = client.post("/api/search", json={"query": "EN 71 玩具", "k": 1}).json()
+    assert hits[0]["source"] == "uploads/规则.md"
+
+    refused = [
+        (("virus.exe", b"MZ\x90\x00"), "not accepted"),
+        (("fake.pdf", b"just text"), "not really a .pdf"),
+        (("binary.md", b"\x00\x01\x02binary"), "looks binary"),
+        (("empty.md", b""), "is empty"),
+    ]
+    for (name, data), message in refused:
+        response = client.post("/api/admin/upload", headers=GOOD, files=[("files", (name, data))])
+        assert response.status_code == 400 and message in response.json()["detail"]
+    assert client.post("/api/admin/upload", files=[("files", ("x.md", doc))]).status_code == 401
+
+    deleted = client.delete("/api/admin/documents", params={"source": "uploads/规则.md"}, headers=GOOD).json()
+    assert deleted["chunks_removed"] >= 1
+    assert client.get("/api/admin/documents", headers=GOOD).json() == []
+
+
+def test_admin_credentials_from_env_and_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from kb.errors import ConfigError
+
+    assert AdminCredentials.from_env({}) is None
+    assert AdminCredentials.from_env({"CERTKB_ADMIN_USER": "a", "CERTKB_ADMIN_PASSWORD": "12345678"}) is not None
+    with pytest.raises(ConfigError, match="at least 8"):
+        AdminCredentials.from_env({"CERTKB_ADMIN_USER": "a", "CERTKB_ADMIN_PASSWORD": "short"})
+    path = tmp_path / "admin.txt"
+    path.write_text("boss:a-long-password\n", encoding="utf-8")
+    assert AdminCredentials.from_env({"CERTKB_ADMIN_FILE": str(path)}) == AdminCredentials("boss", "a-long-password")
