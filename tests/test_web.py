@@ -1,0 +1,232 @@
+"""The web chat in a real browser (headless Chromium via Playwright) against a real certkb server on loopback.
+
+The answering runs for real: the shipped corpus embedded with e5, the relevance gate, extractive answers, and the
+local chat model for the streaming test. Chromium and a CJK font come from the system (`.ci/run` installs them).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import make_chunk
+from live import live_server
+
+from bot.answer import Answerer
+from bot.lang import detect_language
+from bot.service import AdminCredentials, ChatService
+from kb.knowledge_base import KnowledgeBase
+from kb.settings import Settings
+
+pytestmark = pytest.mark.slow
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOCAL = ("http://127.0.0.1", "data:", "blob:", "about:")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install chromium fonts-wqy-microhei)")
+    with playwright_api.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield instance
+        instance.close()
+
+
+class Page:
+    """A browser page on the chat that records every request leaving loopback."""
+
+    def __init__(self, browser: Any, url: str) -> None:
+        self.page = browser.new_page(viewport={"width": 1366, "height": 900})
+        self.external: list[str] = []
+        self.page.on("request", lambda r: None if r.url.startswith(LOCAL) else self.external.append(r.url))
+        self.page.goto(url)
+        self.page.wait_for_selector("#certkb-question textarea", timeout=30_000)
+
+    def ask(self, question: str, timeout: float = 180) -> list[str]:
+        """Ask and wait for the answer's sources; returns the successive texts the answer bubble showed."""
+        before = self.page.locator("#certkb-chat .message.bot").count()
+        self.page.fill("#certkb-question textarea", question)
+        self.page.click("#certkb-send")
+        seen: list[str] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            bots = self.page.locator("#certkb-chat .message.bot")
+            if bots.count() > before:
+                text = bots.last.inner_text()
+                if text and (not seen or seen[-1] != text):
+                    seen.append(text)
+            if self.page.locator("#certkb-status").inner_text().strip() == "" and len(seen) and self._done(before):
+                return seen
+            time.sleep(0.15)
+        raise AssertionError(f"no answer within {timeout} s; saw {seen[-1:]}")
+
+    def _done(self, before: int) -> bool:
+        return self.page.locator("#certkb-sources .src-card, #certkb-sources .src-refused").count() > 0 and (
+            self.page.locator("#certkb-chat .message.bot").count() > before
+        )
+
+    def sources(self) -> str:
+        return str(self.page.locator("#certkb-sources").inner_text())
+
+
+def service_for(kb: KnowledgeBase, model: Any = None, backend: str = "none", **kwargs: Any) -> ChatService:
+    settings = Settings.from_env().with_overrides(kb_dir=kb.kb_dir)
+    return ChatService(settings, kb=kb, answerer=Answerer(kb, model, backend), **kwargs)
+
+
+@pytest.fixture(scope="module")
+def extractive_url(corpus_kb: KnowledgeBase) -> Iterator[str]:
+    with live_server(service_for(corpus_kb)) as url:
+        yield url
+
+
+def test_page_is_offline_and_renders_chinese(browser: Any, extractive_url: str, tmp_path: Path) -> None:
+    page = Page(browser, extractive_url)
+    page.page.wait_for_timeout(1000)
+    assert page.external == []  # no fonts, scripts or analytics from the internet
+    assert "certkb" in page.page.locator("#certkb-header").inner_text()
+    page.page.click("#certkb-ui-lang label:has-text('中文')")
+    page.page.wait_for_function("document.querySelector('#certkb-header').innerText.includes('认证知识库')")
+    placeholder = page.page.get_attribute("#certkb-question textarea", "placeholder") or ""
+    assert placeholder.startswith("请输入")
+    # the CJK font is really used: Chinese glyphs are wider than the replacement boxes of a missing font
+    width = page.page.evaluate(
+        "() => { const c = document.createElement('canvas').getContext('2d');"
+        " c.font = '16px \"WenQuanYi Micro Hei\", sans-serif'; return c.measureText('认证机构').width; }"
+    )
+    assert width > 40
+    page.page.screenshot(path=str(tmp_path / "home-zh.png"))
+
+
+def test_answers_show_citations_and_highlighted_sources(browser: Any, extractive_url: str) -> None:
+    page = Page(browser, extractive_url)
+    shown = page.ask("认证机构的注册资本要求是多少？")
+    assert "[1]" in shown[-1] and "300" in shown[-1]
+    assert page.page.locator("#certkb-sources .src-card mark").count() >= 1
+    assert "认证" in page.sources()
+    shown = page.ask("Does Saudi Arabia accept test reports from Chinese labs?")
+    assert shown[-1].startswith("The knowledge base says") and "[1]" in shown[-1]
+    assert "SASO" in page.sources() or "Saudi" in page.sources()
+    page.page.click("#certkb-sources details summary >> nth=0")  # the full passage on demand
+    assert page.page.locator("#certkb-sources details[open] .src-full mark").count() == 1
+    assert page.external == []
+
+
+def test_a_refusal_looks_like_a_refusal(browser: Any, extractive_url: str) -> None:
+    page = Page(browser, extractive_url)
+    shown = page.ask("What is the best recipe for Neapolitan pizza dough?")
+    assert shown[-1].startswith("🚫") and "not in the knowledge base" in shown[-1]
+    assert page.page.locator("#certkb-sources .src-refused").count() == 1
+    assert page.page.locator("#certkb-sources .src-card").count() == 0
+
+
+def test_a_filter_changes_the_sources(browser: Any, extractive_url: str) -> None:
+    page = Page(browser, extractive_url)
+    page.page.click("#certkb-filters button")  # open the accordion
+    question = "Which mark do we need on our products and who issues the certificate?"
+
+    def choose(value: str) -> None:
+        box = page.page.locator("#certkb-jurisdiction input")
+        box.click()
+        box.fill(value)
+        page.page.keyboard.press("Enter")
+        page.page.keyboard.press("Escape")
+
+    choose("SA")
+    page.ask(question)
+    saudi = page.sources()
+    assert " SA " in f" {saudi.replace('·', ' ')} " and " JP " not in f" {saudi.replace('·', ' ')} "
+    page.page.locator("#certkb-jurisdiction .token-remove, #certkb-jurisdiction [aria-label*='Remove']").first.click()
+    choose("JP")
+    page.ask(question)
+    japan = page.sources()
+    assert japan != saudi and " JP " in f" {japan.replace('·', ' ')} " and " SA " not in f" {japan.replace('·', ' ')} "
+
+
+def test_thumbs_feedback_is_stored(browser: Any, corpus_kb: KnowledgeBase) -> None:
+    service = service_for(corpus_kb)
+    before = len(service.feedback.list())
+    with live_server(service) as url:
+        page = Page(browser, url)
+        page.ask("CCC 认证证书的有效期是多久？")
+        page.page.locator("#certkb-chat button[aria-label='Like']").last.click()
+        page.page.wait_for_function("document.querySelector('#certkb-status').innerText.includes('谢谢')")
+    stored = service.feedback.list()
+    assert len(stored) == before + 1 and stored[0].rating == "up"
+    assert stored[0].question == "CCC 认证证书的有效期是多久？" and stored[0].chunk_ids
+
+
+def test_documents_cannot_run_scripts_in_the_page(browser: Any, tmp_path: Path) -> None:
+    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
+    hostile = '注册资本 <img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> 300万元'
+    kb.add([make_chunk("hostile", hostile, title='<b onmouseover="window.__pwned=3">标题</b>', lang="zh")])
+    service = ChatService(
+        Settings.from_env().with_overrides(kb_dir=kb.kb_dir),
+        kb=kb,
+        answerer=Answerer(kb, gate=__import__("bot.gate", fromlist=["Gate"]).Gate(threshold=0.0)),
+    )
+    with live_server(service) as url:
+        page = Page(browser, url)
+        page.ask("注册资本 <script>window.__pwned=4</script>")
+        page.page.hover("#certkb-sources .src-head")
+        assert page.page.evaluate("window.__pwned === undefined")
+        assert "<script>" in page.sources()  # shown as text, not run
+
+
+def test_admin_upload_works_only_with_credentials(browser: Any, tmp_path: Path) -> None:
+    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
+    admin = AdminCredentials("trainer", "workshop-2026")
+    service = ChatService(Settings.from_env().with_overrides(kb_dir=kb.kb_dir), kb=kb, answerer=Answerer(kb),
+                          admin=admin)  # fmt: skip
+    document = tmp_path / "toys.md"
+    document.write_text("# 玩具出口\n\n出口欧盟的玩具须符合 EN 71 并加施 CE 标志。\n", encoding="utf-8")
+    with live_server(service) as url:
+        page = Page(browser, url).page
+        page.click("#certkb-admin button")
+        page.fill("#certkb-admin-user textarea", "trainer")
+        page.fill("#certkb-admin-password input", "wrong-password")
+        page.click("#certkb-admin-login")
+        page.wait_for_function("document.querySelector('#certkb-admin-message').innerText.includes('Wrong')")
+        assert not page.locator("#certkb-admin-upload").is_visible()
+        page.fill("#certkb-admin-password input", "workshop-2026")
+        page.click("#certkb-admin-login")
+        page.wait_for_selector("#certkb-admin-upload", state="visible")
+        page.set_input_files("#certkb-admin-files input[type=file]", str(document))
+        page.wait_for_timeout(1000)
+        page.click("#certkb-admin-upload")
+        page.wait_for_function("document.querySelector('#certkb-admin-message').innerText.includes('Added 1')")
+    assert [d["source"] for d in service.documents()] == ["uploads/toys.md"]
+    # without configured credentials there is no admin area at all
+    with live_server(service_for(kb)) as url:
+        assert Page(browser, url).page.locator("#certkb-admin").count() == 0
+
+
+def test_streamed_answer_from_the_local_model(browser: Any, corpus_kb: KnowledgeBase) -> None:
+    from bot.llm import local_model_installed, make_chat_model
+
+    if not local_model_installed():
+        pytest.skip("the local model is not installed")
+    backend, model = make_chat_model(Settings.from_env().with_overrides(llm="local"))
+    with live_server(service_for(corpus_kb, model, backend)) as url:
+        page = Page(browser, url)
+        shown = page.ask("What does the CCC mark look like and when must it be applied?", timeout=300)
+        assert len(shown) >= 3  # the bubble grew as tokens arrived, then the checked answer replaced it
+        assert detect_language(shown[-1].split("\n>")[0]) == "en"
+        assert page.page.locator("#certkb-sources .src-card").count() >= 1
