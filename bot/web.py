@@ -100,7 +100,13 @@ CSS = """
 .src-empty { opacity: 0.7; }
 #certkb-sources { max-height: 70vh; overflow-y: auto; }
 body, .gradio-container { font-size: 16px; }
-@media (max-width: 800px) { #certkb-sources { max-height: none; } }
+#certkb-ui-lang .wrap { flex-wrap: nowrap; }
+#certkb-ui-lang label { white-space: nowrap; }
+@media (max-width: 800px) {
+  #certkb-sources { max-height: none; }
+  #certkb-header h1 { font-size: 1.15rem; }
+  #certkb-header p { font-size: 0.85rem; }
+}
 """
 
 FONTS = ["system-ui", "-apple-system", "Segoe UI", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei",
@@ -163,9 +169,11 @@ def render_sources(answer: Answer | None, ui: str) -> str:
 
 def render_answer(answer: Answer) -> str:
     """The chat bubble: the answer body (notices included) with its markers; refusals are marked as such."""
-    body = answer.body
-    body = re.sub(r"\[(\d{1,2})\]", r"**[\1]**", body)
-    return ("🚫 " + body) if answer.refused else body
+    body = re.sub(r"\[(\d{1,2})\]", r"**[\1]**", answer.body)
+    if answer.refused:  # the verdict in bold, so a refusal never reads like an answer
+        first, _, rest = body.partition("\n")
+        body = f"**{first.strip()}**\n{rest}"
+    return body
 
 
 def conversation_markdown(history: list[dict[str, Any]], answers: list[dict[str, Any] | None]) -> str:
@@ -269,7 +277,7 @@ def build_ui(service: ChatService) -> gr.Blocks:
                         kept = [*kept, _answer_meta(answer)]
                         yield history, kept, "", "", render_sources(answer, ui), _export(history, kept)
             except CertkbError as exc:
-                history[-1]["content"] = f"⚠️ {TEXT[ui]['error']}{exc}"
+                history[-1]["content"] = f"**{TEXT[ui]['error']}**{exc}"
                 kept = [*kept, None]
                 yield history, kept, "", "", gr.update(), gr.update()
 
@@ -312,7 +320,7 @@ def build_ui(service: ChatService) -> gr.Blocks:
                 gr.update(placeholder=tt["placeholder"]),
                 gr.update(value=tt["send"]),
                 gr.update(value=tt["clear"]),
-                gr.update(value=tt["export"]),
+                gr.update(label=tt["export"]),
                 gr.update(label=tt["filters"]),
                 gr.update(label=tt["doc_type"]),
                 gr.update(label=tt["jurisdiction"]),
@@ -410,9 +418,9 @@ def _admin_area(service: ChatService, admin_ok: gr.State) -> None:
             try:
                 ok = service.admin.login(client, name or "", secret or "")
             except CertkbError as exc:
-                return False, f"⚠️ {_esc(str(exc))}", gr.update(visible=False), *(gr.update(),) * 4
+                return False, f"**{_esc(str(exc))}**", gr.update(visible=False), *(gr.update(),) * 4
             if not ok:
-                return False, "⚠️ Wrong user name or password.", gr.update(visible=False), *(gr.update(),) * 4
+                return False, "**Wrong user name or password.**", gr.update(visible=False), *(gr.update(),) * 4
             return True, "Logged in.", gr.update(visible=True), *listing()
 
         panel_outputs = [documents, source, feedback, export_feedback]
@@ -429,7 +437,7 @@ def _admin_area(service: ChatService, admin_ok: gr.State) -> None:
             try:
                 report = service.upload([(Path(p).name, Path(p).read_bytes()) for p in paths])
             except CertkbError as exc:
-                return f"⚠️ {_esc(str(exc))}", *listing()
+                return f"**{_esc(str(exc))}**", *listing()
             failed = "".join(f"\n- {_esc(k)}: {_esc(v)}" for k, v in report.failed.items())
             text = f"Added {len(report.added)}, updated {len(report.updated)}, {report.chunks} chunks written."
             return text + (f"\n\nFailed:{failed}" if failed else ""), *listing()
@@ -443,7 +451,7 @@ def _admin_area(service: ChatService, admin_ok: gr.State) -> None:
             try:
                 removed = service.delete(chosen)
             except CertkbError as exc:
-                return f"⚠️ {_esc(str(exc))}", *listing()
+                return f"**{_esc(str(exc))}**", *listing()
             return f"Deleted {_esc(chosen)} ({removed} chunks).", *listing()
 
         delete.click(do_delete, [admin_ok, source], [message, *panel_outputs], api_visibility="private")

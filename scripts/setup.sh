@@ -30,4 +30,12 @@ if [ -d /opt/wheels ] && [ -z "${UV_FIND_LINKS:-}" ]; then
 fi
 .venv/bin/uv pip install --python .venv/bin/python --compile-bytecode --quiet \
   -c constraints.txt -e ".${extras}"
+if [ "$extras" = "[dev]" ] && ! command -v chromium >/dev/null; then
+  # The browser tests need Chromium and a CJK font; they skip (with a message) when Chromium is missing.
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null
+  else
+    echo "note: install chromium and a CJK font (Debian: apt-get install chromium fonts-wqy-microhei) for the browser tests" >&2
+  fi
+fi
 echo "certkb is installed in .venv (run .venv/bin/certkb --help)"
