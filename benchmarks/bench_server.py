@@ -61,13 +61,15 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def post(url: str, body: dict[str, Any], timeout: float = 600) -> tuple[float, int]:
+def post(url: str, body: dict[str, Any], timeout: float = 600) -> tuple[float, int, bool]:
+    """(seconds, HTTP status, whether the answer was a refusal)."""
     data = json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
     started = time.perf_counter()
     with urllib.request.urlopen(request, timeout=timeout) as response:
-        response.read()
-        return time.perf_counter() - started, response.status
+        payload = json.loads(response.read())
+        refused = isinstance(payload, dict) and bool(payload.get("refused"))
+        return time.perf_counter() - started, response.status, refused
 
 
 def load(url: str, bodies: list[dict[str, Any]], clients: int) -> dict[str, Any]:
@@ -75,11 +77,15 @@ def load(url: str, bodies: list[dict[str, Any]], clients: int) -> dict[str, Any]
     with ThreadPoolExecutor(clients) as pool:
         results = list(pool.map(lambda body: post(url, body), bodies))
     wall = time.perf_counter() - started
-    seconds = [t for t, status in results if status == 200]
+    seconds = [t for t, status, _ in results if status == 200]
+    answered = [t for t, status, refused in results if status == 200 and not refused]
     return {
+        "answered_p50_s": round(percentile(answered, 50), 3) if answered else None,
+        "answered_p95_s": round(percentile(answered, 95), 3) if answered else None,
         "clients": clients,
         "requests": len(bodies),
-        "errors": sum(status != 200 for _, status in results),
+        "errors": sum(status != 200 for _, status, _ in results),
+        "refused": sum(refused for _, _, refused in results),
         "p50_s": round(percentile(seconds, 50), 3),
         "p95_s": round(percentile(seconds, 95), 3),
         "mean_s": round(statistics.fmean(seconds), 3),
@@ -136,9 +142,10 @@ def bench_backend(kb_dir: Path, llm: str, questions: list[str], ask_requests: in
         search = [{"query": q, "k": 5} for q in questions]
         result["search"] = [load(url + "api/search", search[:40], 1), load(url + "api/search", search[:100], 10)]
         asks = [{"question": q} for q in questions]
+        # Different questions for the two runs: llama.cpp reuses the cached prompt of a repeated question.
         result["ask"] = [
             load(url + "api/ask", asks[:ask_requests], 1),
-            load(url + "api/ask", asks[: max(10, ask_requests)], 10),
+            load(url + "api/ask", asks[ask_requests : 2 * ask_requests], 10),
         ]
         stop.set()
         sampler.join()
@@ -153,17 +160,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--llm", action="append", default=[], help="backend to serve with (repeatable)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--keep", action="store_true", help="keep the other backends' results already in --json")
     args = parser.parse_args()
     kb_dir = CACHE / "certkb-corpus"
     kb = KnowledgeBase.open(kb_dir, embedder="e5-small-q4", create=True)
     Ingester(kb).sync([corpus_dir()])
     del kb
     rows = [json.loads(line) for line in (ROOT / "benchmarks" / "corpus-questions.jsonl").open(encoding="utf-8")]
-    questions = [row["question"] for row in rows]
-    results = []
+    questions = [row["question"] for row in rows if row.get("answerable", True)]  # answers, not refusals
+    previous = json.loads(args.json.read_text(encoding="utf-8"))["results"] if args.keep and args.json else []
+    results = [r for r in previous if r["backend"] not in (args.llm or ["none"])]
     for llm in args.llm or ["none"]:
         print(f"serving with --llm {llm} ...", flush=True)
-        result = bench_backend(kb_dir, llm, questions, ask_requests=40 if llm == "none" else 5)
+        result = bench_backend(kb_dir, llm, questions, ask_requests=30 if llm == "none" else 20)
         print(json.dumps(result, ensure_ascii=False, indent=1), flush=True)
         results.append(result)
     if args.json:

@@ -25,7 +25,7 @@ from bot.answer import Answerer, AnswerEvent, Turn
 from bot.feedback import FEEDBACK_FILE, FeedbackStore
 from bot.llm import make_chat_model
 from ingest.loaders import SUPPORTED_SUFFIXES
-from ingest.pipeline import Ingester, IngestReport
+from ingest.pipeline import FileProgress, Ingester, IngestReport
 from kb.errors import ConfigError
 from kb.knowledge_base import KnowledgeBase
 from kb.settings import Settings
@@ -183,7 +183,7 @@ class ChatService:
     def documents(self) -> list[dict[str, Any]]:
         return Ingester(self.kb).documents()
 
-    def upload(self, files: list[tuple[str, bytes]]) -> IngestReport:
+    def upload(self, files: list[tuple[str, bytes]], on_file: FileProgress | None = None) -> IngestReport:
         """Check every file first (nothing is written if one is refused), save them, then ingest the uploads."""
         checked = [(check_upload(name, data), data) for name, data in files]
         if not checked:
@@ -195,7 +195,7 @@ class ChatService:
                 tmp = folder / f".{name}.partial"
                 tmp.write_bytes(data)
                 os.replace(tmp, folder / name)
-            return Ingester(self.kb).sync([folder])
+            return Ingester(self.kb).sync([folder], on_file=on_file)
 
     def delete(self, source: str) -> int:
         with self._write_lock:

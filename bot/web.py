@@ -430,12 +430,16 @@ def _admin_area(service: ChatService, admin_ok: gr.State) -> None:
             if not ok:
                 raise gr.Error("Log in first.")
 
-        def do_upload(ok: bool, paths: list[str] | None) -> tuple[Any, ...]:
+        def do_upload(ok: bool, paths: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
             guarded(ok)
             if not paths:
                 return "Choose files first.", *listing()
+
+            def on_file(number: int, total: int, source: str) -> None:
+                progress((number - 1) / max(total, 1), desc=f"ingesting {source} ({number}/{total})")
+
             try:
-                report = service.upload([(Path(p).name, Path(p).read_bytes()) for p in paths])
+                report = service.upload([(Path(p).name, Path(p).read_bytes()) for p in paths], on_file=on_file)
             except CertkbError as exc:
                 return f"**{_esc(str(exc))}**", *listing()
             failed = "".join(f"\n- {_esc(k)}: {_esc(v)}" for k, v in report.failed.items())
