@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -66,10 +67,13 @@ def post(url: str, body: dict[str, Any], timeout: float = 600) -> tuple[float, i
     data = json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
     started = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        payload = json.loads(response.read())
-        refused = isinstance(payload, dict) and bool(payload.get("refused"))
-        return time.perf_counter() - started, response.status, refused
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            payload = json.loads(response.read())
+            refused = isinstance(payload, dict) and bool(payload.get("refused"))
+            return time.perf_counter() - started, response.status, refused
+    except urllib.error.HTTPError as exc:  # 503 busy / 429 rate-limited: counted, not fatal
+        return time.perf_counter() - started, exc.code, False
 
 
 def load(url: str, bodies: list[dict[str, Any]], clients: int) -> dict[str, Any]:
@@ -84,7 +88,8 @@ def load(url: str, bodies: list[dict[str, Any]], clients: int) -> dict[str, Any]
         "answered_p95_s": round(percentile(answered, 95), 3) if answered else None,
         "clients": clients,
         "requests": len(bodies),
-        "errors": sum(status != 200 for _, status, _ in results),
+        "errors": sum(status not in (200, 429, 503) for _, status, _ in results),
+        "busy": sum(status in (429, 503) for _, status, _ in results),
         "refused": sum(refused for _, _, refused in results),
         "p50_s": round(percentile(seconds, 50), 3),
         "p95_s": round(percentile(seconds, 95), 3),

@@ -131,6 +131,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="the web chat at / and the REST API at /api (docs at /api/docs)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
     serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    serve.add_argument(
+        "--max-pending",
+        type=int,
+        metavar="N",
+        help="answers in progress at once before new askers are told to retry (default 3 with the local model, 16)",
+    )
+    serve.add_argument(
+        "--asks-per-minute",
+        type=int,
+        default=60,
+        metavar="N",
+        help="questions per minute from one client address, 0 for no limit (default 60)",
+    )
     _kb_options(serve)
     _llm_options(serve)
 
@@ -454,7 +467,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         finally:
             progress.done()
         print(f"ingested {len(report.added)} documents, {report.chunks} chunks in {report.seconds:.0f} s", flush=True)
-    service = ChatService(settings, kb=kb, answerer=_answerer(settings, kb), admin=admin)
+    if args.max_pending is not None and args.max_pending < 1:
+        raise ConfigError("--max-pending must be at least 1")
+    if args.asks_per_minute < 0:
+        raise ConfigError("--asks-per-minute must be 0 (no limit) or more")
+    service = ChatService(
+        settings,
+        kb=kb,
+        answerer=_answerer(settings, kb),
+        admin=admin,
+        max_pending=args.max_pending,
+        asks_per_minute=args.asks_per_minute,
+    )
     app = create_app(service)
     import uvicorn
 

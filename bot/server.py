@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from bot.answer import MAX_QUESTION_CHARS
 from bot.service import MAX_UPLOAD_BYTES, ChatService
-from kb.errors import CertkbError, ConfigError, LLMError
+from kb.errors import BusyError, CertkbError, ConfigError, LLMError
 
 MAX_HISTORY = 40
 _BASIC = HTTPBasic(auto_error=False)
@@ -81,6 +81,9 @@ def create_api(service: ChatService) -> FastAPI:
 
     @app.exception_handler(CertkbError)
     async def certkb_error(request: Request, exc: CertkbError) -> JSONResponse:
+        if isinstance(exc, BusyError):
+            headers = {"Retry-After": str(exc.retry_after)}
+            return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
         status = 400 if isinstance(exc, ConfigError) else 502 if isinstance(exc, LLMError) else 500
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
@@ -108,11 +111,12 @@ def create_api(service: ChatService) -> FastAPI:
         return [hit.to_dict() for hit in service.search(body.query, body.k, body.filters)]
 
     @app.post("/api/ask", response_model=None)
-    def ask(body: AskRequest) -> dict[str, Any] | StreamingResponse:
+    def ask(body: AskRequest, request: Request) -> dict[str, Any] | StreamingResponse:
         if not body.question.strip():
             raise HTTPException(422, "the question is empty")
         history = [turn.model_dump() for turn in body.history]
-        events = service.stream(body.question, history, body.filters)
+        client = request.client.host if request.client else ""
+        events = service.stream(body.question, history, body.filters, client=client)
         if not body.stream:
             for event in events:
                 if event.answer is not None:

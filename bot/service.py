@@ -26,7 +26,7 @@ from bot.feedback import FEEDBACK_FILE, FeedbackStore
 from bot.llm import make_chat_model
 from ingest.loaders import SUPPORTED_SUFFIXES
 from ingest.pipeline import FileProgress, Ingester, IngestReport
-from kb.errors import ConfigError
+from kb.errors import BusyError, ConfigError
 from kb.knowledge_base import KnowledgeBase
 from kb.settings import Settings
 from kb.types import Filters, Hit
@@ -35,6 +35,12 @@ UPLOADS_DIR = "uploads"
 MAX_UPLOAD_BYTES = 20 * 2**20
 MAX_FAILED_LOGINS = 5
 LOCKOUT_SECONDS = 300
+# Answers admitted at once (generating or waiting for the model). The local model answers one question at a time
+# in about 12 s on 2 cores, so more than 3 waiting would push the last past the answer timeout (measured: 10
+# concurrent askers all timed out at 120 s); extractive answers and endpoints take more.
+MAX_PENDING = {"local": 3}
+DEFAULT_MAX_PENDING = 16
+ASKS_PER_MINUTE = 60  # per client address (behind a reverse proxy every user has the proxy's: raise it or use 0)
 
 # What a file must start with to be what its extension says (text formats are checked by decoding instead).
 _MAGIC = {".pdf": (b"%PDF-",), ".docx": (b"PK\x03\x04",), ".xlsx": (b"PK\x03\x04",)}
@@ -132,6 +138,29 @@ def check_upload(name: str, data: bytes) -> str:
     return clean
 
 
+class RateLimiter:
+    """At most `limit` events per client in any `window` seconds (a sliding window, in memory)."""
+
+    def __init__(self, limit: int, window: float = 60.0) -> None:
+        self.limit, self.window = limit, window
+        self._events: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, client: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            recent = [t for t in self._events.get(client, []) if now - t < self.window]
+            if len(recent) >= self.limit:
+                wait = int(self.window - (now - recent[0])) + 1
+                raise BusyError(
+                    f"too many questions from this client; try again in {wait} s", retry_after=wait, status=429
+                )
+            recent.append(now)
+            self._events[client] = recent
+            if len(self._events) > 10_000:  # forget idle clients
+                self._events = {k: v for k, v in self._events.items() if v and now - v[-1] < self.window}
+
+
 class ChatService:
     """One knowledge base served to many users: answers, search, feedback and admin actions."""
 
@@ -141,6 +170,8 @@ class ChatService:
         kb: KnowledgeBase | None = None,
         answerer: Answerer | None = None,
         admin: AdminCredentials | None = None,
+        max_pending: int | None = None,
+        asks_per_minute: int = ASKS_PER_MINUTE,
     ) -> None:
         self.settings = settings
         self.kb = kb or KnowledgeBase.open(settings=settings)
@@ -151,6 +182,9 @@ class ChatService:
         self.feedback = FeedbackStore(self.kb.kb_dir / FEEDBACK_FILE)
         self.admin = AdminGate(admin)
         self._write_lock = threading.Lock()
+        self.max_pending = max_pending or MAX_PENDING.get(self.answerer.backend, DEFAULT_MAX_PENDING)
+        self._pending = threading.BoundedSemaphore(self.max_pending)
+        self.rate = RateLimiter(asks_per_minute)
 
     # ---- everyone --------------------------------------------------------------------------------------------
 
@@ -158,9 +192,29 @@ class ChatService:
         return self.kb.search(query, k=k, filters=filters)
 
     def stream(
-        self, question: str, history: list[dict[str, Any]] | None = None, filters: Filters | None = None
+        self,
+        question: str,
+        history: list[dict[str, Any]] | None = None,
+        filters: Filters | None = None,
+        client: str = "",
     ) -> Iterator[AnswerEvent]:
-        return self.answerer.stream(question, Turn.from_dicts(history), filters)
+        """The answer's events; BusyError at once (before any event) when the service is full or the client asks
+        too often, so a caller can say "busy, try again" instead of making people wait past the timeout."""
+        turns = Turn.from_dicts(history)
+        if client and self.rate.limit > 0:
+            self.rate.check(client)
+        return self._admitted(question, turns, filters)
+
+    def _admitted(self, question: str, turns: list[Turn], filters: Filters | None) -> Iterator[AnswerEvent]:
+        # Admission happens on the first next(): a generator that is never started holds no slot.
+        if not self._pending.acquire(blocking=False):
+            raise BusyError(
+                f"certkb is answering {self.max_pending} questions already; please try again in a few seconds"
+            )
+        try:
+            yield from self.answerer.stream(question, turns, filters)
+        finally:  # also when the client goes away mid-answer and the generator is closed
+            self._pending.release()
 
     def facets(self) -> dict[str, list[str]]:
         """The values users can filter on (document types, markets, languages) as the knowledge base has them."""

@@ -20,7 +20,7 @@ import gradio as gr
 
 from bot.answer import Answer, Citation
 from bot.service import ChatService
-from kb.errors import CertkbError
+from kb.errors import BusyError, CertkbError
 
 EXAMPLES = [
     "认证机构的注册资本要求是多少？",
@@ -56,6 +56,7 @@ TEXT = {
         "as_of": "as of",
         "page": "p.",
         "error": "Something went wrong: ",
+        "busy": "certkb is busy answering other questions. Please ask again in a few seconds.",
     },
     "zh": {
         "title": "certkb · 认证知识库",
@@ -80,6 +81,7 @@ TEXT = {
         "as_of": "截至",
         "page": "第",
         "error": "出错了：",
+        "busy": "certkb 正在回答其他问题，请稍后几秒再问。",
     },
 }
 
@@ -257,8 +259,10 @@ def build_ui(service: ChatService) -> gr.Blocks:
             jurisdictions: list[str],
             langs: list[str],
             ui_choice: str,
+            request: gr.Request,
         ) -> Iterator[tuple[Any, ...]]:
             ui = ui_code(ui_choice)
+            client = request.client.host if request is not None and request.client else ""
             message = (message or "").strip()
             if not message:
                 yield history, kept, gr.update(), "", gr.update(), gr.update()
@@ -267,7 +271,8 @@ def build_ui(service: ChatService) -> gr.Blocks:
             history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
             yield history, kept, "", TEXT[ui]["searching"], gr.update(), gr.update()
             try:
-                for event in service.stream(message, prior[-12:], _filters(doc_types, jurisdictions, langs)):
+                events = service.stream(message, prior[-12:], _filters(doc_types, jurisdictions, langs), client)
+                for event in events:
                     if event.kind == "token":
                         history[-1]["content"] += event.text
                         yield history, kept, "", TEXT[ui]["writing"], gr.update(), gr.update()
@@ -276,6 +281,10 @@ def build_ui(service: ChatService) -> gr.Blocks:
                         history[-1]["content"] = render_answer(answer)
                         kept = [*kept, _answer_meta(answer)]
                         yield history, kept, "", "", render_sources(answer, ui), _export(history, kept)
+            except BusyError:
+                history[-1]["content"] = f"**{TEXT[ui]['busy']}**"
+                kept = [*kept, None]
+                yield history, kept, message, "", gr.update(), gr.update()  # the question stays, to send again
             except CertkbError as exc:
                 history[-1]["content"] = f"**{TEXT[ui]['error']}**{exc}"
                 kept = [*kept, None]

@@ -40,3 +40,12 @@ class FilterError(ConfigError):
 
 class LLMError(CertkbError):
     """The chat model failed: endpoint unreachable, timed out, refused the request, or returned nothing usable."""
+
+
+class BusyError(CertkbError):
+    """Too many answers are in progress (or this client asked too often): try again shortly. Nothing was lost."""
+
+    def __init__(self, message: str, retry_after: int = 10, status: int = 503) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status  # 503: the service is full; 429: this client asked too often

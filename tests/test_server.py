@@ -157,3 +157,32 @@ def test_admin_credentials_from_env_and_file(tmp_path) -> None:  # type: ignore[
     path = tmp_path / "admin.txt"
     path.write_text("boss:a-long-password\n", encoding="utf-8")
     assert AdminCredentials.from_env({"CERTKB_ADMIN_FILE": str(path)}) == AdminCredentials("boss", "a-long-password")
+
+
+def test_a_full_service_says_busy_instead_of_making_people_wait(fake_kb: KnowledgeBase) -> None:
+    from kb.errors import BusyError
+
+    settings = Settings.from_env().with_overrides(kb_dir=fake_kb.kb_dir)
+    service = ChatService(settings, kb=fake_kb, answerer=Answerer(fake_kb, gate=Gate(threshold=0.0)), max_pending=1)
+    first = service.stream("认证机构的注册资本？")
+    assert next(first).kind == "status"  # admitted: holds the only slot while it answers
+    with pytest.raises(BusyError, match="answering 1 questions already"):
+        next(service.stream("CCC?"))
+    with TestClient(create_api(service)) as c:
+        response = c.post("/api/ask", json={"question": "CCC?"})
+        assert response.status_code == 503 and response.headers["Retry-After"] == "10"
+        streamed = c.post("/api/ask", json={"question": "CCC?", "stream": True})
+        assert streamed.status_code == 503  # refused before streaming starts, not halfway
+        first.close()  # the first asker is done (or went away): the slot is free again
+        assert c.post("/api/ask", json={"question": "CCC?"}).status_code == 200
+
+
+def test_one_client_cannot_flood_the_answers(fake_kb: KnowledgeBase) -> None:
+    settings = Settings.from_env().with_overrides(kb_dir=fake_kb.kb_dir)
+    service = ChatService(settings, kb=fake_kb, answerer=Answerer(fake_kb, gate=Gate(threshold=0.0)), asks_per_minute=2)
+    with TestClient(create_api(service)) as c:
+        assert [c.post("/api/ask", json={"question": "CCC?"}).status_code for _ in range(2)] == [200, 200]
+        third = c.post("/api/ask", json={"question": "CCC?"})
+        assert third.status_code == 429 and "too many questions from this client" in third.json()["detail"]
+        assert int(third.headers["Retry-After"]) > 0
+        assert c.post("/api/search", json={"query": "CCC"}).status_code == 200  # search is not rate-limited
