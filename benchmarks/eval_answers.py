@@ -23,7 +23,7 @@ from typing import Any
 
 from common import CACHE, ROOT, realdocs_files
 
-from bot.answer import RETRIEVE_K, Answerer, Turn, _elliptical
+from bot.answer import RETRIEVE_K, Answerer, Turn, joined_follow_up
 from bot.evaluation import AnswerRecord, evaluate_answers, summarise
 from bot.gate import Gate, gate_features
 from bot.lang import detect_language
@@ -45,10 +45,7 @@ def open_kb(name: str, files: list[Path]) -> KnowledgeBase:
 def standalone(question: Question) -> str:
     """The query the extractive pipeline would search with (follow-ups joined to the previous question)."""
     turns = Turn.from_dicts(question.history)
-    previous = [t.content for t in turns if t.role == "user"]
-    if previous and _elliptical(question.question, detect_language(question.question)):
-        return f"{previous[-1]} {question.question}"
-    return question.question
+    return joined_follow_up(question.question, turns, detect_language(question.question))
 
 
 def features(kb: KnowledgeBase, questions: list[Question]) -> list[tuple[dict[str, float], bool]]:

@@ -41,7 +41,7 @@ from bot.citations import (
 from bot.gate import Gate, GateDecision
 from bot.lang import detect_language, language_name
 from bot.prompts import Template
-from kb.errors import CertkbError, ConfigError, LLMError
+from kb.errors import ConfigError, LLMError
 from kb.knowledge_base import KnowledgeBase
 from kb.types import Filters, Hit
 
@@ -202,6 +202,12 @@ def _elliptical(question: str, lang: str) -> bool:
     return q.startswith(starts) or len(words) < 6 or bool(re.search(r"\b(it|they|them|that one|those|there)\b", q))
 
 
+def joined_follow_up(question: str, history: Sequence[Turn], lang: str) -> str:
+    """Without a chat model: an elliptical follow-up joined to the previous question, else the question itself."""
+    previous = [turn.content for turn in history if turn.role == "user"]
+    return f"{previous[-1]} {question}" if previous and _elliptical(question, lang) else question
+
+
 class Answerer:
     """Answers questions from one knowledge base with one chat model (or none: extractive answers).
 
@@ -279,8 +285,7 @@ class Answerer:
         return question
 
     def _condense(self, question: str, history: list[Turn], lang: str) -> str:
-        previous = [turn.content for turn in history if turn.role == "user"]
-        fallback = f"{previous[-1]} {question}" if previous and _elliptical(question, lang) else question
+        fallback = joined_follow_up(question, history, lang)
         if self.llm is None:
             return fallback
         shown = "\n".join(f"{turn.role}: {turn.content[:600]}" for turn in history[-6:])
@@ -366,7 +371,7 @@ class Answerer:
                         timings["first_token"] = time.perf_counter() - t
                     pieces.append(token)
                     yield AnswerEvent("token", token)
-        except (CertkbError, Exception) as exc:  # endpoint down, timeout, bad response: say so, answer anyway
+        except Exception as exc:  # endpoint down, timeout, bad response: say so, answer anyway
             timings["generate"] = time.perf_counter() - t
             reason = _short_reason(exc, lang)
             return self._extractive(question, query, lang, hits, _ui(lang, "llm_failed", reason=reason))

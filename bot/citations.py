@@ -37,7 +37,6 @@ _SENTENCE_END = re.compile(
 )
 _LIST_START = re.compile(r"^(\s*(?:[-*•]\s+)?)(\d{1,2})\.(?=\s)", re.MULTILINE)  # "1. item" is not a sentence end
 _MARKER_AFTER_STOP = re.compile(r"([.。!?！？])((?:\s?[\[【][^\]】\n]{1,20}[\]】])+)")
-REFUSAL_TOKEN = "NOT_IN_KB"
 _REFUSAL = re.compile(r"(?:NOT|不是|没有|无)[_ ]?IN[_ ]KB|_IN_KB", re.IGNORECASE)
 
 

@@ -35,6 +35,16 @@ def _kb_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chroma-url", metavar="URL", help="use a Chroma server instead of the embedded store")
 
 
+def _filter_option(parser: argparse.ArgumentParser, purpose: str) -> None:
+    parser.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"{purpose} {', '.join(FILTER_FIELDS)}; repeat a key for any of several values",
+    )
+
+
 def _llm_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--llm",
@@ -81,13 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     search = commands.add_parser("search", help="ranked passages for a question")
     search.add_argument("query", help="the question or keywords, in any language")
     search.add_argument("--k", type=int, default=5, help="number of passages (default 5)")
-    search.add_argument(
-        "--filter",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help=f"restrict to {', '.join(FILTER_FIELDS)}; repeat a key for any of several values",
-    )
+    _filter_option(search, "restrict to")
     search.add_argument(
         "--mode", choices=("hybrid", "dense", "lexical"), default="hybrid", help="retrievers to use (default hybrid)"
     )
@@ -104,13 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = commands.add_parser("ask", help="a checked answer with citations, in the language of the question")
     ask.add_argument("question", help="the question, in any language")
-    ask.add_argument(
-        "--filter",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help=f"answer only from {', '.join(FILTER_FIELDS)}; repeat a key for any of several values",
-    )
+    _filter_option(ask, "answer only from")
     ask.add_argument("--history", metavar="FILE", help='earlier turns as JSON [{"role": "user", "content": ...}, ...]')
     ask.add_argument("--json", action="store_true", help="print the answer object as JSON")
     _kb_options(ask)
@@ -447,12 +445,11 @@ def _eval_answers(answerer: Answerer, questions: list[Any]) -> dict[str, Any]:
 def cmd_serve(args: argparse.Namespace) -> int:
     import time
 
-    from bot.server import create_app, offline_environment
+    from bot.server import create_app
     from bot.service import AdminCredentials, ChatService
     from ingest.pipeline import Ingester
     from kb.resources import corpus_dir
 
-    offline_environment()
     started = time.perf_counter()
     settings = _settings(args)
     if not 0 < args.port < 65536:

@@ -15,6 +15,7 @@ OpenAPI docs are at /api/docs. Errors are JSON {"detail": "..."} with 4xx for ba
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Iterator
@@ -126,7 +127,7 @@ def create_api(service: ChatService) -> FastAPI:
         first = next(events)  # errors in the request (bad filters...) surface here as 4xx, before streaming
 
         def lines() -> Iterator[str]:
-            for event in _chain(first, events):
+            for event in itertools.chain([first], events):
                 if event.answer is not None:
                     yield json.dumps({"type": "answer", "answer": event.answer.to_dict()}, ensure_ascii=False) + "\n"
                 else:
@@ -176,17 +177,12 @@ def create_api(service: ChatService) -> FastAPI:
     return app
 
 
-def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
-    yield first
-    yield from rest
-
-
 def create_app(service: ChatService) -> FastAPI:
     """The REST API with the Gradio chat mounted at / (and its MCP server, exposing the retriever as a tool)."""
     offline_environment()
     import gradio as gr
 
-    from bot.web import build_ui, theme
+    from bot.web import CSS, build_ui, theme
 
     app = create_api(service)
     blocks = build_ui(service)
@@ -196,12 +192,6 @@ def create_app(service: ChatService) -> FastAPI:
         path="/",
         mcp_server=True,
         theme=theme(),
-        css=_css(),
+        css=CSS,
         footer_links=["api"],
     )
-
-
-def _css() -> str:
-    from bot.web import CSS
-
-    return CSS

@@ -218,16 +218,11 @@ class ChatService:
 
     def facets(self) -> dict[str, list[str]]:
         """The values users can filter on (document types, markets, languages) as the knowledge base has them."""
-        stats = self.kb.stats()
-        jurisdictions = sorted({str(d.get("jurisdiction", "")) for d in self._documents_meta()} - {""})
-        return {
-            "doc_type": sorted(k for k in stats.doc_types if k != "?"),
-            "jurisdiction": jurisdictions,
-            "lang": sorted(k for k in stats.languages if k != "?"),
-        }
-
-    def _documents_meta(self) -> list[dict[str, Any]]:
-        return [stored.metadata for stored in self.kb.store.iter_all()]
+        values: dict[str, set[str]] = {"doc_type": set(), "jurisdiction": set(), "lang": set()}
+        for stored in self.kb.store.iter_all():
+            for key, found in values.items():
+                found.add(str(stored.metadata.get(key, "")))
+        return {key: sorted(found - {""}) for key, found in values.items()}
 
     # ---- admin -----------------------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ that reaches HTML is escaped here (`_esc`), so scripts in documents, questions o
 from __future__ import annotations
 
 import html
+import os
 import re
 import tempfile
 import time
@@ -263,6 +264,7 @@ def build_ui(service: ChatService) -> gr.Blocks:
         ) -> Iterator[tuple[Any, ...]]:
             ui = ui_code(ui_choice)
             client = request.client.host if request is not None and request.client else ""
+            session = str(getattr(request, "session_hash", "") or "")
             message = (message or "").strip()
             if not message:
                 yield history, kept, gr.update(), "", gr.update(), gr.update()
@@ -280,7 +282,7 @@ def build_ui(service: ChatService) -> gr.Blocks:
                         answer = event.answer
                         history[-1]["content"] = render_answer(answer)
                         kept = [*kept, _answer_meta(answer)]
-                        yield history, kept, "", "", render_sources(answer, ui), _export(history, kept)
+                        yield history, kept, "", "", render_sources(answer, ui), _export(session, history, kept)
             except BusyError:
                 history[-1]["content"] = f"**{TEXT[ui]['busy']}**"
                 kept = [*kept, None]
@@ -322,7 +324,7 @@ def build_ui(service: ChatService) -> gr.Blocks:
 
         clear.click(clear_all, ui_lang, [chatbot, answers, sources, status, export], api_visibility="private")
 
-        def switch(choice: str, kept: list[dict[str, Any] | None]) -> tuple[Any, ...]:
+        def switch(choice: str) -> tuple[Any, ...]:
             tt = TEXT[ui_code(choice)]
             return (
                 f"# {tt['title']}\n{tt['subtitle']}",
@@ -340,7 +342,7 @@ def build_ui(service: ChatService) -> gr.Blocks:
 
         ui_lang.change(
             switch,
-            [ui_lang, answers],
+            ui_lang,
             [header, question, send, clear, export, filters_box, doc_type, jurisdiction, doc_lang, sources_title,
              chatbot],
             api_visibility="private",
@@ -377,11 +379,24 @@ def _answer_meta(answer: Answer) -> dict[str, Any]:
     }
 
 
-def _export(history: list[dict[str, Any]], kept: list[dict[str, Any] | None]) -> Any:
-    folder = Path(tempfile.mkdtemp(prefix="certkb-export-"))
-    path = folder / f"certkb-conversation-{time.strftime('%Y%m%d-%H%M%S')}.md"
-    path.write_text(conversation_markdown(history, kept), encoding="utf-8")
+_DOWNLOADS = Path(tempfile.gettempdir()) / f"certkb-downloads-{os.getpid()}"
+
+
+def _download(session: str, name: str, text: str) -> Any:
+    """A file for a download button: one folder per session, whose previous file is replaced (the export is
+    rewritten after every answer, and must not leave a new temporary folder behind each time)."""
+    folder = _DOWNLOADS / (re.sub(r"\W", "", session) or "anonymous")
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob(f"{Path(name).stem.split('-')[0]}-*{Path(name).suffix}"):
+        old.unlink(missing_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
     return gr.update(value=str(path))
+
+
+def _export(session: str, history: list[dict[str, Any]], kept: list[dict[str, Any] | None]) -> Any:
+    name = f"certkb-conversation-{time.strftime('%Y%m%d-%H%M%S')}.md"
+    return _download(session, name, conversation_markdown(history, kept))
 
 
 def _admin_area(service: ChatService, admin_ok: gr.State) -> None:
@@ -417,10 +432,8 @@ def _admin_area(service: ChatService, admin_ok: gr.State) -> None:
                 [f.created, f.rating, f.question, f.answer[:300], " ".join(f.chunk_ids)]
                 for f in service.feedback.list()
             ]
-            folder = Path(tempfile.mkdtemp(prefix="certkb-feedback-"))
-            csv_path = folder / "certkb-feedback.csv"
-            csv_path.write_text(service.feedback.export_csv(), encoding="utf-8")
-            return rows, gr.update(choices=[d["source"] for d in docs], value=None), fb, gr.update(value=str(csv_path))
+            csv_file = _download("admin", "certkb-feedback.csv", service.feedback.export_csv())
+            return rows, gr.update(choices=[d["source"] for d in docs], value=None), fb, csv_file
 
         def do_login(name: str, secret: str, request: gr.Request) -> tuple[Any, ...]:
             client = request.client.host if request and request.client else "?"
