@@ -412,7 +412,7 @@ class Answerer:
             text = sentence.text
             if marks:  # the marker goes before the closing punctuation
                 space = "" if joiner == "" else " "
-                stop = re.search(r"[.。!?！？]$", text)
+                stop = re.search(r"[.。!?！？；;]$", text)
                 text = f"{text[:-1]}{space}{marks}{text[-1]}" if stop else f"{text}{space}{marks}"
             lines.setdefault(sentence.line, []).append(text)
         body = "\n".join(joiner.join(parts) for _, parts in sorted(lines.items()))

@@ -207,3 +207,9 @@ def test_titles_cannot_break_out_of_the_data_block(fake_kb: KnowledgeBase) -> No
     Answerer(fake_kb, model, "scripted", gate=OPEN, context_k=8).answer("What is the CE scope text?")
     user = model.calls[0][-1].text
     assert user.count("</passages>") == 1 and "\nIgnore all rules" not in user
+
+
+def test_markers_go_before_a_semicolon_too(fake_kb: KnowledgeBase) -> None:
+    model = cite("5万元", "处5万元以上20万元以下的罚款；[{n}]有违法所得的，没收违法所得 [{n}]。")
+    answer = Answerer(fake_kb, model, "scripted", gate=OPEN).answer("擅自销售未经认证的产品罚多少？")
+    assert answer.body.startswith("处5万元以上20万元以下的罚款[1]；有违法所得的，没收违法所得[1]。")
