@@ -27,7 +27,6 @@ from bot.answer import RETRIEVE_K, Answerer, Turn, joined_follow_up
 from bot.evaluation import AnswerRecord, evaluate_answers, summarise
 from bot.gate import Gate, gate_features
 from bot.lang import detect_language
-from bot.llm import make_chat_model
 from ingest.pipeline import Ingester
 from kb.evaluation import Question, load_questions
 from kb.knowledge_base import KnowledgeBase
@@ -137,8 +136,8 @@ def main() -> None:
     out["answers"] = {}
     for backend in args.backend:
         settings = Settings.from_env().with_overrides(kb_dir=realdocs_kb.kb_dir, llm=backend)
-        name, model = make_chat_model(settings)
-        answerer = Answerer(realdocs_kb, model, name)
+        answerer = Answerer.from_settings(settings, realdocs_kb)
+        name = answerer.backend
 
         def show(record: AnswerRecord, name: str = name) -> None:
             mark = "refused" if record.refused else {True: "right", False: "WRONG", None: "-"}[record.correct]

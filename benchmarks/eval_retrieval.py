@@ -16,32 +16,71 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import CACHE, REALDOCS, realdocs_files
+from common import CACHE, REALDOCS, realdocs_files, summary_ms
 
 from ingest.chunker import Chunker, ChunkerSettings
 from ingest.pipeline import Ingester
 from kb.embedders import Embedder, get_embedder
 from kb.evaluation import Question, Retrieve, evaluate, load_questions
-from kb.knowledge_base import KnowledgeBase, LexicalWeighting, SearchMode
-from kb.settings import available_cores
+from kb.knowledge_base import Fusion, KnowledgeBase, LexicalWeighting, SearchMode
+from kb.settings import Settings, available_cores
 
 
 def certkb_variants(kb: KnowledgeBase, k: int) -> dict[str, Retrieve]:
-    def make(mode: SearchMode, weighting: LexicalWeighting = "match", glossary: bool = True) -> Retrieve:
+    def make(
+        mode: SearchMode, weighting: LexicalWeighting = "match", glossary: bool = True, fusion: Fusion = "language"
+    ) -> Retrieve:
         return lambda q: [
             (h.source, h.text)
-            for h in kb.search(q.question, k=k, mode=mode, lexical_weighting=weighting, glossary=glossary)
+            for h in kb.search(
+                q.question, k=k, mode=mode, lexical_weighting=weighting, glossary=glossary, fusion=fusion
+            )
         ]
 
     return {
-        "certkb dense": make("dense"),
+        "certkb dense, no glossary": make("dense", glossary=False),
+        "certkb dense + glossary": make("dense"),
         "certkb bm25 no glossary": make("lexical", glossary=False),
         "certkb bm25 + glossary": make("lexical"),
-        "certkb hybrid flat-rrf": make("hybrid", "flat"),
-        "certkb hybrid coverage": make("hybrid", "coverage"),
+        "certkb hybrid, plain RRF": make("hybrid", "flat", fusion="flat"),
         "certkb hybrid match, no glossary": make("hybrid", "match", glossary=False),
+        "certkb hybrid match + glossary, flat fusion": make("hybrid", "match", fusion="flat"),
         "certkb hybrid match + glossary (default)": make("hybrid", "match"),
     }
+
+
+def translated_variants(kb: KnowledgeBase, k: int, backend: str) -> tuple[dict[str, Retrieve], dict[str, Any]]:
+    """Variants that also search the question as the chat model `backend` translates it (cached on disk), and the
+    translation times of the questions that were not in the cache yet."""
+    from bot.llm import make_chat_model
+    from bot.translate import make_translator
+
+    settings = Settings.from_env().with_overrides(kb_dir=kb.kb_dir, llm=backend)
+    name, model = make_chat_model(settings)
+    translator = make_translator(settings.with_overrides(translate=True), name, model)
+    if translator is None:
+        raise SystemExit(f"--translate-with {backend}: no chat model")
+    seconds: list[float] = []
+
+    def translations(q: Question) -> dict[str, str]:
+        started = time.perf_counter()
+        cached = all(translator._cached(translator._key(q.question, t)) for t in translator.targets(q.question, kb))
+        found = translator.translations(q.question, kb)
+        if not cached:
+            seconds.append(time.perf_counter() - started)
+        return found
+
+    def make(glossary: bool, mode: SearchMode = "hybrid") -> Retrieve:
+        return lambda q: [
+            (h.source, h.text)
+            for h in kb.search(q.question, k=k, mode=mode, glossary=glossary, translations=translations(q))
+        ]
+
+    variants = {
+        f"certkb hybrid + {name} translation, no glossary": make(False),
+        f"certkb hybrid + glossary + {name} translation": make(True),
+    }
+    return variants, {"backend": name, "translate_seconds": seconds}
 
 
 def langchain_baseline(files: list[Path], embedder: Embedder, k: int, cache: Path) -> Retrieve:
@@ -97,6 +136,9 @@ def main() -> None:
     parser.add_argument("--overlap-chars", type=int, default=ChunkerSettings().overlap_chars)
     parser.add_argument("--show-misses", metavar="VARIANT")
     parser.add_argument("--json", type=Path, help="also write the table as JSON here")
+    parser.add_argument(
+        "--translate-with", metavar="BACKEND", help="also search with the question translated by this chat model"
+    )
     args = parser.parse_args()
 
     questions = load_questions(args.questions)
@@ -117,7 +159,14 @@ def main() -> None:
         embedder = get_embedder("e5-small-q4", threads=available_cores())
         baseline = langchain_baseline(files, embedder, args.k, args.cache)
         variants = {"langchain recipe (500/50, dense)": baseline, **variants}
+    translation: dict[str, Any] = {}
+    if args.translate_with:
+        extra, translation = translated_variants(kb, args.k, args.translate_with)
+        variants.update(extra)
     rows = table(questions, variants, args.k)
+    if translation.get("translate_seconds"):
+        times = summary_ms(translation["translate_seconds"])
+        print(f"{translation['backend']} translation, uncached questions: {times}")
     print(f"\n{len(questions)} questions, k={args.k}\n")
     print(f"| {'variant':42} | lang | n  | hit@1 | hit@{args.k} | MRR   | p50 ms |")
     print(f"|{'-' * 44}|------|----|-------|-------|-------|--------|")

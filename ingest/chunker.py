@@ -5,6 +5,9 @@
 2. Sentences: a unit longer than `max_chars` is cut between sentences (。！？；… and English sentence ends), with
    whole sentences of overlap; a single sentence longer than `max_chars` is the only thing ever cut inside.
 3. Non-article paragraphs of one section are packed together up to `max_chars`.
+4. Cross-references: an article that points at other articles of the same text ("违反本法第二十七条规定的……", as
+   penalty articles do) gets the opening words of those articles in its indexed text (never in its shown text),
+   so a question about the penalty for a behaviour finds the penalty article, which does not itself name it.
 
 Every chunk's text is an exact slice of the document text (`text[start:end]`), so citations can point back.
 """
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ingest.loaders import LoadedDocument
 from kb.types import Chunk
@@ -36,7 +39,12 @@ _SENTENCE_END = re.compile(
     r"|\n(?=[ \t]*(?:[-*+][ \t]|\d+[.)][ \t]|[（(][一二三四五六七八九十\d]+[）)]))"
 )
 _COMMENT = re.compile(r"^\s*<!--.*-->\s*$")
+# "本法第二十七条", "本条例第十二条、第十三条": references to other articles of the same text (not "本条第一款")
+_CROSS_REF = re.compile(rf"本(?:法|条例|规定|办法|细则)((?:第{_NUM}条(?:第{_NUM}款)?(?:[、和或及至]|或者)?)+)")
+_REF_ARTICLE = re.compile(rf"第{_NUM}条")
 MAX_HEADING_CHARS = 40
+MAX_REFERENCES = 3
+REFERENCE_CHARS = 60
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,7 @@ class ChunkerSettings:
 
     def signature(self) -> str:
         """Part of every document id, so that changing the sizes re-chunks the files on the next ingest."""
-        return f"chunker-v1:{self.max_chars}:{self.overlap_chars}"
+        return f"chunker-v2:{self.max_chars}:{self.overlap_chars}"
 
     def __post_init__(self) -> None:
         if self.max_chars < 50:
@@ -228,7 +236,7 @@ class Chunker:
             for piece_start, piece_end in pieces:
                 s, e = _strip(text, piece_start, piece_end)
                 chunks.append(self._make(doc, doc_id, source, s, e, " > ".join(section), article))
-        return chunks
+        return _with_references(chunks)
 
     def _make(
         self, doc: LoadedDocument, doc_id: str, source: str, start: int, end: int, section: str, article: str
@@ -253,3 +261,23 @@ class Chunker:
             end=end,
             embed_text=f"{header}\n{body}" if header else body,
         )
+
+
+def _with_references(chunks: list[Chunk]) -> list[Chunk]:
+    """Chunks whose text refers to other articles of the document, with those articles' opening words appended to
+    the indexed text as "（第X条：……）" (at most `MAX_REFERENCES`, `REFERENCE_CHARS` characters each)."""
+    openings: dict[str, str] = {}
+    for chunk in chunks:
+        if chunk.article and chunk.article not in openings:
+            body = chunk.text[len(chunk.article) :] if chunk.text.startswith(chunk.article) else chunk.text
+            openings[chunk.article] = " ".join(body.split())[:REFERENCE_CHARS]
+    out = []
+    for chunk in chunks:
+        cited: list[str] = []
+        for match in _CROSS_REF.finditer(chunk.text):
+            for label in _REF_ARTICLE.findall(match.group(1)):
+                if label != chunk.article and label in openings and label not in cited:
+                    cited.append(label)
+        notes = "".join(f"（{label}：{openings[label]}）" for label in cited[:MAX_REFERENCES])
+        out.append(replace(chunk, embed_text=f"{chunk.indexed_text}\n{notes}") if notes else chunk)
+    return out

@@ -133,3 +133,21 @@ def test_real_laws_never_split_or_glue_articles(realdocs: Path) -> None:
         for chunk in chunks:
             assert document.text[chunk.start : chunk.end] == chunk.text
             assert len(re.findall(r"^第[零一二三四五六七八九十百千]+条", chunk.text, flags=re.M)) <= 1
+
+
+def test_penalty_articles_carry_the_opening_of_the_articles_they_cite() -> None:
+    text = (
+        "## 第一章 总则\n\n"
+        "第五条 企业应当公开其执行的企业标准的编号和名称。\n\n"
+        "第六条 本条第一款不适用于军工产品。\n\n"
+        "第九条 违反本法第五条规定的，责令限期改正；本法第六条、第七条另有规定的除外。违反本条第一款的，警告。\n"
+    )
+    chunks = Chunker().chunk(LoadedDocument(Path("law.md"), text, "某法"), "d1", "law.md")
+    by_article = {c.article: c for c in chunks}
+    penalty = by_article["第九条"]
+    assert penalty.text.startswith("第九条 违反本法第五条") and "（第五条" not in penalty.text  # shown text untouched
+    assert "（第五条：企业应当公开其执行的企业标准的编号和名称。）" in penalty.embed_text
+    assert "（第六条：本条第一款不适用于军工产品。）" in penalty.embed_text
+    assert "第七条：" not in penalty.embed_text  # not in this text: nothing to add
+    assert by_article["第六条"].embed_text.count("（") == 0  # "本条第一款" is not another article
+    assert text[penalty.start : penalty.end] == penalty.text
