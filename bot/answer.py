@@ -1,9 +1,11 @@
 """The answer pipeline: one function behind the CLI, the REST API and the web chat.
 
-question (+ history, filters) -> condense -> retrieve -> relevance gate -> generate -> check citations -> Answer
+question (+ history, filters) -> condense -> translate -> retrieve -> gate -> generate -> check citations -> Answer
 
 - **condense**: a follow-up ("and for Japan?") is rewritten into a standalone question from the history, by the
   chat model when there is one, else by joining it to the previous question when it looks elliptical.
+- **translate** (`bot.translate`, with a chat model): the question is also put into the knowledge base's other
+  languages (cached), and retrieval searches every version.
 - **relevance gate** (`bot.gate`): when no passage is relevant enough, the answer is a polite refusal in the
   asker's language, naming what the knowledge base does cover; the chat model is not called.
 - **generate**: with a chat model, the `answer` prompt with numbered passages, streamed token by token; without one
@@ -40,9 +42,13 @@ from bot.citations import (
 )
 from bot.gate import Gate, GateDecision
 from bot.lang import detect_language, language_name
+from bot.llm import make_chat_model
 from bot.prompts import Template
+from bot.translate import QueryTranslator, make_translator
 from kb.errors import ConfigError, LLMError
+from kb.glossary import shipped as shipped_glossary
 from kb.knowledge_base import KnowledgeBase
+from kb.settings import Settings
 from kb.types import Filters, Hit
 
 MAX_QUESTION_CHARS = 2000
@@ -54,6 +60,7 @@ EXTRA_QUOTE_MARGIN = 0.015  # a second passage is quoted when its best sentence 
 _UI = {
     "en": {
         "sources": "Sources",
+        "terms": "Key terms:",
         "removed": "Removed {n} sentence(s) whose figures the cited sources do not contain.",
         "ungrounded": "The language model's answer could not be tied to the sources, so here are the passages "
         "themselves.",
@@ -69,6 +76,7 @@ _UI = {
     },
     "zh": {
         "sources": "来源",
+        "terms": "术语：",
         "removed": "已删除 {n} 句：其中的数字在所引来源中找不到。",
         "ungrounded": "语言模型的回答无法与来源对应，以下直接给出原文。",
         "llm_failed": "语言模型暂不可用（{reason}），以下直接给出原文。",
@@ -128,9 +136,12 @@ class Citation:
     jurisdiction: str = ""
     as_of: str = ""
     article: str = ""
+    terms: list[tuple[str, str]] = field(default_factory=list)  # (term in the passage, English), for other askers
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        values = asdict(self)
+        values["terms"] = [list(pair) for pair in self.terms]
+        return values
 
     def label(self) -> str:
         where = " › ".join(part for part in (self.title, self.section) if part) or self.source
@@ -150,6 +161,7 @@ class Answer:
     lang: str
     backend: str
     standalone_question: str = ""
+    translations: dict[str, str] = field(default_factory=dict)  # the question as also searched, by language
     notices: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # sentences dropped by the citation check, with reasons
     unverified: list[str] = field(default_factory=list)  # kept sentences that cite nothing
@@ -168,6 +180,7 @@ class Answer:
             "body": self.body,
             "question": self.question,
             "standalone_question": self.standalone_question,
+            "translations": self.translations,
             "notices": self.notices,
             "removed": self.removed,
             "unverified": self.unverified,
@@ -221,6 +234,7 @@ class Answerer:
         backend: str = "none",
         gate: Gate | None = None,
         context_k: int = CONTEXT_K,
+        translator: QueryTranslator | None = None,
     ) -> None:
         if context_k < 1:
             raise ConfigError("context_k must be at least 1")
@@ -229,6 +243,13 @@ class Answerer:
         self.backend = backend if llm is not None else "none"
         self.gate = gate or Gate()
         self.context_k = context_k
+        self.translator = translator
+
+    @classmethod
+    def from_settings(cls, settings: Settings, kb: KnowledgeBase) -> Answerer:
+        """The chat model the settings name (`make_chat_model`) and its query translator."""
+        backend, model = make_chat_model(settings)
+        return cls(kb, model, backend, translator=make_translator(settings, backend, model))
 
     # ---- public API ----------------------------------------------------------------------------------------
 
@@ -254,8 +275,15 @@ class Answerer:
         standalone = self._condense(question, history, lang) if history else question
         timings["condense"] = time.perf_counter() - t
 
+        translations: dict[str, str] = {}
+        if self.translator is not None and self.translator.targets(standalone, self.kb):
+            yield AnswerEvent("status", "translate")
+            t = time.perf_counter()
+            translations = self.translator.translations(standalone, self.kb)
+            timings["translate"] = time.perf_counter() - t
+
         t = time.perf_counter()
-        hits = self.kb.search(standalone, k=RETRIEVE_K, filters=filters)
+        hits = self.kb.search(standalone, k=RETRIEVE_K, filters=filters, translations=translations)
         timings["retrieve"] = time.perf_counter() - t
         decision = self.gate.decide(hits, lang)
 
@@ -269,6 +297,7 @@ class Answerer:
             yield AnswerEvent("status", "generate")
             answer = yield from self._generate(question, standalone, lang, hits, timings)
         answer.standalone_question = standalone
+        answer.translations = translations
         answer.gate = decision.features
         answer.timings = {**timings, **answer.timings, "total": time.perf_counter() - started}
         yield AnswerEvent("answer", answer=answer)
@@ -488,9 +517,18 @@ def _citation(n: int, hit: Hit, span: tuple[int, int]) -> Citation:
 
 
 def _with_sources(body: str, citations: list[Citation], lang: str) -> str:
+    """The body with its source list; for an asker who does not read Chinese, each Chinese quote's glossary terms
+    are named in English under its source (the terms are also kept on the citation for the web page)."""
     if not citations:
         return body
-    return body + f"\n\n{_ui(lang, 'sources')}:\n" + "\n".join(c.label() for c in citations)
+    lines = []
+    for c in citations:
+        lines.append(c.label())
+        if lang != "zh" and c.lang.startswith("zh"):
+            c.terms = shipped_glossary().hints(c.quote)
+            if c.terms:
+                lines.append("    " + _ui(lang, "terms") + " " + "; ".join(f"{zh} = {en}" for zh, en in c.terms))
+    return body + f"\n\n{_ui(lang, 'sources')}:\n" + "\n".join(lines)
 
 
 _ERROR_KINDS = (

@@ -33,6 +33,9 @@ def _kb_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--embedder", metavar="SPEC", help="e5-small-q4 (default), st:MODEL_OR_PATH, fake (tests only)")
     parser.add_argument("--chroma-url", metavar="URL", help="use a Chroma server instead of the embedded store")
+    parser.add_argument(
+        "--reranker", metavar="DIR", help="rerank with a local sentence-transformers CrossEncoder (default none)"
+    )
 
 
 def _filter_option(parser: argparse.ArgumentParser, purpose: str) -> None:
@@ -53,6 +56,11 @@ def _llm_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--llm-url", metavar="URL", help="endpoint base URL (default $CERTKB_LLM_URL)")
     parser.add_argument("--llm-model", metavar="NAME", help="model name at the endpoint (default $CERTKB_LLM_MODEL)")
+    parser.add_argument(
+        "--no-translate",
+        action="store_true",
+        help="do not have the model translate questions into the knowledge base's other languages for search",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,16 +167,15 @@ def _settings(args: argparse.Namespace) -> Settings:
         llm=getattr(args, "llm", None),
         llm_url=getattr(args, "llm_url", None),
         llm_model=getattr(args, "llm_model", None),
+        reranker=getattr(args, "reranker", None),
+        translate=False if getattr(args, "no_translate", False) else None,
     )
 
 
 def _answerer(settings: Settings, kb: KnowledgeBase | None = None) -> Answerer:
     from bot.answer import Answerer
-    from bot.llm import make_chat_model
 
-    kb = kb or KnowledgeBase.open(settings=settings)
-    backend, model = make_chat_model(settings)
-    return Answerer(kb, model, backend)
+    return Answerer.from_settings(settings, kb or KnowledgeBase.open(settings=settings))
 
 
 def _parse_filters(items: Sequence[str]) -> dict[str, str | list[str]]:

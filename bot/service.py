@@ -23,7 +23,6 @@ from typing import Any
 
 from bot.answer import Answerer, AnswerEvent, Turn
 from bot.feedback import FEEDBACK_FILE, FeedbackStore
-from bot.llm import make_chat_model
 from ingest.loaders import SUPPORTED_SUFFIXES
 from ingest.pipeline import FileProgress, Ingester, IngestReport
 from kb.errors import BusyError, ConfigError
@@ -175,10 +174,7 @@ class ChatService:
     ) -> None:
         self.settings = settings
         self.kb = kb or KnowledgeBase.open(settings=settings)
-        if answerer is None:
-            backend, model = make_chat_model(settings)
-            answerer = Answerer(self.kb, model, backend)
-        self.answerer = answerer
+        self.answerer = answerer or Answerer.from_settings(settings, self.kb)
         self.feedback = FeedbackStore(self.kb.kb_dir / FEEDBACK_FILE)
         self.admin = AdminGate(admin)
         self._write_lock = threading.Lock()

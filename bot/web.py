@@ -49,6 +49,7 @@ TEXT = {
         "no_sources": "Ask a question: the passages behind the answer appear here, with the evidence highlighted.",
         "refused": "Not in the knowledge base: no passage was relevant enough, so nothing is cited.",
         "full": "Full passage",
+        "terms": "Key terms in this passage:",
         "searching": "Searching the knowledge base…",
         "writing": "Writing the answer…",
         "thanks": "Thank you: your feedback was saved.",
@@ -74,6 +75,7 @@ TEXT = {
         "no_sources": "提问后，回答所依据的原文段落会显示在这里，并高亮证据句。",
         "refused": "知识库中没有找到：没有足够相关的段落，因此没有引用。",
         "full": "完整段落",
+        "terms": "本段术语：",
         "searching": "正在检索知识库…",
         "writing": "正在生成回答…",
         "thanks": "谢谢，您的反馈已保存。",
@@ -96,6 +98,9 @@ CSS = """
          font-size: 0.85rem; }
 .src-meta { font-size: 0.85rem; opacity: 0.75; margin: 0.2rem 0 0.4rem; }
 .src-quote { margin: 0; padding-left: 0.6rem; border-left: 3px solid var(--color-accent); line-height: 1.6; }
+.src-terms { margin: 0.4rem 0 0; font-size: 0.9rem; }
+.src-terms ul { margin: 0.2rem 0 0; padding-left: 1.1rem; }
+.src-terms li span { font-weight: 600; margin-right: 0.3rem; }
 .src-quote mark, .src-full mark { background: #ffe58f; color: #222; padding: 0 2px; border-radius: 3px; }
 .src-full { white-space: pre-wrap; line-height: 1.6; margin-top: 0.4rem; }
 .src-refused { border: 1px solid #e8a33d; background: #fff7e6; color: #6b4300; border-radius: 10px;
@@ -163,11 +168,20 @@ def render_sources(answer: Answer | None, ui: str) -> str:
             f'<div class="src-head"><span class="src-n">{c.n}</span><span>{_esc(c.title or c.source)}</span></div>'
             f'<div class="src-meta">{" · ".join(_esc(m) for m in meta)}</div>'
             f'<blockquote class="src-quote">{_excerpt(c)}</blockquote>'
+            f"{_terms(c, t)}"
             f"<details><summary>{_esc(t['full'])}</summary>"
             f'<div class="src-full">{_highlighted(c.text, c.quote_start, c.quote_end)}</div></details>'
             "</div>"
         )
     return "".join(cards)
+
+
+def _terms(c: Citation, t: dict[str, str]) -> str:
+    """The glossary terms of a quote in another language, named in English (a reading aid for the quote)."""
+    if not c.terms:
+        return ""
+    items = "".join(f'<li><span lang="zh">{_esc(zh)}</span> {_esc(en)}</li>' for zh, en in c.terms)
+    return f'<div class="src-terms"><span>{_esc(t["terms"])}</span><ul>{items}</ul></div>'
 
 
 def render_answer(answer: Answer) -> str:

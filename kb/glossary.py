@@ -6,19 +6,33 @@ each glossary phrase it finds (longest first) by the tokens of its Chinese terms
 BM25 then matches an English question against Chinese text on the terms the glossary knows, and the words it does
 not know still count against the match (so one stray shared word does not make a passage look relevant).
 
+`Glossary.mix` does the same on the question's own text, for the dense retriever: "What 注册资本 does a 认证机构
+need?" sits closer to the Chinese passages in a multilingual embedding space than the English question does.
+`Glossary.hints` goes the other way: the glossary terms found in a Chinese passage, with their English names, so an
+English asker can read a quoted article's key terms.
+
 >>> g = Glossary.from_rows([("registered capital", "注册资本"), ("certification body|certifying body", "认证机构")])
 >>> g.translate(tokenize("What registered capital does a certification body need?"))
 ['注册', '资本', '注册资本', '认证', '机构']
+>>> g.mix("What registered capital does a Certifying Body need?")
+'What 注册资本 does a 认证机构 need?'
+>>> g.hints("认证机构的注册资本不得少于人民币300万元")
+[('认证机构', 'certification body'), ('注册资本', 'registered capital')]
 """
 
 from __future__ import annotations
 
 import csv
+import functools
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from kb.tokenize import tokenize
+from kb.tokenize import EN_STOPWORDS, _stem, normalise, tokenize
+
+_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 GLOSSARY_FILE = Path(__file__).with_name("glossary.tsv")
 
@@ -29,19 +43,29 @@ class Glossary:
 
     phrases: dict[tuple[str, ...], tuple[str, ...]]
     longest: int
+    chinese: dict[tuple[str, ...], str] = field(default_factory=dict)  # English key -> its first Chinese term
+    english: dict[str, str] = field(default_factory=dict)  # Chinese term -> the first English name of its concept
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[str, str]]) -> Glossary:
         phrases: dict[tuple[str, ...], list[str]] = {}
+        chinese_terms: dict[tuple[str, ...], str] = {}
+        english_names: dict[str, str] = {}
         for english, chinese in rows:
-            zh_tokens = [token for term in chinese.split("|") if term.strip() for token in tokenize(term)]
-            for variant in english.split("|"):
+            zh_terms = [term.strip() for term in chinese.split("|") if term.strip()]
+            zh_tokens = [token for term in zh_terms for token in tokenize(term)]
+            en_names = [variant.strip() for variant in english.split("|") if variant.strip()]
+            for variant in en_names:
                 key = tuple(tokenize(variant))
                 if key and zh_tokens:
                     merged = phrases.setdefault(key, [])
                     merged.extend(token for token in zh_tokens if token not in merged)
+                    chinese_terms.setdefault(key, zh_terms[0])
+            for term in zh_terms:
+                if en_names and len(term) >= 2 and _HAN.search(term):
+                    english_names.setdefault(term, en_names[0])
         frozen = {key: tuple(value) for key, value in phrases.items()}
-        return cls(frozen, max((len(key) for key in frozen), default=0))
+        return cls(frozen, max((len(key) for key in frozen), default=0), chinese_terms, english_names)
 
     @classmethod
     def load(cls, path: Path = GLOSSARY_FILE) -> Glossary:
@@ -69,3 +93,49 @@ class Glossary:
                 out.append(tokens[i])
                 i += 1
         return out
+
+    def mix(self, text: str) -> str:
+        """`text` with every glossary phrase (longest match first) replaced by its Chinese term, the rest kept."""
+        folded = normalise(text)
+        if len(folded) != len(text):  # NFKC changed the length: offsets would not line up, use the folded text
+            text = folded
+        words = [  # (token, start, end) of every Latin word that is not a stop word
+            (_stem(m.group().replace("’", "'").split("'")[0]), m.start(), m.end())
+            for m in _WORD.finditer(folded)
+            if m.group().replace("’", "'").split("'")[0] not in EN_STOPWORDS
+        ]
+        out: list[str] = []
+        cursor = i = 0
+        while i < len(words):
+            for size in range(min(self.longest, len(words) - i), 0, -1):
+                term = self.chinese.get(tuple(word for word, _, _ in words[i : i + size]))
+                if term:
+                    out.append(text[cursor : words[i][1]] + term)
+                    cursor = words[i + size - 1][2]
+                    i += size
+                    break
+            else:
+                i += 1
+        return "".join(out) + text[cursor:]
+
+    def hints(self, text: str, limit: int = 8) -> list[tuple[str, str]]:
+        """(Chinese term, English name) for the glossary terms in `text`, in order of appearance; a term inside a
+        longer found term is not repeated, and beyond `limit` terms the longest (most specific) are kept."""
+        found: list[tuple[int, str]] = []
+        taken = [False] * len(text)
+        for term in sorted(self.english, key=len, reverse=True):
+            start = text.find(term)
+            while start != -1:
+                if not any(taken[start : start + len(term)]):
+                    taken[start : start + len(term)] = [True] * len(term)
+                    found.append((start, term))
+                    break
+                start = text.find(term, start + 1)
+        kept = sorted(found, key=lambda item: -len(item[1]))[:limit]  # the most specific terms when there are many
+        return [(term, self.english[term]) for _, term in sorted(kept)]
+
+
+@functools.lru_cache(maxsize=1)
+def shipped() -> Glossary:
+    """The glossary shipped with the package (empty if the file is missing), loaded once per process."""
+    return Glossary.load() if GLOSSARY_FILE.is_file() else Glossary({}, 0)

@@ -16,10 +16,11 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,8 +35,9 @@ from kb.errors import (
     StoreError,
 )
 from kb.fusion import Ranked, reciprocal_rank_fusion
-from kb.glossary import GLOSSARY_FILE, Glossary
+from kb.glossary import shipped as shipped_glossary
 from kb.lexical import LexicalHit, LexicalIndex
+from kb.rerank import RERANK_DEPTH, CrossEncoderReranker, Reranker, order_by_scores
 from kb.settings import DEFAULT_EMBEDDER, Settings
 from kb.store import ChromaStore, StoredChunk
 from kb.tokenize import tokenize
@@ -46,6 +48,7 @@ LEXICAL_FILE = "lexical.json"
 FORMAT = 1
 SearchMode = Literal["hybrid", "dense", "lexical"]
 LexicalWeighting = Literal["match", "coverage", "flat"]
+Fusion = Literal["language", "flat"]
 Progress = Callable[[int, int], None]
 EMBED_BATCH = 16
 
@@ -75,6 +78,27 @@ def _chroma_where(filters: dict[str, list[str]]) -> dict[str, Any] | None:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def script_language(text: str) -> str:
+    """ "zh" when at least a fifth of the letters are Chinese characters, else "en" when there are Latin letters
+    (the language passages of a Latin-script knowledge base are most often in), else ""."""
+    letters = len(_LETTER.findall(text))
+    if letters and len(_HAN.findall(text)) * 5 >= letters:
+        return "zh"
+    return "en" if re.search(r"[A-Za-z]", text) else ""
+
+
+def _language_weight(query_lang: str, passage_lang: str, covered: set[str]) -> float:
+    """How much a dense ranking by a query in `query_lang` counts for a passage in `passage_lang` when the query
+    was searched in the languages `covered`: fully in its own language or where no version speaks the passage's
+    language, not at all where another version does."""
+    same = passage_lang.split("-")[0] == query_lang if passage_lang else True
+    return 1.0 if same or passage_lang.split("-")[0] not in covered else 0.0
+
+
 def _indexed_text(stored: StoredChunk) -> str:
     return str(stored.metadata.get("embed_text") or stored.text)
 
@@ -94,7 +118,8 @@ class KnowledgeBase:
         self._lexical: LexicalIndex | None = None
         self._lexical_revision: str | None = None
         self._batch: tuple[LexicalIndex, str] | None = None
-        self._glossary_cache: Glossary | None = None
+        self._languages: tuple[str, dict[str, float]] | None = None
+        self.reranker: Reranker | None = None  # see kb.rerank; set by `open` from the settings' `reranker`
 
     # ---- opening -------------------------------------------------------------------------------------------
 
@@ -183,7 +208,10 @@ class KnowledgeBase:
                 )
             store.open()
             cls._check_collection(store, record, kb_dir)
-        return cls(kb_dir, store, chosen, record)
+        kb = cls(kb_dir, store, chosen, record)
+        if settings.reranker:
+            kb.reranker = CrossEncoderReranker(settings.reranker)
+        return kb
 
     @classmethod
     def remove(
@@ -367,11 +395,6 @@ class KnowledgeBase:
 
     # ---- reading -------------------------------------------------------------------------------------------
 
-    def _glossary(self) -> Glossary:
-        if self._glossary_cache is None:
-            self._glossary_cache = Glossary.load() if GLOSSARY_FILE.is_file() else Glossary({}, 0)
-        return self._glossary_cache
-
     def search(
         self,
         query: str,
@@ -380,6 +403,9 @@ class KnowledgeBase:
         mode: SearchMode = "hybrid",
         lexical_weighting: LexicalWeighting = "match",
         glossary: bool = True,
+        translations: Mapping[str, str] | None = None,
+        fusion: Fusion = "language",
+        rerank: bool = True,
     ) -> list[Hit]:
         """The `k` best passages for `query`, optionally restricted by metadata `filters`.
 
@@ -388,8 +414,18 @@ class KnowledgeBase:
         "match" (default) by the share of the query's terms (idf-weighted) the passage contains, so BM25 speaks
         up where it matched most of the question and stays quiet where it matched one stray word of an English
         question over Chinese text; "coverage" by the share of query terms the whole index knows; "flat" is
-        plain RRF. With `glossary` (default), English terms the shipped bilingual glossary knows are replaced by
-        their Chinese terms before BM25, so English questions can match Chinese text.
+        plain RRF.
+
+        The query is searched in several versions: as asked; with `glossary` (default), a Latin-script query
+        also with the shipped bilingual glossary's Chinese terms put in place of the English ones it knows
+        (`Glossary.mix` for the dense retriever, `Glossary.translate` for BM25); and each of `translations`
+        ({language: translated query}, e.g. from a chat model). With `fusion="language"` (default) each
+        version's dense ranking counts fully for passages in that version's language and not at all for
+        passages in a language another version covers: an English question is matched against Chinese text by
+        its Chinese version, not by cross-lingual similarity, which ranks a neighbouring article as often as
+        the right one. `fusion="flat"` counts every ranking fully.
+
+        With a `reranker` (and `rerank`), the best `RERANK_DEPTH` fused passages are reordered by it.
         """
         if not isinstance(query, str) or not query.strip():
             raise ConfigError("the search query is empty")
@@ -399,41 +435,62 @@ class KnowledgeBase:
             raise ConfigError(f"unknown search mode {mode!r}: use hybrid, dense or lexical")
         if lexical_weighting not in ("match", "coverage", "flat"):
             raise ConfigError(f"unknown lexical weighting {lexical_weighting!r}: use match, coverage or flat")
+        if fusion not in ("language", "flat"):
+            raise ConfigError(f"unknown fusion {fusion!r}: use language or flat")
         wanted = _normalise_filters(filters)
         depth = max(4 * k, 30)
+        variants = self._query_variants(query, glossary, translations or {})
 
-        dense: list[tuple[StoredChunk, float]] = []
+        # dense: one ranking per version of the query; the first is the question as asked
+        dense_runs: list[tuple[str, list[tuple[StoredChunk, float]]]] = []
         if mode in ("hybrid", "dense"):
-            vector = self.embedder.embed_query(query)
-            self._check_dim(int(vector.shape[0]))
-            dense = self.store.query(vector, depth, _chroma_where(wanted))
-        lexical: list[LexicalHit] = []
+            for lang, text, _ in variants:
+                vector = self.embedder.embed_query(text)
+                self._check_dim(int(vector.shape[0]))
+                dense_runs.append((lang, self.store.query(vector, depth, _chroma_where(wanted))))
+        # lexical: one ranking per distinct token list (the glossary's Chinese version shares the original's)
+        lexical_runs: list[list[LexicalHit]] = []
         coverage = 0.0
         if mode in ("hybrid", "lexical"):
             index = self._lexical_index()
-            tokens = tokenize(query)
-            if glossary:
-                tokens = self._glossary().translate(tokens)
-            coverage = index.coverage(tokens)
             allowed = {key: set(values) for key, values in wanted.items()}
-            lexical = index.search(tokens, depth, allowed)
+            seen_tokens: list[list[str]] = []
+            for number, (_, _, tokens) in enumerate(variants):
+                if tokens in seen_tokens:
+                    continue
+                seen_tokens.append(tokens)
+                if number == 0:
+                    coverage = index.coverage(tokens)
+                lexical_runs.append(index.search(tokens, depth, allowed))
 
-        if mode == "dense":
-            ranked = [(stored.chunk_id, score) for stored, score in dense]
-        elif mode == "lexical":
-            ranked = [(hit.chunk_id, hit.score) for hit in lexical]
-        else:
-            lexical_ids = [hit.chunk_id for hit in lexical]
-            if lexical_weighting == "match":
-                lexical_list = Ranked(lexical_ids, 1.0, [hit.matched for hit in lexical])
+        covered = {lang for lang, _, _ in variants}
+        lists: list[Ranked] = []
+        for lang, run in dense_runs:
+            if fusion == "language" and len(covered) > 1:
+                weights = [_language_weight(lang, str(stored.metadata.get("lang", "")), covered) for stored, _ in run]
             else:
-                lexical_list = Ranked(lexical_ids, coverage if lexical_weighting == "coverage" else 1.0)
-            ranked = reciprocal_rank_fusion([Ranked([s.chunk_id for s, _ in dense]), lexical_list])
-        ranked = ranked[:k]
+                weights = None
+            lists.append(Ranked([stored.chunk_id for stored, _ in run], 1.0, weights))
+        for lexical_run in lexical_runs:
+            ids = [hit.chunk_id for hit in lexical_run]
+            if lexical_weighting == "match":
+                lists.append(Ranked(ids, 1.0, [hit.matched for hit in lexical_run]))
+            else:
+                lists.append(Ranked(ids, coverage if lexical_weighting == "coverage" else 1.0))
+        if mode == "dense" and len(dense_runs) == 1:
+            ranked = [(stored.chunk_id, score) for stored, score in dense_runs[0][1]]
+        elif mode == "lexical" and len(lexical_runs) == 1:
+            ranked = [(hit.chunk_id, hit.score) for hit in lexical_runs[0]]
+        else:
+            ranked = reciprocal_rank_fusion(lists)
+        ranked = ranked[: max(k, RERANK_DEPTH) if rerank and self.reranker is not None else k]
 
-        dense_scores = {stored.chunk_id: score for stored, score in dense}
-        lexical_by_id = {hit.chunk_id: hit for hit in lexical}
-        known = {stored.chunk_id: stored for stored, _ in dense}
+        # what each retriever thought of the question as asked (the relevance gate is calibrated on these)
+        dense_scores = {stored.chunk_id: score for stored, score in (dense_runs[0][1] if dense_runs else [])}
+        lexical_by_id: dict[str, LexicalHit] = {}
+        for lexical_run in reversed(lexical_runs):
+            lexical_by_id.update({hit.chunk_id: hit for hit in lexical_run})
+        known = {stored.chunk_id: stored for _, run in dense_runs for stored, _ in run}
         missing = [cid for cid, _ in ranked if cid not in known]
         known.update({stored.chunk_id: stored for stored in self.store.get(missing)})
         hits = []
@@ -448,7 +505,42 @@ class KnowledgeBase:
                 hit.extra["lexical_match"] = lexical_by_id[cid].matched
             hit.extra["lexical_coverage"] = coverage
             hits.append(hit)
-        return hits
+        if rerank and self.reranker is not None and len(hits) > 1:
+            scores = self.reranker.scores(query, [hit.text for hit in hits])
+            order = order_by_scores(hits, scores)
+            for i in order:
+                hits[i].extra["rerank_score"] = float(scores[i])
+            hits = [hits[i] for i in order]
+        return hits[:k]
+
+    def _query_variants(
+        self, query: str, glossary: bool, translations: Mapping[str, str]
+    ) -> list[tuple[str, str, list[str]]]:
+        """(language, text, BM25 tokens) for each version of the query, the query as asked first."""
+        lang = script_language(query)
+        tokens = tokenize(query)
+        if glossary and lang != "zh":
+            tokens = shipped_glossary().translate(tokens)
+        variants = [(lang, query, tokens)]
+        if glossary and lang != "zh":
+            mixed = shipped_glossary().mix(query)
+            if mixed != query and script_language(mixed) == "zh":
+                variants.append(("zh", mixed, tokens))
+        for target, text in translations.items():
+            if isinstance(text, str) and text.strip() and text.strip() != query.strip():
+                variants.append((target, text, tokenize(text)))
+        return variants
+
+    def language_shares(self) -> dict[str, float]:
+        """{language: share of the chunks}, e.g. {"zh": 0.9, "en": 0.1}; cached until the next write."""
+        revision = str(self.store.metadata().get("revision", ""))
+        if self._languages is None or self._languages[0] != revision:
+            counts: Counter[str] = Counter(
+                str(stored.metadata.get("lang", "")).split("-")[0] for stored in self.store.iter_all()
+            )
+            total = sum(counts.values())
+            self._languages = (revision, {lang: n / total for lang, n in counts.items() if lang} if total else {})
+        return dict(self._languages[1])
 
     def stats(self) -> KBStats:
         langs: Counter[str] = Counter()

@@ -13,6 +13,8 @@ Nothing here touches the disk: building a `Settings` only decides where things a
 | llm_model    | CERTKB_LLM_MODEL     | the endpoint's model name (`local` needs none)                      |
 | llm_timeout  | CERTKB_LLM_TIMEOUT   | 120 seconds for a whole answer                                      |
 | model_dir    | CERTKB_MODEL_DIR     | `$XDG_CACHE_HOME/certkb/models`: where the local model is assembled |
+| reranker     | CERTKB_RERANKER      | none; a local sentence-transformers CrossEncoder folder          |
+| translate    | CERTKB_TRANSLATE     | `1`: with a chat model, questions are also searched translated  |
 
 The API key of an endpoint is read from CERTKB_LLM_API_KEY (or OPENAI_API_KEY) when the model is built, and is never
 part of the settings, so printing settings cannot leak it.
@@ -38,9 +40,13 @@ def default_kb_dir(env: Mapping[str, str]) -> Path:
     return Path(data_home) / "certkb" / "kb"
 
 
-def default_model_dir(env: Mapping[str, str]) -> Path:
+def default_cache_dir(env: Mapping[str, str]) -> Path:
     cache_home = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".cache")
-    return Path(cache_home) / "certkb" / "models"
+    return Path(cache_home) / "certkb"
+
+
+def default_model_dir(env: Mapping[str, str]) -> Path:
+    return default_cache_dir(env) / "models"
 
 
 def available_cores() -> int:
@@ -68,6 +74,8 @@ class Settings:
     llm_model: str | None = None
     llm_timeout: float = 120.0
     model_dir: Path | None = None
+    translate: bool = True
+    reranker: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -86,6 +94,9 @@ class Settings:
             timeout = float(timeout_raw) if timeout_raw else 120.0
         except ValueError:
             raise ConfigError(f"CERTKB_LLM_TIMEOUT must be a number of seconds, got {timeout_raw!r}") from None
+        translate_raw = env.get("CERTKB_TRANSLATE", "1").strip().lower()
+        if translate_raw not in ("1", "0", "true", "false", "yes", "no", "on", "off", ""):
+            raise ConfigError(f"CERTKB_TRANSLATE must be 1 or 0, got {translate_raw!r}")
         settings = cls(
             kb_dir=kb_dir,
             embedder=env.get("CERTKB_EMBEDDER") or None,
@@ -96,6 +107,8 @@ class Settings:
             llm_model=env.get("CERTKB_LLM_MODEL") or None,
             llm_timeout=timeout,
             model_dir=Path(env["CERTKB_MODEL_DIR"]).expanduser() if env.get("CERTKB_MODEL_DIR") else None,
+            translate=translate_raw not in ("0", "false", "no", "off"),
+            reranker=env.get("CERTKB_RERANKER") or None,
         )
         settings.check()
         return settings

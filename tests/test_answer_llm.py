@@ -24,7 +24,8 @@ from conftest import SAMPLE_CHUNKS, make_chunk
 from bot.answer import Answer, Answerer
 from bot.lang import detect_language
 from bot.llm import assemble_local_model, local_model_installed, make_chat_model
-from kb.knowledge_base import KnowledgeBase
+from bot.translate import QueryTranslator
+from kb.knowledge_base import KnowledgeBase, script_language
 from kb.settings import Settings, default_model_dir
 
 pytestmark = pytest.mark.slow
@@ -56,10 +57,12 @@ def model_path() -> Path:
 
 
 @pytest.fixture(scope="module")
-def local(kb: KnowledgeBase, model_path: Path) -> Answerer:
-    backend, model = make_chat_model(Settings.from_env().with_overrides(kb_dir=kb.kb_dir, llm="local"))
-    assert backend == "local" and model is not None
-    return Answerer(kb, model, backend)
+def local(kb: KnowledgeBase, model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Answerer:
+    answerer = Answerer.from_settings(Settings.from_env().with_overrides(kb_dir=kb.kb_dir, llm="local"), kb)
+    assert answerer.backend == "local" and answerer.llm is not None and answerer.translator is not None
+    # the same translator, with its cache in the test's folder instead of the user's
+    answerer.translator = QueryTranslator(answerer.llm, "local-test", tmp_path_factory.mktemp("t") / "t.sqlite3")
+    return answerer
 
 
 def check_grounded(answer: Answer, kb: KnowledgeBase) -> None:
@@ -70,7 +73,8 @@ def check_grounded(answer: Answer, kb: KnowledgeBase) -> None:
         assert citation.chunk_id in stored
         assert citation.text[citation.quote_start : citation.quote_end] == citation.quote != ""
         assert f"[{citation.n}]" in answer.body
-    assert answer.text.endswith(answer.citations[-1].label())
+    sources = answer.text[len(answer.body) :]
+    assert answer.text.startswith(answer.body) and all(c.label() in sources for c in answer.citations)
 
 
 def prose(answer: Answer) -> str:
@@ -92,6 +96,14 @@ def test_english_question_over_chinese_law_gets_an_english_answer(local: Answere
     assert answer.lang == "en" and detect_language(prose(answer)) == "en"
     assert "zh-capital" in [c.chunk_id for c in answer.citations]
     assert "３００" in " ".join(c.quote for c in answer.citations)  # the Chinese evidence is quoted
+    assert script_language(answer.translations["zh"]) == "zh"  # searched in Chinese too
+    assert any(c.terms for c in answer.citations if c.lang == "zh")  # key terms named for the English asker
+
+
+def test_the_local_model_translates_questions_for_search(local: Answerer, tmp_path: Path) -> None:
+    translator = QueryTranslator(local.llm, "local-test", tmp_path / "t.sqlite3")
+    text = translator.translate("What registered capital does a certification body need?", "zh")
+    assert text is not None and script_language(text) == "zh" and "注册资本" in text
 
 
 def test_off_topic_question_is_refused_without_the_model(local: Answerer) -> None:

@@ -31,3 +31,28 @@ def test_shipped_glossary_is_large_and_well_formed() -> None:
     glossary = Glossary.load()
     assert len(glossary) >= len(rows)
     assert glossary.translate(tokenize("registered capital")) == tokenize("注册资本")
+
+
+def test_mix_puts_chinese_terms_in_place_and_keeps_the_rest() -> None:
+    g = Glossary.from_rows([("registered capital", "注册资本|注册资金"), ("certification body", "认证机构")])
+    assert g.mix("What registered capital does a Certification Bodies need?") == "What 注册资本 does a 认证机构 need?"
+    assert g.mix("Nothing to see here.") == "Nothing to see here."
+    assert g.mix("认证机构的注册资本") == "认证机构的注册资本"
+    # full-width letters are folded first, so offsets still line up
+    assert g.mix("ＲＥＧＩＳＴＥＲＥＤ capital?") == "注册资本?"
+
+
+def test_hints_name_the_longest_terms_in_order_without_nesting() -> None:
+    g = Glossary.from_rows(
+        [("certification", "认证"), ("certification body", "认证机构"), ("registered capital", "注册资本")]
+    )
+    expected = [("认证机构", "certification body"), ("注册资本", "registered capital")]
+    assert g.hints("认证机构的注册资本不得少于300万元") == expected
+    assert g.hints("认证") == [("认证", "certification")]
+    assert g.hints("no chinese here") == []
+    assert len(Glossary.load().hints("认证机构应当公开认证基本规范、认证规则、收费标准等信息", limit=2)) == 2
+
+
+def test_shipped_glossary_translates_exporter_phrasings_for_dense_search() -> None:
+    mixed = Glossary.load().mix("How much registered capital does a certification body need?")
+    assert "注册资本" in mixed and "认证机构" in mixed

