@@ -54,12 +54,15 @@ class IngestReport:
 
 
 class Manifest:
-    """source key -> {doc_id, source, chunks, ingested}, plus the pending journal. Saved atomically."""
+    """source key -> {doc_id, source, chunks, ingested}, plus the pending journal and, while a rebuild runs, the
+    roots it re-ingests (so a rebuild killed after emptying the knowledge base still knows what to finish).
+    Saved atomically."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.files: dict[str, dict[str, Any]] = {}
         self.pending: dict[str, str] = {}
+        self.rebuilding: list[str] = []
         if path.is_file():
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
@@ -67,10 +70,11 @@ class Manifest:
                 raise ConfigError(f"the ingest manifest {path} is unreadable ({exc}); rebuild with --rebuild") from exc
             self.files = dict(data.get("files", {}))
             self.pending = dict(data.get("pending", {}))
+            self.rebuilding = [str(root) for root in data.get("rebuilding", [])]
 
     def save(self) -> None:
         tmp = self.path.with_suffix(".tmp")
-        payload = {"format": 1, "files": self.files, "pending": self.pending}
+        payload = {"format": 1, "files": self.files, "pending": self.pending, "rebuilding": self.rebuilding}
         with open(tmp, "w", encoding="utf-8") as handle:
             json.dump(payload, handle, ensure_ascii=False, indent=1)
             handle.flush()
@@ -143,6 +147,10 @@ class Ingester:
             raise ConfigError(f"no such file or folder: {', '.join(missing)}")
         with self.kb.batch():
             self._sync(paths, report, on_file, on_chunks)
+            synced = {str(p.resolve()) for p in paths}
+            if self.manifest.rebuilding and set(self.manifest.rebuilding) <= synced:
+                self.manifest.rebuilding = []  # an interrupted rebuild's folders are all in step again
+                self.manifest.save()
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 
@@ -236,8 +244,13 @@ class Ingester:
         raise ConfigError(f"no document {source!r} in the knowledge base; known sources: {', '.join(known[:10])}")
 
     def rebuild(self) -> IngestReport:
-        """Empty the knowledge base and ingest every current document again from its files and folders."""
+        """Empty the knowledge base and ingest every current document again from its files and folders.
+
+        The roots are written to the manifest before anything is removed: a rebuild killed at any point is
+        finished by the next `rebuild` (or an ingest of the same folders)."""
         roots = self.roots()
+        self.manifest.rebuilding = [str(root) for root in roots]
+        self.manifest.save()
         self.kb.clear()
         self.manifest.files.clear()
         self.manifest.pending.clear()
@@ -245,7 +258,10 @@ class Ingester:
         return self.sync(roots)
 
     def roots(self) -> list[Path]:
-        """The files and folders the current documents were ingested from, to ingest them all again."""
+        """The files and folders the current documents were ingested from (or those of an interrupted rebuild),
+        to ingest them all again."""
+        if self.manifest.rebuilding:
+            return sorted(Path(root) for root in self.manifest.rebuilding if Path(root).exists())
         roots = set()
         for key, entry in self.manifest.files.items():
             depth = len(Path(str(entry["source"])).parts)

@@ -335,6 +335,21 @@ class KnowledgeBase:
                 lexical.add(chunk.chunk_id, tokenize(chunk.indexed_text), self._filter_meta(meta))
         return len(chunks)
 
+    def restore(self, stored: Sequence[StoredChunk], vectors: np.ndarray) -> int:
+        """Store passages with vectors computed before (an import): nothing is embedded."""
+        if len(stored) != len(vectors):
+            raise ValueError(f"{len(stored)} passages but {len(vectors)} vectors")
+        if not stored:
+            return 0
+        self._check_dim(int(vectors.shape[1]))
+        with self._writing() as lexical:
+            self.store.upsert(
+                [s.chunk_id for s in stored], vectors, [s.text for s in stored], [s.metadata for s in stored]
+            )
+            for item in stored:
+                lexical.add(item.chunk_id, tokenize(_indexed_text(item)), self._filter_meta(item.metadata))
+        return len(stored)
+
     def delete(self, chunk_ids: Sequence[str]) -> int:
         """Remove chunks by id; unknown ids are ignored. Returns how many were present."""
         if not chunk_ids:

@@ -2,6 +2,11 @@
 
 Chroma never embeds anything here (its default embedding function downloads a model): certkb always passes
 vectors. Writes go in batches no larger than the client allows.
+
+Every collection call goes through `ChromaStore._do`: when the collection was replaced under this handle (another
+process rebuilt the knowledge base, or a Chroma server came back from a restart), it is looked up again by name
+and the call repeated once; any other failure (server down, disk full) becomes a `StoreError` that says where.
+The HTTP client holds no connection state, so once a restarted server answers, the next call simply works.
 """
 
 from __future__ import annotations
@@ -99,22 +104,49 @@ class ChromaStore:
             raise StoreError("the collection is not open")
         return self._collection
 
+    def _do(self, operation: str, **kwargs: Any) -> Any:
+        """`collection.<operation>(**kwargs)`, looking the collection up again once if it was replaced."""
+        for attempt in (1, 2):
+            collection = self.collection
+            try:
+                return getattr(collection, operation)(**kwargs)
+            except Exception as exc:
+                if attempt == 1 and _collection_gone(exc):
+                    try:
+                        self._collection = self._client.get_collection(self.collection_name, embedding_function=None)
+                    except Exception:
+                        raise StoreError(
+                            f"the collection {self.collection_name!r} is gone from {self.description}; "
+                            "rebuild the knowledge base (`certkb rebuild`)"
+                        ) from exc
+                    continue
+                raise StoreError(f"{self.description} failed to {operation}: {_reason(exc)}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def metadata(self) -> dict[str, Any]:
-        return dict(self._client.get_collection(self.collection_name, embedding_function=None).metadata or {})
+        try:
+            collection = self._client.get_collection(self.collection_name, embedding_function=None)
+        except Exception as exc:
+            raise StoreError(
+                f"cannot read the collection {self.collection_name!r} in {self.description}: {_reason(exc)}"
+            ) from exc
+        self._collection = collection
+        return dict(collection.metadata or {})
 
     def update_metadata(self, **values: Any) -> None:
         merged = {**self.metadata(), **values}
-        self.collection.modify(metadata=merged)
+        self._do("modify", metadata=merged)
 
     def count(self) -> int:
-        return int(self.collection.count())
+        return int(self._do("count"))
 
     def upsert(
         self, ids: Sequence[str], vectors: Vectors, texts: Sequence[str], metas: Sequence[dict[str, Any]]
     ) -> None:
         for start in range(0, len(ids), self._max_batch):
             end = start + self._max_batch
-            self.collection.upsert(
+            self._do(
+                "upsert",
                 ids=list(ids[start:end]),
                 embeddings=np.asarray(vectors[start:end], dtype=np.float32),
                 documents=list(texts[start:end]),
@@ -123,14 +155,15 @@ class ChromaStore:
 
     def delete(self, ids: Sequence[str]) -> None:
         for start in range(0, len(ids), self._max_batch):
-            self.collection.delete(ids=list(ids[start : start + self._max_batch]))
+            self._do("delete", ids=list(ids[start : start + self._max_batch]))
 
     def query(self, vector: Vectors, k: int, where: dict[str, Any] | None) -> list[tuple[StoredChunk, float]]:
         """Nearest passages with their cosine similarity (1 - Chroma's cosine distance)."""
         n = min(k, self.count())
         if n <= 0:
             return []
-        result = self.collection.query(
+        result = self._do(
+            "query",
             query_embeddings=[np.asarray(vector, dtype=np.float32)],
             n_results=n,
             where=where or None,
@@ -147,7 +180,7 @@ class ChromaStore:
         found: dict[str, StoredChunk] = {}
         for start in range(0, len(ids), self._max_batch):
             batch = list(ids[start : start + self._max_batch])
-            result = self.collection.get(ids=batch, include=["documents", "metadatas"])
+            result = self._do("get", ids=batch, include=["documents", "metadatas"])
             for cid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True):
                 found[cid] = StoredChunk(cid, text or "", dict(meta or {}))
         return [found[cid] for cid in ids if cid in found]
@@ -155,8 +188,8 @@ class ChromaStore:
     def iter_all(self, where: dict[str, Any] | None = None, batch: int = 1000) -> Iterator[StoredChunk]:
         offset = 0
         while True:
-            result = self.collection.get(
-                where=where or None, limit=batch, offset=offset, include=["documents", "metadatas"]
+            result = self._do(
+                "get", where=where or None, limit=batch, offset=offset, include=["documents", "metadatas"]
             )
             if not result["ids"]:
                 return
@@ -164,12 +197,24 @@ class ChromaStore:
                 yield StoredChunk(cid, text or "", dict(meta or {}))
             offset += len(result["ids"])
 
+    def iter_with_vectors(self, batch: int = 500) -> Iterator[tuple[StoredChunk, list[float]]]:
+        """Every passage with its vector (for export)."""
+        offset = 0
+        while True:
+            result = self._do("get", limit=batch, offset=offset, include=["documents", "metadatas", "embeddings"])
+            if not len(result["ids"]):
+                return
+            rows = zip(result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True)
+            for cid, text, meta, vector in rows:
+                yield StoredChunk(cid, text or "", dict(meta or {})), [float(x) for x in vector]
+            offset += len(result["ids"])
+
     def metadata_values(self, key: str, batch: int = 5000) -> set[Any]:
         """Every distinct value of one metadata field across the collection."""
         values: set[Any] = set()
         offset = 0
         while True:
-            result = self.collection.get(limit=batch, offset=offset, include=["metadatas"])
+            result = self._do("get", limit=batch, offset=offset, include=["metadatas"])
             if not result["ids"]:
                 return values
             values.update(meta.get(key) for meta in result["metadatas"] if meta and key in meta)
@@ -179,7 +224,7 @@ class ChromaStore:
         ids: list[str] = []
         offset = 0
         while True:
-            result = self.collection.get(where=where or None, limit=5000, offset=offset, include=[])
+            result = self._do("get", where=where or None, limit=5000, offset=offset, include=[])
             if not result["ids"]:
                 return ids
             ids.extend(result["ids"])
@@ -189,3 +234,15 @@ class ChromaStore:
         with contextlib.suppress(Exception):  # already gone
             self._client.delete_collection(self.collection_name)
         self._collection = None
+
+
+def _collection_gone(exc: Exception) -> bool:
+    """Chroma says the collection this handle points at no longer exists (dropped, replaced, server reset)."""
+    return type(exc).__name__ in ("NotFoundError", "InvalidCollectionException") or "does not exist" in str(exc)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if "Connect" in type(exc).__name__ or "Connection refused" in text:
+        return f"the server is not answering ({text}); is `chroma run` running?"
+    return text

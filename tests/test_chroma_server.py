@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_CHUNKS
+from conftest import SAMPLE_CHUNKS, make_chunk
 
 from kb.errors import ConfigError, StoreError
 from kb.knowledge_base import KnowledgeBase
@@ -25,13 +25,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def start_chroma(data: Path, port: int) -> subprocess.Popen[bytes]:
     chroma = Path(sys.executable).with_name("chroma")
     if not chroma.exists():
         pytest.fail(f"the chroma command is missing beside {sys.executable}; is chromadb installed?")
-    port = _free_port()
-    data = tmp_path_factory.mktemp("chroma-server")
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
     process = subprocess.Popen(
         [str(chroma), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
@@ -39,25 +36,58 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
         env=env,
     )
-    url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
+                return process
         except OSError:
             if process.poll() is not None:
                 pytest.fail(f"chroma run exited with status {process.returncode}")
             time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("chroma run did not start within 60 s")
-    yield url
+    process.kill()
+    pytest.fail("chroma run did not start within 60 s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="module")
+def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    process = start_chroma(tmp_path_factory.mktemp("chroma-server"), port)
+    yield f"http://127.0.0.1:{port}"
+    stop(process)
+
+
+def test_a_server_restart_mid_session_is_a_clear_error_then_reconnects(tmp_path: Path) -> None:
+    port, data = _free_port(), tmp_path / "server-data"
+    process = start_chroma(data, port)
+    try:
+        kb = KnowledgeBase.open(tmp_path / "kb", chroma_url=f"http://127.0.0.1:{port}", create=True)
+        kb.add(SAMPLE_CHUNKS)
+        before = [h.chunk_id for h in kb.search("认证机构的注册资本要求是多少？", k=3)]
+
+        process.kill()  # the server dies without warning
+        process.wait()
+        with pytest.raises(StoreError, match=f"chroma server http://127.0.0.1:{port}"):
+            kb.search("认证机构的注册资本要求是多少？", k=3)
+        with pytest.raises(StoreError):
+            kb.add([make_chunk("late", "服务器停机时写入的段落。", lang="zh")])
+
+        process = start_chroma(data, port)  # back, same data
+        assert [h.chunk_id for h in kb.search("认证机构的注册资本要求是多少？", k=3)] == before  # same handle
+        assert kb.stats().chunks == len(SAMPLE_CHUNKS)  # nothing lost, nothing half-written
+        assert "late" not in kb.chunk_ids()
+        assert kb.add([make_chunk("late", "服务器恢复后写入的段落。", lang="zh")]) == 1
+    finally:
+        stop(process)
 
 
 def test_server_knowledge_base_round_trip(chroma_url: str, tmp_path: Path) -> None:

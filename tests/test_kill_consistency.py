@@ -1,4 +1,4 @@
-"""Kill `certkb ingest` / `delete` / `--rebuild` at random moments, many times, while the folder changes; the next
+"""Kill `certkb ingest` / `delete` / `--rebuild` / `rebuild` at random moments, many times, while the folder changes; the next
 run must complete and leave the knowledge base exactly in step with the files: every file's chunks present once,
 nothing left of deleted or replaced files, the BM25 index agreeing with the vector store."""
 
@@ -56,11 +56,13 @@ def test_random_kills_never_leave_the_knowledge_base_inconsistent(tmp_path: Path
         for n in range(1000 + round_number * 5, 1005 + round_number * 5):
             versions[n] = 0
             write_doc(docs, n, 0)
-        action = rng.choice(["ingest", "ingest", "ingest", "rebuild", "delete"])
+        action = rng.choice(["ingest", "ingest", "ingest", "rebuild", "rebuild-recorded", "delete"])
         if action == "ingest":
             process = certkb(kb_dir, "ingest", str(docs))
         elif action == "rebuild":
             process = certkb(kb_dir, "ingest", str(docs), "--rebuild", "--embedder", "fake")
+        elif action == "rebuild-recorded":  # what the admin page's rebuild runs: re-ingest from the manifest
+            process = certkb(kb_dir, "rebuild")
         else:
             victim = rng.choice(sorted(versions))
             process = certkb(kb_dir, "delete", f"docs/doc{victim:03d}.md")
@@ -72,6 +74,11 @@ def test_random_kills_never_leave_the_knowledge_base_inconsistent(tmp_path: Path
 
     print(f"\nkilled {killed} of {KILLS} runs while they were still working")
     assert killed >= KILLS // 3, f"only {killed} of {KILLS} runs were still working when killed"
+    # the recorded rebuild (admin page) must find its folder even when the last run was killed mid-rebuild
+    finished = subprocess.run(
+        [CERTKB, "rebuild", "--json"], env={**os.environ, "CERTKB_KB_DIR": str(kb_dir)}, capture_output=True
+    )
+    assert finished.returncode == 0, finished.stderr
     final = subprocess.run(
         [CERTKB, "ingest", str(docs), "--json"],
         env={**os.environ, "CERTKB_KB_DIR": str(kb_dir)},

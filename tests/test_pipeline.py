@@ -178,3 +178,27 @@ def test_sidecar_is_not_a_document_and_editing_it_re_ingests(tmp_path: Path, set
     second = Ingester(kb).sync([folder])
     assert second.updated == ["lists/agreements.csv"]
     assert kb.search("ILAC", k=1)[0].title == "互认安排 Agreements"
+
+
+def test_a_rebuild_interrupted_after_emptying_is_finished_by_the_next(
+    docs: Path, setup: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The admin rebuild re-ingests from the roots in the manifest; a kill right after it emptied the knowledge
+    base used to lose them. (Really killing the process at random points: test_kill_consistency.py.)"""
+    kb, _ = setup
+    before = Ingester(kb).sync([docs])
+    chunks = kb.stats().chunks
+
+    def killed(self: Ingester, paths: object, *args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # the process dies between emptying and re-ingesting
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Ingester, "sync", killed)
+        with pytest.raises(KeyboardInterrupt):
+            Ingester(kb).rebuild()
+    assert kb.stats().chunks == 0
+    again = Ingester(KnowledgeBase.open(kb.kb_dir))
+    assert again.roots() == [docs.resolve()]  # remembered although no document is left
+    report = again.rebuild()
+    assert sorted(report.added) == sorted(before.added) and kb.stats().chunks == chunks
+    assert again.manifest.rebuilding == [] and Ingester(kb).roots() == [docs.resolve()]
