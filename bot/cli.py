@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ingest.chunker import ChunkerSettings
-from ingest.pipeline import DEFAULT_MAX_BYTES
+from ingest.pipeline import DEFAULT_MAX_BYTES, IngestReport
 from kb.errors import CertkbError, ConfigError, EmbedderMismatchError, KnowledgeBaseNotFoundError
 from kb.knowledge_base import KnowledgeBase
 from kb.settings import Settings
@@ -25,6 +25,7 @@ from kb.types import FILTER_FIELDS, Hit
 
 if TYPE_CHECKING:
     from bot.answer import Answerer
+    from kb.backup import BackupReport
 
 
 def _kb_options(parser: argparse.ArgumentParser) -> None:
@@ -153,6 +154,22 @@ def build_parser() -> argparse.ArgumentParser:
     _kb_options(serve)
     _llm_options(serve)
 
+    rebuild = commands.add_parser(
+        "rebuild", help="empty the knowledge base and re-ingest every document from where it came from"
+    )
+    rebuild.add_argument("--json", action="store_true", help="print the report as JSON")
+    _kb_options(rebuild)
+
+    export = commands.add_parser("export", help="write the whole knowledge base to one .tar.gz file (a backup)")
+    export.add_argument("file", metavar="FILE", help="the archive to write, e.g. certkb-2026-11-25.tar.gz")
+    export.add_argument("--json", action="store_true", help="print the report as JSON")
+    _kb_options(export)
+
+    restore = commands.add_parser("import", help="build a new knowledge base from an exported file")
+    restore.add_argument("file", metavar="FILE", help="an archive written by `certkb export`")
+    restore.add_argument("--json", action="store_true", help="print the report as JSON")
+    _kb_options(restore)
+
     docs = commands.add_parser("docs", help="list ingested documents")
     docs.add_argument("--json", action="store_true")
     _kb_options(docs)
@@ -250,7 +267,51 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         report = ingester.sync(paths, on_file=progress.on_file, on_chunks=progress.on_chunks)
     finally:
         progress.done()
-    if args.json:
+    return _report(report, kb, args.json)
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from ingest.pipeline import Ingester
+
+    kb = KnowledgeBase.open(settings=_settings(args))
+    ingester = Ingester(kb)
+    roots = ingester.roots()
+    if not roots:
+        raise ConfigError(f"nothing to rebuild: the knowledge base at {kb.kb_dir} has no documents whose files exist")
+    if not args.json:
+        print(f"Rebuilding from {', '.join(str(root) for root in roots)}")
+    report = ingester.rebuild()
+    return _report(report, kb, args.json)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from kb.backup import export_kb
+
+    report = export_kb(KnowledgeBase.open(settings=_settings(args)), Path(args.file))
+    return _backup_report(report, args.json, "exported")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from kb.backup import import_kb
+
+    settings = _settings(args)
+    report = import_kb(Path(args.file), settings.kb_dir, settings)
+    return _backup_report(report, args.json, "imported")
+
+
+def _backup_report(report: BackupReport, as_json: bool, verb: str) -> int:
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        print(
+            f"{verb} {report.documents} documents, {report.chunks} chunks ({report.embedder}); "
+            f"{report.path} ({report.bytes / 1e6:.1f} MB archive)"
+        )
+    return 0
+
+
+def _report(report: IngestReport, kb: KnowledgeBase, as_json: bool) -> int:
+    if as_json:
         _print_json(report.to_dict())
         return report.exit_code
     print(
@@ -501,6 +562,9 @@ COMMANDS = {
     "search": cmd_search,
     "stats": cmd_stats,
     "delete": cmd_delete,
+    "rebuild": cmd_rebuild,
+    "export": cmd_export,
+    "import": cmd_import,
     "docs": cmd_docs,
     "eval": cmd_eval,
     "ask": cmd_ask,
