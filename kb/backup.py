@@ -168,7 +168,7 @@ def _check(members: dict[str, bytes], archive_path: Path) -> dict[str, Any]:
     for name, digest in expected.items():
         if hashlib.sha256(members[name]).hexdigest() != digest:
             raise ConfigError(f"{archive_path}: {name} does not match its recorded SHA-256; the file is damaged")
-    return index
+    return dict(index)
 
 
 def import_kb(archive_path: Path, kb_dir: Path, settings: Settings | None = None) -> BackupReport:

@@ -71,7 +71,7 @@ def test_import_refuses_a_damaged_archive_and_leaves_nothing(built: KnowledgeBas
 
     truncated = tmp_path / "truncated.tar.gz"
     truncated.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
-    with pytest.raises(ConfigError, match="not a readable certkb export|truncated"):
+    with pytest.raises(ConfigError, match=r"not a readable certkb export|truncated"):
         import_kb(truncated, tmp_path / "target")
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(ConfigError, match="not a readable certkb export"):
@@ -123,5 +123,6 @@ def test_cli_export_and_import(built: KnowledgeBase, tmp_path: Path) -> None:
     assert main(["export", str(archive), "--kb", str(built.kb_dir)]) == 0
     assert main(["import", str(archive), "--kb", str(tmp_path / "copy"), "--json"]) == 0
     assert KnowledgeBase.open(tmp_path / "copy").stats().chunks == built.stats().chunks
-    index = json.loads(tarfile.open(archive).extractfile("certkb-export.json").read())  # type: ignore[union-attr]
+    with tarfile.open(archive) as tar:
+        index = json.loads(tar.extractfile("certkb-export.json").read())  # type: ignore[union-attr]
     assert index["embedder"] == "fake" and index["chunks"] == built.stats().chunks

@@ -1,6 +1,6 @@
-"""Kill `certkb ingest` / `delete` / `--rebuild` / `rebuild` at random moments, many times, while the folder changes; the next
-run must complete and leave the knowledge base exactly in step with the files: every file's chunks present once,
-nothing left of deleted or replaced files, the BM25 index agreeing with the vector store."""
+"""Kill `certkb ingest` / `delete` / `--rebuild` / `rebuild` at random moments, many times, while the folder
+changes; the next run must complete and leave the knowledge base exactly in step with the files: every file's
+chunks present once, nothing left of deleted or replaced files, the BM25 index agreeing with the vector store."""
 
 from __future__ import annotations
 
