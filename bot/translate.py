@@ -23,8 +23,10 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from bot.citations import is_refusal
 from bot.lang import detect_language
 from bot.prompts import Template
+from kb.glossary import shipped as shipped_glossary
 from kb.knowledge_base import KnowledgeBase, script_language
 from kb.settings import Settings, default_cache_dir
+from kb.tokenize import normalise
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,10 @@ class QueryTranslator:
         return found
 
     def _key(self, question: str, target: str) -> str:
-        return hashlib.sha256(f"{self.model_id}\0{target}\0{question.strip()}".encode()).hexdigest()
+        """The cache key: model, prompt (a reworded prompt translates anew), target language and question."""
+        template = Template.load("translate", "en")
+        prompt = hashlib.sha256((template.system + template.text).encode()).hexdigest()[:12]
+        return hashlib.sha256(f"{self.model_id}\0{prompt}\0{target}\0{question.strip()}".encode()).hexdigest()
 
     def translate(self, question: str, target: str) -> str | None:
         """`question` in the language `target` ("zh", "en"), or None when the model gave no usable translation."""
@@ -75,7 +80,9 @@ class QueryTranslator:
         cached = self._cached(key)
         if cached is not None:
             return cached
-        prompt = Template.load("translate", "en").render(language=LANGUAGE_NAMES.get(target, target), question=question)
+        prompt = Template.load("translate", "en").render(
+            language=LANGUAGE_NAMES.get(target, target), question=question, terms=_term_list(question, target)
+        )
         try:
             reply = self.llm.invoke([SystemMessage(prompt.system), HumanMessage(prompt.text)]).text
         except Exception as exc:  # a failing model must not block retrieval
@@ -120,6 +127,20 @@ def make_translator(settings: Settings, backend: str, llm: BaseChatModel | None)
         return None
     model = settings.llm_model or (Path(str(getattr(llm, "model_path", ""))).name if backend == "local" else "")
     return QueryTranslator(llm, f"{backend}:{model}", default_cache_dir(os.environ) / "translations.sqlite3")
+
+
+def _term_list(question: str, target: str) -> str:
+    """The glossary's translations of the terms in the question, one "term = translation" per line."""
+    glossary = shipped_glossary()
+    if target == "zh":
+        folded = normalise(question) if len(normalise(question)) == len(question) else question
+        pairs = [(folded[start:end], term) for start, end, term in glossary.matches(question)]
+    elif target == "en":
+        pairs = glossary.hints(question)
+    else:
+        pairs = []
+    unique = list(dict.fromkeys(pairs))
+    return "\n".join(f"- {source} = {translated}" for source, translated in unique) or "(none)"
 
 
 def _clean(reply: str) -> str:

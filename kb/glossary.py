@@ -94,28 +94,38 @@ class Glossary:
                 i += 1
         return out
 
-    def mix(self, text: str) -> str:
-        """`text` with every glossary phrase (longest match first) replaced by its Chinese term, the rest kept."""
+    def matches(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, Chinese term) of every glossary phrase in `text` (longest match first, left to right);
+        offsets are into `text` after NFKC folding when that changes its length."""
         folded = normalise(text)
-        if len(folded) != len(text):  # NFKC changed the length: offsets would not line up, use the folded text
-            text = folded
         words = [  # (token, start, end) of every Latin word that is not a stop word
             (_stem(m.group().replace("’", "'").split("'")[0]), m.start(), m.end())
             for m in _WORD.finditer(folded)
             if m.group().replace("’", "'").split("'")[0] not in EN_STOPWORDS
         ]
-        out: list[str] = []
-        cursor = i = 0
+        found: list[tuple[int, int, str]] = []
+        i = 0
         while i < len(words):
             for size in range(min(self.longest, len(words) - i), 0, -1):
                 term = self.chinese.get(tuple(word for word, _, _ in words[i : i + size]))
                 if term:
-                    out.append(text[cursor : words[i][1]] + term)
-                    cursor = words[i + size - 1][2]
+                    found.append((words[i][1], words[i + size - 1][2], term))
                     i += size
                     break
             else:
                 i += 1
+        return found
+
+    def mix(self, text: str) -> str:
+        """`text` with every glossary phrase (longest match first) replaced by its Chinese term, the rest kept."""
+        folded = normalise(text)
+        if len(folded) != len(text):  # NFKC changed the length: offsets would not line up, use the folded text
+            text = folded
+        out: list[str] = []
+        cursor = 0
+        for start, end, term in self.matches(text):
+            out.append(text[cursor:start] + term)
+            cursor = end
         return "".join(out) + text[cursor:]
 
     def hints(self, text: str, limit: int = 8) -> list[tuple[str, str]]:

@@ -2,10 +2,13 @@
 
 The figures (and how they compare with the plain LangChain recipe) come from benchmarks/eval_retrieval.py; the
 floors here sit a little under what was measured on 2026-11-25, so noise does not fail CI but a real regression
-does. The question set is benchmarks/questions.jsonl (50 English, 40 Chinese questions).
+does. The question sets are benchmarks/questions.jsonl (50 English, 40 Chinese questions; the glossary was
+fitted on it) and benchmarks/questions-heldout.jsonl (48 English, 24 Chinese, written without the glossary).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 from conftest import ROOT
@@ -16,6 +19,7 @@ from kb.knowledge_base import KnowledgeBase
 
 pytestmark = pytest.mark.slow
 QUESTIONS = load_questions(ROOT / "benchmarks" / "questions.jsonl")
+HELD_OUT = load_questions(ROOT / "benchmarks" / "questions-heldout.jsonl")
 
 
 @pytest.fixture(scope="module")
@@ -30,25 +34,39 @@ def realdocs_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
     return kb
 
 
-def scores(kb: KnowledgeBase, mode: str) -> dict[str, Scores]:
-    return evaluate(QUESTIONS, lambda q: [(h.source, h.text) for h in kb.search(q.question, k=5, mode=mode)], k=5)  # type: ignore[arg-type]
+def scores(kb: KnowledgeBase, mode: str, questions: list[Question] = QUESTIONS, **options: Any) -> dict[str, Scores]:
+    def retrieve(q: Question) -> list[tuple[str, str]]:
+        return [(h.source, h.text) for h in kb.search(q.question, k=5, mode=mode, **options)]  # type: ignore[arg-type]
+
+    return evaluate(questions, retrieve, k=5)
 
 
-def test_question_set_is_what_the_docs_describe() -> None:
-    assert sum(q.lang == "en" for q in QUESTIONS) >= 40 and sum(q.lang == "zh" for q in QUESTIONS) >= 30
-    assert len({q.id for q in QUESTIONS}) == len(QUESTIONS)
+def test_question_sets_are_what_the_docs_describe() -> None:
+    for questions in (QUESTIONS, HELD_OUT):
+        assert sum(q.lang == "en" for q in questions) >= 40 and sum(q.lang == "zh" for q in questions) >= 20
+        assert len({q.id for q in questions}) == len(questions)
+    assert not {q.id for q in QUESTIONS} & {q.id for q in HELD_OUT}
 
 
 def test_hybrid_meets_the_measured_floors_and_bm25_never_hurts_english(realdocs_kb: KnowledgeBase) -> None:
     hybrid, dense = scores(realdocs_kb, "hybrid"), scores(realdocs_kb, "dense")
     assert hybrid["zh"].hit_at_k >= 0.90 and hybrid["zh"].hit_at_1 >= 0.70
-    assert hybrid["en"].hit_at_k >= 0.58 and hybrid["en"].hit_at_1 >= 0.32
     # the point of the per-hit BM25 weight: Chinese gains, English does not lose
     assert hybrid["zh"].mrr >= dense["zh"].mrr
     assert hybrid["en"].hit_at_k >= dense["en"].hit_at_k - 0.02
-    # the glossary carries English questions to the Chinese laws (measured 0.84; the glossary was tuned on this
-    # set, so this is a regression floor, not evidence: the held-out check is in the corpus test below)
-    assert hybrid["en"].hit_at_k >= 0.78
+    # the glossary carries English questions to the Chinese laws (measured 0.96 / 0.82; the glossary was fitted on
+    # this set, so this is a regression floor, not evidence: the held-out set below is)
+    assert hybrid["en"].hit_at_k >= 0.90 and hybrid["en"].hit_at_1 >= 0.74
+
+
+def test_held_out_questions_meet_their_floors_and_language_fusion_helps(realdocs_kb: KnowledgeBase) -> None:
+    """Measured 2026-11-25: en hit@1 0.479 / hit@5 0.792 (language fusion) vs 0.479 / 0.771 (flat fusion) and
+    0.375 / 0.667 without the glossary; zh 0.875 / 0.958."""
+    hybrid = scores(realdocs_kb, "hybrid", HELD_OUT)
+    no_glossary = scores(realdocs_kb, "hybrid", HELD_OUT, glossary=False)
+    assert hybrid["zh"].hit_at_k >= 0.90 and hybrid["zh"].hit_at_1 >= 0.80
+    assert hybrid["en"].hit_at_k >= 0.72 and hybrid["en"].hit_at_1 >= 0.42
+    assert hybrid["en"].mrr > no_glossary["en"].mrr + 0.05
 
 
 def test_shipped_corpus_question_set_meets_the_measured_floors(corpus_kb: KnowledgeBase) -> None:

@@ -105,3 +105,20 @@ def test_the_sources_panel_lists_the_terms_escaped(fake_kb: KnowledgeBase) -> No
     html = render_sources(answer, "en")
     assert "Key terms in this passage:" in html and '<span lang="zh">认证</span>' in html
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_the_prompt_lists_the_glossary_translations_of_the_question_terms() -> None:
+    model = ScriptedChat(replies=["认证机构的注册资本是多少？"])
+    QueryTranslator(model, "m", None).translate("What registered capital does a certification body need?", "zh")
+    prompt = model.calls[0][-1].text
+    assert "- registered capital = 注册资本" in prompt and "- certification body = 认证机构" in prompt
+    back = ScriptedChat(replies=["What registered capital does a certification body need?"])
+    QueryTranslator(back, "m", None).translate("认证机构的注册资本是多少？", "en")
+    assert "- 注册资本 = registered capital" in back.calls[0][-1].text
+    assert "(none)" in _prompt_for("Hello there")
+
+
+def _prompt_for(question: str) -> str:
+    model = ScriptedChat(replies=["你好"])
+    QueryTranslator(model, "m", None).translate(question, "zh")
+    return str(model.calls[0][-1].text)
