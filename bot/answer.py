@@ -66,6 +66,7 @@ _UI = {
         "themselves.",
         "llm_failed": "The language model is unavailable ({reason}); here are the passages themselves.",
         "model_refused": "The language model found no answer in the retrieved passages.",
+        "llm_empty": "The language model returned an empty answer; here are the passages themselves.",
         "empty_kb": "- (the knowledge base is empty: run `certkb ingest` first)",
         "other_language": "(quoted in the language of the source)",
         "auth": "the endpoint rejected the API key",
@@ -81,6 +82,7 @@ _UI = {
         "ungrounded": "语言模型的回答无法与来源对应，以下直接给出原文。",
         "llm_failed": "语言模型暂不可用（{reason}），以下直接给出原文。",
         "model_refused": "语言模型在检索到的段落中没有找到答案。",
+        "llm_empty": "语言模型返回了空回答，以下直接给出原文。",
         "empty_kb": "- （知识库为空，请先运行 `certkb ingest`）",
         "other_language": "（按来源原文语言引用）",
         "auth": "服务端拒绝了 API 密钥",
@@ -406,6 +408,8 @@ class Answerer:
             return self._extractive(question, query, lang, hits, _ui(lang, "llm_failed", reason=reason))
         timings["generate"] = time.perf_counter() - t
         raw = "".join(pieces).strip()
+        if not raw:  # an empty reply is a malfunction, not a considered refusal: the gate found evidence, quote it
+            return self._extractive(question, query, lang, hits, _ui(lang, "llm_empty"))
         t = time.perf_counter()
         try:
             checked = check_answer(strip_refusal(raw), [_checkable(hit) for hit in context], question)
@@ -413,7 +417,7 @@ class Answerer:
             timings["verify"] = time.perf_counter() - t
             notice = _ui(lang, "ungrounded") + f" ({type(exc).__name__})"
             return self._extractive(question, query, lang, hits, notice)
-        if (is_refusal(raw) and not checked.grounded) or not raw:
+        if is_refusal(raw) and not checked.grounded:
             # NOT_IN_KB with nothing verified besides: the model's refusal stands (a partial answer is kept)
             answer = self._refusal(question, lang, hits, GateDecision(True, {}, _ui(lang, "model_refused")))
             answer.backend = self.backend

@@ -15,6 +15,7 @@ OpenAPI docs are at /api/docs. Errors are JSON {"detail": "..."} with 4xx for ba
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -31,7 +32,65 @@ from bot.service import MAX_UPLOAD_BYTES, ChatService
 from kb.errors import BusyError, CertkbError, ConfigError, LLMError
 
 MAX_HISTORY = 40
+MAX_UPLOAD_FILES = 20
+MAX_JSON_BYTES = 2 * 2**20  # a question, its history and filters are far smaller
 _BASIC = HTTPBasic(auto_error=False)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over the limit for its path is refused with 413 while it arrives, before
+    the multipart parser spools it to disk or a handler reads it (FastAPI parses an upload's body before the
+    admin check runs, so the limit must not depend on the handler)."""
+
+    def __init__(self, app: Any, limits: list[tuple[str, int]]) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        limit = next(
+            (n for prefix, n in self.limits if scope["type"] == "http" and scope["path"].startswith(prefix)), None
+        )
+        if limit is None:
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
+            return
+        received = 0
+        started = refused = False
+
+        async def counting_receive() -> dict[str, Any]:
+            nonlocal received, refused
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    if not started and not refused:  # answer now: the app may swallow the exception below
+                        refused = True
+                        await self._refuse(send, limit)
+                    raise _TooLarge
+            return message  # type: ignore[no-any-return]
+
+        async def guarded_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            if refused:  # the 413 went out already; whatever the app says after it is dropped
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        with contextlib.suppress(_TooLarge):
+            await self.app(scope, counting_receive, guarded_send)
+
+    @staticmethod
+    async def _refuse(send: Any, limit: int) -> None:
+        body = json.dumps({"detail": f"the request is larger than the {limit // 2**20} MB this endpoint accepts"})
+        await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body.encode()})
 
 
 def offline_environment() -> None:
@@ -78,6 +137,10 @@ def create_api(service: ChatService) -> FastAPI:
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
+    )
+    app.add_middleware(
+        BodyLimit,
+        limits=[("/api/admin/upload", MAX_UPLOAD_FILES * MAX_UPLOAD_BYTES + 2**20), ("/api/", MAX_JSON_BYTES)],
     )
 
     @app.exception_handler(CertkbError)
@@ -148,6 +211,8 @@ def create_api(service: ChatService) -> FastAPI:
 
     @app.post("/api/admin/upload", dependencies=[Depends(admin)])
     async def upload(files: Annotated[list[UploadFile], File()]) -> dict[str, Any]:
+        if len(files) > MAX_UPLOAD_FILES:
+            raise HTTPException(413, f"at most {MAX_UPLOAD_FILES} files per upload, got {len(files)}")
         received = []
         for item in files:
             data = await item.read(MAX_UPLOAD_BYTES + 1)
@@ -191,6 +256,7 @@ def create_app(service: ChatService) -> FastAPI:
         blocks,
         path="/",
         mcp_server=True,
+        max_file_size=MAX_UPLOAD_BYTES,  # the admin page's uploads, refused by Gradio before they are saved
         theme=theme(),
         css=CSS,
         footer_links=["api"],

@@ -23,7 +23,8 @@ from typing import Any
 
 from bot.answer import Answerer, AnswerEvent, Turn
 from bot.feedback import FEEDBACK_FILE, FeedbackStore
-from ingest.loaders import SUPPORTED_SUFFIXES
+from ingest.errors import IngestError
+from ingest.loaders import SUPPORTED_SUFFIXES, check_zip_container
 from ingest.pipeline import FileProgress, Ingester, IngestReport
 from kb.errors import BusyError, ConfigError
 from kb.knowledge_base import KnowledgeBase
@@ -39,6 +40,9 @@ LOCKOUT_SECONDS = 300
 # concurrent askers all timed out at 120 s); extractive answers and endpoints take more.
 MAX_PENDING = {"local": 3}
 DEFAULT_MAX_PENDING = 16
+# Searches running or waiting at once. A search is ~50 ms of CPU; on 2 cores 50 concurrent search clients pushed
+# p95 to 11 s (benchmarks/load_test.py): beyond this many, say busy at once instead.
+MAX_PENDING_SEARCHES = 8
 ASKS_PER_MINUTE = 60  # per client address (behind a reverse proxy every user has the proxy's: raise it or use 0)
 
 # What a file must start with to be what its extension says (text formats are checked by decoding instead).
@@ -132,6 +136,11 @@ def check_upload(name: str, data: bytes) -> str:
     magic = _MAGIC.get(suffix)
     if magic and not data.startswith(magic):
         raise ConfigError(f"{clean} is not really a {suffix} file (its content does not match its extension)")
+    if magic and b"PK\x03\x04" in magic:
+        try:
+            check_zip_container(clean, data)
+        except IngestError as exc:
+            raise ConfigError(str(exc)) from None
     if not magic and b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ConfigError(f"{clean} looks binary, not like a {suffix} text file")
     return clean
@@ -180,12 +189,19 @@ class ChatService:
         self._write_lock = threading.Lock()
         self.max_pending = max_pending or MAX_PENDING.get(self.answerer.backend, DEFAULT_MAX_PENDING)
         self._pending = threading.BoundedSemaphore(self.max_pending)
+        self._searching = threading.BoundedSemaphore(MAX_PENDING_SEARCHES)
         self.rate = RateLimiter(asks_per_minute)
 
     # ---- everyone --------------------------------------------------------------------------------------------
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[Hit]:
-        return self.kb.search(query, k=k, filters=filters)
+        """Hybrid search; BusyError (503) at once when `MAX_PENDING_SEARCHES` are already running or waiting."""
+        if not self._searching.acquire(blocking=False):
+            raise BusyError("certkb is busy searching for others; please try again in a second", retry_after=1)
+        try:
+            return self.kb.search(query, k=k, filters=filters)
+        finally:
+            self._searching.release()
 
     def stream(
         self,

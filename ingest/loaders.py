@@ -191,11 +191,42 @@ def load_csv(path: Path, raw: bytes) -> Extracted:
     return Extracted(_rows_to_text(rows), kind="table", encoding=encoding)
 
 
+# Limits for the zip containers (.docx, .xlsx) before anything decompresses them: a zip bomb (a few KB that
+# inflate to gigabytes) is refused from its directory alone.
+MAX_UNZIPPED_BYTES = 200 * 2**20
+MAX_ZIP_RATIO = 200
+MAX_ZIP_ENTRIES = 5000
+
+
+def check_zip_container(name: str, raw: bytes) -> None:
+    """Refuse a .docx/.xlsx whose zip directory promises too much: total size, ratio, entry count, odd paths."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise IngestError(f"{name} is not a readable {Path(name).suffix} file ({exc})") from None
+    if len(entries) > MAX_ZIP_ENTRIES:
+        raise IngestError(f"{name} holds {len(entries):,} files; a document has far fewer (zip bomb?)")
+    total = sum(entry.file_size for entry in entries)
+    if total > MAX_UNZIPPED_BYTES:
+        raise IngestError(
+            f"{name} would unpack to {total / 2**20:,.0f} MB, over the {MAX_UNZIPPED_BYTES // 2**20} MB limit"
+        )
+    if total > MAX_ZIP_RATIO * max(len(raw), 1) and total > 10 * 2**20:
+        raise IngestError(f"{name} would unpack to {total // max(len(raw), 1):,} times its size (zip bomb?)")
+    for entry in entries:
+        if entry.filename.startswith(("/", "\\")) or ".." in Path(entry.filename).parts:
+            raise IngestError(f"{name} contains a file with an unsafe path ({entry.filename!r})")
+
+
 def load_xlsx(path: Path, raw: bytes) -> Extracted:
     import zipfile
 
     import openpyxl
 
+    check_zip_container(path.name, raw)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
@@ -217,6 +248,7 @@ def load_docx(path: Path, raw: bytes) -> Extracted:
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    check_zip_container(path.name, raw)
     try:
         document = docx.Document(io.BytesIO(raw))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:

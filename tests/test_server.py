@@ -186,3 +186,17 @@ def test_one_client_cannot_flood_the_answers(fake_kb: KnowledgeBase) -> None:
         assert third.status_code == 429 and "too many questions from this client" in third.json()["detail"]
         assert int(third.headers["Retry-After"]) > 0
         assert c.post("/api/search", json={"query": "CCC"}).status_code == 200  # search is not rate-limited
+
+
+def test_searches_beyond_the_limit_are_told_busy_at_once(fake_kb: KnowledgeBase) -> None:
+    from bot.service import MAX_PENDING_SEARCHES
+
+    settings = Settings.from_env().with_overrides(kb_dir=fake_kb.kb_dir)
+    service = ChatService(settings, kb=fake_kb, answerer=Answerer(fake_kb))
+    with TestClient(create_api(service)) as c:
+        for _ in range(MAX_PENDING_SEARCHES):  # as if that many searches were running
+            assert service._searching.acquire(blocking=False)
+        busy = c.post("/api/search", json={"query": "CCC"})
+        assert busy.status_code == 503 and busy.headers["Retry-After"] == "1" and "busy" in busy.json()["detail"]
+        service._searching.release()
+        assert c.post("/api/search", json={"query": "CCC"}).status_code == 200
