@@ -4,7 +4,8 @@
 
 Starts `certkb serve` as a real process over the shipped corpus (cached knowledge base) on loopback. At each level,
 N askers (POST /api/ask, every third one a follow-up with a history) and N search clients (POST /api/search) loop
-for `--seconds`, each waiting for its reply before the next request. Reports per level and kind: requests,
+for `--seconds`, each waiting for its reply (and, when told busy, for the Retry-After it was given) before the
+next request. Reports per level and kind: requests,
 throughput, p50/p95/p99 latency of the answered requests, "busy" replies (503 admission limit, 429 rate limit,
 both with Retry-After), errors (any other status, a broken connection, a timeout), and the server's peak memory.
 After every level the server must still answer /api/health and hold the same number of chunks.
@@ -39,7 +40,8 @@ CERTKB = str(ROOT / ".venv" / "bin" / "certkb")
 
 
 def request(url: str, body: dict[str, Any] | None = None, timeout: float = 180) -> tuple[float, int]:
-    """(seconds, status); status 0 for a broken connection or a timeout."""
+    """(seconds, status); status 0 for a broken connection or a timeout. A busy reply's Retry-After is honoured
+    (the caller sleeps it off before its next request), as the page and any polite client do."""
     data = json.dumps(body).encode() if body is not None else None
     headers = {"Content-Type": "application/json"} if body is not None else {}
     started = time.perf_counter()
@@ -48,7 +50,10 @@ def request(url: str, body: dict[str, Any] | None = None, timeout: float = 180) 
             r.read()
             return time.perf_counter() - started, r.status
     except urllib.error.HTTPError as exc:
-        return time.perf_counter() - started, exc.code
+        elapsed = time.perf_counter() - started
+        if exc.code in (429, 503):
+            time.sleep(min(float(exc.headers.get("Retry-After") or 1), 10.0))
+        return elapsed, exc.code
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError):
         return time.perf_counter() - started, 0
 
@@ -88,8 +93,6 @@ def run_level(base: str, clients: int, seconds: float, questions: list[str], pid
             result = request(base + "api/ask", body)
             with lock:
                 asks.append(result)
-            if result[1] in (429, 503):
-                time.sleep(1.0)  # what the page does: tell the asker, who tries again a little later
             i += clients
 
     def searcher(number: int) -> None:

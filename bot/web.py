@@ -206,10 +206,15 @@ def conversation_markdown(history: list[dict[str, Any]], answers: list[dict[str,
             meta = answers[assistant_index] if assistant_index < len(answers) else None
             assistant_index += 1
             for c in (meta or {}).get("citations", []):
-                where = " › ".join(p for p in (c["title"], c["section"]) if p)
-                lines.append(f"- [{c['n']}] {where} ({c['source']}): “{c['quote']}”")
+                where = " › ".join(_inert(p) for p in (c["title"], c["section"]) if p)
+                lines.append(f"- [{c['n']}] {where} ({_inert(c['source'])}): “{_inert(c['quote'])}”")
             lines += ["", "---", ""]
     return "\n".join(lines)
+
+
+def _inert(text: str) -> str:
+    """Document text for the Markdown export: a Markdown viewer that renders HTML must not find any tag in it."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _filters(doc_types: list[str], jurisdictions: list[str], langs: list[str]) -> dict[str, str | list[str]]:

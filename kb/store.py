@@ -12,6 +12,8 @@ The HTTP client holds no connection state, so once a restarted server answers, t
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,7 @@ from kb.errors import StoreError
 # process to the next on the 610-chunk corpus, which made hybrid rankings flip between runs; at 400 they were
 # identical run after run, for a few milliseconds (docs/benchmarks.md).
 EF_SEARCH = 400
+LOW_DISK_BYTES = 16 * 2**20
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,24 @@ def _client(path: Path | None, url: str | None) -> Any:
         return chromadb.PersistentClient(path=str(path), settings=settings)
     except Exception as exc:
         where = f"the Chroma server at {url}" if url else f"the Chroma folder {path}"
-        hint = " Is `chroma run` running there?" if url else ""
+        hint = " Is `chroma run` running there?" if url else _disk_hint(path, exc)
         raise StoreError(f"cannot open {where}: {exc}.{hint}") from exc
+
+
+def _disk_hint(path: Path | None, exc: BaseException) -> str:
+    """Why a local store may have failed: a read-only folder or a (nearly) full disk, in plain words."""
+    if path is None:
+        return ""
+    if "readonly" in str(exc).replace("-", "").replace(" ", "").lower() or not os.access(path, os.W_OK):
+        return (
+            f" The folder {path} is read-only: Chroma writes to its folder even to search, so copy the "
+            "knowledge-base folder somewhere writable (or mount it read-write)."
+        )
+    with contextlib.suppress(OSError):
+        free = shutil.disk_usage(path).free
+        if free < LOW_DISK_BYTES:
+            return f" The disk holding {path} has only {free // 1024:,} KB free: free some space and run again."
+    return ""
 
 
 class ChromaStore:
@@ -120,7 +139,8 @@ class ChromaStore:
                             "rebuild the knowledge base (`certkb rebuild`)"
                         ) from exc
                     continue
-                raise StoreError(f"{self.description} failed to {operation}: {_reason(exc)}") from exc
+                hint = "" if self.url else _disk_hint(self.path, exc)
+                raise StoreError(f"{self.description} failed to {operation}: {_reason(exc)}.{hint}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     def metadata(self) -> dict[str, Any]:

@@ -151,3 +151,22 @@ def test_upload_names_cannot_leave_the_uploads_folder(client: TestClient, fake_k
     uploads = fake_kb.kb_dir / "uploads"
     for path in fake_kb.kb_dir.parent.rglob("*.md"):
         assert uploads in path.parents, path
+
+
+def test_markup_in_file_names_titles_and_sections_is_inert_in_the_sources_panel(fake_kb: KnowledgeBase) -> None:
+    from bot.answer import Answerer
+    from bot.gate import Gate
+    from bot.service import safe_filename
+    from bot.web import conversation_markdown, render_sources
+
+    name = safe_filename('<img src=x onerror="alert(1)">规则.md')
+    assert "<" not in name and '"' not in name
+    answer = Answerer(fake_kb, gate=Gate(threshold=0.0)).answer("认证机构的注册资本要求是多少？")
+    citation = answer.citations[0]
+    citation.source, citation.title = "<script>alert(1)</script>.md", "<img src=x onerror=alert(2)>"
+    citation.section = "</div><script>alert(3)</script>"
+    html = render_sources(answer, "zh")
+    assert "<script>" not in html and "<img" not in html and "&lt;script&gt;" in html
+    markdown = conversation_markdown([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}], [
+        {"citations": [citation.to_dict()]}])  # fmt: skip
+    assert "<script>" not in markdown and "&lt;script&gt;alert(1)" in markdown  # no tag for a Markdown viewer
