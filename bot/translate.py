@@ -26,7 +26,6 @@ from bot.prompts import Template
 from kb.glossary import shipped as shipped_glossary
 from kb.knowledge_base import KnowledgeBase, script_language
 from kb.settings import Settings, default_cache_dir
-from kb.tokenize import normalise
 
 log = logging.getLogger(__name__)
 
@@ -132,13 +131,7 @@ def make_translator(settings: Settings, backend: str, llm: BaseChatModel | None)
 def _term_list(question: str, target: str) -> str:
     """The glossary's translations of the terms in the question, one "term = translation" per line."""
     glossary = shipped_glossary()
-    if target == "zh":
-        folded = normalise(question) if len(normalise(question)) == len(question) else question
-        pairs = [(folded[start:end], term) for start, end, term in glossary.matches(question)]
-    elif target == "en":
-        pairs = glossary.hints(question)
-    else:
-        pairs = []
+    pairs = glossary.pairs(question) if target == "zh" else glossary.hints(question) if target == "en" else []
     unique = list(dict.fromkeys(pairs))
     return "\n".join(f"- {source} = {translated}" for source, translated in unique) or "(none)"
 

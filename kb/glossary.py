@@ -24,15 +24,11 @@ from __future__ import annotations
 
 import csv
 import functools
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kb.tokenize import EN_STOPWORDS, _stem, normalise, tokenize
-
-_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+from kb.tokenize import HAN, latin_tokens, normalise, tokenize
 
 GLOSSARY_FILE = Path(__file__).with_name("glossary.tsv")
 
@@ -62,7 +58,7 @@ class Glossary:
                     merged.extend(token for token in zh_tokens if token not in merged)
                     chinese_terms.setdefault(key, zh_terms[0])
             for term in zh_terms:
-                if en_names and len(term) >= 2 and _HAN.search(term):
+                if en_names and len(term) >= 2 and HAN.search(term):
                     english_names.setdefault(term, en_names[0])
         frozen = {key: tuple(value) for key, value in phrases.items()}
         return cls(frozen, max((len(key) for key in frozen), default=0), chinese_terms, english_names)
@@ -96,13 +92,8 @@ class Glossary:
 
     def matches(self, text: str) -> list[tuple[int, int, str]]:
         """(start, end, Chinese term) of every glossary phrase in `text` (longest match first, left to right);
-        offsets are into `text` after NFKC folding when that changes its length."""
-        folded = normalise(text)
-        words = [  # (token, start, end) of every Latin word that is not a stop word
-            (_stem(m.group().replace("’", "'").split("'")[0]), m.start(), m.end())
-            for m in _WORD.finditer(folded)
-            if m.group().replace("’", "'").split("'")[0] not in EN_STOPWORDS
-        ]
+        offsets are into `surface(text)`."""
+        words = latin_tokens(normalise(text))
         found: list[tuple[int, int, str]] = []
         i = 0
         while i < len(words):
@@ -116,17 +107,20 @@ class Glossary:
                 i += 1
         return found
 
+    def pairs(self, text: str) -> list[tuple[str, str]]:
+        """(phrase as written, Chinese term) for every glossary phrase in `text`."""
+        shown = surface(text)
+        return [(shown[start:end], term) for start, end, term in self.matches(text)]
+
     def mix(self, text: str) -> str:
         """`text` with every glossary phrase (longest match first) replaced by its Chinese term, the rest kept."""
-        folded = normalise(text)
-        if len(folded) != len(text):  # NFKC changed the length: offsets would not line up, use the folded text
-            text = folded
+        shown = surface(text)
         out: list[str] = []
         cursor = 0
         for start, end, term in self.matches(text):
-            out.append(text[cursor:start] + term)
+            out.append(shown[cursor:start] + term)
             cursor = end
-        return "".join(out) + text[cursor:]
+        return "".join(out) + shown[cursor:]
 
     def hints(self, text: str, limit: int = 8) -> list[tuple[str, str]]:
         """(Chinese term, English name) for the glossary terms in `text`, in order of appearance; a term inside a
@@ -143,6 +137,13 @@ class Glossary:
                 start = text.find(term, start + 1)
         kept = sorted(found, key=lambda item: -len(item[1]))[:limit]  # the most specific terms when there are many
         return [(term, self.english[term]) for _, term in sorted(kept)]
+
+
+def surface(text: str) -> str:
+    """The text that glossary offsets point into: `text` itself, or its NFKC/lower-case fold when folding changed
+    its length (then the original's offsets would not line up)."""
+    folded = normalise(text)
+    return text if len(folded) == len(text) else folded
 
 
 @functools.lru_cache(maxsize=1)

@@ -40,7 +40,7 @@ from kb.lexical import LexicalHit, LexicalIndex
 from kb.rerank import RERANK_DEPTH, CrossEncoderReranker, Reranker, order_by_scores
 from kb.settings import DEFAULT_EMBEDDER, Settings
 from kb.store import ChromaStore, StoredChunk
-from kb.tokenize import tokenize
+from kb.tokenize import HAN, tokenize
 from kb.types import FILTER_FIELDS, Chunk, Filters, Hit, KBStats
 
 KB_FILE = "kb.json"
@@ -78,7 +78,6 @@ def _chroma_where(filters: dict[str, list[str]]) -> dict[str, Any] | None:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LETTER = re.compile(r"[^\W\d_]")
 
 
@@ -86,7 +85,7 @@ def script_language(text: str) -> str:
     """ "zh" when at least a fifth of the letters are Chinese characters, else "en" when there are Latin letters
     (the language passages of a Latin-script knowledge base are most often in), else ""."""
     letters = len(_LETTER.findall(text))
-    if letters and len(_HAN.findall(text)) * 5 >= letters:
+    if letters and len(HAN.findall(text)) * 5 >= letters:
         return "zh"
     return "en" if re.search(r"[A-Za-z]", text) else ""
 

@@ -22,6 +22,7 @@ from typing import Any
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _RUN = re.compile(rf"[{_CJK}]+|[a-z0-9]+(?:['’][a-z]+)?")
 _CJK_RUN = re.compile(rf"[{_CJK}]+")
+HAN = re.compile(rf"[{_CJK}]")  # one Chinese character
 
 ZH_STOPWORDS = frozenset(
     [
@@ -272,7 +273,25 @@ def tokenize(text: str) -> list[str]:
                 if word not in ZH_STOPWORDS:
                     tokens.append(word)
         else:
-            word = run.replace("’", "'").split("'")[0]
-            if word and word not in EN_STOPWORDS:
-                tokens.append(_stem(word))
+            word = latin_token(run)
+            if word:
+                tokens.append(word)
     return tokens
+
+
+def latin_token(run: str) -> str:
+    """The index token of one Latin run of normalised text ("bodies" -> "body", "CNCA's" -> "cnca"), or "" for a
+    stop word."""
+    word = run.replace("’", "'").split("'")[0]
+    return _stem(word) if word and word not in EN_STOPWORDS else ""
+
+
+def latin_tokens(folded: str) -> list[tuple[str, int, int]]:
+    """(token, start, end) of every Latin run of normalised text that is not a stop word."""
+    found = []
+    for match in _RUN.finditer(folded):
+        if not _CJK_RUN.fullmatch(match.group()):
+            token = latin_token(match.group())
+            if token:
+                found.append((token, match.start(), match.end()))
+    return found
