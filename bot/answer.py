@@ -278,10 +278,11 @@ class Answerer:
         timings["condense"] = time.perf_counter() - t
 
         translations: dict[str, str] = {}
-        if self.translator is not None and self.translator.targets(standalone, self.kb):
+        targets = self.translator.targets(standalone, self.kb) if self.translator is not None else []
+        if self.translator is not None and targets:
             yield AnswerEvent("status", "translate")
             t = time.perf_counter()
-            translations = self.translator.translations(standalone, self.kb)
+            translations = self.translator.translations(standalone, self.kb, targets)
             timings["translate"] = time.perf_counter() - t
 
         t = time.perf_counter()

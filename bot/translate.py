@@ -59,9 +59,10 @@ class QueryTranslator:
         wanted = (lang for lang, share in shares.items() if share >= MIN_SHARE and lang != own)
         return sorted(lang for lang in wanted if lang in LANGUAGE_NAMES)
 
-    def translations(self, question: str, kb: KnowledgeBase) -> dict[str, str]:
+    def translations(self, question: str, kb: KnowledgeBase, targets: list[str] | None = None) -> dict[str, str]:
+        """{language: translation} for `targets` (default: `self.targets(question, kb)`)."""
         found = {}
-        for target in self.targets(question, kb):
+        for target in self.targets(question, kb) if targets is None else targets:
             text = self.translate(question, target)
             if text:
                 found[target] = text

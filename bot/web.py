@@ -214,7 +214,7 @@ def conversation_markdown(history: list[dict[str, Any]], answers: list[dict[str,
 
 def _inert(text: str) -> str:
     """Document text for the Markdown export: a Markdown viewer that renders HTML must not find any tag in it."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return html.escape(str(text), quote=False)
 
 
 def _filters(doc_types: list[str], jurisdictions: list[str], langs: list[str]) -> dict[str, str | list[str]]:

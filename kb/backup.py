@@ -22,7 +22,6 @@ import sqlite3
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,12 +71,6 @@ def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
     archive.addfile(info, io.BytesIO(data))
 
 
-def _chunk_lines(kb: KnowledgeBase) -> Iterator[bytes]:
-    for stored, vector in kb.store.iter_with_vectors():
-        record = {"id": stored.chunk_id, "text": stored.text, "metadata": stored.metadata, "vector": vector}
-        yield (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-
-
 def export_kb(kb: KnowledgeBase, target: Path) -> BackupReport:
     """Write the whole knowledge base to `target` (a .tar.gz), atomically."""
     target = Path(target).expanduser()
@@ -100,10 +93,11 @@ def export_kb(kb: KnowledgeBase, target: Path) -> BackupReport:
             chunks = bytearray()
             count = 0
             documents: set[str] = set()
-            for line in _chunk_lines(kb):
-                chunks += line
+            for stored, vector in kb.store.iter_with_vectors():
+                record = {"id": stored.chunk_id, "text": stored.text, "metadata": stored.metadata, "vector": vector}
+                chunks += (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
                 count += 1
-                documents.add(str(json.loads(line)["metadata"].get("doc_id", "")))
+                documents.add(str(stored.metadata.get("doc_id", "")))
             members[CHUNKS] = bytes(chunks)
         index = {
             "format": FORMAT,
@@ -182,7 +176,7 @@ def import_kb(archive_path: Path, kb_dir: Path, settings: Settings | None = None
     members = _read_members(archive_path)
     index = _check(members, archive_path)
     record = json.loads(members[KB_FILE])
-    settings = (settings or Settings.from_env()).with_overrides(chroma_url=None)
+    settings = settings or Settings.from_env()
     if settings.chroma_url:
         raise ConfigError("import builds an embedded knowledge base; unset CERTKB_CHROMA_URL for the import")
 
