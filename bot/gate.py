@@ -4,8 +4,8 @@ The best dense similarity alone does not separate answerable from unanswerable q
 on-topic question high, and its scale depends on the language pair (an English question over Chinese law scores
 about 0.82 where a Chinese one scores 0.92). The gate therefore looks at four features of the retrieval:
 
-- `top_dense`: the best cosine similarity;
-- `cross`: 1 when the question's language differs from the best passage's (so the dense scale can shift);
+- `top_dense`: the best cosine similarity of any version of the question (as asked, glossary-mixed, translated);
+- `cross`: 1 when that version's language differs from the best passage's (so the dense scale can shift);
 - `best_match`: the best BM25 match share, i.e. the idf-weighted share of the question's terms (English ones
   translated by the glossary) that a passage contains;
 - `coverage`: the share of the question's terms the index knows at all (questions about markets or schemes the
@@ -38,13 +38,24 @@ class GateDecision:
 
 
 def gate_features(hits: Sequence[Hit], lang: str) -> dict[str, float]:
-    """The gate's features of one retrieval for a question in language `lang`."""
-    dense = [(h.dense_score, h) for h in hits if h.dense_score is not None]
-    best = max(dense, key=lambda pair: pair[0], default=None)
-    best_lang = best[1].lang if best else ""
+    """The gate's features of one retrieval for a question in language `lang`.
+
+    The similarity is the best any version of the question reached (as asked, glossary-mixed, translated:
+    `best_dense`, where the search recorded it), and `cross` says whether that version and the passage differ in
+    language: an English question whose Chinese translation matches a Chinese passage is scored on the Chinese
+    scale, not refused because its English wording sits lower on the cross-language one.
+    """
+    dense: list[tuple[float, str, Hit]] = []
+    for h in hits:
+        if "best_dense" in h.extra:
+            dense.append((float(h.extra["best_dense"]), str(h.extra.get("best_dense_lang") or lang), h))
+        elif h.dense_score is not None:
+            dense.append((h.dense_score, lang, h))
+    best = max(dense, key=lambda item: item[0], default=None)
+    best_lang = best[2].lang if best else ""
     return {
         "top_dense": round(best[0], 4) if best else 0.0,
-        "cross": float(bool(best_lang) and not best_lang.startswith(lang)),
+        "cross": float(bool(best_lang) and not best_lang.startswith(best[1] if best else lang)),
         "best_match": round(max((float(h.extra.get("lexical_match", 0.0)) for h in hits), default=0.0), 4),
         "coverage": round(float(hits[0].extra.get("lexical_coverage", 0.0)) if hits else 0.0, 4),
     }
@@ -63,8 +74,8 @@ class Gate:
     # Calibrated on both question sets (benchmarks/eval_answers.py --calibrate); the threshold leans towards
     # answering (0.35, not 0.5): a wrongly refused question helps nobody, while an answer to an unanswerable one
     # still quotes real passages with citations and goes through the chat model's NOT_IN_KB and the citation check.
-    weights: tuple[float, ...] = (33.13, 3.16, 4.17, 3.06)
-    bias: float = -33.0
+    weights: tuple[float, ...] = (35.36, 3.2, 4.08, 3.36)
+    bias: float = -35.05
     threshold: float = 0.35
 
     def score(self, features: dict[str, float]) -> float:

@@ -98,6 +98,14 @@ def _language_weight(query_lang: str, passage_lang: str, covered: set[str]) -> f
     return 1.0 if same or passage_lang.split("-")[0] not in covered else 0.0
 
 
+def _lexical_ranking(run: Sequence[LexicalHit], weighting: str, coverage: float, glossed: bool) -> Ranked:
+    """One BM25 ranking as the fusion should count it (see `KnowledgeBase.search`, `lexical_weighting`)."""
+    ids = [hit.chunk_id for hit in run]
+    if weighting == "match" and not glossed:
+        return Ranked(ids, 1.0, [hit.matched for hit in run])
+    return Ranked(ids, coverage if weighting == "coverage" else 1.0)
+
+
 def _indexed_text(stored: StoredChunk) -> str:
     return str(stored.metadata.get("embed_text") or stored.text)
 
@@ -427,8 +435,10 @@ class KnowledgeBase:
         use one retriever alone. `lexical_weighting` says how much each BM25 hit counts in the fusion:
         "match" (default) by the share of the query's terms (idf-weighted) the passage contains, so BM25 speaks
         up where it matched most of the question and stays quiet where it matched one stray word of an English
-        question over Chinese text; "coverage" by the share of query terms the whole index knows; "flat" is
-        plain RRF.
+        question over Chinese text. The one exception is a question the glossary translated: its BM25 ranking
+        counts as a whole (the share would count the English filler words no Chinese passage can contain; measured
+        on three English question sets in docs/retrieval.md). "coverage" weighs by the share of query terms the
+        whole index knows; "flat" is plain RRF.
 
         The query is searched in several versions: as asked; with `glossary` (default), a Latin-script query
         also with the shipped bilingual glossary's Chinese terms put in place of the English ones it knows
@@ -456,55 +466,59 @@ class KnowledgeBase:
         variants = self._query_variants(query, glossary, translations or {})
 
         # dense: one ranking per version of the query; the first is the question as asked
-        dense_runs: list[tuple[str, list[tuple[StoredChunk, float]]]] = []
+        dense_runs: list[tuple[str, str, list[tuple[StoredChunk, float]]]] = []
         if mode in ("hybrid", "dense"):
-            for lang, text, _ in variants:
+            for lang, text, _, scale in variants:
                 vector = self.embedder.embed_query(text)
                 self._check_dim(int(vector.shape[0]))
-                dense_runs.append((lang, self.store.query(vector, depth, _chroma_where(wanted))))
+                dense_runs.append((lang, scale, self.store.query(vector, depth, _chroma_where(wanted))))
         # lexical: one ranking per distinct token list (the glossary's Chinese version shares the original's)
-        lexical_runs: list[list[LexicalHit]] = []
+        lexical_runs: list[tuple[list[LexicalHit], bool]] = []  # (hits, whether the glossary translated the run)
         coverage = 0.0
         if mode in ("hybrid", "lexical"):
             index = self._lexical_index()
             allowed = {key: set(values) for key, values in wanted.items()}
+            glossed = variants[0][0] != "zh" and variants[0][2] != tokenize(query)
             seen_tokens: list[list[str]] = []
-            for number, (_, _, tokens) in enumerate(variants):
+            for number, (_, _, tokens, _) in enumerate(variants):
                 if tokens in seen_tokens:
                     continue
                 seen_tokens.append(tokens)
                 if number == 0:
                     coverage = index.coverage(tokens)
-                lexical_runs.append(index.search(tokens, depth, allowed))
+                lexical_runs.append((index.search(tokens, depth, allowed), number == 0 and glossed))
 
-        covered = {lang for lang, _, _ in variants}
+        covered = {lang for lang, _, _, _ in variants}
         lists: list[Ranked] = []
-        for lang, run in dense_runs:
+        for lang, _, run in dense_runs:
             if fusion == "language" and len(covered) > 1:
                 weights = [_language_weight(lang, str(stored.metadata.get("lang", "")), covered) for stored, _ in run]
             else:
                 weights = None
             lists.append(Ranked([stored.chunk_id for stored, _ in run], 1.0, weights))
-        for lexical_run in lexical_runs:
-            ids = [hit.chunk_id for hit in lexical_run]
-            if lexical_weighting == "match":
-                lists.append(Ranked(ids, 1.0, [hit.matched for hit in lexical_run]))
-            else:
-                lists.append(Ranked(ids, coverage if lexical_weighting == "coverage" else 1.0))
+        lists.extend(
+            _lexical_ranking(run, lexical_weighting, coverage, glossed_run) for run, glossed_run in lexical_runs
+        )
         if mode == "dense" and len(dense_runs) == 1:
-            ranked = [(stored.chunk_id, score) for stored, score in dense_runs[0][1]]
+            ranked = [(stored.chunk_id, score) for stored, score in dense_runs[0][2]]
         elif mode == "lexical" and len(lexical_runs) == 1:
-            ranked = [(hit.chunk_id, hit.score) for hit in lexical_runs[0]]
+            ranked = [(hit.chunk_id, hit.score) for hit in lexical_runs[0][0]]
         else:
             ranked = reciprocal_rank_fusion(lists)
         ranked = ranked[: max(k, RERANK_DEPTH) if rerank and self.reranker is not None else k]
 
-        # what each retriever thought of the question as asked (the relevance gate is calibrated on these)
-        dense_scores = {stored.chunk_id: score for stored, score in (dense_runs[0][1] if dense_runs else [])}
+        # what each retriever thought of the question as asked, and the best similarity any version of the
+        # question reached with the language pair it was measured in (what the relevance gate looks at)
+        dense_scores = {stored.chunk_id: score for stored, score in (dense_runs[0][2] if dense_runs else [])}
+        best_dense: dict[str, tuple[float, str]] = {}
+        for _, scale, run in dense_runs:
+            for chunk, score in run:
+                if chunk.chunk_id not in best_dense or score > best_dense[chunk.chunk_id][0]:
+                    best_dense[chunk.chunk_id] = (score, scale)
         lexical_by_id: dict[str, LexicalHit] = {}
-        for lexical_run in reversed(lexical_runs):
+        for lexical_run, _ in reversed(lexical_runs):
             lexical_by_id.update({hit.chunk_id: hit for hit in lexical_run})
-        known = {stored.chunk_id: stored for _, run in dense_runs for stored, _ in run}
+        known = {stored.chunk_id: stored for _, _, run in dense_runs for stored, _ in run}
         missing = [cid for cid, _ in ranked if cid not in known]
         known.update({stored.chunk_id: stored for stored in self.store.get(missing)})
         hits = []
@@ -514,6 +528,8 @@ class KnowledgeBase:
                 continue
             hit = Hit.from_stored(cid, stored.text, stored.metadata, score)
             hit.dense_score = dense_scores.get(cid)
+            if cid in best_dense:
+                hit.extra["best_dense"], hit.extra["best_dense_lang"] = best_dense[cid]
             if cid in lexical_by_id:
                 hit.lexical_score = lexical_by_id[cid].score
                 hit.extra["lexical_match"] = lexical_by_id[cid].matched
@@ -529,20 +545,24 @@ class KnowledgeBase:
 
     def _query_variants(
         self, query: str, glossary: bool, translations: Mapping[str, str]
-    ) -> list[tuple[str, str, list[str]]]:
-        """(language, text, BM25 tokens) for each version of the query, the query as asked first."""
+    ) -> list[tuple[str, str, list[str], str]]:
+        """(language, text, BM25 tokens, scale) for each version of the query, the query as asked first.
+
+        `scale` is the language whose similarity scale the relevance gate reads the version's dense scores on: its
+        own (the glossary-mixed version counts as Chinese: calibrated both ways, that separated answerable from
+        unanswerable questions better than counting it as the asker's language, docs/answering.md)."""
         lang = script_language(query)
         tokens = tokenize(query)
         if glossary and lang != "zh":
             tokens = shipped_glossary().translate(tokens)
-        variants = [(lang, query, tokens)]
+        variants = [(lang, query, tokens, lang)]
         if glossary and lang != "zh":
             mixed = shipped_glossary().mix(query)
             if mixed != query and script_language(mixed) == "zh":
-                variants.append(("zh", mixed, tokens))
+                variants.append(("zh", mixed, tokens, "zh"))
         for target, text in translations.items():
             if isinstance(text, str) and text.strip() and text.strip() != query.strip():
-                variants.append((target, text, tokenize(text)))
+                variants.append((target, text, tokenize(text), target))
         return variants
 
     def language_shares(self) -> dict[str, float]:

@@ -213,3 +213,22 @@ def test_markers_go_before_a_semicolon_too(fake_kb: KnowledgeBase) -> None:
     model = cite("5万元", "处5万元以上20万元以下的罚款；[{n}]有违法所得的，没收违法所得 [{n}]。")
     answer = Answerer(fake_kb, model, "scripted", gate=OPEN).answer("擅自销售未经认证的产品罚多少？")
     assert answer.body.startswith("处5万元以上20万元以下的罚款[1]；有违法所得的，没收违法所得[1]。")
+
+
+def test_the_gate_reads_the_best_version_of_the_question_on_that_version_s_scale() -> None:
+    from bot.gate import gate_features
+    from kb.types import Hit
+
+    def hit(dense: float, **extra: object) -> Hit:
+        found = Hit.from_stored("c", "第五十六条 未经批准擅自从事认证活动的……", {"lang": "zh", "source": "r.md"}, 0.1)
+        found.dense_score = dense
+        found.extra.update(extra)
+        return found
+
+    # the English wording reached 0.78 (cross-language); its Chinese translation 0.91 on the Chinese scale
+    translated = gate_features([hit(0.78, best_dense=0.91, best_dense_lang="zh")], "en")
+    assert translated["top_dense"] == 0.91 and translated["cross"] == 0.0
+    # without any version recorded (an older caller), the question as asked, on the cross-language scale
+    as_asked = gate_features([hit(0.78)], "en")
+    assert as_asked["top_dense"] == 0.78 and as_asked["cross"] == 1.0
+    assert Gate().score(translated) > Gate().score(as_asked)

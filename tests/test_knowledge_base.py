@@ -279,3 +279,26 @@ def test_a_sentence_transformers_cross_encoder_plugs_in(tmp_path: Path, fake_kb:
     assert scores == pytest.approx(expected, rel=1e-4)
     with pytest.raises(ConfigError, match="no reranker model folder"):
         CrossEncoderReranker(tmp_path / "missing")
+
+
+def test_a_glossary_translated_bm25_ranking_counts_whole_other_rankings_by_their_match_share() -> None:
+    from kb.knowledge_base import _lexical_ranking
+    from kb.lexical import LexicalHit
+
+    run = [LexicalHit("a", 9.0, 0.3), LexicalHit("b", 4.0, 0.1)]
+    assert _lexical_ranking(run, "match", 0.4, glossed=False).item_weights == [0.3, 0.1]
+    glossed = _lexical_ranking(run, "match", 0.4, glossed=True)
+    assert glossed.item_weights is None and glossed.weight == 1.0 and list(glossed.ids) == ["a", "b"]
+    assert _lexical_ranking(run, "coverage", 0.4, glossed=True).weight == 0.4
+    assert _lexical_ranking(run, "flat", 0.4, glossed=False).item_weights is None
+
+
+def test_each_hit_records_the_best_similarity_of_any_version_of_the_query(fake_kb: KnowledgeBase) -> None:
+    question = "How many years does our QMS paper last?"
+    translated = fake_kb.search(question, k=6, translations={"zh": "质量管理体系证书有效期三年，每年监督审核"})
+    for hit in translated:
+        assert hit.extra["best_dense_lang"] in ("en", "zh")
+        assert hit.dense_score is None or hit.extra["best_dense"] >= hit.dense_score - 1e-6
+    # the translation, not the English wording, gave the Chinese certificate passage its best similarity
+    iso = next(hit for hit in translated if hit.chunk_id == "mixed-iso")
+    assert iso.extra["best_dense_lang"] == "zh" and iso.extra["best_dense"] > (iso.dense_score or 0.0)

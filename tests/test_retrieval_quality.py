@@ -3,7 +3,9 @@
 The figures (and how they compare with the plain LangChain recipe) come from benchmarks/eval_retrieval.py; the
 floors here sit a little under what was measured on 2026-11-25, so noise does not fail CI but a real regression
 does. The question sets are benchmarks/questions.jsonl (50 English, 40 Chinese questions; the glossary was
-fitted on it) and benchmarks/questions-heldout.jsonl (48 English, 24 Chinese, written without the glossary).
+fitted on it), benchmarks/questions-heldout.jsonl (48 English, 24 Chinese, written without the glossary; its
+misses were looked at when the fusion was last changed) and benchmarks/questions-heldout2.jsonl (40 English, 16
+Chinese, written blind on 2026-11-26 and only scored, never studied question by question).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from kb.knowledge_base import KnowledgeBase
 pytestmark = pytest.mark.slow
 QUESTIONS = load_questions(ROOT / "benchmarks" / "questions.jsonl")
 HELD_OUT = load_questions(ROOT / "benchmarks" / "questions-heldout.jsonl")
+HELD_OUT_2 = load_questions(ROOT / "benchmarks" / "questions-heldout2.jsonl")
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +45,17 @@ def scores(kb: KnowledgeBase, mode: str, questions: list[Question] = QUESTIONS, 
 
 
 def test_question_sets_are_what_the_docs_describe() -> None:
-    for questions in (QUESTIONS, HELD_OUT):
-        assert sum(q.lang == "en" for q in questions) >= 40 and sum(q.lang == "zh" for q in questions) >= 20
+    for questions in (QUESTIONS, HELD_OUT, HELD_OUT_2):
+        assert sum(q.lang == "en" for q in questions) >= 40 and sum(q.lang == "zh" for q in questions) >= 16
         assert len({q.id for q in questions}) == len(questions)
-    assert not {q.id for q in QUESTIONS} & {q.id for q in HELD_OUT}
+    everything = [q.id for q in (*QUESTIONS, *HELD_OUT, *HELD_OUT_2)]
+    assert len(set(everything)) == len(everything)
+
+    def articles(questions: list[Question]) -> set[tuple[str, str]]:
+        return {(q.doc, article) for q in questions for article in q.articles}
+
+    # the second held-out set asks about articles neither earlier set touches
+    assert not articles(HELD_OUT_2) & (articles(QUESTIONS) | articles(HELD_OUT))
 
 
 def test_hybrid_meets_the_measured_floors_and_bm25_never_hurts_english(realdocs_kb: KnowledgeBase) -> None:
@@ -54,19 +64,27 @@ def test_hybrid_meets_the_measured_floors_and_bm25_never_hurts_english(realdocs_
     # the point of the per-hit BM25 weight: Chinese gains, English does not lose
     assert hybrid["zh"].mrr >= dense["zh"].mrr
     assert hybrid["en"].hit_at_k >= dense["en"].hit_at_k - 0.02
-    # the glossary carries English questions to the Chinese laws (measured 0.96 / 0.82; the glossary was fitted on
-    # this set, so this is a regression floor, not evidence: the held-out set below is)
-    assert hybrid["en"].hit_at_k >= 0.90 and hybrid["en"].hit_at_1 >= 0.74
+    # the glossary carries English questions to the Chinese laws (measured 0.98 / 0.88; the glossary was fitted on
+    # this set, so this is a regression floor, not evidence: the held-out sets below are)
+    assert hybrid["en"].hit_at_k >= 0.92 and hybrid["en"].hit_at_1 >= 0.80
 
 
 def test_held_out_questions_meet_their_floors_and_language_fusion_helps(realdocs_kb: KnowledgeBase) -> None:
-    """Measured 2026-11-25: en hit@1 0.479 / hit@5 0.792 (language fusion) vs 0.479 / 0.771 (flat fusion) and
-    0.375 / 0.667 without the glossary; zh 0.875 / 0.958."""
+    """Measured 2026-11-26: en hit@1 0.604 / hit@5 0.792 (0.375 / 0.667 without the glossary); zh 0.875 / 0.958."""
     hybrid = scores(realdocs_kb, "hybrid", HELD_OUT)
     no_glossary = scores(realdocs_kb, "hybrid", HELD_OUT, glossary=False)
     assert hybrid["zh"].hit_at_k >= 0.90 and hybrid["zh"].hit_at_1 >= 0.80
-    assert hybrid["en"].hit_at_k >= 0.72 and hybrid["en"].hit_at_1 >= 0.42
-    assert hybrid["en"].mrr > no_glossary["en"].mrr + 0.05
+    assert hybrid["en"].hit_at_k >= 0.74 and hybrid["en"].hit_at_1 >= 0.54
+    assert hybrid["en"].mrr > no_glossary["en"].mrr + 0.08
+
+
+def test_blind_held_out_questions_meet_their_floors(realdocs_kb: KnowledgeBase) -> None:
+    """Measured 2026-11-26: en hit@1 0.500 / hit@5 0.775 (0.325 / 0.525 without the glossary); zh 0.750 / 1.000."""
+    hybrid = scores(realdocs_kb, "hybrid", HELD_OUT_2)
+    no_glossary = scores(realdocs_kb, "hybrid", HELD_OUT_2, glossary=False)
+    assert hybrid["zh"].hit_at_k >= 0.93 and hybrid["zh"].hit_at_1 >= 0.68
+    assert hybrid["en"].hit_at_k >= 0.72 and hybrid["en"].hit_at_1 >= 0.44
+    assert hybrid["en"].hit_at_k > no_glossary["en"].hit_at_k + 0.15
 
 
 def test_shipped_corpus_question_set_meets_the_measured_floors(corpus_kb: KnowledgeBase) -> None:
