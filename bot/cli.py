@@ -170,6 +170,20 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--json", action="store_true", help="print the report as JSON")
     _kb_options(restore)
 
+    glossary = commands.add_parser(
+        "glossary",
+        help="look up the bilingual certification glossary (a term, a phrase or a whole question), or print it all",
+    )
+    glossary.add_argument(
+        "query", nargs="?", default="", help="English or Chinese; leave out to print the whole glossary"
+    )
+    glossary.add_argument(
+        "--format",
+        choices=("text", "markdown", "tsv", "json"),
+        default="text",
+        help="text (default), markdown (a handout table), tsv (the shipped file's format), json",
+    )
+
     docs = commands.add_parser("docs", help="list ingested documents")
     docs.add_argument("--json", action="store_true")
     _kb_options(docs)
@@ -381,6 +395,36 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_glossary(args: argparse.Namespace) -> int:
+    from kb.glossary import shipped
+
+    glossary = shipped()
+    concepts = glossary.lookup(args.query) if args.query.strip() else list(glossary.concepts)
+    if not concepts:
+        print(f"certkb: no glossary term matches {args.query.strip()!r}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        _print_json([concept.to_dict() for concept in concepts])
+    elif args.format == "tsv":  # loads back with Glossary.load
+        print("en\tzh\tnote")
+        for concept in concepts:
+            print(f"{'|'.join(concept.english)}\t{'|'.join(concept.chinese)}\t{concept.note}")
+    elif args.format == "markdown":
+
+        def cell(values: Sequence[str]) -> str:
+            return ", ".join(values).replace("|", "\\|")
+
+        print("| English | 中文 | Note |\n|---|---|---|")
+        for concept in concepts:
+            print(f"| {cell(concept.english)} | {cell(concept.chinese)} | {cell([concept.note])} |")
+    else:
+        for concept in concepts:
+            also = ", ".join((*concept.english[1:], *concept.chinese[1:]))
+            line = f"{concept.english[0]} = {concept.chinese[0]}"
+            print(line + (f"  (also: {also})" if also else "") + (f"  [{concept.note}]" if concept.note else ""))
+    return 0
+
+
 def _read_history(path: str | None) -> list[dict[str, Any]]:
     if path is None:
         return []
@@ -566,6 +610,7 @@ COMMANDS = {
     "export": cmd_export,
     "import": cmd_import,
     "docs": cmd_docs,
+    "glossary": cmd_glossary,
     "eval": cmd_eval,
     "ask": cmd_ask,
     "serve": cmd_serve,
@@ -587,6 +632,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CertkbError as exc:
         print(f"certkb: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `certkb glossary | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:  # a read-only or full disk, a vanished folder: say which file, not a traceback
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"certkb: error: {exc.strerror or exc}{where}", file=sys.stderr)

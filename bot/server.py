@@ -2,6 +2,7 @@
 
     GET  /api/health      liveness and what is loaded
     GET  /api/stats       documents, chunks, embedder (as `certkb stats --json`)
+    GET  /api/glossary    ?q=term-or-question&limit=50 -> {query, total, concepts} (as `certkb glossary --format json`)
     POST /api/search      {query, k, filters} -> hits (as `certkb search --json`)
     POST /api/ask         {question, history, filters, stream} -> the answer (as `certkb ask --json`);
                           with "stream": true, NDJSON lines {"type": "status"|"token"|"answer", ...}
@@ -22,7 +23,7 @@ import os
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, File, HTTPException, Request, UploadFile
+from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
@@ -30,6 +31,7 @@ from pydantic import BaseModel, Field
 from bot.answer import MAX_QUESTION_CHARS
 from bot.service import MAX_UPLOAD_BYTES, ChatService
 from kb.errors import BusyError, CertkbError, ConfigError, LLMError
+from kb.glossary import shipped as shipped_glossary
 
 MAX_HISTORY = 40
 MAX_UPLOAD_FILES = 20
@@ -169,6 +171,15 @@ def create_api(service: ChatService) -> FastAPI:
     @app.get("/api/stats")
     def stats() -> dict[str, Any]:
         return service.kb.stats().to_dict()
+
+    @app.get("/api/glossary")
+    def glossary(
+        q: Annotated[str, Query(max_length=2000, description="a term, phrase or question; empty: all")] = "",
+        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    ) -> dict[str, Any]:
+        glossary = shipped_glossary()
+        concepts = glossary.lookup(q) if q.strip() else list(glossary.concepts)
+        return {"query": q, "total": len(concepts), "concepts": [c.to_dict() for c in concepts[:limit]]}
 
     @app.post("/api/search")
     def search(body: SearchRequest) -> list[dict[str, Any]]:

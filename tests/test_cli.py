@@ -200,3 +200,20 @@ def test_ask_errors_are_messages(fake_cli_kb: Path, tmp_path: Path) -> None:
     assert (
         "cannot read" in run("ask", "CCC?", "--history", str(tmp_path / "none.json"), kb=fake_cli_kb, expect=2).stderr
     )
+
+
+def test_glossary_lookup_formats_and_a_round_trip_of_the_whole_file(tmp_path: Path) -> None:
+    from kb.glossary import Glossary
+
+    kb = tmp_path / "unused"
+    assert run("glossary", "capital", kb=kb).stdout.startswith("registered capital = 注册资本")
+    found = json.loads(run("glossary", "认证机构的注册资本是多少", "--format", "json", kb=kb).stdout)
+    assert [concept["chinese"][0] for concept in found] == ["认证机构", "注册资本"]
+    table = run("glossary", "注册资本", "--format", "markdown", kb=kb).stdout.splitlines()
+    assert table[0] == "| English | 中文 | Note |" and "注册资本" in table[2]
+    missing = run("glossary", "xyzzy", kb=kb, expect=1)
+    assert missing.stdout == "" and "no glossary term matches 'xyzzy'" in missing.stderr
+    exported = tmp_path / "glossary.tsv"
+    exported.write_text(run("glossary", "--format", "tsv", kb=kb).stdout, encoding="utf-8")
+    assert Glossary.load(exported) == Glossary.load()  # what a trainer exports loads back unchanged
+    assert not kb.exists()  # looking up the glossary needs no knowledge base

@@ -56,3 +56,31 @@ def test_hints_name_the_longest_terms_in_order_without_nesting() -> None:
 def test_shipped_glossary_translates_exporter_phrasings_for_dense_search() -> None:
     mixed = Glossary.load().mix("How much registered capital does a certification body need?")
     assert "注册资本" in mixed and "认证机构" in mixed
+
+
+def test_lookup_finds_a_term_a_part_of_one_or_the_terms_of_a_question_in_either_language() -> None:
+    glossary = Glossary.from_rows(
+        [
+            ("registered capital|minimum capital", "注册资本", "paid-in amount"),
+            ("certification body", "认证机构|认证组织"),
+            ("registration", "注册"),
+            ("fine|penalty", "罚款"),
+        ]
+    )
+    capital, body, registration, fine = glossary.concepts
+    assert capital.note == "paid-in amount" and body.chinese == ("认证机构", "认证组织") and body.note == ""
+    assert glossary.lookup("Registered Capital") == [capital]  # case and spacing as search folds them
+    assert glossary.lookup("capital") == [capital]  # a word of a longer term
+    assert glossary.lookup("fines") == [fine]  # inflection folded
+    assert glossary.lookup("注册资本") == [capital]  # not 注册 (registration) inside it
+    assert glossary.lookup("注册") == [registration, capital]  # exact first, then the terms containing it
+    assert glossary.lookup("认证组织的注册资本") == [body, capital]  # a Chinese sentence: its terms, in order
+    assert glossary.lookup("What penalty does a certification body face?") == [fine, body]
+    assert glossary.lookup("   ") == [] and glossary.lookup("xyzzy") == [] and glossary.lookup("的") == []
+
+
+def test_the_shipped_glossary_keeps_every_concept_with_its_note() -> None:
+    lines = [line for line in GLOSSARY_FILE.read_text(encoding="utf-8").splitlines()[1:] if line.strip()]
+    concepts = Glossary.load().concepts
+    assert len(concepts) == len(lines)
+    assert concepts[3].note == lines[3].split("\t")[2]

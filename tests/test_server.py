@@ -46,6 +46,18 @@ def test_health_stats_and_openapi(client: TestClient) -> None:
     assert client.get("/api/docs").status_code == 200
 
 
+def test_glossary_lookup(client: TestClient) -> None:
+    found = client.get("/api/glossary", params={"q": "registered capital"}).json()
+    assert found["total"] == 1 and found["concepts"][0]["chinese"][0] == "注册资本"
+    question = client.get("/api/glossary", params={"q": "认证机构的注册资本是多少？"}).json()
+    assert [c["chinese"][0] for c in question["concepts"]] == ["认证机构", "注册资本"]
+    everything = client.get("/api/glossary", params={"limit": 5}).json()
+    assert everything["total"] > 300 and len(everything["concepts"]) == 5
+    assert client.get("/api/glossary", params={"q": "xyzzy"}).json() == {"query": "xyzzy", "total": 0, "concepts": []}
+    assert client.get("/api/glossary", params={"limit": 0}).status_code == 422
+    assert client.get("/api/glossary", params={"q": "x" * 2001}).status_code == 422
+
+
 def test_search_returns_hits_as_the_cli_does(client: TestClient) -> None:
     hits = client.post("/api/search", json={"query": "注册资本", "k": 2, "filters": {"lang": "zh"}}).json()
     assert len(hits) == 2 and all(h["lang"] == "zh" for h in hits)
