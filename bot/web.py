@@ -22,6 +22,7 @@ import gradio as gr
 from bot.answer import Answer, Citation
 from bot.service import ChatService
 from kb.errors import BusyError, CertkbError
+from kb.glossary import shipped as shipped_glossary
 
 EXAMPLES = [
     "认证机构的注册资本要求是多少？",
@@ -59,6 +60,9 @@ TEXT = {
         "page": "p.",
         "error": "Something went wrong: ",
         "busy": "certkb is busy answering other questions. Please ask again in a few seconds.",
+        "glossary": "Glossary",
+        "glossary_placeholder": "A term or a whole question, English or Chinese; press Enter",
+        "glossary_none": "No glossary term matches this.",
     },
     "zh": {
         "title": "certkb · 认证知识库",
@@ -85,6 +89,9 @@ TEXT = {
         "page": "第",
         "error": "出错了：",
         "busy": "certkb 正在回答其他问题，请稍后几秒再问。",
+        "glossary": "术语表",
+        "glossary_placeholder": "输入术语或整个问题（中英文均可），按回车",
+        "glossary_none": "术语表中没有匹配的术语。",
     },
 }
 
@@ -98,6 +105,9 @@ CSS = """
          font-size: 0.85rem; }
 .src-meta { font-size: 0.85rem; opacity: 0.75; margin: 0.2rem 0 0.4rem; }
 .src-quote { margin: 0; padding-left: 0.6rem; border-left: 3px solid var(--color-accent); line-height: 1.6; }
+.gl-table { width: 100%; border-collapse: collapse; font-size: 0.95rem; }
+.gl-table th, .gl-table td { text-align: left; padding: 0.25rem 0.4rem;
+                             border-bottom: 1px solid var(--border-color-primary); }
 .src-terms { margin: 0.4rem 0 0; font-size: 0.9rem; }
 .src-terms ul { margin: 0.2rem 0 0; padding-left: 1.1rem; }
 .src-terms li span { font-weight: 600; margin-right: 0.3rem; }
@@ -174,6 +184,23 @@ def render_sources(answer: Answer | None, ui: str) -> str:
             "</div>"
         )
     return "".join(cards)
+
+
+GLOSSARY_ROWS = 30  # a projector shows about this many; the CLI and the API give all
+
+
+def render_glossary(query: str, ui: str) -> str:
+    """The glossary concepts for `query` (a term or a whole question) as an escaped table."""
+    if not query.strip():
+        return ""
+    concepts = shipped_glossary().lookup(query[:2000])
+    if not concepts:
+        return f'<div class="gl-none">{_esc(TEXT[ui]["glossary_none"])}</div>'
+    rows = "".join(
+        f"<tr><td>{_esc(', '.join(c.english))}</td><td>{_esc('、'.join(c.chinese))}</td><td>{_esc(c.note)}</td></tr>"
+        for c in concepts[:GLOSSARY_ROWS]
+    )
+    return f'<table class="gl-table"><tr><th>English</th><th>中文</th><th></th></tr>{rows}</table>'
 
 
 def _terms(c: Citation, t: dict[str, str]) -> str:
@@ -264,6 +291,10 @@ def build_ui(service: ChatService) -> gr.Blocks:
                     doc_lang = gr.Dropdown(facets["lang"], multiselect=True, label=t["lang"], elem_id="certkb-lang")
                 sources_title = gr.Markdown(f"### {t['sources']}")
                 sources = gr.HTML(render_sources(None, ui0), elem_id="certkb-sources")
+                with gr.Accordion(t["glossary"], open=False, elem_id="certkb-glossary") as glossary_box:
+                    glossary_query = gr.Textbox(placeholder=t["glossary_placeholder"], show_label=False, lines=1,
+                                                max_lines=1, elem_id="certkb-glossary-query")  # fmt: skip
+                    glossary_found = gr.HTML("", elem_id="certkb-glossary-found")
 
         if service.admin.enabled:
             _admin_area(service, admin_ok)
@@ -343,6 +374,11 @@ def build_ui(service: ChatService) -> gr.Blocks:
 
         clear.click(clear_all, ui_lang, [chatbot, answers, sources, status, export], api_visibility="private")
 
+        def look_up(query: str, ui_choice: str) -> str:
+            return render_glossary(query or "", ui_code(ui_choice))
+
+        glossary_query.submit(look_up, [glossary_query, ui_lang], glossary_found, api_visibility="private")
+
         def switch(choice: str) -> tuple[Any, ...]:
             tt = TEXT[ui_code(choice)]
             return (
@@ -357,13 +393,15 @@ def build_ui(service: ChatService) -> gr.Blocks:
                 gr.update(label=tt["lang"]),
                 f"### {tt['sources']}",
                 gr.update(placeholder=tt["chat_empty"]),
+                gr.update(label=tt["glossary"]),
+                gr.update(placeholder=tt["glossary_placeholder"]),
             )
 
         ui_lang.change(
             switch,
             ui_lang,
             [header, question, send, clear, export, filters_box, doc_type, jurisdiction, doc_lang, sources_title,
-             chatbot],
+             chatbot, glossary_box, glossary_query],
             api_visibility="private",
         )  # fmt: skip
 

@@ -139,6 +139,27 @@ def test_a_refusal_looks_like_a_refusal(browser: Any, extractive_url: str) -> No
     assert page.page.locator("#certkb-sources .src-card").count() == 0
 
 
+def test_the_glossary_panel_looks_up_a_term_or_a_whole_question(browser: Any, extractive_url: str) -> None:
+    page = Page(browser, extractive_url)
+    page.page.click("#certkb-glossary button")  # open the accordion
+    box = "#certkb-glossary-query textarea, #certkb-glossary-query input"
+    page.page.fill(box, "registered capital")
+    page.page.press(box, "Enter")
+    page.page.wait_for_selector("#certkb-glossary-found .gl-table", timeout=30_000)
+    assert "注册资本" in page.page.locator("#certkb-glossary-found").inner_text()
+    page.page.fill(box, "What fine does a certification body face?")
+    page.page.press(box, "Enter")
+    page.page.wait_for_function(
+        "document.querySelector('#certkb-glossary-found').innerText.includes('认证机构')", timeout=30_000
+    )
+    found = page.page.locator("#certkb-glossary-found").inner_text()
+    assert "罚款" in found and "注册资本" not in found
+    page.page.fill(box, "xyzzy")
+    page.page.press(box, "Enter")
+    page.page.wait_for_selector("#certkb-glossary-found .gl-none", timeout=30_000)
+    assert page.external == []
+
+
 def test_a_filter_changes_the_sources(browser: Any, extractive_url: str) -> None:
     page = Page(browser, extractive_url)
     page.page.click("#certkb-filters button")  # open the accordion
