@@ -437,8 +437,10 @@ class KnowledgeBase:
         up where it matched most of the question and stays quiet where it matched one stray word of an English
         question over Chinese text. The one exception is a question the glossary translated: its BM25 ranking
         counts as a whole (the share would count the English filler words no Chinese passage can contain; measured
-        on three English question sets in docs/retrieval.md). "coverage" weighs by the share of query terms the
-        whole index knows; "flat" is plain RRF.
+        on three English question sets in docs/retrieval.md), and so does a second BM25 ranking of its own words,
+        for passages in its own language. With `fusion="language"` each BM25 ranking, like each dense one, counts
+        only for passages in its language when another ranking covers theirs. "coverage" weighs by the share of
+        query terms the whole index knows; "flat" is plain RRF.
 
         The query is searched in several versions: as asked; with `glossary` (default), a Latin-script query
         also with the shipped bilingual glossary's Chinese terms put in place of the English ones it knows
@@ -473,20 +475,28 @@ class KnowledgeBase:
                 self._check_dim(int(vector.shape[0]))
                 dense_runs.append((lang, scale, self.store.query(vector, depth, _chroma_where(wanted))))
         # lexical: one ranking per distinct token list (the glossary's Chinese version shares the original's)
-        lexical_runs: list[tuple[list[LexicalHit], bool]] = []  # (hits, whether the glossary translated the run)
+        # (hits, whether the glossary translated the run, the language it searches in)
+        lexical_runs: list[tuple[list[LexicalHit], bool, str]] = []
         coverage = 0.0
         if mode in ("hybrid", "lexical"):
             index = self._lexical_index()
             allowed = {key: set(values) for key, values in wanted.items()}
-            glossed = variants[0][0] != "zh" and variants[0][2] != tokenize(query)
+            as_asked = tokenize(query)
+            glossed = variants[0][0] != "zh" and variants[0][2] != as_asked
             seen_tokens: list[list[str]] = []
-            for number, (_, _, tokens, _) in enumerate(variants):
+            for number, (lang, _, tokens, _) in enumerate(variants):
                 if tokens in seen_tokens:
                     continue
                 seen_tokens.append(tokens)
                 if number == 0:
                     coverage = index.coverage(tokens)
-                lexical_runs.append((index.search(tokens, depth, allowed), number == 0 and glossed))
+                run_glossed = number == 0 and glossed
+                lexical_runs.append((index.search(tokens, depth, allowed), run_glossed, "zh" if run_glossed else lang))
+            if glossed and mode == "hybrid":
+                # the question's own words too, for passages in its language (the glossary's version has Chinese
+                # terms in place of the English ones an English passage contains); whole, as plain hybrid search
+                # counts BM25, since the language weights below keep it away from passages in other languages
+                lexical_runs.append((index.search(as_asked, depth, allowed), True, variants[0][0]))
 
         covered = {lang for lang, _, _, _ in variants}
         lists: list[Ranked] = []
@@ -496,9 +506,20 @@ class KnowledgeBase:
             else:
                 weights = None
             lists.append(Ranked([stored.chunk_id for stored, _ in run], 1.0, weights))
-        lists.extend(
-            _lexical_ranking(run, lexical_weighting, coverage, glossed_run) for run, glossed_run in lexical_runs
-        )
+        lexical_langs = {lang for _, _, lang in lexical_runs}
+        for lexical_run, glossed_run, lang in lexical_runs:
+            ranking = _lexical_ranking(lexical_run, lexical_weighting, coverage, glossed_run)
+            if fusion == "language" and len(lexical_langs) > 1:  # as for dense: each run for its own language
+                shares = ranking.item_weights or [1.0] * len(lexical_run)
+                ranking = Ranked(
+                    ranking.ids,
+                    ranking.weight,
+                    [
+                        share * _language_weight(lang, index.field(hit.chunk_id, "lang"), lexical_langs)
+                        for share, hit in zip(shares, lexical_run, strict=True)
+                    ],
+                )
+            lists.append(ranking)
         if mode == "dense" and len(dense_runs) == 1:
             ranked = [(stored.chunk_id, score) for stored, score in dense_runs[0][2]]
         elif mode == "lexical" and len(lexical_runs) == 1:
@@ -516,7 +537,7 @@ class KnowledgeBase:
                 if chunk.chunk_id not in best_dense or score > best_dense[chunk.chunk_id][0]:
                     best_dense[chunk.chunk_id] = (score, scale)
         lexical_by_id: dict[str, LexicalHit] = {}
-        for lexical_run, _ in reversed(lexical_runs):
+        for lexical_run, _, _ in reversed(lexical_runs):
             lexical_by_id.update({hit.chunk_id: hit for hit in lexical_run})
         known = {stored.chunk_id: stored for _, _, run in dense_runs for stored, _ in run}
         missing = [cid for cid, _ in ranked if cid not in known]

@@ -69,6 +69,10 @@ class LexicalIndex:
     def ids(self) -> set[str]:
         return set(self._terms)
 
+    def field(self, chunk_id: str, name: str) -> str:
+        """A metadata field of an indexed chunk ("" when absent)."""
+        return self._meta.get(chunk_id, {}).get(name, "")
+
     def add(self, chunk_id: str, tokens: Sequence[str], meta: Mapping[str, str] | None = None) -> None:
         """Index a chunk (replacing it if present). `meta` holds the fields searches may filter on."""
         self.remove(chunk_id)

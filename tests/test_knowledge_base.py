@@ -302,3 +302,13 @@ def test_each_hit_records_the_best_similarity_of_any_version_of_the_query(fake_k
     # the translation, not the English wording, gave the Chinese certificate passage its best similarity
     iso = next(hit for hit in translated if hit.chunk_id == "mixed-iso")
     assert iso.extra["best_dense_lang"] == "zh" and iso.extra["best_dense"] > (iso.dense_score or 0.0)
+
+
+def test_an_english_passage_is_found_by_the_words_the_glossary_translated_away(fake_kb: KnowledgeBase) -> None:
+    question = "Which product certificate of conformity is needed for regulated exports?"
+    hits = fake_kb.search(question, k=6, mode="hybrid")
+    saber = next(hit for hit in hits if hit.chunk_id == "en-saber")
+    # the glossary's version of the question has Chinese terms in place of "certificate", "conformity"...; the
+    # question's own words still reach the English passage through BM25
+    assert saber.lexical_score is not None and saber.lexical_score > 0
+    assert ids(hits)[0] == "en-saber"
