@@ -632,9 +632,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CertkbError as exc:
         print(f"certkb: error: {exc}", file=sys.stderr)
         return 1
-    except BrokenPipeError:  # `certkb glossary | head`: the reader has what it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+    except BrokenPipeError as exc:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:  # `certkb glossary | head`: the reader of the output has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        print(f"certkb: error: {exc.strerror or exc}", file=sys.stderr)  # another pipe (e.g. a server) broke
+        return 1
     except OSError as exc:  # a read-only or full disk, a vanished folder: say which file, not a traceback
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"certkb: error: {exc.strerror or exc}{where}", file=sys.stderr)

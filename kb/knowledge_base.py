@@ -478,6 +478,7 @@ class KnowledgeBase:
         # (hits, whether the glossary translated the run, the language it searches in)
         lexical_runs: list[tuple[list[LexicalHit], bool, str]] = []
         coverage = 0.0
+        index: LexicalIndex | None = None
         if mode in ("hybrid", "lexical"):
             index = self._lexical_index()
             allowed = {key: set(values) for key, values in wanted.items()}
@@ -492,28 +493,35 @@ class KnowledgeBase:
                     coverage = index.coverage(tokens)
                 run_glossed = number == 0 and glossed
                 lexical_runs.append((index.search(tokens, depth, allowed), run_glossed, "zh" if run_glossed else lang))
-            if glossed and mode == "hybrid":
+            if glossed:
                 # the question's own words too, for passages in its language (the glossary's version has Chinese
                 # terms in place of the English ones an English passage contains); whole, as plain hybrid search
-                # counts BM25, since the language weights below keep it away from passages in other languages
-                lexical_runs.append((index.search(as_asked, depth, allowed), True, variants[0][0]))
+                # counts BM25, where the language weights below keep it away from passages in other languages
+                lexical_runs.append((index.search(as_asked, depth, allowed), fusion == "language", variants[0][0]))
 
+        # With language-aware fusion each ranking counts for the passages in its own language, and the rankings of
+        # one language share one vote per retriever: a translation adds a second Chinese dense and BM25 ranking,
+        # which must not outvote the English passages' one of each in a bilingual knowledge base.
         covered = {lang for lang, _, _, _ in variants}
+        by_language = fusion == "language" and len(covered) > 1
+        dense_votes = Counter(lang for lang, _, _ in dense_runs)
         lists: list[Ranked] = []
         for lang, _, run in dense_runs:
-            if fusion == "language" and len(covered) > 1:
+            weights = None
+            if by_language:
                 weights = [_language_weight(lang, str(stored.metadata.get("lang", "")), covered) for stored, _ in run]
-            else:
-                weights = None
-            lists.append(Ranked([stored.chunk_id for stored, _ in run], 1.0, weights))
+            lists.append(
+                Ranked([stored.chunk_id for stored, _ in run], 1 / dense_votes[lang] if by_language else 1.0, weights)
+            )
         lexical_langs = {lang for _, _, lang in lexical_runs}
+        lexical_votes = Counter(lang for _, _, lang in lexical_runs)
         for lexical_run, glossed_run, lang in lexical_runs:
             ranking = _lexical_ranking(lexical_run, lexical_weighting, coverage, glossed_run)
-            if fusion == "language" and len(lexical_langs) > 1:  # as for dense: each run for its own language
+            if index is not None and fusion == "language" and len(lexical_langs) > 1:
                 shares = ranking.item_weights or [1.0] * len(lexical_run)
                 ranking = Ranked(
                     ranking.ids,
-                    ranking.weight,
+                    ranking.weight / lexical_votes[lang],
                     [
                         share * _language_weight(lang, index.field(hit.chunk_id, "lang"), lexical_langs)
                         for share, hit in zip(shares, lexical_run, strict=True)

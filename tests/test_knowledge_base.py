@@ -312,3 +312,7 @@ def test_an_english_passage_is_found_by_the_words_the_glossary_translated_away(f
     # question's own words still reach the English passage through BM25
     assert saber.lexical_score is not None and saber.lexical_score > 0
     assert ids(hits)[0] == "en-saber"
+    # a translation adds Chinese rankings, which share the Chinese passages' vote instead of outvoting English ones
+    translated = fake_kb.search(question, k=4, translations={"zh": "受监管的出口产品需要哪种产品合格证书？"})
+    assert ids(translated)[0] == "en-saber"
+    assert "en-saber" in ids(fake_kb.search(question, k=2, mode="lexical"))  # BM25 alone searches both versions
