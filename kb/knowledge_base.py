@@ -98,6 +98,14 @@ def _language_weight(query_lang: str, passage_lang: str, covered: set[str]) -> f
     return 1.0 if same or passage_lang.split("-")[0] not in covered else 0.0
 
 
+def _for_language(ranking: Ranked, passage_langs: Sequence[str], lang: str, covered: set[str], votes: int) -> Ranked:
+    """`ranking` (made by a version of the query in `lang`) as language-aware fusion counts it: each item weighted
+    by `_language_weight`, the whole by its share of the `votes` of that language's rankings of one retriever."""
+    shares = ranking.item_weights or [1.0] * len(ranking.ids)
+    weights = [share * _language_weight(lang, p, covered) for share, p in zip(shares, passage_langs, strict=True)]
+    return Ranked(ranking.ids, ranking.weight / votes, weights)
+
+
 def _lexical_ranking(run: Sequence[LexicalHit], weighting: str, coverage: float, glossed: bool) -> Ranked:
     """One BM25 ranking as the fusion should count it (see `KnowledgeBase.search`, `lexical_weighting`)."""
     ids = [hit.chunk_id for hit in run]
@@ -468,12 +476,12 @@ class KnowledgeBase:
         variants = self._query_variants(query, glossary, translations or {})
 
         # dense: one ranking per version of the query; the first is the question as asked
-        dense_runs: list[tuple[str, str, list[tuple[StoredChunk, float]]]] = []
+        dense_runs: list[tuple[str, list[tuple[StoredChunk, float]]]] = []
         if mode in ("hybrid", "dense"):
-            for lang, text, _, scale in variants:
+            for lang, text, _ in variants:
                 vector = self.embedder.embed_query(text)
                 self._check_dim(int(vector.shape[0]))
-                dense_runs.append((lang, scale, self.store.query(vector, depth, _chroma_where(wanted))))
+                dense_runs.append((lang, self.store.query(vector, depth, _chroma_where(wanted))))
         # lexical: one ranking per distinct token list (the glossary's Chinese version shares the original's)
         # (hits, whether the glossary translated the run, the language it searches in)
         lexical_runs: list[tuple[list[LexicalHit], bool, str]] = []
@@ -482,10 +490,10 @@ class KnowledgeBase:
         if mode in ("hybrid", "lexical"):
             index = self._lexical_index()
             allowed = {key: set(values) for key, values in wanted.items()}
-            as_asked = tokenize(query)
-            glossed = variants[0][0] != "zh" and variants[0][2] != as_asked
+            as_asked = variants[0][2] if variants[0][0] == "zh" else tokenize(query)  # before the glossary
+            glossed = variants[0][2] != as_asked
             seen_tokens: list[list[str]] = []
-            for number, (lang, _, tokens, _) in enumerate(variants):
+            for number, (lang, _, tokens) in enumerate(variants):
                 if tokens in seen_tokens:
                     continue
                 seen_tokens.append(tokens)
@@ -502,34 +510,25 @@ class KnowledgeBase:
         # With language-aware fusion each ranking counts for the passages in its own language, and the rankings of
         # one language share one vote per retriever: a translation adds a second Chinese dense and BM25 ranking,
         # which must not outvote the English passages' one of each in a bilingual knowledge base.
-        covered = {lang for lang, _, _, _ in variants}
-        by_language = fusion == "language" and len(covered) > 1
-        dense_votes = Counter(lang for lang, _, _ in dense_runs)
+        covered = {lang for lang, _, _ in variants}
+        dense_votes = Counter(lang for lang, _ in dense_runs)
         lists: list[Ranked] = []
-        for lang, _, run in dense_runs:
-            weights = None
-            if by_language:
-                weights = [_language_weight(lang, str(stored.metadata.get("lang", "")), covered) for stored, _ in run]
-            lists.append(
-                Ranked([stored.chunk_id for stored, _ in run], 1 / dense_votes[lang] if by_language else 1.0, weights)
-            )
+        for lang, run in dense_runs:
+            ranking = Ranked([stored.chunk_id for stored, _ in run])
+            if fusion == "language" and len(covered) > 1:
+                passage_langs = [str(stored.metadata.get("lang", "")) for stored, _ in run]
+                ranking = _for_language(ranking, passage_langs, lang, covered, dense_votes[lang])
+            lists.append(ranking)
         lexical_langs = {lang for _, _, lang in lexical_runs}
         lexical_votes = Counter(lang for _, _, lang in lexical_runs)
         for lexical_run, glossed_run, lang in lexical_runs:
             ranking = _lexical_ranking(lexical_run, lexical_weighting, coverage, glossed_run)
             if index is not None and fusion == "language" and len(lexical_langs) > 1:
-                shares = ranking.item_weights or [1.0] * len(lexical_run)
-                ranking = Ranked(
-                    ranking.ids,
-                    ranking.weight / lexical_votes[lang],
-                    [
-                        share * _language_weight(lang, index.field(hit.chunk_id, "lang"), lexical_langs)
-                        for share, hit in zip(shares, lexical_run, strict=True)
-                    ],
-                )
+                passage_langs = [index.field(hit.chunk_id, "lang") for hit in lexical_run]
+                ranking = _for_language(ranking, passage_langs, lang, lexical_langs, lexical_votes[lang])
             lists.append(ranking)
         if mode == "dense" and len(dense_runs) == 1:
-            ranked = [(stored.chunk_id, score) for stored, score in dense_runs[0][2]]
+            ranked = [(stored.chunk_id, score) for stored, score in dense_runs[0][1]]
         elif mode == "lexical" and len(lexical_runs) == 1:
             ranked = [(hit.chunk_id, hit.score) for hit in lexical_runs[0][0]]
         else:
@@ -537,17 +536,19 @@ class KnowledgeBase:
         ranked = ranked[: max(k, RERANK_DEPTH) if rerank and self.reranker is not None else k]
 
         # what each retriever thought of the question as asked, and the best similarity any version of the
-        # question reached with the language pair it was measured in (what the relevance gate looks at)
-        dense_scores = {stored.chunk_id: score for stored, score in (dense_runs[0][2] if dense_runs else [])}
+        # question reached with the language of that version (what the relevance gate looks at: the
+        # glossary-mixed version counts as Chinese; calibrated both ways, that separated answerable from
+        # unanswerable questions better than counting it as the asker's language, docs/answering.md)
+        dense_scores = {stored.chunk_id: score for stored, score in (dense_runs[0][1] if dense_runs else [])}
         best_dense: dict[str, tuple[float, str]] = {}
-        for _, scale, run in dense_runs:
+        for lang, run in dense_runs:
             for chunk, score in run:
                 if chunk.chunk_id not in best_dense or score > best_dense[chunk.chunk_id][0]:
-                    best_dense[chunk.chunk_id] = (score, scale)
+                    best_dense[chunk.chunk_id] = (score, lang)
         lexical_by_id: dict[str, LexicalHit] = {}
         for lexical_run, _, _ in reversed(lexical_runs):
             lexical_by_id.update({hit.chunk_id: hit for hit in lexical_run})
-        known = {stored.chunk_id: stored for _, _, run in dense_runs for stored, _ in run}
+        known = {stored.chunk_id: stored for _, run in dense_runs for stored, _ in run}
         missing = [cid for cid, _ in ranked if cid not in known]
         known.update({stored.chunk_id: stored for stored in self.store.get(missing)})
         hits = []
@@ -574,24 +575,20 @@ class KnowledgeBase:
 
     def _query_variants(
         self, query: str, glossary: bool, translations: Mapping[str, str]
-    ) -> list[tuple[str, str, list[str], str]]:
-        """(language, text, BM25 tokens, scale) for each version of the query, the query as asked first.
-
-        `scale` is the language whose similarity scale the relevance gate reads the version's dense scores on: its
-        own (the glossary-mixed version counts as Chinese: calibrated both ways, that separated answerable from
-        unanswerable questions better than counting it as the asker's language, docs/answering.md)."""
+    ) -> list[tuple[str, str, list[str]]]:
+        """(language, text, BM25 tokens) for each version of the query, the query as asked first."""
         lang = script_language(query)
         tokens = tokenize(query)
         if glossary and lang != "zh":
             tokens = shipped_glossary().translate(tokens)
-        variants = [(lang, query, tokens, lang)]
+        variants = [(lang, query, tokens)]
         if glossary and lang != "zh":
             mixed = shipped_glossary().mix(query)
             if mixed != query and script_language(mixed) == "zh":
-                variants.append(("zh", mixed, tokens, "zh"))
+                variants.append(("zh", mixed, tokens))
         for target, text in translations.items():
             if isinstance(text, str) and text.strip() and text.strip() != query.strip():
-                variants.append((target, text, tokenize(text), target))
+                variants.append((target, text, tokenize(text)))
         return variants
 
     def language_shares(self) -> dict[str, float]:
