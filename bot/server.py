@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field
 from bot.answer import MAX_QUESTION_CHARS
 from bot.service import MAX_UPLOAD_BYTES, ChatService
 from kb.errors import BusyError, CertkbError, ConfigError, LLMError
+from kb.glossary import MAX_LOOKUP_CHARS
 from kb.glossary import shipped as shipped_glossary
 
 MAX_HISTORY = 40
@@ -174,7 +175,7 @@ def create_api(service: ChatService) -> FastAPI:
 
     @app.get("/api/glossary")
     def glossary(
-        q: Annotated[str, Query(max_length=2000, description="a term, phrase or question; empty: all")] = "",
+        q: Annotated[str, Query(max_length=MAX_LOOKUP_CHARS, description="a term, phrase or question; none: all")] = "",
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     ) -> dict[str, Any]:
         glossary = shipped_glossary()

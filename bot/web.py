@@ -22,6 +22,7 @@ import gradio as gr
 from bot.answer import Answer, Citation
 from bot.service import ChatService
 from kb.errors import BusyError, CertkbError
+from kb.glossary import MAX_LOOKUP_CHARS
 from kb.glossary import shipped as shipped_glossary
 
 EXAMPLES = [
@@ -193,7 +194,7 @@ def render_glossary(query: str, ui: str) -> str:
     """The glossary concepts for `query` (a term or a whole question) as an escaped table."""
     if not query.strip():
         return ""
-    concepts = shipped_glossary().lookup(query[:2000])
+    concepts = shipped_glossary().lookup(query[:MAX_LOOKUP_CHARS])
     if not concepts:
         return f'<div class="gl-none">{_esc(TEXT[ui]["glossary_none"])}</div>'
     rows = "".join(

@@ -35,6 +35,7 @@ from typing import Any
 from kb.tokenize import HAN, latin_tokens, normalise, tokenize
 
 GLOSSARY_FILE = Path(__file__).with_name("glossary.tsv")
+MAX_LOOKUP_CHARS = 2000  # a lookup is a term or a question, not a document
 
 
 @dataclass(frozen=True)
