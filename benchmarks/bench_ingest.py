@@ -59,16 +59,16 @@ def at_edge(text: str, offset: int, edges: set[int]) -> bool:
 def cuts(doc: LoadedDocument, chunks: list[Chunk], settings: ChunkerSettings) -> dict[str, int]:
     edges = boundaries(doc)
     sentence_cuts = sum(
-        1 for c in chunks if not at_edge(doc.text, c.start, edges) or not at_edge(doc.text, c.end, edges)
+        1 for c in chunks if not at_edge(doc.text, c.meta.start, edges) or not at_edge(doc.text, c.meta.end, edges)
     )
     by_article: dict[str, list[Chunk]] = defaultdict(list)
     for chunk in chunks:
-        if chunk.article:
-            by_article[chunk.section].append(chunk)
+        if chunk.meta.article:
+            by_article[chunk.meta.section].append(chunk)
     split = 0
     long_articles = 0
     for pieces in by_article.values():
-        length = max(c.end for c in pieces) - min(c.start for c in pieces)
+        length = max(c.meta.end for c in pieces) - min(c.meta.start for c in pieces)
         if length > settings.max_chars:
             long_articles += 1
         elif len(pieces) > 1:

@@ -33,7 +33,7 @@ from kb.embedders import Embedder, Vectors, get_embedder
 from kb.evaluation import load_questions
 from kb.knowledge_base import KnowledgeBase
 from kb.settings import available_cores
-from kb.types import Chunk
+from kb.types import Chunk, PassageMeta
 
 
 class ReplayEmbedder(Embedder):
@@ -71,12 +71,14 @@ def synthetic(chunks: list[Chunk], vectors: Vectors, n: int, seed: int = 7) -> t
         out.append(
             Chunk(
                 chunk_id=f"s{i}",
-                doc_id=f"doc{i // 40}",
                 text=text,
-                source=f"doc{i // 40}.md",
-                lang=langs[i % 4],
-                doc_type=types[i % 5],
-                title=chunks[source].title,
+                meta=PassageMeta(
+                    doc_id=f"doc{i // 40}",
+                    source=f"doc{i // 40}.md",
+                    lang=langs[i % 4],
+                    doc_type=types[i % 5],
+                    title=chunks[source].meta.title,
+                ),
             )
         )
         base.append(source)

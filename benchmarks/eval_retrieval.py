@@ -31,7 +31,7 @@ def certkb_variants(kb: KnowledgeBase, k: int) -> dict[str, Retrieve]:
         mode: SearchMode, weighting: LexicalWeighting = "match", glossary: bool = True, fusion: Fusion = "language"
     ) -> Retrieve:
         return lambda q: [
-            (h.source, h.text)
+            (h.meta.source, h.text)
             for h in kb.search(
                 q.question, k=k, mode=mode, lexical_weighting=weighting, glossary=glossary, fusion=fusion
             )
@@ -72,7 +72,7 @@ def translated_variants(kb: KnowledgeBase, k: int, backend: str) -> tuple[dict[s
 
     def make(glossary: bool, mode: SearchMode = "hybrid") -> Retrieve:
         return lambda q: [
-            (h.source, h.text)
+            (h.meta.source, h.text)
             for h in kb.search(q.question, k=k, mode=mode, glossary=glossary, translations=translations(q))
         ]
 

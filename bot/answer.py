@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -49,7 +49,7 @@ from kb.errors import ConfigError, LLMError
 from kb.glossary import shipped as shipped_glossary
 from kb.knowledge_base import KnowledgeBase
 from kb.settings import Settings
-from kb.types import Filters, Hit
+from kb.types import Filters, Hit, PassageMeta
 
 MAX_QUESTION_CHARS = 2000
 RETRIEVE_K = 8  # passages retrieved: the gate and the extractive answer look at all of them
@@ -125,30 +125,37 @@ class Citation:
 
     n: int
     chunk_id: str
-    source: str
-    title: str
-    section: str
-    page: int | None
+    text: str
+    meta: PassageMeta
     quote: str
     quote_start: int
     quote_end: int
-    text: str
-    lang: str = ""
-    doc_type: str = ""
-    jurisdiction: str = ""
-    as_of: str = ""
-    article: str = ""
     terms: list[tuple[str, str]] = field(default_factory=list)  # (term in the passage, English), for other askers
 
+    @classmethod
+    def of(cls, n: int, hit: Hit, span: tuple[int, int]) -> Citation:
+        start, end = span
+        return cls(n, hit.chunk_id, hit.text, hit.meta, hit.text[start:end], start, end)
+
     def to_dict(self) -> dict[str, Any]:
-        values = asdict(self)
-        values["terms"] = [list(pair) for pair in self.terms]
-        return values
+        """JSON form; `n, chunk_id, source, title, section, page, quote` first (the documented contract)."""
+        meta = self.meta.to_dict()
+        head = {key: meta.pop(key) for key in ("source", "title", "section", "page")}
+        return {
+            "n": self.n,
+            "chunk_id": self.chunk_id,
+            **head,
+            "quote": self.quote,
+            "quote_start": self.quote_start,
+            "quote_end": self.quote_end,
+            "text": self.text,
+            **meta,
+            "terms": [list(pair) for pair in self.terms],
+        }
 
     def label(self) -> str:
-        where = " › ".join(part for part in (self.title, self.section) if part) or self.source
-        page = f", p. {self.page}" if self.page is not None else ""
-        return f"[{self.n}] {where} ({self.source}{page})"
+        page = f", p. {self.meta.page}" if self.meta.page is not None else ""
+        return f"[{self.n}] {self.meta.where()} ({self.meta.source}{page})"
 
 
 @dataclass
@@ -334,8 +341,8 @@ class Answerer:
     def _refusal(self, question: str, lang: str, hits: list[Hit], decision: GateDecision) -> Answer:
         titles: list[str] = []
         for hit in hits:
-            tags = ", ".join(part for part in (hit.doc_type, hit.jurisdiction) if part)
-            line = f"- {hit.title or hit.source}" + (f" ({tags})" if tags else "")
+            tags = ", ".join(part for part in (hit.meta.doc_type, hit.meta.jurisdiction) if part)
+            line = f"- {hit.meta.title or hit.meta.source}" + (f" ({tags})" if tags else "")
             if line not in titles:
                 titles.append(line)
         related = "\n".join(titles[:4]) or _ui(lang, "empty_kb")
@@ -368,11 +375,11 @@ class Answerer:
         for n, (index, span) in enumerate(sorted(chosen.items()), start=1):
             hit = hits[index]
             start, end = (0, len(hit.text)) if len(hit.text) <= 220 else span
-            citation = _citation(n, hit, (start, end))
+            citation = Citation.of(n, hit, (start, end))
             citations.append(citation)
             quote = re.sub(r"\s*\n\s*", " ", citation.quote)
             quotes.append(f"> {quote} [{n}]")
-        foreign = any(c.lang and c.lang != lang for c in citations)
+        foreign = any(c.meta.lang and c.meta.lang != lang for c in citations)
         body = Template.load("extractive", "zh" if lang == "zh" else "en").render(quotes="\n>\n".join(quotes)).text
         if foreign:
             body += "\n\n" + _ui(lang, "other_language")
@@ -454,7 +461,7 @@ class Answerer:
         for old, new in sorted(renumber.items(), key=lambda item: item[1]):
             hit = context[old - 1]
             claim = " ".join(s.text for s in checked.kept if old in s.cited)
-            citations.append(_citation(new, hit, locate_evidence(hit.text, claim, self._similarity)))
+            citations.append(Citation.of(new, hit, locate_evidence(hit.text, claim, self._similarity)))
         notices = []
         if checked.removed:
             notices.append(_ui(lang, "removed", n=len(checked.removed)))
@@ -490,35 +497,14 @@ def _shown(hit: Hit) -> str:
 
 
 def _passage_block(n: int, hit: Hit) -> str:
-    where = " › ".join(part for part in (hit.title, hit.section) if part)
-    header = re.sub(r"\s+", " ", _data(f"{where} ({hit.source})"))  # one line: a title cannot start a new block
+    where = " › ".join(part for part in (hit.meta.title, hit.meta.section) if part)
+    header = re.sub(r"\s+", " ", _data(f"{where} ({hit.meta.source})"))  # one line: a title cannot start a new block
     return f"[{n}] {header}\n{_data(_shown(hit))}"
 
 
 def _checkable(hit: Hit) -> str:
     """What a citation of this passage may rely on: what the model was shown of it (第十条 lives in the section)."""
-    return f"{hit.title}\n{hit.section}\n{hit.article}\n{_shown(hit)}"
-
-
-def _citation(n: int, hit: Hit, span: tuple[int, int]) -> Citation:
-    start, end = span
-    return Citation(
-        n=n,
-        chunk_id=hit.chunk_id,
-        source=hit.source,
-        title=hit.title,
-        section=hit.section,
-        page=hit.page,
-        quote=hit.text[start:end],
-        quote_start=start,
-        quote_end=end,
-        text=hit.text,
-        lang=hit.lang,
-        doc_type=hit.doc_type,
-        jurisdiction=hit.jurisdiction,
-        as_of=hit.as_of,
-        article=hit.article,
-    )
+    return f"{hit.meta.title}\n{hit.meta.section}\n{hit.meta.article}\n{_shown(hit)}"
 
 
 def _with_sources(body: str, citations: list[Citation], lang: str) -> str:
@@ -529,7 +515,7 @@ def _with_sources(body: str, citations: list[Citation], lang: str) -> str:
     lines = []
     for c in citations:
         lines.append(c.label())
-        if lang != "zh" and c.lang.startswith("zh"):
+        if lang != "zh" and c.meta.lang.startswith("zh"):
             c.terms = shipped_glossary().hints(c.quote)
             if c.terms:
                 lines.append("    " + _ui(lang, "terms") + " " + "; ".join(f"{zh} = {en}" for zh, en in c.terms))

@@ -339,12 +339,12 @@ def _report(report: IngestReport, kb: KnowledgeBase, as_json: bool) -> int:
 
 
 def _format_hit(rank: int, hit: Hit) -> str:
-    where = " > ".join(part for part in (hit.title, hit.section) if part)
-    tags = " · ".join(part for part in (hit.doc_type, hit.jurisdiction, hit.lang) if part)
-    page = f", p. {hit.page}" if hit.page is not None else ""
+    where = " > ".join(part for part in (hit.meta.title, hit.meta.section) if part)
+    tags = " · ".join(part for part in (hit.meta.doc_type, hit.meta.jurisdiction, hit.meta.lang) if part)
+    page = f", p. {hit.meta.page}" if hit.meta.page is not None else ""
     # No re-wrapping: textwrap breaks Chinese at the wrong places; the terminal wraps long lines itself.
     body = textwrap.indent(re.sub(r"\n\s*\n", "\n", hit.text), "   ")
-    return f"{rank}. {where}  [{tags}]\n   {hit.source}{page}  (score {hit.score:.4f})\n{body}\n"
+    return f"{rank}. {where}  [{tags}]\n   {hit.meta.source}{page}  (score {hit.score:.4f})\n{body}\n"
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -484,7 +484,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     def retrieve(question: Question) -> list[tuple[str, str]]:
         hits = kb.search(question.question, k=args.k, filters=question.filters or None, mode=args.mode)
-        return [(hit.source, hit.text) for hit in hits]
+        return [(hit.meta.source, hit.text) for hit in hits]
 
     scores = evaluate(questions, retrieve, k=args.k)
     top: dict[str, list[float]] = {"answerable": [], "unanswerable": []}

@@ -102,7 +102,7 @@ def judge(question: Question, answer: Answer, seconds: float) -> AnswerRecord:
         correct = False if answer.refused else facts_match(question.facts, answer.body)
     precision = None
     if question.answerable and answer.citations and question.targets():
-        hits = [is_hit(question, c.source, c.text) for c in answer.citations]
+        hits = [is_hit(question, c.meta.source, c.text) for c in answer.citations]
         precision = sum(hits) / len(hits)
     return AnswerRecord(
         id=question.id,

@@ -52,7 +52,7 @@ def gate_features(hits: Sequence[Hit], lang: str) -> dict[str, float]:
         elif h.dense_score is not None:
             dense.append((h.dense_score, lang, h))
     best = max(dense, key=lambda item: item[0], default=None)
-    best_lang = best[2].lang if best else ""
+    best_lang = best[2].meta.lang if best else ""
     return {
         "top_dense": round(best[0], 4) if best else 0.0,
         "cross": float(bool(best_lang) and not best_lang.startswith(best[1] if best else lang)),

@@ -167,16 +167,24 @@ def render_sources(answer: Answer | None, ui: str) -> str:
         return f'<div class="src-refused">{_esc(t["refused"])}</div>'
     cards = []
     for c in answer.citations:
-        meta = [part for part in (c.section, c.article if c.article and c.article not in c.section else "") if part]
-        if c.page is not None:
-            meta.append(f"{t['page']} {c.page}")
-        meta += [part for part in (c.jurisdiction, c.doc_type) if part]
-        if c.as_of:
-            meta.append(f"{t['as_of']} {c.as_of}")
-        meta.append(c.source)
+        meta = [
+            part
+            for part in (
+                c.meta.section,
+                c.meta.article if c.meta.article and c.meta.article not in c.meta.section else "",
+            )
+            if part
+        ]
+        if c.meta.page is not None:
+            meta.append(f"{t['page']} {c.meta.page}")
+        meta += [part for part in (c.meta.jurisdiction, c.meta.doc_type) if part]
+        if c.meta.as_of:
+            meta.append(f"{t['as_of']} {c.meta.as_of}")
+        meta.append(c.meta.source)
         cards.append(
             f'<div class="src-card" id="source-{c.n}">'
-            f'<div class="src-head"><span class="src-n">{c.n}</span><span>{_esc(c.title or c.source)}</span></div>'
+            f'<div class="src-head"><span class="src-n">{c.n}</span>'
+            f"<span>{_esc(c.meta.title or c.meta.source)}</span></div>"
             f'<div class="src-meta">{" · ".join(_esc(m) for m in meta)}</div>'
             f'<blockquote class="src-quote">{_excerpt(c)}</blockquote>'
             f"{_terms(c, t)}"
@@ -431,7 +439,7 @@ def _answer_meta(answer: Answer) -> dict[str, Any]:
         "backend": answer.backend,
         "lang": answer.lang,
         "citations": [
-            {"n": c.n, "title": c.title, "section": c.section, "source": c.source, "quote": c.quote}
+            {"n": c.n, "title": c.meta.title, "section": c.meta.section, "source": c.meta.source, "quote": c.quote}
             for c in answer.citations
         ],
     }

@@ -131,8 +131,9 @@ class Chunker:
     """Cut a loaded document into `Chunk`s.
 
     >>> from pathlib import Path
-    >>> doc = LoadedDocument(Path("law.md"), "## 第一章 总则\\n\\n第一条 为了规范认证活动，制定本条例。\\n", "条例")
-    >>> [(c.section, c.article, c.text) for c in Chunker().chunk(doc, "d1", "law.md")]
+    >>> text = "## 第一章 总则\\n\\n第一条 为了规范认证活动，制定本条例。\\n"
+    >>> doc = LoadedDocument(Path("law.md"), text, PassageMeta(title="条例"))
+    >>> [(c.meta.section, c.meta.article, c.text) for c in Chunker().chunk(doc, "d1", "law.md")]
     [('第一章 总则 > 第一条', '第一条', '第一条 为了规范认证活动，制定本条例。')]
     """
 
@@ -160,7 +161,7 @@ class Chunker:
                 rank, label = heading
                 while stack and stack[-1][0] >= rank:
                     stack.pop()
-                if not (rank == 1 and label == doc.title and not stack):
+                if not (rank == 1 and label == doc.meta.title and not stack):
                     stack.append((rank, label))
                 continue
             article = _ARTICLE.match(line.lstrip())
@@ -242,23 +243,16 @@ class Chunker:
         self, doc: LoadedDocument, doc_id: str, source: str, start: int, end: int, section: str, article: str
     ) -> Chunk:
         body = doc.text[start:end]
-        header = " > ".join(part for part in (doc.title, section) if part)
+        header = " > ".join(part for part in (doc.meta.title, section) if part)
         digest = hashlib.sha256(f"{doc_id}\0{start}\0{end}\0{body}".encode()).hexdigest()[:32]
+        meta = replace(
+            doc.meta, doc_id=doc_id, source=source, section=section, article=article, page=doc.page_at(start),
+            start=start, end=end,
+        )  # fmt: skip
         return Chunk(
             chunk_id=digest,
-            doc_id=doc_id,
             text=body,
-            source=source,
-            title=doc.title,
-            section=section,
-            article=article,
-            page=doc.page_at(start),
-            lang=doc.lang,
-            doc_type=doc.doc_type,
-            jurisdiction=doc.jurisdiction,
-            as_of=doc.as_of,
-            start=start,
-            end=end,
+            meta=meta,
             embed_text=f"{header}\n{body}" if header else body,
         )
 
@@ -268,15 +262,15 @@ def _with_references(chunks: list[Chunk]) -> list[Chunk]:
     the indexed text as "（第X条：……）" (at most `MAX_REFERENCES`, `REFERENCE_CHARS` characters each)."""
     openings: dict[str, str] = {}
     for chunk in chunks:
-        if chunk.article and chunk.article not in openings:
-            body = chunk.text[len(chunk.article) :] if chunk.text.startswith(chunk.article) else chunk.text
-            openings[chunk.article] = " ".join(body.split())[:REFERENCE_CHARS]
+        if chunk.meta.article and chunk.meta.article not in openings:
+            body = chunk.text[len(chunk.meta.article) :] if chunk.text.startswith(chunk.meta.article) else chunk.text
+            openings[chunk.meta.article] = " ".join(body.split())[:REFERENCE_CHARS]
     out = []
     for chunk in chunks:
         cited: list[str] = []
         for match in _CROSS_REF.finditer(chunk.text):
             for label in _REF_ARTICLE.findall(match.group(1)):
-                if label != chunk.article and label in openings and label not in cited:
+                if label != chunk.meta.article and label in openings and label not in cited:
                     cited.append(label)
         notes = "".join(f"（{label}：{openings[label]}）" for label in cited[:MAX_REFERENCES])
         out.append(replace(chunk, embed_text=f"{chunk.indexed_text}\n{notes}") if notes else chunk)

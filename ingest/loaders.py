@@ -30,6 +30,7 @@ import yaml
 from ingest.cleaner import clean_extracted, looks_hard_wrapped, normalise_width
 from ingest.encoding import decode
 from ingest.errors import EmptyDocumentError, IngestError, UnsupportedFileError
+from kb.types import PassageMeta
 
 DOC_TYPES = ("policy", "law", "standard", "agreement", "guide")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
@@ -43,12 +44,7 @@ class LoadedDocument:
 
     path: Path
     text: str
-    title: str
-    doc_type: str = ""
-    jurisdiction: str = ""
-    lang: str = ""
-    as_of: str = ""
-    source_url: str = ""
+    meta: PassageMeta  # the document's fields (title, doc_type, jurisdiction, lang, as_of, source_url)
     extra: dict[str, Any] = field(default_factory=dict)
     kind: str = "text"
     page_starts: tuple[int, ...] = ()
@@ -329,12 +325,14 @@ def load_document(path: Path, raw: bytes | None = None) -> LoadedDocument:
     return LoadedDocument(
         path=path,
         text=text,
-        title=normalise_width(str(meta.get("title") or _first_heading(text) or path.stem)),
-        doc_type=doc_type,
-        jurisdiction=str(meta.get("jurisdiction") or meta.get("market") or ""),
-        lang=str(meta.get("lang") or guess_language(text)),
-        as_of=str(meta.get("as_of") or ""),
-        source_url=str(meta.get("source_url") or ""),
+        meta=PassageMeta(
+            title=normalise_width(str(meta.get("title") or _first_heading(text) or path.stem)),
+            doc_type=doc_type,
+            jurisdiction=str(meta.get("jurisdiction") or meta.get("market") or ""),
+            lang=str(meta.get("lang") or guess_language(text)),
+            as_of=str(meta.get("as_of") or ""),
+            source_url=str(meta.get("source_url") or ""),
+        ),
         extra={k: v for k, v in meta.items() if k not in known},
         kind=extracted.kind,
         page_starts=extracted.page_starts,

@@ -4,7 +4,7 @@ A knowledge base is a folder holding `kb.json` (which embedder built it, where i
 index, and, unless a Chroma server is used, the embedded Chroma database.
 
 >>> kb = KnowledgeBase.open("/tmp/certkb-doctest", embedder="fake", create=True)
->>> kb.add([Chunk(chunk_id="c1", doc_id="d1", text="认证机构注册资本不少于300万元。", source="rules.md", lang="zh")])
+>>> kb.add([Chunk("c1", "认证机构注册资本不少于300万元。", PassageMeta(doc_id="d1", source="rules.md", lang="zh"))])
 1
 >>> [hit.chunk_id for hit in kb.search("注册资本", k=1)]
 ['c1']

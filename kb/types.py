@@ -2,13 +2,67 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 # Metadata fields a search may filter on. Values are matched exactly; a list means "any of these".
 FILTER_FIELDS = ("doc_type", "jurisdiction", "lang", "source", "doc_id")
 
 Filters = dict[str, str | list[str]]
+
+
+@dataclass(frozen=True)
+class PassageMeta:
+    """Where a passage comes from and what it is: the one description every stage shares.
+
+    Ingestion fills the document's fields (title, type, market, language, date, URL) once per document and the
+    passage's own (section path, article, page, offsets) per chunk; the store keeps it beside the vector
+    (`to_store`, `from_store`); hits and citations carry it unchanged. A new field is one line here.
+
+    >>> meta = PassageMeta(doc_id="d1", source="law.md", title="认证认可条例", article="第十条", page=None)
+    >>> PassageMeta.from_store(meta.to_store()) == meta
+    True
+    """
+
+    doc_id: str = ""
+    source: str = ""
+    title: str = ""
+    section: str = ""
+    article: str = ""
+    page: int | None = None
+    lang: str = ""
+    doc_type: str = ""
+    jurisdiction: str = ""
+    as_of: str = ""
+    source_url: str = ""
+    start: int = 0
+    end: int = 0
+
+    def to_store(self) -> dict[str, str | int]:
+        """The flat metadata the vector store keeps beside the vector (no None values: Chroma rejects them)."""
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+    @classmethod
+    def from_store(cls, metadata: Mapping[str, Any]) -> PassageMeta:
+        """Read stored metadata back; missing keys take their defaults (stores written before a field existed)."""
+        values: dict[str, Any] = {}
+        for item in fields(cls):
+            raw = metadata.get(item.name)
+            if raw is None:
+                continue
+            values[item.name] = int(raw) if item.name in _INT_FIELDS else str(raw)
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def where(self) -> str:
+        """'title › section' for a label, else the source file."""
+        return " › ".join(part for part in (self.title, self.section) if part) or self.source
+
+
+_INT_FIELDS = {"page", "start", "end"}
 
 
 @dataclass(frozen=True)
@@ -20,19 +74,8 @@ class Chunk:
     """
 
     chunk_id: str
-    doc_id: str
     text: str
-    source: str
-    title: str = ""
-    section: str = ""
-    article: str = ""
-    page: int | None = None
-    lang: str = ""
-    doc_type: str = ""
-    jurisdiction: str = ""
-    as_of: str = ""
-    start: int = 0
-    end: int = 0
+    meta: PassageMeta
     embed_text: str = ""
 
     @property
@@ -40,11 +83,12 @@ class Chunk:
         return self.embed_text or self.text
 
     def metadata(self) -> dict[str, str | int]:
-        """The flat metadata the vector store keeps beside the vector (no None values: Chroma rejects them)."""
-        values: dict[str, Any] = asdict(self)
-        for key in ("chunk_id", "text", "embed_text"):
-            values.pop(key)
-        return {key: value for key, value in values.items() if value is not None}
+        """What the vector store keeps beside the vector: the passage's metadata."""
+        return self.meta.to_store()
+
+
+# The first keys of `certkb search --json`, in this order (documented contract); the rest of the metadata follows.
+_HIT_KEYS = ("text", "score", "source", "title", "section", "page", "lang", "doc_type", "chunk_id")
 
 
 @dataclass
@@ -56,50 +100,25 @@ class Hit:
     retriever did not return the passage.
     """
 
-    text: str
-    score: float
-    source: str
-    title: str
-    section: str
-    page: int | None
-    lang: str
-    doc_type: str
     chunk_id: str
-    doc_id: str = ""
-    article: str = ""
-    jurisdiction: str = ""
-    as_of: str = ""
-    start: int = 0
-    end: int = 0
+    text: str
+    meta: PassageMeta
+    score: float = 0.0
     dense_score: float | None = None
     lexical_score: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_stored(cls, chunk_id: str, text: str, metadata: dict[str, Any], score: float = 0.0) -> Hit:
-        page = metadata.get("page")
-        return cls(
-            text=text,
-            score=score,
-            source=str(metadata.get("source", "")),
-            title=str(metadata.get("title", "")),
-            section=str(metadata.get("section", "")),
-            page=int(page) if page is not None else None,
-            lang=str(metadata.get("lang", "")),
-            doc_type=str(metadata.get("doc_type", "")),
-            chunk_id=chunk_id,
-            doc_id=str(metadata.get("doc_id", "")),
-            article=str(metadata.get("article", "")),
-            jurisdiction=str(metadata.get("jurisdiction", "")),
-            as_of=str(metadata.get("as_of", "")),
-            start=int(metadata.get("start", 0)),
-            end=int(metadata.get("end", 0)),
-        )
+    def from_stored(cls, chunk_id: str, text: str, metadata: Mapping[str, Any], score: float = 0.0) -> Hit:
+        return cls(chunk_id, text, PassageMeta.from_store(metadata), score)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; the first nine keys are the documented `certkb search --json` contract."""
-        data = asdict(self)
-        data.pop("extra")
+        meta = self.meta.to_dict()
+        values = {"text": self.text, "score": self.score, "chunk_id": self.chunk_id, **meta}
+        data = {key: values[key] for key in _HIT_KEYS}
+        data.update({key: value for key, value in meta.items() if key not in data})
+        data.update(dense_score=self.dense_score, lexical_score=self.lexical_score)
         return data
 
 

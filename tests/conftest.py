@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 from kb.knowledge_base import KnowledgeBase
-from kb.types import Chunk
+from kb.types import Chunk, PassageMeta
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -42,9 +43,10 @@ def realdocs() -> Path:
     return REALDOCS
 
 
-def make_chunk(chunk_id: str, text: str, **meta: str) -> Chunk:
-    fields = {"doc_id": meta.pop("doc_id", "doc-" + chunk_id), "source": meta.pop("source", f"{chunk_id}.md")}
-    return Chunk(chunk_id=chunk_id, text=text, **fields, **meta)  # type: ignore[arg-type]
+def make_chunk(chunk_id: str, text: str, **meta: Any) -> Chunk:
+    meta.setdefault("doc_id", "doc-" + chunk_id)
+    meta.setdefault("source", f"{chunk_id}.md")
+    return Chunk(chunk_id=chunk_id, text=text, meta=PassageMeta(**meta))
 
 
 # A tiny knowledge base in Chinese, English and both, with full-width punctuation and digits.

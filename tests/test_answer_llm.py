@@ -97,7 +97,7 @@ def test_english_question_over_chinese_law_gets_an_english_answer(local: Answere
     assert "zh-capital" in [c.chunk_id for c in answer.citations]
     assert "３００" in " ".join(c.quote for c in answer.citations)  # the Chinese evidence is quoted
     assert script_language(answer.translations["zh"]) == "zh"  # searched in Chinese too
-    assert any(c.terms for c in answer.citations if c.lang == "zh")  # key terms named for the English asker
+    assert any(c.terms for c in answer.citations if c.meta.lang == "zh")  # key terms named for the English asker
 
 
 def test_the_local_model_translates_questions_for_search(local: Answerer, tmp_path: Path) -> None:

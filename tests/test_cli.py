@@ -43,6 +43,7 @@ def test_search_json_contract(fake_cli_kb: Path) -> None:
     assert 1 <= len(hits) <= 2
     assert list(hits[0])[: len(JSON_KEYS)] == JSON_KEYS
     assert hits[0]["source"] == "docs/ccc-rules.zh.md" and "注册资本" in hits[0]["text"]
+    assert hits[0]["source_url"] == "https://www.cnca.gov.cn/"  # from the front matter, through the store
 
 
 def test_search_human_output_shows_source_and_section(fake_cli_kb: Path) -> None:

@@ -51,7 +51,7 @@ def test_every_file_is_labelled(path: Path) -> None:
     if path.suffix == ".md":
         assert meta["lang"] == path.name.split(".")[-2], f"{path.name}: lang {meta['lang']} vs file name"
     document = load_document(path)
-    assert document.doc_type == meta["doc_type"] and document.title
+    assert document.meta.doc_type == meta["doc_type"] and document.meta.title
 
 
 _MULTIPLIERS = {"万": 10_000, "亿": 100_000_000, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -163,8 +164,12 @@ def test_markup_in_file_names_titles_and_sections_is_inert_in_the_sources_panel(
     assert "<" not in name and '"' not in name
     answer = Answerer(fake_kb, gate=Gate(threshold=0.0)).answer("认证机构的注册资本要求是多少？")
     citation = answer.citations[0]
-    citation.source, citation.title = "<script>alert(1)</script>.md", "<img src=x onerror=alert(2)>"
-    citation.section = "</div><script>alert(3)</script>"
+    citation.meta = replace(
+        citation.meta,
+        source="<script>alert(1)</script>.md",
+        title="<img src=x onerror=alert(2)>",
+        section="</div><script>alert(3)</script>",
+    )
     html = render_sources(answer, "zh")
     assert "<script>" not in html and "<img" not in html and "&lt;script&gt;" in html
     markdown = conversation_markdown([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}], [

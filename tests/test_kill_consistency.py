@@ -102,6 +102,6 @@ def test_random_kills_never_leave_the_knowledge_base_inconsistent(tmp_path: Path
     # BM25 agrees with the store: every file's current version is found by its unique token, old ones are not
     for n in rng.sample(sorted(versions), 15):
         hits = kb.search(f"item{n}v{versions[n]}a3", k=3, mode="lexical")
-        assert hits and hits[0].source == f"docs/doc{n:03d}.md", n
+        assert hits and hits[0].meta.source == f"docs/doc{n:03d}.md", n
         if versions[n] > 0:
             assert kb.search(f"item{n}v{versions[n] - 1}a3", k=3, mode="lexical") == []

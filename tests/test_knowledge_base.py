@@ -19,13 +19,13 @@ def test_search_returns_typed_hits_with_citation_fields(fake_kb: KnowledgeBase) 
     top = hits[0]
     assert top.chunk_id == "zh-capital"
     assert top.text.startswith("第十条")
-    assert (top.source, top.title, top.section, top.article) == (
+    assert (top.meta.source, top.meta.title, top.meta.section, top.meta.article) == (
         "zh-capital.md",
         "认证认可条例",
         "第二章 认证机构 > 第十条",
         "第十条",
     )
-    assert (top.lang, top.doc_type, top.jurisdiction, top.page) == ("zh", "law", "CN", None)
+    assert (top.meta.lang, top.meta.doc_type, top.meta.jurisdiction, top.meta.page) == ("zh", "law", "CN", None)
     assert top.lexical_score is not None and top.lexical_score > 0
     assert hits == sorted(hits, key=lambda h: -h.score)
     assert set(top.to_dict()) >= {"text", "score", "source", "title", "section", "page", "lang", "doc_type", "chunk_id"}

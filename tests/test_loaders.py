@@ -19,7 +19,7 @@ def test_markdown_front_matter_and_width_folding(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     doc = load_document(path)
-    assert (doc.title, doc.doc_type, doc.jurisdiction, doc.as_of, doc.lang) == (
+    assert (doc.meta.title, doc.meta.doc_type, doc.meta.jurisdiction, doc.meta.as_of, doc.meta.lang) == (
         "CCC 规则",
         "law",
         "CN",
@@ -54,28 +54,28 @@ def test_pdf_pages_furniture_and_broken_lines(tmp_path: Path) -> None:
     assert "\n1\n" not in doc.text and not doc.text.rstrip().endswith("3")  # page numbers dropped
     assert "注册资本不得少于人民币300万元，并有10名以上相应领域的专职认证人员。" in doc.text  # rejoined, no space
     chunks = Chunker().chunk(doc, "d", "law.pdf")
-    by_article = {c.article: c for c in chunks if c.article}
-    assert by_article["第十条"].page == 1
-    assert by_article["第十一条"].page == 2
-    assert by_article["第十二条"].page == 3
+    by_article = {c.meta.article: c for c in chunks if c.meta.article}
+    assert by_article["第十条"].meta.page == 1
+    assert by_article["第十一条"].meta.page == 2
+    assert by_article["第十二条"].meta.page == 3
     assert by_article["第十二条"].text.endswith("拒绝提供认证服务。")
 
 
 def test_docx_headings_paragraphs_and_tables(tmp_path: Path) -> None:
     doc = load_document(make_docx(tmp_path / "guide.docx"))
-    assert doc.title == "出口认证指南 Export guide"
+    assert doc.meta.title == "出口认证指南 Export guide"
     chunks = Chunker().chunk(doc, "d", "guide.docx")
-    sections = {c.section for c in chunks}
+    sections = {c.meta.section for c in chunks}
     assert "第一章 总则" in sections and "第一章 总则 > CE marking" in sections
     assert any("市场 Market: 沙特 Saudi Arabia\n标志 Mark: SASO / SABER" in c.text for c in chunks)
 
 
 def test_html_drops_scripts_and_chrome(tmp_path: Path) -> None:
     doc = load_document(make_html(tmp_path / "page.html"))
-    assert doc.title == "CCC 指南"
+    assert doc.meta.title == "CCC 指南"
     assert "document.write" not in doc.text and "Home | About" not in doc.text and "©" not in doc.text
     chunks = Chunker().chunk(doc, "d", "page.html")
-    assert [c.section for c in chunks] == ["强制性产品认证", "强制性产品认证 > Penalties"]
+    assert [c.meta.section for c in chunks] == ["强制性产品认证", "强制性产品认证 > Penalties"]
     assert "项目 Item: 决定 Decision\n期限 Time: 45日 45 days" in chunks[1].text
 
 
@@ -87,8 +87,8 @@ def test_xlsx_one_row_per_chunk_with_column_names(tmp_path: Path) -> None:
     assert gcc.text.startswith(
         "名称 Name: GCC 互认\n类型 Type: bilateral\n成员 Parties: 中国 China; 沙特阿拉伯 Saudi Arabia"
     )
-    assert gcc.section == "多边 Multilateral > 名称 Name: GCC 互认"
-    assert next(c for c in chunks if "中新" in c.text).section == "双边 Bilateral > 名称 Name: 中新 China-New Zealand"
+    assert gcc.meta.section == "多边 Multilateral > 名称 Name: GCC 互认"
+    assert next(c for c in chunks if "中新" in c.text).meta.section == "双边 Bilateral > 名称 Name: 中新 China-New Zealand"
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
@@ -158,7 +158,7 @@ def test_sidecar_metadata_for_formats_without_front_matter(tmp_path: Path) -> No
         encoding="utf-8",
     )
     doc = load_document(path)
-    assert (doc.title, doc.doc_type, doc.jurisdiction, doc.as_of) == (
+    assert (doc.meta.title, doc.meta.doc_type, doc.meta.jurisdiction, doc.meta.as_of) == (
         "多边互认安排 Multilateral arrangements",
         "agreement",
         "INTL",
@@ -177,5 +177,5 @@ def test_long_table_rows_are_cut_between_fields_and_every_piece_names_its_row(tm
     path.write_text(f"名称 Name,意义 Meaning,来源 Source\nIAF MLA,{long_cell},IAF\n", encoding="utf-8")
     chunks = Chunker(ChunkerSettings(max_chars=150, overlap_chars=40)).chunk(load_document(path), "d", "long.csv")
     assert len(chunks) > 1
-    assert all(c.section == "名称 Name: IAF MLA" and "名称 Name: IAF MLA" in c.embed_text for c in chunks)
+    assert all(c.meta.section == "名称 Name: IAF MLA" and "名称 Name: IAF MLA" in c.embed_text for c in chunks)
     assert all(len(c.text) <= 150 for c in chunks)

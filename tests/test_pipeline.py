@@ -47,8 +47,8 @@ def test_first_sync_adds_everything_second_embeds_nothing(docs: Path, setup: tup
     assert report.failed == {} and report.exit_code == 0
     assert report.chunks == kb.stats().chunks == embedder.embedded > 0
     hits = kb.search("注册资本", k=1)
-    assert hits[0].source == "docs/ccc-rules.zh.md" and hits[0].article == "第二条"
-    assert hits[0].section == "第一章 总则 > 第二条" and hits[0].jurisdiction == "CN"
+    assert hits[0].meta.source == "docs/ccc-rules.zh.md" and hits[0].meta.article == "第二条"
+    assert hits[0].meta.section == "第一章 总则 > 第二条" and hits[0].meta.jurisdiction == "CN"
 
     before = embedder.embedded
     again = Ingester(kb).sync([docs])
@@ -96,7 +96,7 @@ def test_bad_files_fail_alone_with_reasons_and_gbk_is_searchable(docs: Path, set
     assert "binary" in reasons["docs/binary.txt"]
     assert "unsupported file type .png" in reasons["docs/image.png"]
     assert "YAML" in reasons["docs/bad-front.md"]
-    assert kb.search("报检地点", k=1)[0].source == "docs/gbk.txt"
+    assert kb.search("报检地点", k=1)[0].meta.source == "docs/gbk.txt"
 
 
 def test_oversized_file_is_refused(docs: Path, setup: tuple) -> None:
@@ -111,7 +111,7 @@ def test_a_file_that_turns_bad_keeps_its_previous_version(docs: Path, setup: tup
     (docs / "ccc-rules.zh.md").write_bytes(b"\xff\xfe broken")
     report = Ingester(kb).sync([docs])
     assert "docs/ccc-rules.zh.md" in report.failed
-    assert kb.search("注册资本", k=1)[0].source == "docs/ccc-rules.zh.md"
+    assert kb.search("注册资本", k=1)[0].meta.source == "docs/ccc-rules.zh.md"
 
 
 def test_interrupted_write_is_cleaned_up_and_completed(docs: Path, setup: tuple, tmp_path: Path) -> None:
@@ -141,7 +141,7 @@ def test_delete_one_document_and_unknown_source(docs: Path, setup: tuple) -> Non
     ingester = Ingester(kb)
     ingester.sync([docs])
     assert ingester.delete("docs/saso-guide.en.md") > 0
-    assert all(h.source != "docs/saso-guide.en.md" for h in kb.search("SABER", k=10))
+    assert all(h.meta.source != "docs/saso-guide.en.md" for h in kb.search("SABER", k=10))
     with pytest.raises(ConfigError, match="known sources"):
         ingester.delete("docs/nope.md")
 
@@ -173,11 +173,11 @@ def test_sidecar_is_not_a_document_and_editing_it_re_ingests(tmp_path: Path, set
     sidecar.write_text("title: Agreements\ndoc_type: agreement\n", encoding="utf-8")
     first = Ingester(kb).sync([folder])
     assert first.added == ["lists/agreements.csv"] and first.failed == {}
-    assert kb.search("ILAC", k=1, filters={"doc_type": "agreement"})[0].title == "Agreements"
+    assert kb.search("ILAC", k=1, filters={"doc_type": "agreement"})[0].meta.title == "Agreements"
     sidecar.write_text("title: 互认安排 Agreements\ndoc_type: agreement\n", encoding="utf-8")
     second = Ingester(kb).sync([folder])
     assert second.updated == ["lists/agreements.csv"]
-    assert kb.search("ILAC", k=1)[0].title == "互认安排 Agreements"
+    assert kb.search("ILAC", k=1)[0].meta.title == "互认安排 Agreements"
 
 
 def test_a_rebuild_interrupted_after_emptying_is_finished_by_the_next(

@@ -15,6 +15,7 @@ from ingest.cleaner import clean_extracted, normalise_width, unwrap
 from ingest.loaders import LoadedDocument
 from kb.glossary import shipped
 from kb.tokenize import normalise, tokenize
+from kb.types import PassageMeta
 
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -118,18 +119,18 @@ def _content_positions(doc: LoadedDocument) -> set[int]:
 @given(DOC_TEXT, st.sampled_from([(50, 0), (80, 20), (200, 60), (450, 120)]))
 def test_chunks_carry_exactly_their_text_and_lose_nothing(text: str, sizes: tuple[int, int]) -> None:
     chunk_settings = ChunkerSettings(*sizes)
-    doc = LoadedDocument(Path("doc.md"), text, "标题")
+    doc = LoadedDocument(Path("doc.md"), text, PassageMeta(title="标题"))
     chunks = Chunker(chunk_settings).chunk(doc, "d1", "doc.md")
     covered: dict[int, int] = {}
     for chunk in chunks:
-        assert chunk.text == text[chunk.start : chunk.end] and chunk.text.strip() == chunk.text != ""
+        assert chunk.text == text[chunk.meta.start : chunk.meta.end] and chunk.text.strip() == chunk.text != ""
         assert len(chunk.text) <= chunk_settings.max_chars
         assert chunk.text in chunk.embed_text
-        for position in range(chunk.start, chunk.end):
+        for position in range(chunk.meta.start, chunk.meta.end):
             covered[position] = covered.get(position, 0) + 1
     assert _content_positions(doc) <= set(covered)  # nothing lost
     for previous, current in itertools.pairwise(chunks):
-        assert current.start >= previous.start  # in document order
-        shared = max(0, previous.end - current.start)
+        assert current.meta.start >= previous.meta.start  # in document order
+        shared = max(0, previous.meta.end - current.meta.start)
         assert shared <= chunk_settings.overlap_chars  # repeated only as the configured overlap
     assert len({chunk.chunk_id for chunk in chunks}) == len(chunks)

@@ -39,7 +39,7 @@ def realdocs_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
 
 def scores(kb: KnowledgeBase, mode: str, questions: list[Question] = QUESTIONS, **options: Any) -> dict[str, Scores]:
     def retrieve(q: Question) -> list[tuple[str, str]]:
-        return [(h.source, h.text) for h in kb.search(q.question, k=5, mode=mode, **options)]  # type: ignore[arg-type]
+        return [(h.meta.source, h.text) for h in kb.search(q.question, k=5, mode=mode, **options)]  # type: ignore[arg-type]
 
     return evaluate(questions, retrieve, k=5)
 
@@ -94,7 +94,7 @@ def test_shipped_corpus_question_set_meets_the_measured_floors(corpus_kb: Knowle
 
     def retrieve(question: Question) -> list[tuple[str, str]]:
         hits = corpus_kb.search(question.question, k=5, filters=question.filters or None)
-        return [(hit.source, hit.text) for hit in hits]
+        return [(hit.meta.source, hit.text) for hit in hits]
 
     result = evaluate(questions, retrieve, k=5)
     assert result["all"].hit_at_k >= 0.88 and result["all"].hit_at_1 >= 0.52

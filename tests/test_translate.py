@@ -89,7 +89,7 @@ def test_make_translator_follows_the_settings(tmp_path: Path) -> None:
 
 def test_english_askers_get_the_key_terms_of_chinese_quotes(fake_kb: KnowledgeBase) -> None:
     answer = Answerer(fake_kb, gate=OPEN).answer("What registered capital does a certification body need?")
-    chinese = [c for c in answer.citations if c.lang == "zh"]
+    chinese = [c for c in answer.citations if c.meta.lang == "zh"]
     assert chinese and all(c.terms == shipped().hints(c.quote) for c in chinese) and chinese[0].terms
     zh, en = chinese[0].terms[0]
     assert zh in chinese[0].quote and f"Key terms: {zh} = {en}" in answer.text
