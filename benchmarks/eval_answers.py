@@ -26,10 +26,10 @@ from common import CACHE, ROOT, realdocs_files
 from bot.answer import RETRIEVE_K, Answerer, Turn, joined_follow_up
 from bot.evaluation import AnswerRecord, evaluate_answers, summarise
 from bot.gate import Gate, gate_features
-from bot.lang import detect_language
 from ingest.pipeline import Ingester
 from kb.evaluation import Question, load_questions
 from kb.knowledge_base import KnowledgeBase
+from kb.lang import detect_language
 from kb.resources import corpus_dir
 from kb.settings import Settings
 

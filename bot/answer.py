@@ -41,14 +41,15 @@ from bot.citations import (
     strip_refusal,
 )
 from bot.gate import Gate, GateDecision
-from bot.lang import detect_language, language_name
 from bot.llm import make_chat_model
 from bot.prompts import Template
 from bot.translate import QueryTranslator, make_translator
 from kb.errors import ConfigError, LLMError
 from kb.glossary import shipped as shipped_glossary
 from kb.knowledge_base import KnowledgeBase
+from kb.lang import detect_language, language_name
 from kb.settings import Settings
+from kb.tokenize import HAN
 from kb.types import Filters, Hit, PassageMeta
 
 MAX_QUESTION_CHARS = 2000
@@ -213,7 +214,7 @@ def _elliptical(question: str, lang: str) -> bool:
     """Does the question lean on the conversation ("and for Japan?", "那进口商品呢？")?"""
     q = question.strip().lower()
     if lang == "zh":
-        han = len(re.findall(r"[\u4e00-\u9fff]", q))
+        han = len(HAN.findall(q))
         return (
             bool(re.match(r"^(那|那么|还有|另外|如果是|要是|其中|它|这)", q))
             or q.rstrip("？?。 ").endswith("呢")
@@ -285,7 +286,7 @@ class Answerer:
         timings["condense"] = time.perf_counter() - t
 
         translations: dict[str, str] = {}
-        targets = self.translator.targets(standalone, self.kb) if self.translator is not None else []
+        targets = self.translator.targets(standalone, self.kb, lang) if self.translator is not None else []
         if self.translator is not None and targets:
             yield AnswerEvent("status", "translate")
             t = time.perf_counter()
@@ -293,7 +294,7 @@ class Answerer:
             timings["translate"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        hits = self.kb.search(standalone, k=RETRIEVE_K, filters=filters, translations=translations)
+        hits = self.kb.search(standalone, k=RETRIEVE_K, filters=filters, translations=translations, lang=lang)
         timings["retrieve"] = time.perf_counter() - t
         decision = self.gate.decide(hits, lang)
 

@@ -21,15 +21,15 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from bot.citations import is_refusal
-from bot.lang import detect_language
 from bot.prompts import Template
 from kb.glossary import shipped as shipped_glossary
-from kb.knowledge_base import KnowledgeBase, script_language
+from kb.knowledge_base import KnowledgeBase
+from kb.lang import LANGUAGE_NAMES, detect_language
 from kb.settings import Settings, default_cache_dir
 
 log = logging.getLogger(__name__)
 
-LANGUAGE_NAMES = {"zh": "Simplified Chinese", "en": "English"}
+TARGETS = ("zh", "en")  # the languages a question is translated into, when the knowledge base holds passages in them
 MIN_SHARE = 0.05  # a language with fewer passages than this share of the knowledge base is not worth a model call
 MAX_CACHED_QUESTION = 2000
 
@@ -52,12 +52,13 @@ class QueryTranslator:
                 log.warning("translation cache %s unusable (%s); translating without it", cache_path, exc)
                 self._db = None
 
-    def targets(self, question: str, kb: KnowledgeBase) -> list[str]:
-        """The languages to translate `question` into: those of the knowledge base that it is not written in."""
-        own = detect_language(question)
+    def targets(self, question: str, kb: KnowledgeBase, lang: str | None = None) -> list[str]:
+        """The languages to translate `question` (written in `lang`, detected when None) into: those of the
+        knowledge base that it is not written in."""
+        own = lang or detect_language(question)
         shares = kb.language_shares()
-        wanted = (lang for lang, share in shares.items() if share >= MIN_SHARE and lang != own)
-        return sorted(lang for lang in wanted if lang in LANGUAGE_NAMES)
+        wanted = (code for code, share in shares.items() if share >= MIN_SHARE and code != own)
+        return sorted(code for code in wanted if code in TARGETS)
 
     def translations(self, question: str, kb: KnowledgeBase, targets: list[str] | None = None) -> dict[str, str]:
         """{language: translation} for `targets` (default: `self.targets(question, kb)`)."""
@@ -152,6 +153,6 @@ def _plausible(question: str, text: str, target: str) -> bool:
     """A translation is in the target script, not much longer than the question, and not a refusal."""
     if len(text) > 3 * len(question) + 100 or is_refusal(text):
         return False
-    if target in ("zh", "en"):
-        return script_language(text) == target
+    if target in TARGETS:
+        return detect_language(text) == target
     return True

@@ -30,11 +30,11 @@ import yaml
 from ingest.cleaner import clean_extracted, looks_hard_wrapped, normalise_width
 from ingest.encoding import decode
 from ingest.errors import EmptyDocumentError, IngestError, UnsupportedFileError
+from kb.lang import document_language
 from kb.types import PassageMeta
 
 DOC_TYPES = ("policy", "law", "standard", "agreement", "guide")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 
 @dataclass(frozen=True)
@@ -70,12 +70,6 @@ class Extracted:
     kind: str = "text"
     page_starts: tuple[int, ...] = ()
     encoding: str = ""
-
-
-def guess_language(text: str) -> str:
-    """'zh' when Chinese characters outnumber Latin words, else 'en'."""
-    sample = text[:20000]
-    return "zh" if len(_CJK.findall(sample)) >= len(re.findall(r"[A-Za-z]+", sample)) else "en"
 
 
 def _front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
@@ -329,7 +323,7 @@ def load_document(path: Path, raw: bytes | None = None) -> LoadedDocument:
             title=normalise_width(str(meta.get("title") or _first_heading(text) or path.stem)),
             doc_type=doc_type,
             jurisdiction=str(meta.get("jurisdiction") or meta.get("market") or ""),
-            lang=str(meta.get("lang") or guess_language(text)),
+            lang=str(meta.get("lang") or document_language(text)),
             as_of=str(meta.get("as_of") or ""),
             source_url=str(meta.get("source_url") or ""),
         ),

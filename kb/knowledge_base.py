@@ -16,7 +16,6 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 import time
 import uuid
 from collections import Counter
@@ -36,11 +35,12 @@ from kb.errors import (
 )
 from kb.fusion import Ranked, reciprocal_rank_fusion
 from kb.glossary import shipped as shipped_glossary
+from kb.lang import detect_language, han_share
 from kb.lexical import LexicalHit, LexicalIndex
 from kb.rerank import RERANK_DEPTH, CrossEncoderReranker, Reranker, order_by_scores
 from kb.settings import DEFAULT_EMBEDDER, Settings
 from kb.store import ChromaStore, StoredChunk
-from kb.tokenize import HAN, tokenize
+from kb.tokenize import tokenize
 from kb.types import FILTER_FIELDS, Chunk, Filters, Hit, KBStats
 
 KB_FILE = "kb.json"
@@ -78,16 +78,10 @@ def _chroma_where(filters: dict[str, list[str]]) -> dict[str, Any] | None:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-_LETTER = re.compile(r"[^\W\d_]")
-
-
-def script_language(text: str) -> str:
-    """ "zh" when at least a fifth of the letters are Chinese characters, else "en" when there are Latin letters
-    (the language passages of a Latin-script knowledge base are most often in), else ""."""
-    letters = len(_LETTER.findall(text))
-    if letters and len(HAN.findall(text)) * 5 >= letters:
-        return "zh"
-    return "en" if re.search(r"[A-Za-z]", text) else ""
+# A glossary-mixed version of a Latin-script question is searched as Chinese when at least this share of its
+# letters are Chinese characters (measured in session 3, docs/retrieval.md; lower than `detect_language`'s 2/7:
+# e5 reads a handful of Chinese terms in an English frame as Chinese).
+MIXED_MIN_HAN = 0.2
 
 
 def _language_weight(query_lang: str, passage_lang: str, covered: set[str]) -> float:
@@ -436,6 +430,7 @@ class KnowledgeBase:
         translations: Mapping[str, str] | None = None,
         fusion: Fusion = "language",
         rerank: bool = True,
+        lang: str | None = None,
     ) -> list[Hit]:
         """The `k` best passages for `query`, optionally restricted by metadata `filters`.
 
@@ -460,6 +455,9 @@ class KnowledgeBase:
         the right one. `fusion="flat"` counts every ranking fully.
 
         With a `reranker` (and `rerank`), the best `RERANK_DEPTH` fused passages are reordered by it.
+
+        `lang` is the question's language as the caller decided it (`kb.lang.detect_language`, which the answerer
+        also writes the answer in); when None it is detected here by the same rule.
         """
         if not isinstance(query, str) or not query.strip():
             raise ConfigError("the search query is empty")
@@ -473,7 +471,7 @@ class KnowledgeBase:
             raise ConfigError(f"unknown fusion {fusion!r}: use language or flat")
         wanted = _normalise_filters(filters)
         depth = max(4 * k, 30)
-        variants = self._query_variants(query, glossary, translations or {})
+        variants = self._query_variants(query, lang or detect_language(query), glossary, translations or {})
 
         # dense: one ranking per version of the query; the first is the question as asked
         dense_runs: list[tuple[str, list[tuple[StoredChunk, float]]]] = []
@@ -574,17 +572,16 @@ class KnowledgeBase:
         return hits[:k]
 
     def _query_variants(
-        self, query: str, glossary: bool, translations: Mapping[str, str]
+        self, query: str, lang: str, glossary: bool, translations: Mapping[str, str]
     ) -> list[tuple[str, str, list[str]]]:
-        """(language, text, BM25 tokens) for each version of the query, the query as asked first."""
-        lang = script_language(query)
+        """(language, text, BM25 tokens) for each version of the query, the query as asked (in `lang`) first."""
         tokens = tokenize(query)
         if glossary and lang != "zh":
             tokens = shipped_glossary().translate(tokens)
         variants = [(lang, query, tokens)]
         if glossary and lang != "zh":
             mixed = shipped_glossary().mix(query)
-            if mixed != query and script_language(mixed) == "zh":
+            if mixed != query and han_share(mixed) >= MIXED_MIN_HAN:
                 variants.append(("zh", mixed, tokens))
         for target, text in translations.items():
             if isinstance(text, str) and text.strip() and text.strip() != query.strip():

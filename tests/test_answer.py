@@ -69,7 +69,7 @@ def test_prompt_language_follows_the_question(fake_kb: KnowledgeBase) -> None:
 
     model = cite("注册资本", "不少于300万元 [{n}]。")
     Answerer(fake_kb, model, "scripted", gate=OPEN).answer("认证机构的注册资本要求是多少？")
-    assert "用Chinese (简体中文)回答" in model.calls[0][0].text
+    assert "用Simplified Chinese (简体中文)回答" in model.calls[0][0].text
 
     model = cite("CE marking", "Le marquage CE montre la conformité [{n}].")
     answer = Answerer(fake_kb, model, "scripted", gate=OPEN).answer("Que montre le marquage CE pour nos produits ?")

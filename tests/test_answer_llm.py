@@ -22,10 +22,10 @@ import pytest
 from conftest import SAMPLE_CHUNKS, make_chunk
 
 from bot.answer import Answer, Answerer
-from bot.lang import detect_language
 from bot.llm import assemble_local_model, local_model_installed, make_chat_model
 from bot.translate import QueryTranslator
-from kb.knowledge_base import KnowledgeBase, script_language
+from kb.knowledge_base import KnowledgeBase
+from kb.lang import detect_language
 from kb.settings import Settings, default_model_dir
 
 pytestmark = pytest.mark.slow
@@ -96,14 +96,14 @@ def test_english_question_over_chinese_law_gets_an_english_answer(local: Answere
     assert answer.lang == "en" and detect_language(prose(answer)) == "en"
     assert "zh-capital" in [c.chunk_id for c in answer.citations]
     assert "３００" in " ".join(c.quote for c in answer.citations)  # the Chinese evidence is quoted
-    assert script_language(answer.translations["zh"]) == "zh"  # searched in Chinese too
+    assert detect_language(answer.translations["zh"]) == "zh"  # searched in Chinese too
     assert any(c.terms for c in answer.citations if c.meta.lang == "zh")  # key terms named for the English asker
 
 
 def test_the_local_model_translates_questions_for_search(local: Answerer, tmp_path: Path) -> None:
     translator = QueryTranslator(local.llm, "local-test", tmp_path / "t.sqlite3")
     text = translator.translate("What registered capital does a certification body need?", "zh")
-    assert text is not None and script_language(text) == "zh" and "注册资本" in text
+    assert text is not None and detect_language(text) == "zh" and "注册资本" in text
 
 
 def test_off_topic_question_is_refused_without_the_model(local: Answerer) -> None:

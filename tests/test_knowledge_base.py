@@ -213,13 +213,15 @@ def test_a_translation_is_searched_too(fake_kb: KnowledgeBase) -> None:
     )
 
 
-def test_script_language_and_language_weights() -> None:
-    from kb.knowledge_base import _language_weight, script_language
+def test_han_share_and_language_weights() -> None:
+    from kb.knowledge_base import MIXED_MIN_HAN, _language_weight
+    from kb.lang import han_share
 
-    assert script_language("Do I need CCC?") == "en"
-    assert script_language("需要CCC认证吗") == "zh"
-    assert script_language("What 注册资本 does a 认证机构 need?") == "zh"
-    assert script_language("300") == ""
+    assert han_share("Do I need CCC?") == 0.0 and han_share("300") == 0.0
+    assert han_share("需要CCC认证吗") == 5 / 8
+    assert (
+        han_share("What 注册资本 does a 认证机构 need?") >= MIXED_MIN_HAN
+    )  # a glossary-mixed version reads as Chinese
     # an English version ranks Chinese passages only when no Chinese version of the query exists
     assert _language_weight("en", "zh", {"en", "zh"}) == 0.0
     assert _language_weight("en", "zh", {"en"}) == 1.0

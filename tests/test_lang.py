@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.lang import detect_language, language_name
+from kb.lang import detect_language, language_name
 
 
 @pytest.mark.parametrize(
@@ -16,6 +16,7 @@ from bot.lang import detect_language, language_name
         ("那进口商品呢？", "zh"),
         ("Do I need CCC for this product?", "en"),
         ("What does 认证机构 mean?", "en"),
+        ("Do I need CCC for 电源适配器?", "en"),
         ("and for Japan?", "en"),
         ("Brauchen wir eine CE-Kennzeichnung für unsere Lampen?", "de"),
         ("Quels documents faut-il pour le marquage CE ?", "fr"),
@@ -30,5 +31,5 @@ def test_detect_language(question: str, lang: str) -> None:
 
 
 def test_language_names_are_readable() -> None:
-    assert language_name("zh").startswith("Chinese") and language_name("en") == "English"
+    assert "Chinese" in language_name("zh") and language_name("en") == "English"
     assert language_name("xx") == "the language of the question"

@@ -88,7 +88,9 @@ def test_xlsx_one_row_per_chunk_with_column_names(tmp_path: Path) -> None:
         "名称 Name: GCC 互认\n类型 Type: bilateral\n成员 Parties: 中国 China; 沙特阿拉伯 Saudi Arabia"
     )
     assert gcc.meta.section == "多边 Multilateral > 名称 Name: GCC 互认"
-    assert next(c for c in chunks if "中新" in c.text).meta.section == "双边 Bilateral > 名称 Name: 中新 China-New Zealand"
+    assert (
+        next(c for c in chunks if "中新" in c.text).meta.section == "双边 Bilateral > 名称 Name: 中新 China-New Zealand"
+    )
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])

@@ -122,3 +122,18 @@ def _prompt_for(question: str) -> str:
     model = ScriptedChat(replies=["你好"])
     QueryTranslator(model, "m", None).translate(question, "zh")
     return str(model.calls[0][-1].text)
+
+
+MIXED = "Do I need CCC for 电源适配器?"  # English with a Chinese product name
+
+
+def test_a_mixed_language_question_is_one_language_everywhere(fake_kb: KnowledgeBase) -> None:
+    # the answer, the translation and the search all take the one decision: English (the search with the glossary)
+    model = ScriptedChat(replies=["电源适配器需要强制性产品认证吗？", "NOT_IN_KB"])
+    answerer = Answerer(fake_kb, model, "scripted", gate=OPEN, translator=QueryTranslator(model, "m", None))
+    answer = answerer.answer(MIXED)
+    assert answer.lang == "en" and list(answer.translations) == ["zh"]
+    assert "Chinese" not in answer.text.split("\n")[0]  # an English refusal/notice, not a Chinese one
+    ids = [hit.chunk_id for hit in fake_kb.search(MIXED, k=8)]
+    assert ids == [hit.chunk_id for hit in fake_kb.search(MIXED, k=8, lang="en")]
+    assert ids != [hit.chunk_id for hit in fake_kb.search(MIXED, k=8, lang="zh")]  # the glossary makes a difference

@@ -17,9 +17,9 @@ from conftest import make_chunk
 from live import live_server
 
 from bot.answer import Answerer
-from bot.lang import detect_language
 from bot.service import AdminCredentials, ChatService
 from kb.knowledge_base import KnowledgeBase
+from kb.lang import detect_language
 from kb.settings import Settings
 
 pytestmark = pytest.mark.slow

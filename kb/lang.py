@@ -1,4 +1,9 @@
-"""Which language a question is written in, so the answer can be written in it too.
+"""Which language a text is written in: the one rule for questions, documents and model output.
+
+A question's language is decided once (`detect_language`) and passed down: the answer, its notices, the query
+translation and the search all follow that one decision, so "Do I need CCC for 电源适配器?" is English everywhere
+(an English answer, and the glossary's Chinese terms in the search). A document's language (when its metadata does
+not say) is the same rule over its first 20,000 characters.
 
 Script decides first (Han, kana, Hangul, Cyrillic, Arabic, Thai); Latin-script text is English unless common
 function words of French, German, Spanish, Portuguese, Italian, Vietnamese or Indonesian outnumber the English
@@ -14,8 +19,11 @@ from __future__ import annotations
 
 import re
 
+from kb.tokenize import HAN
+
+# What prompts call each language (the answer's language, a translation's target).
 LANGUAGE_NAMES = {
-    "zh": "Chinese (简体中文)",
+    "zh": "Simplified Chinese (简体中文)",
     "en": "English",
     "ja": "Japanese",
     "ko": "Korean",
@@ -193,7 +201,7 @@ _FUNCTION_WORDS = {
 _SCRIPTS = [
     ("ja", re.compile(r"[\u3040-\u30ff]")),  # kana before Han: Japanese mixes both
     ("ko", re.compile(r"[\uac00-\ud7af]")),
-    ("zh", re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]")),
+    ("zh", HAN),
     ("ru", re.compile(r"[\u0400-\u04ff]")),
     ("ar", re.compile(r"[\u0600-\u06ff]")),
     ("th", re.compile(r"[\u0e00-\u0e7f]")),
@@ -201,8 +209,15 @@ _SCRIPTS = [
 _LATIN_WORD = re.compile(r"[A-Za-zÀ-ÿĀ-ſ]+")
 
 
+DOCUMENT_SAMPLE = 20000  # characters of a document its language is judged on
+
+
 def detect_language(text: str) -> str:
-    """A language code from LANGUAGE_NAMES; "en" when nothing tells (numbers only, empty text)."""
+    """A language code from LANGUAGE_NAMES; "en" when nothing tells (numbers only, empty text).
+
+    >>> detect_language("Do I need CCC for 电源适配器?")
+    'en'
+    """
     letters = sum(ch.isalpha() for ch in text)
     if letters == 0:
         return "en"
@@ -220,3 +235,18 @@ def detect_language(text: str) -> str:
 
 def language_name(code: str) -> str:
     return LANGUAGE_NAMES.get(code, "the language of the question")
+
+
+def document_language(text: str) -> str:
+    """The language of a document whose metadata does not name one (its opening `DOCUMENT_SAMPLE` characters)."""
+    return detect_language(text[:DOCUMENT_SAMPLE])
+
+
+def han_share(text: str) -> float:
+    """The share of the letters in `text` that are Chinese characters (0.0 without letters).
+
+    Search uses it to tell whether a glossary-mixed version of an English question reads as Chinese to the
+    embedder; `detect_language` calls a text Chinese from a share of 2/7 (2.5 Latin letters weigh one character).
+    """
+    letters = sum(ch.isalpha() for ch in text)
+    return len(HAN.findall(text)) / letters if letters else 0.0
