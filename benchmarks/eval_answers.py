@@ -8,8 +8,16 @@ the realdocs answer set (benchmarks/qa-realdocs.jsonl: 90 answerable, 30 unanswe
 corpus set (benchmarks/corpus-questions.jsonl), calibrates the gate on each set and scores it on the other
 (held out), then on both together (the shipped default).
 
-Answering runs every realdocs question through the full pipeline with each backend and reports answer accuracy,
-citation precision, refusal accuracy and first-token / total latency per question language (see bot/evaluation.py).
+Answering runs question sets through the full pipeline with each backend and reports, per set, question language,
+kind and split (dev / held out): answer accuracy, citation precision, refusal accuracy, the share of English answers
+whose body is English, polarity (qualified yes/no questions), topic-switch follow-ups, evidence hit@1 and latency
+(see bot/evaluation.py). `--set` picks the sets (repeatable; default all):
+
+- realdocs: benchmarks/qa-realdocs.jsonl over ../shared/realdocs (90 answerable, 30 unanswerable, 10 follow-ups);
+- corpus: benchmarks/corpus-questions.jsonl over the shipped corpus;
+- behaviour: benchmarks/answer-behaviour.jsonl (polarity, topic switches, unstated facts), each question over the
+  knowledge base it names, with a dev and a held-out split;
+- examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from common import CACHE, ROOT, realdocs_files
 from bot.answer import RETRIEVE_K, Answerer, Turn, joined_follow_up
 from bot.evaluation import AnswerRecord, evaluate_answers, summarise
 from bot.gate import Gate, gate_features
+from bot.web import EXAMPLES
 from ingest.pipeline import Ingester
 from kb.evaluation import Question, load_questions
 from kb.knowledge_base import KnowledgeBase
@@ -107,9 +116,40 @@ def calibrate(
 
 def answer_table(records: list[AnswerRecord]) -> dict[str, Any]:
     groups = {lang: summarise([r for r in records if r.lang == lang]) for lang in sorted({r.lang for r in records})}
-    groups["follow-up"] = summarise([r for r in records if "followup" in r.id])
+    if any("followup" in r.id for r in records):
+        groups["follow-up"] = summarise([r for r in records if "followup" in r.id])
+    for kind in sorted({r.kind for r in records if r.kind}):
+        for split in sorted({r.split for r in records if r.kind == kind}):
+            chosen = [r for r in records if r.kind == kind and r.split == split]
+            groups[f"{kind} {split}".strip()] = summarise(chosen)
     groups["all"] = summarise(records)
     return groups
+
+
+SETS = ("realdocs", "corpus", "behaviour", "examples")
+
+
+def question_sets(args: argparse.Namespace) -> dict[str, tuple[str, list[Question]]]:
+    """{set name: (knowledge base, questions)}; the behaviour set is split by the knowledge base each question names."""
+    chosen = args.set or list(SETS)
+    sets: dict[str, tuple[str, list[Question]]] = {}
+    if "realdocs" in chosen:
+        sets["realdocs"] = ("realdocs", load_questions(args.questions))
+    if "corpus" in chosen:
+        sets["corpus"] = ("corpus", load_questions(args.corpus_questions))
+    if "behaviour" in chosen:
+        behaviour = load_questions(ROOT / "benchmarks" / "answer-behaviour.jsonl")
+        for kb in ("realdocs", "corpus"):
+            sets[f"behaviour-{kb}"] = (kb, [q for q in behaviour if q.kb == kb])
+    if "examples" in chosen:
+        examples = [
+            Question(id=f"example-{n}", lang=detect_language(text), question=text, kind="example")
+            for n, text in enumerate(EXAMPLES, start=1)
+        ]
+        sets["examples"] = ("corpus", examples)
+    if args.limit:
+        sets = {name: (kb, questions[:: args.limit]) for name, (kb, questions) in sets.items()}
+    return sets
 
 
 def main() -> None:
@@ -118,39 +158,43 @@ def main() -> None:
     parser.add_argument("--corpus-questions", type=Path, default=ROOT / "benchmarks" / "corpus-questions.jsonl")
     parser.add_argument("--calibrate", action="store_true", help="calibrate the relevance gate and report it")
     parser.add_argument("--backend", action="append", default=[], help="answer with this backend (repeatable)")
+    parser.add_argument("--set", action="append", choices=SETS, help="question sets to answer (default: all)")
     parser.add_argument("--limit", type=int, default=0, help="answer only every n-th question (0: all)")
     parser.add_argument("--json", type=Path, help="write all figures and per-question records here")
     parser.add_argument("--records", type=Path, help="append each answer record here as it is judged (JSON lines)")
     args = parser.parse_args()
 
     out: dict[str, Any] = {"date": time.strftime("%Y-%m-%d")}
-    realdocs_kb = open_kb("certkb-kb-450-120", realdocs_files())
-    questions = load_questions(args.questions)
+    kbs = {"realdocs": open_kb("certkb-kb-450-120", realdocs_files())}
+    if args.calibrate or set(args.set or SETS) & {"corpus", "behaviour", "examples"}:
+        kbs["corpus"] = open_kb("certkb-corpus", [corpus_dir()])
     if args.calibrate:
-        corpus_kb = open_kb("certkb-corpus", [corpus_dir()])
-        corpus_questions = load_questions(args.corpus_questions)
-        out["gate"] = calibrate(features(realdocs_kb, questions), features(corpus_kb, corpus_questions))
+        realdocs_rows = features(kbs["realdocs"], load_questions(args.questions))
+        corpus_rows = features(kbs["corpus"], load_questions(args.corpus_questions))
+        out["gate"] = calibrate(realdocs_rows, corpus_rows)
         print(json.dumps(out["gate"], ensure_ascii=False, indent=1))
-    if args.limit:
-        questions = questions[:: args.limit]
+    sets = question_sets(args) if args.backend else {}
     out["answers"] = {}
     for backend in args.backend:
-        settings = Settings.from_env().with_overrides(kb_dir=realdocs_kb.kb_dir, llm=backend)
-        answerer = Answerer.from_settings(settings, realdocs_kb)
-        name = answerer.backend
+        for set_name, (kb_name, questions) in sets.items():
+            kb = kbs[kb_name]
+            settings = Settings.from_env().with_overrides(kb_dir=kb.kb_dir, llm=backend)
+            answerer = Answerer.from_settings(settings, kb)
+            name = answerer.backend
 
-        def show(record: AnswerRecord, name: str = name) -> None:
-            mark = "refused" if record.refused else {True: "right", False: "WRONG", None: "-"}[record.correct]
-            print(f"  {record.id:40} {mark:8} {record.seconds:6.1f} s", flush=True)
-            if args.records:
-                with open(args.records, "a", encoding="utf-8") as handle:
-                    handle.write(json.dumps({"backend": name, **asdict(record)}, ensure_ascii=False) + "\n")
+            def show(record: AnswerRecord, name: str = name) -> None:
+                mark = "refused" if record.refused else {True: "right", False: "WRONG", None: "-"}[record.correct]
+                print(f"  {record.id:40} {mark:8} {record.seconds:6.1f} s", flush=True)
+                if args.records:
+                    with open(args.records, "a", encoding="utf-8") as handle:
+                        handle.write(json.dumps({"backend": name, **asdict(record)}, ensure_ascii=False) + "\n")
 
-        print(f"answering {len(questions)} questions with {name}", flush=True)
-        records = evaluate_answers(questions, answerer, on_record=show)
-        table = answer_table(records)
-        out["answers"][name] = {"scores": table, "records": [asdict(r) for r in records]}
-        print(json.dumps(table, ensure_ascii=False, indent=1))
+            print(f"answering {len(questions)} questions of {set_name} with {name}", flush=True)
+            records = evaluate_answers(questions, answerer, on_record=show)
+            table = answer_table(records)
+            entry = out["answers"].setdefault(backend, {})
+            entry[set_name] = {"backend": name, "scores": table, "records": [asdict(r) for r in records]}
+            print(set_name, json.dumps(table, ensure_ascii=False, indent=1))
     if args.json:
         args.json.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 

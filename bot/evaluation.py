@@ -7,7 +7,13 @@ The question format is `kb.evaluation`'s (with "facts" and "history" for answers
 - **citation precision**: of the passages an answer cites, the share that contain the expected evidence
   (`kb.evaluation.is_hit`); averaged over answered questions that cite something;
 - **refusal accuracy**: refused exactly when the question is unanswerable (both directions are reported);
-- **latency**: first token (model backends) and whole answer.
+- **English body**: of the answered English questions, the share whose answer body (without citation markers) reads
+  as English (`kb.lang.detect_language`);
+- **polarity** (questions with "polarity": the source says no, not automatically, only if): right when the answer is
+  not a refusal, carries the qualifier (its fact group) and does not open with a yes ("Yes", "是的", "可以"...);
+- **topic switch** (kind "topic-switch"): follow-ups that change market or scheme, judged by their facts;
+- **evidence hit@1**: of the answered answerable questions, how often the first cited passage holds the evidence;
+- **latency**: first evidence (the quoted sources on screen), first token (model backends) and whole answer.
 """
 
 from __future__ import annotations
@@ -21,6 +27,26 @@ from typing import Any
 from bot.answer import Answer, Answerer, Turn
 from bot.figures import numbers_in
 from kb.evaluation import Question, is_hit
+from kb.lang import detect_language
+
+# An answer that opens by agreeing: what a qualified "no" / "only if" must not start with.
+_OPENS_YES = re.compile(
+    r"^\W*(yes\b|yeah\b|sure\b|correct\b|是的|是，|是。|对，|对的|可以[，。,]|可以的|能[，。,])", re.IGNORECASE
+)
+
+
+def opens_with_yes(body: str) -> bool:
+    """Does the answer open by saying yes?
+
+    >>> opens_with_yes("Yes, Saudi Arabia accepts them [1]."), opens_with_yes("> 不得从事认证活动 [1]")
+    (True, False)
+    """
+    return bool(_OPENS_YES.match(body.strip()))
+
+
+def body_language(body: str) -> str:
+    """The language an answer body reads in, citation markers and the source list left out."""
+    return detect_language(re.sub(r"[\[【]\d+[\]】]", "", body))
 
 
 def _squash(text: str) -> str:
@@ -61,6 +87,13 @@ class AnswerRecord:
     backend: str
     answer: str
     notices: list[str] = field(default_factory=list)
+    kind: str = ""
+    split: str = ""
+    english_body: bool | None = None  # English questions answered: is the body in English
+    opens_yes: bool = False
+    polarity_ok: bool | None = None  # questions with a polarity: qualifier kept and no opening yes
+    evidence_hit: bool | None = None  # answered answerable questions: does the first citation hold the evidence
+    first_evidence: float | None = None
 
 
 def _rate(values: list[bool]) -> float | None:
@@ -81,7 +114,9 @@ def summarise(records: list[AnswerRecord]) -> dict[str, Any]:
     judged = [r for r in answerable if r.correct is not None or r.refused]
     precisions = [r.citation_precision for r in answerable if r.citation_precision is not None]
     first = [r.first_token for r in records if r.first_token is not None]
+    evidence = [r.first_evidence for r in records if r.first_evidence is not None]
     totals = [r.seconds for r in records]
+    switches = [r for r in answerable if r.kind == "topic-switch"]
     return {
         "n": len(records),
         "answer_accuracy": _rate([bool(r.correct) for r in judged]),
@@ -89,6 +124,13 @@ def summarise(records: list[AnswerRecord]) -> dict[str, Any]:
         "refusal_accuracy": _rate([r.refused != r.answerable for r in records]),
         "answered_when_answerable": _rate([not r.refused for r in answerable]),
         "refused_when_unanswerable": _rate([r.refused for r in unanswerable]),
+        "english_body_share": _rate([r.english_body for r in records if r.english_body is not None]),
+        "polarity_accuracy": _rate([r.polarity_ok for r in records if r.polarity_ok is not None]),
+        "opened_with_yes": _rate([r.opens_yes for r in records if r.polarity_ok is not None]),
+        "topic_switch_accuracy": _rate([bool(r.correct) for r in switches]) if switches else None,
+        "evidence_hit_at_1": _rate([r.evidence_hit for r in records if r.evidence_hit is not None]),
+        "first_evidence_p50_s": _pct(evidence, 0.5),
+        "first_evidence_p95_s": _pct(evidence, 0.95),
         "first_token_p50_s": _pct(first, 0.5),
         "first_token_p95_s": _pct(first, 0.95),
         "total_p50_s": _pct(totals, 0.5),
@@ -100,10 +142,18 @@ def judge(question: Question, answer: Answer, seconds: float) -> AnswerRecord:
     correct = None
     if question.answerable and question.facts:
         correct = False if answer.refused else facts_match(question.facts, answer.body)
-    precision = None
+    precision = evidence_hit = None
     if question.answerable and answer.citations and question.targets():
         hits = [is_hit(question, c.meta.source, c.text) for c in answer.citations]
         precision = sum(hits) / len(hits)
+        evidence_hit = hits[0]
+    opens_yes = not answer.refused and opens_with_yes(answer.body)
+    polarity_ok = None
+    if question.polarity:
+        polarity_ok = not answer.refused and not opens_yes and facts_match(question.facts, answer.body)
+    english_body = None
+    if question.lang == "en" and not answer.refused:
+        english_body = body_language(answer.body) == "en"
     return AnswerRecord(
         id=question.id,
         lang=question.lang,
@@ -116,6 +166,13 @@ def judge(question: Question, answer: Answer, seconds: float) -> AnswerRecord:
         backend=answer.backend,
         answer=answer.body,
         notices=answer.notices,
+        kind=question.kind,
+        split=question.split,
+        english_body=english_body,
+        opens_yes=opens_yes,
+        polarity_ok=polarity_ok,
+        evidence_hit=evidence_hit,
+        first_evidence=answer.timings.get("first_evidence"),
     )
 
 

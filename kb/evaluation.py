@@ -13,7 +13,9 @@ Optional: "kind" (scores are also reported per kind) and "filters" (search filte
 with a chat model or the extractive backend, `bot/evaluation.py`): "facts", a list of fact groups, each a list of
 alternative phrasings (an answer is right when every group has one alternative in it; numbers compare by value,
 so "300万" matches "3 million"), and "history", earlier turns [{"role", "content"}] for follow-up questions.
-"evidence" may stand for "answer_text".
+"evidence" may stand for "answer_text". Sets that span knowledge bases or are partly held out add "kb" and "split";
+yes/no questions whose source qualifies the answer add "polarity" (the answer must carry the qualifier, a fact
+group, and must not open with a yes), questions asking for one kind of fact add "fact_type".
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ class Question:
     filters: dict[str, str | list[str]] = field(default_factory=dict)  # search filters for this question
     facts: list[list[str]] = field(default_factory=list)  # fact groups a right answer contains (any alternative)
     history: list[dict[str, str]] = field(default_factory=list)  # earlier turns, for follow-up questions
+    split: str = ""  # "dev" (read while developing) or "heldout" (only scored)
+    kb: str = ""  # which knowledge base the question is asked of, in sets that span several ("corpus", "realdocs")
+    polarity: str = ""  # for yes/no questions whose source says "no", "not-automatically" or "only-if"
+    fact_type: str = ""  # for questions asking for one kind of fact ("year", "fee", "duration", ...)
 
     def targets(self) -> list[tuple[str, str]]:
         """(document file name, answer phrase) pairs; a passage matching any one is a hit."""
