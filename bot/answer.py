@@ -26,13 +26,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
+from bot.asked import AskedFact, asked_fact, asks_more_than, states_fact
 from bot.citations import (
+    MARKER,
     CheckedAnswer,
     check_answer,
     is_refusal,
@@ -40,6 +42,9 @@ from bot.citations import (
     passage_sentences,
     strip_refusal,
 )
+from bot.evidence import contradiction, limits, with_qualifiers
+from bot.figures import numbers_in
+from bot.followup import standalone_question
 from bot.gate import Gate, GateDecision
 from bot.llm import make_chat_model
 from bot.prompts import Template
@@ -49,7 +54,6 @@ from kb.glossary import shipped as shipped_glossary
 from kb.knowledge_base import KnowledgeBase
 from kb.lang import detect_language, language_name
 from kb.settings import Settings
-from kb.tokenize import HAN
 from kb.types import Filters, Hit, PassageMeta
 
 MAX_QUESTION_CHARS = 2000
@@ -57,6 +61,9 @@ RETRIEVE_K = 8  # passages retrieved: the gate and the extractive answer look at
 CONTEXT_K = 5  # passages a chat model reads
 PASSAGE_CHARS = 700  # a passage is cut to this many characters in the prompt
 EXTRA_QUOTE_MARGIN = 0.015  # a second passage is quoted when its best sentence is this close to the best one
+EVIDENCE_DEPTH = 3  # passages the evidence is chosen from
+FACT_DEPTH = 5  # passages that must state a fact of the kind a question asks for (a year, a fee...)
+WHOLE_PASSAGE_CHARS = 220  # a passage this short (one law article, one agreement row) is quoted whole
 
 _UI = {
     "en": {
@@ -66,10 +73,23 @@ _UI = {
         "ungrounded": "The language model's answer could not be tied to the sources, so here are the passages "
         "themselves.",
         "llm_failed": "The language model is unavailable ({reason}); here are the passages themselves.",
-        "model_refused": "The language model found no answer in the retrieved passages.",
+        "model_refused": "The language model found no direct answer in these passages; here they are, quoted.",
+        "contradicted": "Removed {n} sentence(s) of the language model that contradicted their sources; the quotes "
+        "stand instead.",
+        "unstated": "The sources do not state {kind}.",
+        "from_sources": "From the sources:",
+        "machine_translation": "Machine translation of the quoted sources (the originals are under Sources):",
+        "machine_translation_notice": "The quotes are machine-translated from {source} by the language model; "
+        "figures and negations were checked against the originals.",
+        "untranslated": "The quotes are in {source}; the language model's translation did not match them, so they are "
+        "shown as they are.",
+        "untranslated_some": "{n} quote(s) are shown in the original: their translation did not keep the figures or "
+        "negations.",
+        "llm_failed_quotes": "The language model is unavailable ({reason}); the quotes are shown in the original.",
         "llm_empty": "The language model returned an empty answer; here are the passages themselves.",
         "empty_kb": "- (the knowledge base is empty: run `certkb ingest` first)",
-        "other_language": "(quoted in the language of the source)",
+        "other_language": "(quoted in the language of the source, with key terms in English; a language model "
+        "can translate the quotes: see `--llm`)",
         "auth": "the endpoint rejected the API key",
         "connect": "cannot connect to the endpoint",
         "timeout": "no reply in time",
@@ -82,7 +102,15 @@ _UI = {
         "removed": "已删除 {n} 句：其中的数字在所引来源中找不到。",
         "ungrounded": "语言模型的回答无法与来源对应，以下直接给出原文。",
         "llm_failed": "语言模型暂不可用（{reason}），以下直接给出原文。",
-        "model_refused": "语言模型在检索到的段落中没有找到答案。",
+        "model_refused": "语言模型没有在这些段落中找到直接答案；以下直接引用原文。",
+        "contradicted": "已删除语言模型的 {n} 句：与所引来源相矛盾，以原文为准。",
+        "unstated": "来源中没有写明{kind}。",
+        "from_sources": "来源原文：",
+        "machine_translation": "以下为所引原文的机器翻译（原文见“来源”）：",
+        "machine_translation_notice": "引文由语言模型从{source}机器翻译，数字和否定已与原文核对。",
+        "untranslated": "引文为{source}；语言模型的译文与原文不符，因此按原文显示。",
+        "untranslated_some": "{n} 段引文按原文显示：其译文未能保留数字或否定。",
+        "llm_failed_quotes": "语言模型暂不可用（{reason}），引文按原文显示。",
         "llm_empty": "语言模型返回了空回答，以下直接给出原文。",
         "empty_kb": "- （知识库为空，请先运行 `certkb ingest`）",
         "other_language": "（按来源原文语言引用）",
@@ -202,39 +230,32 @@ class Answer:
 
 @dataclass(frozen=True)
 class AnswerEvent:
-    """A step of a streamed answer: `status` (what is happening), `token` (model text as it arrives), and last
-    `answer` (the checked answer: it replaces the streamed tokens, which were not yet verified)."""
+    """A step of a streamed answer: `status` (what is happening), `evidence` (the checked quotes, before a model
+    adds to them; `answer` holds them), `token` (model text as it arrives), and last `answer` (the checked answer:
+    it replaces the evidence and the streamed tokens, which were not yet verified)."""
 
-    kind: Literal["status", "token", "answer"]
+    kind: Literal["status", "evidence", "token", "answer"]
     text: str = ""
     answer: Answer | None = None
 
 
-def _elliptical(question: str, lang: str) -> bool:
-    """Does the question lean on the conversation ("and for Japan?", "那进口商品呢？")?"""
-    q = question.strip().lower()
-    if lang == "zh":
-        han = len(HAN.findall(q))
-        return (
-            bool(re.match(r"^(那|那么|还有|另外|如果是|要是|其中|它|这)", q))
-            or q.rstrip("？?。 ").endswith("呢")
-            or han < 8
-        )
-    words = re.findall(r"[a-z0-9']+", q)
-    starts = ("and ", "what about", "how about", "also", "what if", "same for", "is that", "does that", "is it")
-    return q.startswith(starts) or len(words) < 6 or bool(re.search(r"\b(it|they|them|that one|those|there)\b", q))
-
-
 def joined_follow_up(question: str, history: Sequence[Turn], lang: str) -> str:
-    """Without a chat model: an elliptical follow-up joined to the previous question, else the question itself."""
-    previous = [turn.content for turn in history if turn.role == "user"]
-    return f"{previous[-1]} {question}" if previous and _elliptical(question, lang) else question
+    """Without a chat model: an elliptical follow-up joined to the previous question (the markets, schemes and
+    products it names replacing the previous ones), else the question itself (`bot.followup`)."""
+    return standalone_question(question, [turn.content for turn in history if turn.role == "user"], lang)
+
+
+Role = Literal["compose", "translate"]
 
 
 class Answerer:
-    """Answers questions from one knowledge base with one chat model (or none: extractive answers).
+    """Answers questions from one knowledge base, evidence first, with one chat model (or none).
 
-    `llm` is a LangChain chat model or None; `backend` names it in answers ("local", "openai", ...).
+    The checked extractive answer (the sentences that answer, quoted with what qualifies them) is always made
+    first and streamed as an `evidence` event. A chat model then adds to it, by `role`: "compose" writes a direct
+    answer from the passages (checked for figures and for contradicting its evidence), "translate" only puts
+    quotes in another language into the asker's (checked for figures and negations). `llm` is a LangChain chat
+    model or None; `backend` names it in answers ("local", "openai", ...).
     """
 
     def __init__(
@@ -245,35 +266,47 @@ class Answerer:
         gate: Gate | None = None,
         context_k: int = CONTEXT_K,
         translator: QueryTranslator | None = None,
+        role: Role = "compose",
     ) -> None:
         if context_k < 1:
             raise ConfigError("context_k must be at least 1")
+        if role not in ("compose", "translate"):
+            raise ConfigError(f"unknown model role {role!r}: use compose or translate")
         self.kb = kb
         self.llm = llm
         self.backend = backend if llm is not None else "none"
         self.gate = gate or Gate()
         self.context_k = context_k
         self.translator = translator
+        self.role: Role = role
 
     @classmethod
     def from_settings(cls, settings: Settings, kb: KnowledgeBase) -> Answerer:
-        """The chat model the settings name (`make_chat_model`) and its query translator."""
+        """The chat model the settings name (`make_chat_model`), its role and its query translator.
+
+        With `--llm auto` the bundled local model only translates quotes for askers in another language: measured
+        on the project's question sets it composes less accurate answers than the quoted evidence
+        (docs/answering.md); asked for by name (`--llm local`) it composes. An endpoint composes.
+        """
         backend, model = make_chat_model(settings)
-        return cls(kb, model, backend, translator=make_translator(settings, backend, model))
+        role: Role = "translate" if backend == "local" and settings.llm == "auto" else "compose"
+        translator = make_translator(settings, backend, model) if role == "compose" else None
+        return cls(kb, model, backend, translator=translator, role=role)
 
     # ---- public API ----------------------------------------------------------------------------------------
 
     def answer(self, question: str, history: Sequence[Turn] | None = None, filters: Filters | None = None) -> Answer:
         """The checked answer (the last event of `stream`)."""
         for event in self.stream(question, history, filters):
-            if event.answer is not None:
+            if event.kind == "answer" and event.answer is not None:
                 return event.answer
         raise AssertionError("stream() ended without an answer")  # pragma: no cover
 
     def stream(
         self, question: str, history: Sequence[Turn] | None = None, filters: Filters | None = None
     ) -> Iterator[AnswerEvent]:
-        """Status and token events as the answer is made, then one `answer` event with the checked answer."""
+        """Status events, the `evidence` event (the quoted sources, when a model will add to them), the model's
+        tokens, then one `answer` event with the checked answer."""
         question = self._check_question(question)
         history = list(history or [])
         lang = detect_language(question)
@@ -281,37 +314,60 @@ class Answerer:
         started = time.perf_counter()
 
         yield AnswerEvent("status", "condense" if history else "retrieve")
+        standalone = joined_follow_up(question, history, lang)
         t = time.perf_counter()
-        standalone = self._condense(question, history, lang) if history else question
-        timings["condense"] = time.perf_counter() - t
+        hits = self.kb.search(standalone, k=RETRIEVE_K, filters=filters, lang=lang)
+        timings["retrieve"] = time.perf_counter() - t
+        decision = self.gate.decide(hits, lang)
+        asked = asked_fact(question)
 
+        unstated = ""  # a part of the question asks for a fact no passage states
+
+        def finish(answer: Answer, translations: dict[str, str] | None = None, query: str = "") -> AnswerEvent:
+            if unstated and not answer.refused:
+                answer = _with_notice(answer, unstated, lang)
+            answer.standalone_question = query or standalone
+            answer.translations = translations or {}
+            answer.gate = decision.features
+            answer.timings = {**timings, **answer.timings, "total": time.perf_counter() - started}
+            return AnswerEvent("answer", answer=answer)
+
+        if not decision.passed:
+            yield finish(self._refusal(question, lang, hits, decision))
+            return
+        if asked is not None and not any(states_fact(asked, hit.text) for hit in hits[:FACT_DEPTH]):
+            if not asks_more_than(question, asked):
+                yield finish(self._unstated(question, lang, hits, asked))
+                return
+            unstated = _ui(lang, "unstated", kind=asked.label(lang))
+        t = time.perf_counter()
+        evidence = self._extractive(question, standalone, lang, hits)
+        timings["extract"] = time.perf_counter() - t
+        timings["first_evidence"] = time.perf_counter() - started
+        if self.llm is None:
+            yield finish(evidence)
+            return
+        yield AnswerEvent("evidence", answer=evidence)
+        if self.role == "translate":
+            answer = yield from self._translated(evidence, lang, timings)
+            yield finish(answer)
+            return
         translations: dict[str, str] = {}
-        targets = self.translator.targets(standalone, self.kb, lang) if self.translator is not None else []
+        query, context = standalone, hits
+        if history:
+            yield AnswerEvent("status", "condense")
+            query = self._condense(question, history, lang)
+        targets = self.translator.targets(query, self.kb, lang) if self.translator is not None else []
         if self.translator is not None and targets:
             yield AnswerEvent("status", "translate")
             t = time.perf_counter()
-            translations = self.translator.translations(standalone, self.kb, targets)
+            translations = self.translator.translations(query, self.kb, targets)
             timings["translate"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        hits = self.kb.search(standalone, k=RETRIEVE_K, filters=filters, translations=translations, lang=lang)
-        timings["retrieve"] = time.perf_counter() - t
-        decision = self.gate.decide(hits, lang)
-
-        if not decision.passed:
-            answer = self._refusal(question, lang, hits, decision)
-        elif self.llm is None:
-            t = time.perf_counter()
-            answer = self._extractive(question, standalone, lang, hits)
-            timings["extract"] = time.perf_counter() - t
-        else:
-            yield AnswerEvent("status", "generate")
-            answer = yield from self._generate(question, standalone, lang, hits, timings)
-        answer.standalone_question = standalone
-        answer.translations = translations
-        answer.gate = decision.features
-        answer.timings = {**timings, **answer.timings, "total": time.perf_counter() - started}
-        yield AnswerEvent("answer", answer=answer)
+        if translations or query != standalone:
+            context = self.kb.search(query, k=RETRIEVE_K, filters=filters, translations=translations, lang=lang)
+        yield AnswerEvent("status", "generate")
+        answer = yield from self._generate(question, query, lang, evidence, context, timings)
+        yield finish(answer, translations, query)
 
     # ---- stages --------------------------------------------------------------------------------------------
 
@@ -339,51 +395,78 @@ class Answerer:
             return fallback
         return reply
 
-    def _refusal(self, question: str, lang: str, hits: list[Hit], decision: GateDecision) -> Answer:
+    @staticmethod
+    def _related(hits: list[Hit], lang: str) -> str:
         titles: list[str] = []
         for hit in hits:
             tags = ", ".join(part for part in (hit.meta.doc_type, hit.meta.jurisdiction) if part)
             line = f"- {hit.meta.title or hit.meta.source}" + (f" ({tags})" if tags else "")
             if line not in titles:
                 titles.append(line)
-        related = "\n".join(titles[:4]) or _ui(lang, "empty_kb")
+        return "\n".join(titles[:4]) or _ui(lang, "empty_kb")
+
+    def _refusal(self, question: str, lang: str, hits: list[Hit], decision: GateDecision) -> Answer:
+        related = self._related(hits, lang)
         text = Template.load("refusal", "zh" if lang == "zh" else "en").render(related=related).text
         return Answer(question, text, text, [], True, lang, self.backend, notices=[decision.reason])
 
-    def _evidence_order(self, query: str, hits: list[Hit]) -> list[tuple[float, int, tuple[int, int]]]:
-        """(similarity, hit index, sentence span) of the sentences of the top passages, best first."""
-        scored = []
+    def _unstated(self, question: str, lang: str, hits: list[Hit], asked: AskedFact) -> Answer:
+        """The sources touch the question but state no fact of the kind it asks for: say so, name the passages."""
+        lines = []
+        for hit in hits[:FACT_DEPTH]:
+            line = f"- {hit.meta.where()} ({hit.meta.source})"
+            if line not in lines:
+                lines.append(line)
+        related = "\n".join(lines[:4])
+        template = Template.load("unstated", "zh" if lang == "zh" else "en")
+        text = template.render(kind=asked.label(lang), related=related).text
+        notice = _ui(lang, "unstated", kind=asked.label(lang))
+        return Answer(question, text, text, [], True, lang, self.backend, notices=[notice])
+
+    def _evidence_spans(self, query: str, lang: str, hits: list[Hit]) -> list[tuple[float, tuple[int, int]]]:
+        """For each of the top passages, (similarity, span) of its sentence that best answers `query`.
+
+        Each passage is compared with the version of the query in its own language (the glossary's Chinese terms
+        put into an English question for a Chinese passage), so a passage is not preferred for being in the
+        asker's language.
+        """
         embedder = self.kb.embedder
-        query_vector = embedder.embed_query(query)
-        for index, hit in enumerate(hits[:3]):
+        versions: dict[str, str] = {}
+        spans_of: list[list[tuple[int, int]]] = []
+        texts: list[str] = []
+        for hit in hits:
             spans = passage_sentences(hit.text) or [(0, len(hit.text))]
-            vectors = embedder.embed_passages([hit.text[s:e] for s, e in spans])
-            for (start, end), vector in zip(spans, vectors, strict=True):
-                scored.append((float(vector @ query_vector) - 0.01 * index, index, (start, end)))
-        return sorted(scored, key=lambda item: -item[0])
+            spans_of.append(spans)
+            texts.extend(hit.text[s:e] for s, e in spans)
+            versions.setdefault(_passage_lang(hit), _query_for(query, lang, _passage_lang(hit)))
+        query_vectors = {code: embedder.embed_query(text) for code, text in versions.items()}
+        vectors = embedder.embed_passages(texts)
+        best: list[tuple[float, tuple[int, int]]] = []
+        row = 0
+        for hit, spans in zip(hits, spans_of, strict=True):
+            wanted = query_vectors[_passage_lang(hit)]
+            scores = [float(vectors[row + i] @ wanted) for i in range(len(spans))]
+            row += len(spans)
+            index = max(range(len(spans)), key=lambda i: scores[i])
+            span = (
+                (0, len(hit.text)) if len(hit.text) <= WHOLE_PASSAGE_CHARS else with_qualifiers(hit.text, spans, index)
+            )
+            best.append((scores[index], span))
+        return best
 
     def _extractive(self, question: str, query: str, lang: str, hits: list[Hit], notice: str = "") -> Answer:
-        """The best evidence, quoted: short passages whole, long ones by their best sentences."""
-        order = self._evidence_order(query, hits)
-        chosen: dict[int, tuple[int, int]] = {}
-        best = order[0][0] if order else 0.0
-        for score, index, span in order:
-            if len(chosen) == 2 or (chosen and score < best - EXTRA_QUOTE_MARGIN):
+        """The evidence, quoted: the best-ranked passage (retrieval's language-aware ranking decides which passage
+        answers), and a second one whose best sentence answers about as well; short passages whole, long ones by
+        their best sentence with the sentences that qualify it."""
+        candidates = hits[:EVIDENCE_DEPTH]
+        spans = self._evidence_spans(query, lang, candidates) if candidates else []
+        chosen = [0] if spans else []
+        for index in range(1, len(spans)):
+            if spans[index][0] >= spans[0][0] - EXTRA_QUOTE_MARGIN:
+                chosen.append(index)
                 break
-            if index not in chosen:
-                chosen[index] = span
-        citations, quotes = [], []
-        for n, (index, span) in enumerate(sorted(chosen.items()), start=1):
-            hit = hits[index]
-            start, end = (0, len(hit.text)) if len(hit.text) <= 220 else span
-            citation = Citation.of(n, hit, (start, end))
-            citations.append(citation)
-            quote = re.sub(r"\s*\n\s*", " ", citation.quote)
-            quotes.append(f"> {quote} [{n}]")
-        foreign = any(c.meta.lang and c.meta.lang != lang for c in citations)
-        body = Template.load("extractive", "zh" if lang == "zh" else "en").render(quotes="\n>\n".join(quotes)).text
-        if foreign:
-            body += "\n\n" + _ui(lang, "other_language")
+        citations = [Citation.of(n, candidates[index], spans[index][1]) for n, index in enumerate(chosen, start=1)]
+        body = self._quotes_body(citations, lang)
         notices = [notice] if notice else []
         if notice:
             body = f"{notice}\n\n{body}"
@@ -391,11 +474,89 @@ class Answerer:
             question, _with_sources(body, citations, lang), body, citations, False, lang, "none", notices=notices
         )
 
-    def _generate(
-        self, question: str, query: str, lang: str, hits: list[Hit], timings: dict[str, float]
+    @staticmethod
+    def _quotes_body(citations: list[Citation], lang: str, translated: dict[int, str] | None = None) -> str:
+        """The quotes (or their checked translations) in their frame; see `_quote_blocks`."""
+        blocks, foreign = _quote_blocks(citations, lang, translated)
+        if translated:
+            return _ui(lang, "machine_translation") + "\n\n" + blocks
+        body = Template.load("extractive", "zh" if lang == "zh" else "en").render(quotes=blocks).text
+        if foreign:
+            body += "\n\n" + _ui(lang, "other_language")
+        return body
+
+    def _translated(
+        self, evidence: Answer, lang: str, timings: dict[str, float]
     ) -> Generator[AnswerEvent, None, Answer]:
+        """The evidence with its quotes in another language put into the asker's by the model, each translation
+        checked: the same figures as the quote (by value) and a negation or condition wherever the quote has one.
+        A quote whose translation fails the check stays as it is."""
         assert self.llm is not None
-        context = hits[: self.context_k]
+        foreign = [c for c in evidence.citations if _passage_lang_of(c.meta.lang) != _passage_lang_of(lang)]
+        if not foreign:
+            return evidence
+        yield AnswerEvent("status", "translate")
+        quotes = "\n".join(f"[{c.n}] {_data(_one_line(c.quote))}" for c in foreign)
+        source = language_name(_passage_lang_of(foreign[0].meta.lang))
+        prompt = Template.load("translate_evidence", "en").render(language=language_name(lang), quotes=quotes)
+        t = time.perf_counter()
+        pieces: list[str] = []
+        try:
+            for chunk in self.llm.stream([SystemMessage(prompt.system), HumanMessage(prompt.text)]):
+                if chunk.text:
+                    if not pieces:
+                        timings["first_token"] = time.perf_counter() - t
+                    pieces.append(chunk.text)
+                    yield AnswerEvent("token", chunk.text)
+        except Exception as exc:  # the evidence stands; say why it is not translated
+            timings["generate"] = time.perf_counter() - t
+            evidence.notices.append(_ui(lang, "llm_failed_quotes", reason=_short_reason(exc, lang)))
+            return evidence
+        timings["generate"] = time.perf_counter() - t
+        raw = "".join(pieces)
+        lines = dict(
+            (int(m.group(1)), m.group(2).strip()) for m in re.finditer(r"^\s*\[(\d+)\]\s*(.+)$", raw, re.MULTILINE)
+        )
+        translated: dict[int, str] = {}
+        rejected = 0
+        for c in foreign:
+            text = MARKER.sub("", lines.get(c.n, "")).strip()
+            if text and _faithful(c.quote, text, lang):
+                translated[c.n] = text
+            else:
+                rejected += 1
+        if not translated:
+            evidence.notices.append(_ui(lang, "untranslated", source=source))
+            evidence.draft = raw
+            return evidence
+        body = self._quotes_body(evidence.citations, lang, translated)
+        notices = [_ui(lang, "machine_translation_notice", source=source)]
+        if rejected:
+            notices.append(_ui(lang, "untranslated_some", n=rejected))
+            body += "\n\n" + notices[-1]
+        answer = Answer(
+            evidence.question,
+            _with_sources(body, evidence.citations, lang),
+            body,
+            evidence.citations,
+            False,
+            lang,
+            self.backend,
+            notices=notices,
+            draft=raw,
+        )
+        return answer
+
+    def _generate(
+        self, question: str, query: str, lang: str, evidence: Answer, hits: list[Hit], timings: dict[str, float]
+    ) -> Generator[AnswerEvent, None, Answer]:
+        """The model's answer from the evidence passages (numbered first, as on screen) and the other retrieved
+        passages; checked for figures and for contradicting its evidence; the evidence when it fails."""
+        assert self.llm is not None
+        quoted = {c.chunk_id for c in evidence.citations}
+        by_id = {hit.chunk_id: hit for hit in hits}
+        context = [by_id.get(c.chunk_id) or _hit_of(c) for c in evidence.citations]
+        context += [hit for hit in hits if hit.chunk_id not in quoted][: max(0, self.context_k - len(context))]
         passages = "\n\n".join(_passage_block(n, hit) for n, hit in enumerate(context, start=1))
         prompt_lang = "zh" if lang == "zh" else "en"
         prompt = Template.load("answer", prompt_lang).render(
@@ -413,37 +574,62 @@ class Answerer:
                     yield AnswerEvent("token", token)
         except Exception as exc:  # endpoint down, timeout, bad response: say so, answer anyway
             timings["generate"] = time.perf_counter() - t
-            reason = _short_reason(exc, lang)
-            return self._extractive(question, query, lang, hits, _ui(lang, "llm_failed", reason=reason))
+            return _with_notice(evidence, _ui(lang, "llm_failed", reason=_short_reason(exc, lang)), lang)
         timings["generate"] = time.perf_counter() - t
         raw = "".join(pieces).strip()
         if not raw:  # an empty reply is a malfunction, not a considered refusal: the gate found evidence, quote it
-            return self._extractive(question, query, lang, hits, _ui(lang, "llm_empty"))
+            return _with_notice(evidence, _ui(lang, "llm_empty"), lang)
         t = time.perf_counter()
         try:
             checked = check_answer(strip_refusal(raw), [_checkable(hit) for hit in context], question)
+            contradicted = self._contradictions(checked, context, evidence)
         except Exception as exc:  # a checker bug must cost the model's answer, not the asker's answer
             timings["verify"] = time.perf_counter() - t
-            notice = _ui(lang, "ungrounded") + f" ({type(exc).__name__})"
-            return self._extractive(question, query, lang, hits, notice)
+            return _with_notice(evidence, _ui(lang, "ungrounded") + f" ({type(exc).__name__})", lang)
+        timings["verify"] = time.perf_counter() - t
         if is_refusal(raw) and not checked.grounded:
-            # NOT_IN_KB with nothing verified besides: the model's refusal stands (a partial answer is kept)
-            answer = self._refusal(question, lang, hits, GateDecision(True, {}, _ui(lang, "model_refused")))
-            answer.backend = self.backend
-            answer.draft = raw
-            return answer
-        if not checked.grounded:
-            answer = self._extractive(question, query, lang, hits, _ui(lang, "ungrounded"))
+            # the gate found relevant passages: show them, with the model's verdict as a notice
+            answer = _with_notice(evidence, _ui(lang, "model_refused"), lang)
+        elif not checked.grounded:
+            answer = _with_notice(evidence, _ui(lang, "ungrounded"), lang)
             answer.removed = [f"{s.text} ({s.reason})" for s in checked.sentences if s.status in ("removed", "echo")]
         else:
-            answer = self._assemble(question, lang, context, checked)
-        timings["verify"] = time.perf_counter() - t
+            answer = self._assemble(question, lang, context, checked, evidence, contradicted)
         answer.draft = raw
         return answer
 
-    def _assemble(self, question: str, lang: str, context: list[Hit], checked: CheckedAnswer) -> Answer:
-        """Renumber the verified citations in order of first use and locate each one's evidence span."""
-        renumber: dict[int, int] = {}
+    def _contradictions(self, checked: CheckedAnswer, context: list[Hit], evidence: Answer) -> int:
+        """Remove kept sentences that say yes / always / must where the evidence they cite says no / only / may."""
+        quotes = {c.chunk_id: c.quote for c in evidence.citations}
+        removed = 0
+        for sentence in checked.kept:
+            for n in sentence.cited:
+                hit = context[n - 1]
+                cited = quotes.get(hit.chunk_id)
+                if cited is None:
+                    spans = passage_sentences(hit.text) or [(0, len(hit.text))]
+                    located = locate_evidence(hit.text, sentence.text, self._similarity)
+                    index = spans.index(located) if located in spans else 0
+                    cited = hit.text[slice(*with_qualifiers(hit.text, spans, index))]
+                reason = contradiction(sentence.text, cited)
+                if reason:
+                    sentence.status, sentence.reason = "removed", reason
+                    removed += 1
+                    break
+        return removed
+
+    def _assemble(
+        self,
+        question: str,
+        lang: str,
+        context: list[Hit],
+        checked: CheckedAnswer,
+        evidence: Answer,
+        contradicted: int = 0,
+    ) -> Answer:
+        """The model's verified sentences, then the evidence quotes in the asker's language; citations keep the
+        evidence's numbers (the model read the evidence passages first) and the others follow in order of use."""
+        renumber = {n: n for n in range(1, len(evidence.citations) + 1)}
         for sentence in checked.kept:
             for n in sentence.cited:
                 renumber.setdefault(n, len(renumber) + 1)
@@ -458,15 +644,23 @@ class Answerer:
                 text = f"{text[:-1]}{space}{marks}{text[-1]}" if stop else f"{text}{space}{marks}"
             lines.setdefault(sentence.line, []).append(text)
         body = "\n".join(joiner.join(parts) for _, parts in sorted(lines.items()))
-        citations = []
+        citations = list(evidence.citations)
         for old, new in sorted(renumber.items(), key=lambda item: item[1]):
+            if new <= len(evidence.citations):
+                continue
             hit = context[old - 1]
             claim = " ".join(s.text for s in checked.kept if old in s.cited)
             citations.append(Citation.of(new, hit, locate_evidence(hit.text, claim, self._similarity)))
+        same_language = [c for c in evidence.citations if _passage_lang_of(c.meta.lang) == _passage_lang_of(lang)]
+        if same_language:
+            body += "\n\n" + _ui(lang, "from_sources") + "\n\n" + _quote_blocks(same_language, lang)[0]
         notices = []
-        if checked.removed:
-            notices.append(_ui(lang, "removed", n=len(checked.removed)))
-            body += "\n\n" + notices[-1]
+        if checked.removed and len(checked.removed) > contradicted:
+            notices.append(_ui(lang, "removed", n=len(checked.removed) - contradicted))
+        if contradicted:
+            notices.append(_ui(lang, "contradicted", n=contradicted))
+        if notices:
+            body += "\n\n" + "\n".join(notices)
         return Answer(
             question,
             _with_sources(body, citations, lang),
@@ -483,6 +677,78 @@ class Answerer:
     def _similarity(self, claim: str, sentences: Sequence[str]) -> list[float]:
         vector = self.kb.embedder.embed_query(claim)
         return [float(v @ vector) for v in self.kb.embedder.embed_passages(list(sentences))]
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s*\n\s*", " ", text).strip()
+
+
+def _quote_blocks(citations: list[Citation], lang: str, translated: dict[int, str] | None = None) -> tuple[str, bool]:
+    """(the quotes as Markdown block quotes with their markers, whether one is in a language other than `lang`).
+
+    A quote translated (and checked) is shown translated; a Chinese quote for an asker of another language gets
+    the glossary's English for its terms under it."""
+    translated = translated or {}
+    blocks, foreign = [], False
+    for c in citations:
+        if c.n in translated:
+            blocks.append(f"> {translated[c.n]} [{c.n}]")
+            continue
+        block = f"> {_one_line(c.quote)} [{c.n}]"
+        if _passage_lang_of(c.meta.lang) != _passage_lang_of(lang):
+            foreign = True
+            hints = shipped_glossary().hints(c.quote) if lang != "zh" and c.meta.lang.startswith("zh") else []
+            if hints:
+                block += "\n>\n> " + _ui(lang, "terms") + " " + "; ".join(f"{zh} = {en}" for zh, en in hints)
+        blocks.append(block)
+    return "\n>\n".join(blocks), foreign
+
+
+def _passage_lang_of(code: str) -> str:
+    return (code or "").split("-")[0]
+
+
+def _passage_lang(hit: Hit) -> str:
+    return _passage_lang_of(hit.meta.lang)
+
+
+def _query_for(query: str, lang: str, passage_lang: str) -> str:
+    """The version of the query to compare a passage in `passage_lang` with: the glossary-mixed one for a Chinese
+    passage and a question in another language (cross-language similarity ranks sentences worse)."""
+    if passage_lang == "zh" and lang != "zh":
+        return shipped_glossary().mix(query)
+    return query
+
+
+# "不少于" is "at least", not a negation a translation must keep as one
+_COMPARATIVE = re.compile(
+    r"不得?(?:少于|低于|超过|高于|多于|足)|not (?:less|more|fewer) than|no (?:less|more|fewer) than"
+)
+
+
+def _faithful(quote: str, translation: str, lang: str) -> bool:
+    """Does a translation keep the quote's figures (by value, both ways) and its negations, and read in `lang`?"""
+    if numbers_in(quote) != numbers_in(translation):
+        return False
+    if limits(_COMPARATIVE.sub("", quote)) and not limits(_COMPARATIVE.sub("", translation)):
+        return False
+    return detect_language(translation) == lang
+
+
+def _with_notice(evidence: Answer, notice: str, lang: str) -> Answer:
+    """The evidence answer with a notice above it (the model's part failed or found nothing)."""
+    body = f"{notice}\n\n{evidence.body}"
+    return replace(
+        evidence,
+        text=_with_sources(body, evidence.citations, lang),
+        body=body,
+        notices=[notice, *evidence.notices],
+        timings=dict(evidence.timings),
+    )
+
+
+def _hit_of(citation: Citation) -> Hit:
+    return Hit(citation.chunk_id, citation.text, citation.meta)
 
 
 _TAG = re.compile(r"</?\s*passages?\s*>", re.IGNORECASE)

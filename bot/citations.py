@@ -105,7 +105,9 @@ def is_refusal(text: str) -> bool:
 def strip_refusal(text: str) -> str:
     """The answer without the sentences that only say NOT_IN_KB."""
     return "\n".join(
-        "".join(part for part in split_sentences(line) if not is_refusal(part)) for line in text.splitlines()
+        # joined with a space: "labs [1].SABER ..." would no longer split into two sentences
+        " ".join(part for part in split_sentences(line) if not is_refusal(part))
+        for line in text.splitlines()
     ).strip()
 
 

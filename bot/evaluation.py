@@ -25,23 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.answer import Answer, Answerer, Turn
+from bot.evidence import opens_with_yes
 from bot.figures import numbers_in
 from kb.evaluation import Question, is_hit
 from kb.lang import detect_language
-
-# An answer that opens by agreeing: what a qualified "no" / "only if" must not start with.
-_OPENS_YES = re.compile(
-    r"^\W*(yes\b|yeah\b|sure\b|correct\b|是的|是，|是。|对，|对的|可以[，。,]|可以的|能[，。,])", re.IGNORECASE
-)
-
-
-def opens_with_yes(body: str) -> bool:
-    """Does the answer open by saying yes?
-
-    >>> opens_with_yes("Yes, Saudi Arabia accepts them [1]."), opens_with_yes("> 不得从事认证活动 [1]")
-    (True, False)
-    """
-    return bool(_OPENS_YES.match(body.strip()))
 
 
 def body_language(body: str) -> str:

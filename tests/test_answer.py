@@ -65,7 +65,8 @@ def test_prompt_language_follows_the_question(fake_kb: KnowledgeBase) -> None:
     answer = Answerer(fake_kb, model, "scripted", gate=OPEN).answer("What do we need to export to Saudi Arabia?")
     system, user = (m.text for m in model.calls[0])
     assert "Write in English" in system and user.endswith("Answer in English, citing passages as [n]:")
-    assert answer.body == "You need a certificate from the SABER platform [1]." and answer.lang == "en"
+    assert answer.body.startswith("You need a certificate from the SABER platform [1].") and answer.lang == "en"
+    assert "\n\nFrom the sources:\n\n> " in answer.body  # the English evidence stays below the model's answer
 
     model = cite("注册资本", "不少于300万元 [{n}]。")
     Answerer(fake_kb, model, "scripted", gate=OPEN).answer("认证机构的注册资本要求是多少？")
@@ -93,10 +94,13 @@ def test_follow_up_questions_are_condensed_with_the_history(fake_kb: KnowledgeBa
     assert answer.standalone_question == "What certificate does our lamp need for Saudi Arabia?"
     assert "Does our lamp need CE marking for the EU?" in model.calls[0][-1].text  # the history reached the model
     assert "Question: What certificate does our lamp need for Saudi Arabia?" in model.calls[1][-1].text
-    # Without a model, an elliptical follow-up is joined to the previous question; a complete one is left alone.
+    # Without a model, an elliptical follow-up is joined to the previous question, the market it names replacing
+    # the previous market and that market's schemes; a complete question is left alone.
     extractive = Answerer(fake_kb, gate=OPEN)
     joined = extractive.answer("And for Saudi Arabia?", history).standalone_question
-    assert joined == "Does our lamp need CE marking for the EU? And for Saudi Arabia?"
+    assert joined == "Does our lamp need for the? And for Saudi Arabia?"
+    toys = extractive.answer("And what about toys?", history).standalone_question
+    assert toys == "Does our need CE marking for the EU? And what about toys?"  # a product replaces the product
     alone = "What certificate do exporters of toys need for Saudi Arabia?"
     assert extractive.answer(alone, history).standalone_question == alone
 
@@ -118,10 +122,11 @@ def test_model_failure_gives_a_notice_and_the_extractive_answer(fake_kb: Knowled
     ]
 
 
-def test_model_refusal_is_a_refusal(fake_kb: KnowledgeBase) -> None:
+def test_a_model_refusal_after_the_gate_passed_shows_the_evidence(fake_kb: KnowledgeBase) -> None:
     answer = Answerer(fake_kb, ScriptedChat(replies=["NOT_IN_KB"]), "scripted", gate=OPEN).answer("What is CE?")
-    assert answer.refused and answer.citations == [] and answer.backend == "scripted"
-    assert answer.notices == ["The language model found no answer in the retrieved passages."]
+    assert not answer.refused and answer.citations and answer.backend == "none" and answer.draft == "NOT_IN_KB"
+    assert answer.notices[0] == "The language model found no direct answer in these passages; here they are, quoted."
+    assert answer.body.startswith(answer.notices[0]) and "> " in answer.body
 
 
 def test_document_text_stays_inside_the_data_block(fake_kb: KnowledgeBase) -> None:
@@ -198,7 +203,9 @@ def test_a_partial_refusal_keeps_the_verified_part_and_lists_keep_their_layout(f
     )
     answer = Answerer(fake_kb, model, "scripted", gate=OPEN).answer("What is needed for Saudi Arabia, and the fee?")
     assert not answer.refused
-    assert answer.body == "Two things:\n1) A certificate through the SABER platform is needed [1]."
+    # no passage states a fee: the rest of the question is answered, with a notice that the sources do not say
+    assert answer.body.startswith("The sources do not state a fee or price.\n\n")
+    assert "Two things:\n1) A certificate through the SABER platform is needed [1]." in answer.body
 
 
 def test_titles_cannot_break_out_of_the_data_block(fake_kb: KnowledgeBase) -> None:

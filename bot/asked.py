@@ -1,0 +1,157 @@
+"""Questions that ask for one kind of fact, and whether a passage states one that fits.
+
+"What is the fee for a CE certificate?" asks for an amount of money; a passage about CE marking that names no fee
+does not answer it, however similar it is. `asked_fact` reads which kind of fact a question wants (a year, a fee,
+an amount, a validity period, a duration, a count) and `states_fact` checks a passage sentence by sentence: the
+sentence must hold a figure of that kind, and for years, fees, validity and counts also the word that ties the
+figure to what was asked (founded, fee, valid, the counted noun). When none of the retrieved passages states such a
+fact, the answer says the sources do not state it instead of quoting a related passage.
+
+>>> asked_fact("What is the fee for a CE certificate?").kind, asked_fact("认证机构的注册资本要求是多少？").kind
+('fee', 'amount')
+>>> states_fact(asked_fact("证书有效期是几年？"), "第九条 证书有效期为三年。")
+True
+>>> asked_fact("Does Saudi Arabia accept our test report?") is None
+True
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.citations import passage_sentences
+from kb.tokenize import HAN
+
+_NUMBER = r"(?:\d[\d,.]*|[零〇一二两三四五六七八九十百千万亿]+)"
+_YEAR = re.compile(r"(?<!\d)(?:1[89]|20)\d{2}(?!\d)|[〇零一二三四五六七八九]{4}年")
+_MONEY = re.compile(
+    rf"{_NUMBER}\s*(?:万|亿)?\s*(?:元|美元|欧元|英镑|日元|韩元|卢比|里亚尔)"
+    rf"|(?:RMB|CNY|USD|US\$|EUR|GBP|JPY|KRW|INR|SAR|BRL|¥|€|£|\$)\s*{_NUMBER}"
+    rf"|{_NUMBER}\s*(?:million|thousand|billion)?\s*(?:yuan|RMB|CNY|USD|dollars?|euros?|EUR|pounds?|GBP|yen|won|rupees?|riyals?)"
+    r"|free of charge|no fee|免费|不收费|不收取",
+    re.IGNORECASE,
+)
+_TIME = re.compile(
+    rf"{_NUMBER}\s*(?:个)?\s*(?:年|个月|月|日|天|周|星期|小时|工作日)"
+    rf"|{_NUMBER}\s*(?:-|to|–)?\s*{_NUMBER}?\s*(?:working |calendar |business )?"
+    r"(?:years?|months?|days?|weeks?|hours?)\b"
+    r"|(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve)\s+(?:years?|months?|days?|weeks?|hours?)\b"
+    r"|\b(?:annual|yearly)\b|每年|长期有效|no (?:fixed )?expiry|does not expire|不设有效期",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class AskedFact:
+    """The kind of fact a question asks for, and the word a fitting sentence carries beside the figure."""
+
+    kind: str  # year | fee | amount | validity | duration | count
+    tie: re.Pattern[str] | None = None  # e.g. "valid|有效" for a validity question; None: the figure alone fits
+
+    def label(self, lang: str) -> str:
+        names = _LABELS["zh" if lang == "zh" else "en"]
+        return names[self.kind]
+
+
+_LABELS = {
+    "en": {
+        "year": "the year asked for",
+        "fee": "a fee or price",
+        "amount": "the amount asked for",
+        "validity": "a validity period",
+        "duration": "the time asked for",
+        "count": "the number asked for",
+    },
+    "zh": {
+        "year": "所问的年份",
+        "fee": "费用或价格",
+        "amount": "所问的金额",
+        "validity": "有效期",
+        "duration": "所问的时限",
+        "count": "所问的数量",
+    },
+}
+
+_EVENT = (
+    r"found|establish|set up|creat|introduc|adopt|enact|launch|start|begin"
+    r"|成立|设立|建立|创立|颁布|实施|施行|发布|启动|开始"
+)
+_YEAR_Q = re.compile(
+    r"\b(?:which|what) year\b|\bwhen (?:was|were|did)\b|\bsince when\b|哪一年|哪年|何年|什么时候|何时", re.IGNORECASE
+)
+_FEE_Q = re.compile(
+    r"\b(?:fees?|costs?|price|charges?|how much (?:does|do|will|would|is|are)\b)|多少钱|费用|收费|价格|花费"
+)
+_FEE_TIE = re.compile(r"fee|cost|price|charg|pay|费|价|免费|收取", re.IGNORECASE)
+_AMOUNT_Q = re.compile(
+    r"\bhow much\b|\b(?:minimum|maximum) (?:capital|amount|fine)\b|\b(?:what|how (?:large|big|high))(?: an?)? fines?\b"
+    r"|(?:资本|罚款|金额|资金|数额|多少万|多少元).{0,12}(?:多少|几)"
+    r"|(?:多少|几).{0,6}(?:资本|罚款|金额|钱)",
+    re.IGNORECASE,
+)
+_VALID_Q = re.compile(r"\bvalid|validity|expire|有效期|有效多久|有效几年|管多久", re.IGNORECASE)
+_VALID_TIE = re.compile(r"valid|expir|有效|到期|届满", re.IGNORECASE)
+_DURATION_Q = re.compile(
+    r"\bhow long\b|\bhow many (?:years|months|days|weeks|hours|working days)\b|\bwithin how\b|\bhow soon\b"
+    r"|多久|多长时间|多长|几天|多少天|多少日|几个月|多少个月|几年|多少年|期限是",
+    re.IGNORECASE,
+)
+_COUNT_EN = re.compile(r"\bhow many\s+(?:[a-z-]+\s+){0,2}?([a-z-]{3,})", re.IGNORECASE)
+_COUNT_ZH = re.compile(r"(?:多少|几)\s*([个家名项种人类国批次条])")
+
+
+def asked_fact(question: str) -> AskedFact | None:
+    """The kind of fact `question` asks for, or None when it asks something else (yes/no, how, which rules...)."""
+    q = question.strip()
+    if _YEAR_Q.search(q) and re.search(_EVENT, q, re.IGNORECASE):
+        return AskedFact("year", re.compile(_EVENT, re.IGNORECASE))
+    if _FEE_Q.search(q):
+        return AskedFact("fee", _FEE_TIE)
+    if _VALID_Q.search(q) and _DURATION_Q.search(q):
+        return AskedFact("validity", _VALID_TIE)
+    if _DURATION_Q.search(q):
+        return AskedFact("duration")
+    if _AMOUNT_Q.search(q):
+        return AskedFact("amount")
+    counted = _COUNT_EN.search(q)
+    if counted:
+        stem = counted.group(1).lower().rstrip("s")[:6]
+        return AskedFact("count", re.compile(rf"\b{re.escape(stem)}", re.IGNORECASE))
+    counted = _COUNT_ZH.search(q)
+    if counted:
+        return AskedFact("count", re.compile(rf"{_NUMBER}\s*{re.escape(counted.group(1))}"))
+    return None
+
+
+def states_fact(asked: AskedFact, passage: str) -> bool:
+    """Does one sentence of `passage` state a fact of the kind asked (a figure of that kind, tied to the question)?"""
+    figure = {"year": _YEAR, "fee": _MONEY, "amount": _MONEY, "validity": _TIME, "duration": _TIME}.get(asked.kind)
+    for start, end in passage_sentences(passage) or [(0, len(passage))]:
+        sentence = passage[start:end]
+        if asked.kind == "count":
+            has_number = re.search(r"\d|[一二两三四五六七八九十百]", sentence)
+            if has_number and asked.tie is not None and asked.tie.search(sentence):
+                return True
+            continue
+        if figure is not None and figure.search(sentence) and (asked.tie is None or asked.tie.search(sentence)):
+            return True
+    return False
+
+
+_CLAUSE = re.compile(r",\s*(?:and|or|plus)\s+|;\s*|\band also\b|\bas well as\b|[，；]\s*|以及|另外|还有|并且")
+
+
+def asks_more_than(question: str, asked: AskedFact) -> bool:
+    """Does the question ask something besides the fact of kind `asked` ("What is needed for Saudi Arabia, and the
+    fee?")? Then the rest is answered, with a notice that the sources do not state that fact.
+
+    >>> asks_more_than("What is needed for Saudi Arabia, and the fee?", AskedFact("fee"))
+    True
+    >>> asks_more_than("What is the fee for a CE certificate?", AskedFact("fee"))
+    False
+    """
+    clauses = [c for c in _CLAUSE.split(question) if c.strip()]
+    if len(clauses) < 2:
+        return False
+    return any(asked_fact(c) is None and (len(c.split()) >= 3 or len(HAN.findall(c)) >= 4) for c in clauses)

@@ -1,0 +1,104 @@
+"""Evidence first: which sentences of the retrieved passages to quote, with what qualifies them, and whether a
+model's sentence contradicts the evidence it cites.
+
+A quote that drops the sentence after it can turn a "no" into a "yes": "SASO recognises results issued by certain
+Chinese bodies." reads as acceptance until the next sentence says "This is not blanket acceptance of every Chinese
+certificate." `with_qualifiers` keeps a neighbouring sentence that limits, negates or conditions the chosen one.
+
+A model's sentence is checked against the evidence of the passage it cites for polarity and modality
+(`contradiction`): "Yes, ..." or "... automatically ..." where the evidence says no, not, only or unless, and "must"
+where the evidence only says "may", are contradictions; such a sentence is removed and the quote stands instead.
+
+>>> text = "SASO recognises results of certain Chinese bodies. This is not blanket acceptance. Fees vary."
+>>> from bot.citations import passage_sentences
+>>> spans = passage_sentences(text)
+>>> text[slice(*with_qualifiers(text, spans, 0))]
+'SASO recognises results of certain Chinese bodies. This is not blanket acceptance.'
+>>> contradiction("Yes, Saudi Arabia accepts Chinese test reports.", text[:83])
+'says yes where the source says no or only if'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+MAX_QUOTE_CHARS = 420  # a quote grown by its qualifiers stays readable
+
+# Words that limit, negate or condition a statement.
+_LIMIT_EN = re.compile(
+    r"\b(?:not|no|never|cannot|can't|won't|isn't|aren't|doesn't|don't|didn't|neither|nor|only|unless|except|"
+    r"however|but|provided that|subject to|limited to|instead|rather than|without|excluding)\b|n't\b",
+    re.IGNORECASE,
+)
+_LIMIT_ZH = re.compile(
+    r"不|未|没有|无须|无需|非|并非|仅|只有|只能|只限|限于|除[^。；]{0,30}外|除非|但|然而|不过|方可|方能|才能|才可"
+)
+_CONTRAST_START = re.compile(
+    r"^\W*(?:but|however|yet|except|unless|only|although|though|provided|this (?:is|does) not|that (?:is|does) not|"
+    r"it (?:is|does) not|not\b|但|但是|然而|不过|除|仅|只有|只|除非|并非|这不|这并不|这并非|否则)",
+    re.IGNORECASE,
+)
+# Saying yes: an opening "yes", or an unqualified absolute ("automatically", "any", "all") claim.
+_YES_OPENING = re.compile(
+    r"^\W*(?:yes\b|yeah\b|sure\b|correct\b|是的|是，|是。|对，|对的|可以[，。,]|可以的|能[，。,])", re.IGNORECASE
+)
+_ABSOLUTE = re.compile(
+    r"\b(?:automatically|always|any|all|every|whatever|regardless|unconditionally|blanket)\b"
+    r"|自动|一律|所有|任何|均可|全部|无条件",
+    re.IGNORECASE,
+)
+_SOURCE_DENIES_ABSOLUTE = re.compile(
+    r"\bnot (?:automatic|automatically|every|all|any|blanket)|\bno (?:automatic|blanket)\b|\bonly\b|\bunless\b|"
+    r"\bnot as blanket\b|不会被?自动|并非(?:所有|全部|都)|不是(?:所有|全部|都)|不一定|仅|只有|除非|不能直接|不得",
+    re.IGNORECASE,
+)
+_MUST = re.compile(r"\b(?:must|shall|required to|has to|have to|mandatory|obliged)\b|必须|应当|须|一律", re.IGNORECASE)
+_MAY = re.compile(r"\b(?:may|can|could|optional|voluntary|is allowed to)\b|可以|可|自愿", re.IGNORECASE)
+
+
+def opens_with_yes(text: str) -> bool:
+    """Does the text open by saying yes ("Yes, ...", "是的", "可以，")?
+
+    >>> opens_with_yes("Yes, Saudi Arabia accepts them [1]."), opens_with_yes("> 不得从事认证活动 [1]")
+    (True, False)
+    """
+    return bool(_YES_OPENING.match(text.strip()))
+
+
+def limits(text: str) -> bool:
+    """Does the text limit, negate or condition what it says (not, only, unless, 不, 仅, 除…外, 但...)?"""
+    return bool(_LIMIT_EN.search(text) or _LIMIT_ZH.search(text))
+
+
+def with_qualifiers(text: str, spans: Sequence[tuple[int, int]], index: int) -> tuple[int, int]:
+    """The span of sentence `index` of `text`, grown by the neighbours that qualify it: the next sentence when it
+    limits or contrasts ("This is not blanket acceptance."), the previous one when this one opens with a contrast
+    ("但是……", "However, ..."), within `MAX_QUOTE_CHARS`."""
+    start, end = spans[index]
+    if index + 1 < len(spans):
+        next_start, next_end = spans[index + 1]
+        following = text[next_start:next_end]
+        if (_CONTRAST_START.match(following) or limits(following)) and next_end - start <= MAX_QUOTE_CHARS:
+            end = next_end
+    if index > 0 and _CONTRAST_START.match(text[start:end]) and end - spans[index - 1][0] <= MAX_QUOTE_CHARS:
+        start = spans[index - 1][0]
+    return start, end
+
+
+def contradiction(sentence: str, evidence: str) -> str:
+    """Why `sentence` contradicts `evidence` (the passage text it cites), or "" when it does not.
+
+    Checked: an opening yes, or an unqualified absolute claim, against evidence that says no / not / only / unless;
+    a "must" against evidence that says "may" and never "must". A sentence that carries a qualifier itself
+    ("Yes, but only for ...") is not a contradiction.
+    """
+    if limits(sentence):
+        return ""
+    if opens_with_yes(sentence) and limits(evidence):
+        return "says yes where the source says no or only if"
+    if _ABSOLUTE.search(sentence) and _SOURCE_DENIES_ABSOLUTE.search(evidence):
+        return "says always or automatically where the source says not automatically or only"
+    if _MUST.search(sentence) and _MAY.search(evidence) and not _MUST.search(evidence):
+        return "says must where the source says may"
+    return ""

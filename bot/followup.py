@@ -1,0 +1,167 @@
+"""Follow-up questions without a model: "and for Japan?" becomes a question that retrieval can answer on its own.
+
+An elliptical follow-up (short, starting with "and / what about / 那 / 还有", ending in 呢, or leaning on "it /
+they") is joined to the previous question. When the follow-up names a market, scheme or product ("And for Japan's
+PSE?", "那韩国KC呢？", "What about toys?"), the ones of the same kind that the previous question named are taken out
+of it first: the follow-up replaces them instead of being searched beside them, so a switch from Saudi Arabia to
+Japan finds Japan's passages.
+
+>>> standalone_question("And for Japan's PSE?", ["Does Saudi Arabia accept our Chinese test report?"], "en")
+"Does accept our Chinese test report? And for Japan's PSE?"
+>>> standalone_question("那韩国KC呢？", ["CCC认证由谁申请？"], "zh")
+'认证由谁申请？ 那韩国KC呢？'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from kb.tokenize import HAN
+
+# Markets, schemes and products exporters switch between, as the corpus names them (English and Chinese). Latin names
+# match as whole words; all-capital acronyms only in capitals ("US", "CE", "RED" but not "us", "red"). A scheme
+# names its market ("" for international schemes): switching market drops the old market's schemes too.
+MARKETS = {
+    "CN": "China|Chinese mainland|PRC|中国|中国大陆|内地",
+    "EU": "European Union|EU|Europe|EEA|欧盟|欧洲|欧洲经济区",
+    "UK": "United Kingdom|UK|Great Britain|Britain|Northern Ireland|英国|大不列颠|北爱尔兰",
+    "US": "United States|USA|US|America|美国",
+    "JP": "Japan|日本",
+    "KR": "South Korea|Korea|韩国",
+    "IN": "India|印度",
+    "BR": "Brazil|巴西",
+    "SA": "Saudi Arabia|Saudi|KSA|沙特阿拉伯|沙特",
+    "GCC": "Gulf|GCC|UAE|Kuwait|Qatar|Bahrain|Oman|海湾|阿联酋|科威特|卡塔尔|巴林|阿曼",
+    "EAEU": "Russia|Kazakhstan|Belarus|Eurasian Economic Union|EAEU|俄罗斯|哈萨克斯坦|白俄罗斯|欧亚经济联盟",
+    "CA": "Canada|加拿大",
+    "SG": "Singapore|新加坡",
+    "NZ": "New Zealand|新西兰",
+    "AU": "Australia|澳大利亚",
+}
+SCHEMES = {
+    "CCC|3C|强制性产品认证|中国强制性认证|生产许可证|production licence|production license|CQC": "CN",
+    "CE marking|CE mark|CE|CE标志|CE 标志|CE认证|RoHS|REACH|GPSR|LVD|EMC|RED|Machinery Regulation|机械法规": "EU",
+    "UKCA|UKNI": "UK",
+    "SASO|SABER|PCoC|沙特标准": "SA",
+    "G-mark|G mark|GCTS|GSO|海湾标志": "GCC",
+    "INMETRO": "BR",
+    "EAC|TR CU": "EAEU",
+    "KC|KC mark|KC标志": "KR",
+    "PSE|diamond PSE|circle PSE|菱形PSE|圆形PSE": "JP",
+    "BIS|QCO|CRS|ISI": "IN",
+    "NRTL|UL|ETL|ENERGY STAR|能源之星|FCC|FCC ID|SDoC": "US",
+    "CB scheme|CB report|CB certificate|IECEE|CB体系|CB报告|CB证书|IECEx|IECQ": "",
+    "ISO 9001|ISO 14001|ISO 45001|ISO/IEC 27001|ISO 27001|ISO 22000|HACCP|FSSC 22000": "",
+}
+PRODUCTS = (
+    "toys|toy|玩具",
+    "lamps|lamp|lighting|luminaires|luminaire|LED drivers|LED driver|灯具|照明|LED驱动",
+    "power adapters|power adapter|chargers|charger|电源适配器|充电器",
+    "batteries|battery|lithium batteries|电池|锂电池",
+    "e-bikes|e-bike|electric bicycles|电动自行车",
+    "cosmetics|化妆品",
+    "food|食品",
+    "medical devices|医疗器械",
+    "machinery|machines|机械|机器",
+    "cables|wires|电线电缆|电缆",
+    "household appliances|appliances|家用电器|家电",
+    "headphones|earphones|speakers|耳机|音箱",
+    "laptops|computers|电脑|计算机",
+    "air fryers|air fryer|空气炸锅",
+    "vehicles|cars|汽车",
+)
+
+
+def _pattern(names: list[str]) -> str:
+    parts = []
+    for name in sorted(names, key=len, reverse=True):  # the longest first: "South Korea" before "Korea"
+        escaped = re.escape(name)
+        if HAN.search(name) and not re.search(r"[A-Za-z]", name):
+            parts.append(escaped)
+        elif re.fullmatch(r"[A-Z0-9 /-]+", name):
+            parts.append(rf"(?<![A-Za-z0-9]){escaped}(?![A-Za-z0-9])")
+        else:
+            parts.append(rf"(?<![A-Za-z0-9])(?i:{escaped})(?:s|es)?(?![A-Za-z0-9])(?:'s)?")
+    return "|".join(parts)
+
+
+@dataclass(frozen=True)
+class _Topic:
+    kind: str  # market | scheme | product
+    market: str  # the market a scheme belongs to ("" for international schemes and products)
+    pattern: re.Pattern[str]
+
+
+@lru_cache(maxsize=1)
+def _topics() -> list[_Topic]:
+    topics = [_Topic("market", code, re.compile(_pattern(names.split("|")))) for code, names in MARKETS.items()]
+    topics += [_Topic("scheme", market, re.compile(_pattern(names.split("|")))) for names, market in SCHEMES.items()]
+    topics += [_Topic("product", "", re.compile(_pattern(names.split("|")))) for names in PRODUCTS]
+    return topics
+
+
+def _found(text: str) -> list[tuple[_Topic, re.Match[str]]]:
+    return [(topic, match) for topic in _topics() for match in topic.pattern.finditer(text)]
+
+
+def named_topics(text: str) -> list[str]:
+    """The markets, schemes and products `text` names, in order.
+
+    >>> named_topics("Does Saudi Arabia accept CB reports for toys? 那韩国KC呢")
+    ['Saudi Arabia', 'CB reports', 'toys', '韩国', 'KC']
+    """
+    found = sorted(_found(text), key=lambda item: item[1].start())
+    return [match.group().removesuffix("'s") for _, match in found]
+
+
+def _replaced(previous: str, follow_up: str) -> str:
+    """`previous` without the topics `follow_up` replaces: markets (and their schemes) by a market or a market-bound
+    scheme, schemes by schemes, products by products."""
+    named = [topic for topic, _ in _found(follow_up)]
+    if not named:
+        return previous
+    kinds = {topic.kind for topic in named}
+    new_market = "market" in kinds or any(topic.kind == "scheme" and topic.market for topic in named)
+    spans = []
+    for topic, match in _found(previous):
+        drop = (
+            (topic.kind == "market" and new_market)
+            or (topic.kind == "scheme" and ("scheme" in kinds or (new_market and bool(topic.market))))
+            or (topic.kind == "product" and "product" in kinds)
+        )
+        if drop:
+            spans.append((match.start(), match.end()))
+    kept, last = [], 0
+    for start, end in sorted(spans):
+        if start >= last:
+            kept.append(previous[last:start])
+            last = end
+    text = "".join(kept) + previous[last:]
+    return re.sub(r"[ \t]{2,}", " ", re.sub(r"\s+([?？,，.。])", r"\1", text)).strip()
+
+
+def is_elliptical(question: str, lang: str) -> bool:
+    """Does the question lean on the conversation ("and for Japan?", "那进口商品呢？")?"""
+    q = question.strip().lower()
+    if lang == "zh":
+        return (
+            bool(re.match(r"^(那|那么|还有|另外|如果是|要是|其中|它|这)", q))
+            or q.rstrip("？?。 ").endswith("呢")
+            or len(HAN.findall(q)) < 8
+        )
+    words = re.findall(r"[a-z0-9']+", q)
+    starts = ("and ", "what about", "how about", "also", "what if", "same for", "is that", "does that", "is it")
+    return q.startswith(starts) or len(words) < 6 or bool(re.search(r"\b(it|they|them|that one|those|there)\b", q))
+
+
+def standalone_question(question: str, previous: Sequence[str], lang: str) -> str:
+    """The question to search for: an elliptical follow-up joined to the previous question (`previous`: the
+    asker's earlier questions, oldest first), with the previous markets and schemes replaced by the ones the
+    follow-up names; any other question as it is."""
+    if not previous or not is_elliptical(question, lang):
+        return question
+    before = _replaced(previous[-1], question)
+    return f"{before} {question}".strip() if before else question

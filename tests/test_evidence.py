@@ -1,0 +1,206 @@
+"""Evidence first (fast, offline: fake embedder, scripted model): quotes keep their qualifiers, a model cannot
+contradict its evidence, unstated facts are said to be unstated, follow-ups switch topic, quotes are translated
+only when the translation keeps figures and negations, and the evidence is out before any model call."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import make_chunk
+from fakes import ScriptedChat, passage_number
+from test_answer import OPEN, cite
+
+from bot.answer import Answerer
+from bot.asked import asked_fact, asks_more_than, states_fact
+from bot.citations import passage_sentences
+from bot.evidence import contradiction, opens_with_yes, with_qualifiers
+from bot.followup import named_topics, standalone_question
+from kb.knowledge_base import KnowledgeBase
+
+SASO = (
+    "SASO works with several Chinese conformity assessment bodies and lists the product scopes they cover. "
+    "SASO recognises the test results issued by certain Chinese bodies for those scopes. "
+    "This is not blanket acceptance of every Chinese certificate or test report. "
+    "Exporters should check the body and scope in SABER before they ship, because the list is reviewed."
+)
+SASO_ZH = (
+    "沙特标准局认可部分中国机构在特定产品范围内出具的检测结果。"
+    "但这并非对所有中国证书的全面接受，出口前应在SABER中核对机构和范围，名单会定期调整。"
+    "以上安排以沙方公布的名单为准，出口企业应留意更新。"
+)
+
+
+@pytest.fixture
+def saso_kb(fake_kb: KnowledgeBase) -> KnowledgeBase:
+    fake_kb.add([make_chunk("en-saso", SASO, lang="en", jurisdiction="SA", title="SASO recognition")])
+    return fake_kb
+
+
+@pytest.mark.parametrize(
+    ("text", "index", "expected_end"),
+    [
+        (SASO, 1, "This is not blanket acceptance of every Chinese certificate or test report."),
+        (SASO_ZH, 0, "但这并非对所有中国证书的全面接受，出口前应在SABER中核对机构和范围，名单会定期调整。"),
+    ],
+)
+def test_a_quote_keeps_the_sentence_that_qualifies_it(text: str, index: int, expected_end: str) -> None:
+    spans = passage_sentences(text)
+    start, end = with_qualifiers(text, spans, index)
+    assert text[start:end].endswith(expected_end) and text[start:end].startswith(
+        text[spans[index][0] : spans[index][1]]
+    )
+
+
+def test_a_contrast_opening_brings_the_sentence_it_qualifies() -> None:
+    text = "The manufacturer may apply for the certificate. However, only a Korean agent may hold it. Fees vary."
+    spans = passage_sentences(text)
+    assert text[slice(*with_qualifiers(text, spans, 1))].startswith("The manufacturer may apply")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "evidence", "contradicts"),
+    [
+        ("Yes, Saudi Arabia accepts test reports from Chinese labs.", SASO, True),
+        ("Saudi Arabia automatically accepts every Chinese test report.", SASO, True),
+        ("是的，沙特接受中国检测报告。", SASO_ZH, True),
+        ("Yes, but only the results of certain Chinese bodies.", SASO, False),  # the sentence carries the qualifier
+        ("SASO recognises the results of certain Chinese bodies.", SASO, False),
+        ("The importer must apply.", "The importer may apply for the certificate.", True),
+        ("The importer must apply.", "The importer shall apply; the maker may help.", False),
+        ("Registered capital must be at least 3 million yuan.", "注册资本不得少于人民币300万元。", False),
+    ],
+)
+def test_contradiction_of_polarity_and_modality(sentence: str, evidence: str, contradicts: bool) -> None:
+    assert bool(contradiction(sentence, evidence)) is contradicts
+
+
+def test_opening_yes_in_both_languages() -> None:
+    assert opens_with_yes("Yes, it does.") and opens_with_yes("是的，需要。") and opens_with_yes("可以，但……")
+    assert not opens_with_yes("Yesterday's rules") and not opens_with_yes("> 不可以 [1]")
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("What is the fee for a CE certificate?", "fee"),
+        ("在沙特SABER平台上申请一张PCoC，费用是多少？", "fee"),
+        ("FSSC基金会是哪一年成立的？", "year"),
+        ("When was CNCA established?", "year"),
+        ("How long is a diamond PSE certificate valid?", "validity"),
+        ("认证机构作出决定的期限是多少天？", "duration"),
+        ("认证机构的注册资本要求是多少？", "amount"),
+        ("How many notified bodies are listed for the RED?", "count"),
+        ("Does Saudi Arabia accept our Chinese test report?", None),
+        ("Do I need CCC certification for power adapters sold in China?", None),
+        ("What is the penalty for selling products without the required certification?", None),
+    ],
+)
+def test_the_kind_of_fact_a_question_asks_for(question: str, kind: str | None) -> None:
+    found = asked_fact(question)
+    assert (found.kind if found else None) == kind
+
+
+def test_a_fact_fits_only_with_its_figure_and_its_tie() -> None:
+    fee, validity = asked_fact("How much does CCC cost?"), asked_fact("证书有效期几年？")
+    assert fee is not None and validity is not None
+    assert states_fact(fee, "The certification fee is 3,000 yuan per model.")
+    assert not states_fact(fee, "处5万元以上20万元以下的罚款。")  # a fine is an amount, not a fee
+    assert states_fact(validity, "ISO 9001 证书有效期三年，每年监督审核。")
+    assert not states_fact(validity, "认证机构应当在30日内作出决定。")  # a deadline, not a validity
+    count = asked_fact("How many certification staff does a body need?")
+    assert count is not None and states_fact(count, "It needs 10 or more full-time certification staff.")
+    assert asks_more_than("What is needed for Saudi Arabia, and the fee?", fee)
+
+
+def test_the_sources_not_stating_a_fact_is_said_and_the_model_is_not_called(fake_kb: KnowledgeBase) -> None:
+    model = ScriptedChat(replies=["should never be used"])
+    answer = Answerer(fake_kb, model, "scripted", gate=OPEN).answer("What is the fee for a CE certificate?")
+    assert answer.refused and answer.citations == [] and model.calls == []
+    assert answer.body.startswith("The sources do not state a fee or price.")
+    assert "Closest passages:\n- " in answer.body and answer.notices == ["The sources do not state a fee or price."]
+    zh = Answerer(fake_kb, gate=OPEN).answer("CE证书的费用是多少？")
+    assert zh.refused and zh.body.startswith("来源中没有写明费用或价格。")
+    stated = Answerer(fake_kb, gate=OPEN).answer("ISO 9001 证书有效期多久？")  # the passage says 三年
+    assert not stated.refused and "三年" in stated.body
+
+
+@pytest.mark.parametrize(
+    ("follow_up", "previous", "expected"),
+    [
+        ("And for Japan's PSE?", "Does Saudi Arabia accept our Chinese test report?",
+         "Does accept our Chinese test report? And for Japan's PSE?"),
+        ("那韩国KC呢？", "CCC认证由谁申请？", "认证由谁申请？ 那韩国KC呢？"),
+        ("And in Korea?", "Is the CB report accepted in Saudi Arabia?", "Is the CB report accepted in? And in Korea?"),
+        ("What about toys instead?", "Do lamps need CE marking in the EU?",
+         "Do need CE marking in the EU? What about toys instead?"),
+        ("那罚款呢？", "认证机构的注册资本要求是多少？", "认证机构的注册资本要求是多少？ 那罚款呢？"),
+        ("What registered capital does a certification body need in China?", "Do I need CCC?",
+         "What registered capital does a certification body need in China?"),  # not elliptical: left alone
+    ],
+)  # fmt: skip
+def test_a_follow_up_that_names_another_topic_replaces_the_previous_one(
+    follow_up: str, previous: str, expected: str
+) -> None:
+    lang = "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in follow_up) else "en"
+    assert standalone_question(follow_up, [previous], lang) == expected
+
+
+def test_topic_names_match_whole_words_and_acronyms_in_capitals() -> None:
+    assert named_topics("we red the report to us") == []  # "RED" and "US" only in capitals
+    assert named_topics("走SDoC吗，还是FCC ID？") == ["SDoC", "FCC ID"]
+
+
+def test_the_evidence_is_out_before_the_model_is_called(saso_kb: KnowledgeBase) -> None:
+    model = cite("not blanket", "Saudi Arabia recognises results of certain Chinese bodies [{n}].")
+    events = Answerer(saso_kb, model, "scripted", gate=OPEN).stream("Does Saudi Arabia accept Chinese test reports?")
+    kinds = []
+    for event in events:
+        kinds.append(event.kind)
+        if event.kind == "evidence":
+            assert model.calls == []  # nothing of the model has run yet
+            assert event.answer is not None and event.answer.citations and "[1]" in event.answer.body
+    assert kinds.index("evidence") < kinds.index("token") < kinds.index("answer") == len(kinds) - 1
+
+
+def test_a_model_yes_against_a_qualified_source_is_removed(saso_kb: KnowledgeBase) -> None:
+    model = ScriptedChat(
+        replies=[
+            lambda messages: (
+                f"Yes, Saudi Arabia accepts test reports from Chinese labs [{passage_number(messages, 'blanket')}]. "
+                f"SABER lists the bodies [{passage_number(messages, 'blanket')}]."
+            )
+        ]
+    )
+    answer = Answerer(saso_kb, model, "scripted", gate=OPEN).answer("Does Saudi Arabia accept Chinese test reports?")
+    assert not answer.body.startswith("Yes") and "Yes, Saudi Arabia accepts" not in answer.body
+    assert any("says yes where the source says no" in removed for removed in answer.removed)
+    assert "contradicted their sources" in answer.body
+
+
+def test_the_quoted_evidence_keeps_the_not_blanket_sentence(saso_kb: KnowledgeBase) -> None:
+    answer = Answerer(saso_kb, gate=OPEN).answer("Does SASO recognise test results from certain Chinese bodies?")
+    quoted = [c for c in answer.citations if c.chunk_id == "en-saso"]
+    assert quoted and "not blanket acceptance" in quoted[0].quote
+
+
+def test_quotes_are_translated_only_when_figures_and_negations_survive(fake_kb: KnowledgeBase) -> None:
+    question = "What registered capital does a certification body need?"
+
+    def translate(good: bool) -> ScriptedChat:
+        text = "at least 3 million yuan of registered capital and 10 or more full-time staff"
+        bad = "at least 30 million yuan of registered capital and 10 or more full-time staff"
+        return ScriptedChat(replies=[lambda messages: "\n".join(f"[{n}] {text if good else bad}." for n in (1, 2))])
+
+    good = Answerer(fake_kb, translate(True), "local", gate=OPEN, role="translate").answer(question)
+    zh_cited = [c for c in good.citations if c.meta.lang == "zh"]
+    assert zh_cited and good.backend == "local"
+    assert good.body.startswith("Machine translation of the quoted sources")
+    assert "3 million yuan" in good.body and "注册资本" not in good.body  # the original stays in the citation
+    assert "machine-translated" in good.notices[0] and "３００万元" in zh_cited[0].quote
+    bad = Answerer(fake_kb, translate(False), "local", gate=OPEN, role="translate").answer(question)
+    assert "30 million" not in bad.body and "注册资本" in bad.body  # the wrong figure never reaches the asker
+
+
+def test_an_english_asker_without_a_model_gets_the_glossary_under_a_chinese_quote(fake_kb: KnowledgeBase) -> None:
+    answer = Answerer(fake_kb, gate=OPEN).answer("What registered capital does a certification body need?")
+    assert "Key terms:" in answer.body and "registered capital" in answer.body
+    assert "quoted in the language of the source" in answer.body
