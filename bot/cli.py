@@ -447,21 +447,27 @@ def cmd_ask(args: argparse.Namespace) -> int:
     answerer = _answerer(_settings(args))
     draft = sys.stderr.isatty() and not args.json
     streamed = False
+    evidence = ""
     for event in answerer.stream(args.question, history, filters):
-        if event.kind == "token" and draft:
+        if event.kind == "evidence" and event.answer is not None and not args.json:
+            evidence = event.answer.body  # the quotes, on screen before the model adds to them
+            print(evidence + "\n", flush=True)
+        elif event.kind == "token" and draft:
             if not streamed:
                 sys.stderr.write("\x1b[2m(model draft, being checked against the sources)\n")
                 streamed = True
             sys.stderr.write(event.text)
             sys.stderr.flush()
-        elif event.answer is not None:
+        elif event.kind == "answer" and event.answer is not None:
             if streamed:
                 sys.stderr.write("\x1b[0m\n\n")
             answer = event.answer
             if args.json:
                 _print_json(answer.to_dict())
+            elif evidence and answer.body == evidence:  # the model added nothing: the sources list completes it
+                print(answer.text[len(answer.body) :].lstrip("\n"))
             else:
-                print(answer.text)
+                print(("---\n" if evidence else "") + answer.text)
                 for line in answer.removed:
                     print(f"  removed: {line}", file=sys.stderr)
     return 0

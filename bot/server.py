@@ -5,7 +5,7 @@
     GET  /api/glossary    ?q=term-or-question&limit=50 -> {query, total, concepts} (as `certkb glossary --format json`)
     POST /api/search      {query, k, filters} -> hits (as `certkb search --json`)
     POST /api/ask         {question, history, filters, stream} -> the answer (as `certkb ask --json`);
-                          with "stream": true, NDJSON lines {"type": "status"|"token"|"answer", ...}
+                          with "stream": true, NDJSON lines {"type": "status"|"evidence"|"token"|"answer", ...}
     POST /api/feedback    {question, answer, chunk_ids, rating, comment} -> {id}
     admin (HTTP Basic, only when credentials are configured):
     GET  /api/admin/documents, POST /api/admin/upload, DELETE /api/admin/documents?source=...,
@@ -195,7 +195,7 @@ def create_api(service: ChatService) -> FastAPI:
         events = service.stream(body.question, history, body.filters, client=client)
         if not body.stream:
             for event in events:
-                if event.answer is not None:
+                if event.kind == "answer" and event.answer is not None:
                     return event.answer.to_dict()
             raise HTTPException(500, "no answer was produced")
 
@@ -203,8 +203,9 @@ def create_api(service: ChatService) -> FastAPI:
 
         def lines() -> Iterator[str]:
             for event in itertools.chain([first], events):
-                if event.answer is not None:
-                    yield json.dumps({"type": "answer", "answer": event.answer.to_dict()}, ensure_ascii=False) + "\n"
+                if event.answer is not None:  # "evidence" (the quotes, first) or "answer" (the checked answer, last)
+                    line = {"type": event.kind, "answer": event.answer.to_dict()}
+                    yield json.dumps(line, ensure_ascii=False) + "\n"
                 else:
                     yield json.dumps({"type": event.kind, "text": event.text}, ensure_ascii=False) + "\n"
 

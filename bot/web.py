@@ -54,6 +54,7 @@ TEXT = {
         "terms": "Key terms in this passage:",
         "searching": "Searching the knowledge base…",
         "writing": "Writing the answer…",
+        "adding": "The quoted sources are above; the language model is adding to them…",
         "thanks": "Thank you: your feedback was saved.",
         "chat_empty": "**Ask a question** in Chinese, English or another language, or pick an example below.",
         "admin": "Admin",
@@ -83,6 +84,7 @@ TEXT = {
         "terms": "本段术语：",
         "searching": "正在检索知识库…",
         "writing": "正在生成回答…",
+        "adding": "上方为来源原文；语言模型正在补充…",
         "thanks": "谢谢，您的反馈已保存。",
         "chat_empty": "**请提问**（中文、英文或其他语言），或点击下方示例。",
         "admin": "管理",
@@ -220,6 +222,13 @@ def _terms(c: Citation, t: dict[str, str]) -> str:
     return f'<div class="src-terms"><span>{_esc(t["terms"])}</span><ul>{items}</ul></div>'
 
 
+def _plain(content: Any) -> str:
+    """The text of a chat message: Gradio 6 keeps a message's content as a list of parts ({"type", "text"})."""
+    if isinstance(content, list):
+        return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict)).strip()
+    return str(content)
+
+
 def render_answer(answer: Answer) -> str:
     """The chat bubble: the answer body (notices included) with its markers; refusals are marked as such."""
     body = re.sub(r"\[(\d{1,2})\]", r"**[\1]**", answer.body)
@@ -328,16 +337,22 @@ def build_ui(service: ChatService) -> gr.Blocks:
             if not message:
                 yield history, kept, gr.update(), "", gr.update(), gr.update()
                 return
-            prior = [{"role": m["role"], "content": str(m["content"])} for m in history if m.get("content")]
+            prior = [{"role": m["role"], "content": _plain(m["content"])} for m in history if m.get("content")]
             history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
             yield history, kept, "", TEXT[ui]["searching"], gr.update(), gr.update()
             try:
                 events = service.stream(message, prior[-12:], _filters(doc_types, jurisdictions, langs), client)
+                evidence, draft = "", ""
                 for event in events:
-                    if event.kind == "token":
-                        history[-1]["content"] += event.text
+                    if event.kind == "evidence" and event.answer is not None:  # the quotes first, then the model
+                        evidence = render_answer(event.answer)
+                        history[-1]["content"] = evidence
+                        yield history, kept, "", TEXT[ui]["adding"], render_sources(event.answer, ui), gr.update()
+                    elif event.kind == "token":
+                        draft += event.text
+                        history[-1]["content"] = f"{evidence}\n\n---\n\n*{draft}*" if evidence else draft
                         yield history, kept, "", TEXT[ui]["writing"], gr.update(), gr.update()
-                    elif event.answer is not None:
+                    elif event.kind == "answer" and event.answer is not None:
                         answer = event.answer
                         history[-1]["content"] = render_answer(answer)
                         kept = [*kept, _answer_meta(answer)]
