@@ -44,7 +44,7 @@ from bot.citations import (
 )
 from bot.evidence import contradiction, limits, with_qualifiers
 from bot.figures import numbers_in
-from bot.followup import standalone_question
+from bot.followup import on_topic_first, standalone_question
 from bot.gate import Gate, GateDecision
 from bot.llm import make_chat_model
 from bot.prompts import Template
@@ -64,6 +64,7 @@ EXTRA_QUOTE_MARGIN = 0.015  # a second passage is quoted when its best sentence 
 EVIDENCE_DEPTH = 3  # passages the evidence is chosen from
 FACT_DEPTH = 5  # passages that must state a fact of the kind a question asks for (a year, a fee...)
 WHOLE_PASSAGE_CHARS = 220  # a passage this short (one law article, one agreement row) is quoted whole
+MIN_QUOTE_CHARS = 40  # a shorter best sentence is quoted with the one before it
 
 _UI = {
     "en": {
@@ -317,6 +318,9 @@ class Answerer:
         standalone = joined_follow_up(question, history, lang)
         t = time.perf_counter()
         hits = self.kb.search(standalone, k=RETRIEVE_K, filters=filters, lang=lang)
+        if standalone != question:  # a follow-up: the passages about the market or scheme it names come first
+            order = on_topic_first(question, [f"{h.meta.title}\n{h.meta.section}\n{h.text}" for h in hits])
+            hits = [hits[i] for i in order]
         timings["retrieve"] = time.perf_counter() - t
         decision = self.gate.decide(hits, lang)
         asked = asked_fact(question)
@@ -448,9 +452,12 @@ class Answerer:
             scores = [float(vectors[row + i] @ wanted) for i in range(len(spans))]
             row += len(spans)
             index = max(range(len(spans)), key=lambda i: scores[i])
-            span = (
-                (0, len(hit.text)) if len(hit.text) <= WHOLE_PASSAGE_CHARS else with_qualifiers(hit.text, spans, index)
-            )
+            if len(hit.text) <= WHOLE_PASSAGE_CHARS:
+                span = (0, len(hit.text))
+            else:
+                span = with_qualifiers(hit.text, spans, index)
+                if span[1] - span[0] < MIN_QUOTE_CHARS and index > 0:  # a fragment ("its importer does."): with
+                    span = (spans[index - 1][0], span[1])  # the sentence it continues
             best.append((scores[index], span))
         return best
 
@@ -461,7 +468,10 @@ class Answerer:
         candidates = hits[:EVIDENCE_DEPTH]
         spans = self._evidence_spans(query, lang, candidates) if candidates else []
         chosen = [0] if spans else []
+        readable = bool(candidates) and _passage_lang(candidates[0]) == _passage_lang_of(lang)
         for index in range(1, len(spans)):
+            if readable and _passage_lang(candidates[index]) != _passage_lang_of(lang):
+                continue  # the asker can read the first quote: a second one they cannot read adds nothing
             if spans[index][0] >= spans[0][0] - EXTRA_QUOTE_MARGIN:
                 chosen.append(index)
                 break

@@ -143,6 +143,22 @@ def _replaced(previous: str, follow_up: str) -> str:
     return re.sub(r"[ \t]{2,}", " ", re.sub(r"\s+([?？,，.。])", r"\1", text)).strip()
 
 
+def on_topic_first(question: str, texts: Sequence[str]) -> list[int]:
+    """The order of `texts` (passages, with their titles) for a follow-up that names a market, scheme or product:
+    those that name it first, the rest after, each group in its given order. "And for Japan's PSE?" after a
+    question about Saudi test reports is answered from a passage about PSE, not from the Saudi one that shares
+    the rest of the words.
+
+    >>> on_topic_first("And for Japan's PSE?", ["SASO accepts...", "PSE marks: diamond or circle", "日本 PSE"])
+    [1, 2, 0]
+    """
+    named = [topic.pattern for topic, _ in _found(question)]
+    if not named:
+        return list(range(len(texts)))
+    first = [i for i, text in enumerate(texts) if any(pattern.search(text) for pattern in named)]
+    return first + [i for i in range(len(texts)) if i not in first]
+
+
 def is_elliptical(question: str, lang: str) -> bool:
     """Does the question lean on the conversation ("and for Japan?", "那进口商品呢？")?"""
     q = question.strip().lower()
