@@ -22,16 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from bot.answer import Answerer, AnswerEvent, Turn
-from bot.feedback import FEEDBACK_FILE, FeedbackStore
+from bot.feedback import FeedbackStore
 from ingest.errors import IngestError
 from ingest.loaders import SUPPORTED_SUFFIXES, check_zip_container
-from ingest.pipeline import FileProgress, Ingester, IngestReport
+from ingest.pipeline import FileProgress, Ingester, IngestReport, rebuild
 from kb.errors import BusyError, ConfigError
 from kb.knowledge_base import KnowledgeBase
+from kb.layout import UPLOADS_DIR
 from kb.settings import Settings
 from kb.types import Filters, Hit
 
-UPLOADS_DIR = "uploads"
 MAX_UPLOAD_BYTES = 20 * 2**20
 MAX_FAILED_LOGINS = 5
 LOCKOUT_SECONDS = 300
@@ -184,7 +184,7 @@ class ChatService:
         self.settings = settings
         self.kb = kb or KnowledgeBase.open(settings=settings)
         self.answerer = answerer or Answerer.from_settings(settings, self.kb)
-        self.feedback = FeedbackStore(self.kb.kb_dir / FEEDBACK_FILE)
+        self.feedback = FeedbackStore(self.kb.layout.feedback)
         self.admin = AdminGate(admin)
         self._write_lock = threading.Lock()
         self.max_pending = max_pending or MAX_PENDING.get(self.answerer.backend, DEFAULT_MAX_PENDING)
@@ -239,7 +239,7 @@ class ChatService:
     # ---- admin -----------------------------------------------------------------------------------------------
 
     def uploads_dir(self) -> Path:
-        return self.kb.kb_dir / UPLOADS_DIR
+        return self.kb.layout.uploads
 
     def documents(self) -> list[dict[str, Any]]:
         return Ingester(self.kb).documents()
@@ -269,4 +269,4 @@ class ChatService:
     def rebuild(self) -> IngestReport:
         """Re-ingest every current document from its files into an emptied knowledge base."""
         with self._write_lock:
-            return Ingester(self.kb).rebuild()
+            return rebuild(self.settings, kb=self.kb)[1]

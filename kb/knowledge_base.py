@@ -1,7 +1,7 @@
 """The knowledge base: chunks in, ranked and filterable passages out.
 
 A knowledge base is a folder holding `kb.json` (which embedder built it, where its vectors live), the lexical
-index, and, unless a Chroma server is used, the embedded Chroma database.
+index, and, unless a Chroma server is used, the embedded Chroma database; `kb.layout` names every file in it.
 
 >>> kb = KnowledgeBase.open("/tmp/certkb-doctest", embedder="fake", create=True)
 >>> kb.add([Chunk("c1", "认证机构注册资本不少于300万元。", PassageMeta(doc_id="d1", source="rules.md", lang="zh"))])
@@ -36,6 +36,7 @@ from kb.errors import (
 from kb.fusion import Ranked, reciprocal_rank_fusion
 from kb.glossary import shipped as shipped_glossary
 from kb.lang import detect_language, han_share
+from kb.layout import KBLayout
 from kb.lexical import LexicalHit, LexicalIndex
 from kb.rerank import RERANK_DEPTH, CrossEncoderReranker, Reranker, order_by_scores
 from kb.settings import DEFAULT_EMBEDDER, Settings
@@ -43,8 +44,6 @@ from kb.store import ChromaStore, StoredChunk
 from kb.tokenize import tokenize
 from kb.types import FILTER_FIELDS, Chunk, Filters, Hit, KBStats
 
-KB_FILE = "kb.json"
-LEXICAL_FILE = "lexical.json"
 FORMAT = 1
 SearchMode = Literal["hybrid", "dense", "lexical"]
 LexicalWeighting = Literal["match", "coverage", "flat"]
@@ -121,6 +120,7 @@ class KnowledgeBase:
 
     def __init__(self, kb_dir: Path, store: ChromaStore, embedder: Embedder, record: dict[str, Any]) -> None:
         self.kb_dir = kb_dir
+        self.layout = KBLayout(kb_dir)
         self.store = store
         self.embedder = embedder
         self.record = record
@@ -153,7 +153,8 @@ class KnowledgeBase:
             kb_dir=path, chroma_url=chroma_url, embedder=embedder if isinstance(embedder, str) else None
         )
         kb_dir = settings.kb_dir
-        record_path = kb_dir / KB_FILE
+        layout = KBLayout(kb_dir)
+        record_path = layout.record
         record: dict[str, Any] | None = None
         if record_path.is_file():
             try:
@@ -193,7 +194,7 @@ class KnowledgeBase:
 
         if record is None:
             kb_dir.mkdir(parents=True, exist_ok=True)
-        store = ChromaStore(path=None if url else kb_dir / "chroma", url=url, collection=collection)
+        store = ChromaStore(path=None if url else layout.chroma, url=url, collection=collection)
         if record is None:
             record = {
                 "format": FORMAT,
@@ -226,12 +227,15 @@ class KnowledgeBase:
     def remove(
         cls, path: str | os.PathLike[str] | None = None, *, collection: str = "certkb", settings: Settings | None = None
     ) -> None:
-        """Delete the knowledge base at `path` (its vectors, indexes and records), e.g. before a rebuild.
+        """Delete the knowledge base at `path` (its vectors, BM25 index and record), e.g. before a rebuild.
 
-        The source documents are not touched. A missing knowledge base is not an error.
+        The source documents are not touched, nor what callers keep in the folder (the ingest manifest,
+        feedback, uploads: see `kb.layout`); `ingest.pipeline.rebuild` renews the manifest before calling this.
+        A missing knowledge base is not an error.
         """
         settings = (settings or Settings.from_env()).with_overrides(kb_dir=path)
-        record_path = settings.kb_dir / KB_FILE
+        layout = KBLayout(settings.kb_dir)
+        record_path = layout.record
         url = settings.chroma_url
         if record_path.is_file():
             try:
@@ -241,11 +245,11 @@ class KnowledgeBase:
                 pass
         # records first: a kill part-way leaves no record claiming vectors that are gone; leftover vectors are
         # swept by the next ingest, or dropped here by the next rebuild
-        for name in ("manifest.json", KB_FILE, LEXICAL_FILE):
+        for file in (layout.record, layout.lexical):
             with contextlib.suppress(FileNotFoundError):
-                (settings.kb_dir / name).unlink()
-        if url or (settings.kb_dir / "chroma").is_dir():
-            ChromaStore(path=None if url else settings.kb_dir / "chroma", url=url, collection=collection).drop()
+                file.unlink()
+        if url or layout.chroma.is_dir():
+            ChromaStore(path=None if url else layout.chroma, url=url, collection=collection).drop()
 
     @staticmethod
     def _check_collection(store: ChromaStore, record: dict[str, Any], kb_dir: Path) -> None:
@@ -261,7 +265,7 @@ class KnowledgeBase:
 
     @contextlib.contextmanager
     def _write_lock(self) -> Iterator[None]:
-        with open(self.kb_dir / ".lock", "a", encoding="utf-8") as handle:
+        with open(self.layout.lock, "a", encoding="utf-8") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -305,7 +309,7 @@ class KnowledgeBase:
         return lexical, revision
 
     def _end_write(self, lexical: LexicalIndex, revision: str) -> None:
-        lexical.save(self.kb_dir / LEXICAL_FILE, revision)
+        lexical.save(self.layout.lexical, revision)
         self._lexical, self._lexical_revision = lexical, revision
 
     def _check_dim(self, dim: int) -> None:
@@ -404,7 +408,7 @@ class KnowledgeBase:
         revision = str(self.store.metadata().get("revision", ""))
         if self._lexical is not None and self._lexical_revision == revision:
             return self._lexical
-        loaded = LexicalIndex.load(self.kb_dir / LEXICAL_FILE)
+        loaded = LexicalIndex.load(self.layout.lexical)
         if loaded is not None and loaded[1] == revision:
             self._lexical, self._lexical_revision = loaded
             return loaded[0]
@@ -413,7 +417,7 @@ class KnowledgeBase:
         for stored in self.store.iter_all():
             index.add(stored.chunk_id, tokenize(_indexed_text(stored)), self._filter_meta(stored.metadata))
         with contextlib.suppress(OSError):  # a read-only folder still searches, it just rebuilds each time
-            index.save(self.kb_dir / LEXICAL_FILE, revision)
+            index.save(self.layout.lexical, revision)
         self._lexical, self._lexical_revision = index, revision
         return index
 
