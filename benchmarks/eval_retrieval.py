@@ -85,9 +85,13 @@ def translated_variants(kb: KnowledgeBase, k: int, backend: str) -> tuple[dict[s
 
 def langchain_baseline(files: list[Path], embedder: Embedder, k: int, cache: Path) -> Retrieve:
     """The plain recipe most RAG tutorials use, with the same embedder, for comparison."""
-    from langchain_chroma import Chroma
     from langchain_core.embeddings import Embeddings
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    try:
+        from langchain_chroma import Chroma
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+    except ImportError as exc:
+        raise SystemExit(f"the LangChain baseline needs the bench extra ({exc}): pip install -e '.[bench]'") from None
 
     class Adapter(Embeddings):
         def embed_documents(self, texts: list[str]) -> list[list[float]]:

@@ -26,6 +26,7 @@ from ingest.chunker import Chunker
 from ingest.errors import IngestError
 from ingest.loaders import SIDECAR_SUFFIX, load_document, sidecar_path
 from kb.errors import CertkbError, ConfigError
+from kb.files import write_atomic
 from kb.knowledge_base import KnowledgeBase
 from kb.layout import KBLayout
 from kb.settings import Settings
@@ -76,13 +77,8 @@ class Manifest:
             self.rebuilding = [str(root) for root in data.get("rebuilding", [])]
 
     def save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
         payload = {"format": 1, "files": self.files, "pending": self.pending, "rebuilding": self.rebuilding}
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, ensure_ascii=False, indent=1)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(payload, ensure_ascii=False, indent=1))
 
     def roots(self) -> list[Path]:
         """The files and folders the current documents were ingested from (or those of an interrupted rebuild),

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from kb.errors import ConfigError
+from kb.files import replacing
 from kb.knowledge_base import KnowledgeBase
 from kb.layout import FEEDBACK_FILE, MANIFEST_FILE, RECORD_FILE, KBLayout
 from kb.settings import Settings
@@ -78,12 +79,6 @@ def export_kb(kb: KnowledgeBase, target: Path) -> BackupReport:
         raise ConfigError(f"{target} is a folder; give the archive's file name, e.g. {target / 'certkb.tar.gz'}")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp_name = tempfile.mkstemp(prefix=".certkb-export-", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise ConfigError(f"cannot write the export to {target}: {exc.strerror or exc}; nothing was written") from exc
-    os.close(handle)
-    tmp = Path(tmp_name)
-    try:
         with kb._write_lock():  # no ingest may interleave with the copy
             members: dict[str, bytes] = {RECORD_FILE: kb.layout.record.read_bytes()}
             if kb.layout.manifest.is_file():
@@ -107,17 +102,12 @@ def export_kb(kb: KnowledgeBase, target: Path) -> BackupReport:
             "chunks": count,
             "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in members.items()},
         }
-        with tarfile.open(tmp, "w:gz") as archive:
+        with replacing(target) as tmp, tarfile.open(tmp, "w:gz") as archive:
             _add(archive, INDEX, json.dumps(index, ensure_ascii=False, indent=1).encode("utf-8"))
             for name, data in members.items():
                 _add(archive, name, data)
-        with open(tmp, "rb") as written:
-            os.fsync(written.fileno())
-        os.replace(tmp, target)
     except OSError as exc:
         raise ConfigError(f"cannot write the export to {target}: {exc.strerror or exc}; nothing was written") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
     return BackupReport(target, count, len(documents - {""}), str(kb.record["embedder"]), target.stat().st_size)
 
 

@@ -33,6 +33,7 @@ from kb.errors import (
     KnowledgeBaseNotFoundError,
     StoreError,
 )
+from kb.files import write_atomic
 from kb.fusion import Ranked, reciprocal_rank_fusion
 from kb.glossary import shipped as shipped_glossary
 from kb.lang import detect_language, han_share
@@ -206,9 +207,7 @@ class KnowledgeBase:
             }
             store.open(create_metadata={"embedder": chosen.spec, "dim": chosen.dim, "revision": "new"})
             cls._check_collection(store, record, kb_dir)
-            tmp = record_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
-            os.replace(tmp, record_path)
+            write_atomic(record_path, json.dumps(record, ensure_ascii=False, indent=2))
         else:
             if not store.exists():
                 raise StoreError(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FIXTURES
+from helpers import FIXTURES
 
 from bot.feedback import FeedbackStore
 from ingest.pipeline import Ingester
@@ -115,7 +115,7 @@ def test_import_never_overwrites_and_export_never_half_writes(built: KnowledgeBa
     (tmp_path / "blocker").write_text("a file where a folder should be")
     with pytest.raises(ConfigError, match="cannot write the export"):
         export_kb(built, tmp_path / "blocker" / "kb.tar.gz")
-    assert not list(tmp_path.glob("**/.certkb-export-*"))
+    assert not list(tmp_path.glob("**/.kb.tar.gz.*"))
 
 
 def test_cli_export_and_import(built: KnowledgeBase, tmp_path: Path) -> None:

@@ -2,7 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_CHUNKS, make_chunk
+from helpers import SAMPLE_CHUNKS, make_chunk
 
 from kb.errors import ConfigError, EmbedderMismatchError, FilterError, KnowledgeBaseNotFoundError
 from kb.knowledge_base import KnowledgeBase

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from helpers import FIXTURES
 
 from ingest.pipeline import Ingester, rebuild
 from kb.embedders import FakeEmbedder, Vectors
