@@ -22,7 +22,8 @@ from ingest.chunker import Chunker, ChunkerSettings
 from ingest.pipeline import Ingester
 from kb.embedders import Embedder, get_embedder
 from kb.evaluation import Question, Retrieve, evaluate, load_questions
-from kb.knowledge_base import Fusion, KnowledgeBase, LexicalWeighting, SearchMode
+from kb.knowledge_base import KnowledgeBase
+from kb.search import Fusion, LexicalWeighting, SearchMode
 from kb.settings import Settings, available_cores
 
 
