@@ -215,8 +215,7 @@ def test_a_translation_is_searched_too(fake_kb: KnowledgeBase) -> None:
 
 def test_han_share_and_language_weights() -> None:
     from kb.lang import han_share
-    from kb.search import MIXED_MIN_HAN
-    from kb.search import language_weight as _language_weight
+    from kb.search import MIXED_MIN_HAN, language_weight
 
     assert han_share("Do I need CCC?") == 0.0 and han_share("300") == 0.0
     assert han_share("需要CCC认证吗") == 5 / 8
@@ -224,10 +223,10 @@ def test_han_share_and_language_weights() -> None:
         han_share("What 注册资本 does a 认证机构 need?") >= MIXED_MIN_HAN
     )  # a glossary-mixed version reads as Chinese
     # an English version ranks Chinese passages only when no Chinese version of the query exists
-    assert _language_weight("en", "zh", {"en", "zh"}) == 0.0
-    assert _language_weight("en", "zh", {"en"}) == 1.0
-    assert _language_weight("zh", "zh-CN", {"en", "zh"}) == 1.0
-    assert _language_weight("en", "", {"en", "zh"}) == 1.0
+    assert language_weight("en", "zh", {"en", "zh"}) == 0.0
+    assert language_weight("en", "zh", {"en"}) == 1.0
+    assert language_weight("zh", "zh-CN", {"en", "zh"}) == 1.0
+    assert language_weight("en", "", {"en", "zh"}) == 1.0
 
 
 def test_bad_fusion_is_a_clear_error(fake_kb: KnowledgeBase) -> None:
