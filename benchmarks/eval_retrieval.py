@@ -22,7 +22,8 @@ from ingest.chunker import Chunker, ChunkerSettings
 from ingest.pipeline import Ingester
 from kb.embedders import Embedder, get_embedder
 from kb.evaluation import Question, Retrieve, evaluate, load_questions
-from kb.knowledge_base import Fusion, KnowledgeBase, LexicalWeighting, SearchMode
+from kb.knowledge_base import KnowledgeBase
+from kb.search import Fusion, LexicalWeighting, SearchMode
 from kb.settings import Settings, available_cores
 
 
@@ -85,9 +86,13 @@ def translated_variants(kb: KnowledgeBase, k: int, backend: str) -> tuple[dict[s
 
 def langchain_baseline(files: list[Path], embedder: Embedder, k: int, cache: Path) -> Retrieve:
     """The plain recipe most RAG tutorials use, with the same embedder, for comparison."""
-    from langchain_chroma import Chroma
     from langchain_core.embeddings import Embeddings
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    try:
+        from langchain_chroma import Chroma
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+    except ImportError as exc:
+        raise SystemExit(f"the LangChain baseline needs the bench extra ({exc}): pip install -e '.[bench]'") from None
 
     class Adapter(Embeddings):
         def embed_documents(self, texts: list[str]) -> list[list[float]]:

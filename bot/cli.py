@@ -257,7 +257,7 @@ class _Progress:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from ingest.chunker import Chunker
-    from ingest.pipeline import Ingester
+    from ingest.pipeline import Ingester, rebuild
     from kb.resources import corpus_dir
 
     settings = _settings(args)
@@ -272,29 +272,35 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from None
     if args.max_file_mb <= 0:
         raise ConfigError("--max-file-mb must be positive")
-    if args.rebuild:
-        KnowledgeBase.remove(settings=settings)
-    kb = KnowledgeBase.open(settings=settings, create=True)
     progress = _Progress()
     try:
-        ingester = Ingester(kb, chunker=Chunker(chunking), max_bytes=int(args.max_file_mb * 2**20))
-        report = ingester.sync(paths, on_file=progress.on_file, on_chunks=progress.on_chunks)
+        chunker, max_bytes = Chunker(chunking), int(args.max_file_mb * 2**20)
+        if args.rebuild:
+            kb, report = rebuild(
+                settings,
+                paths,
+                chunker=chunker,
+                max_bytes=max_bytes,
+                on_file=progress.on_file,
+                on_chunks=progress.on_chunks,
+            )
+        else:
+            kb = KnowledgeBase.open(settings=settings, create=True)
+            ingester = Ingester(kb, chunker=chunker, max_bytes=max_bytes)
+            report = ingester.sync(paths, on_file=progress.on_file, on_chunks=progress.on_chunks)
     finally:
         progress.done()
     return _report(report, kb, args.json)
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    from ingest.pipeline import Ingester
+    from ingest.pipeline import rebuild
 
-    kb = KnowledgeBase.open(settings=_settings(args))
-    ingester = Ingester(kb)
-    roots = ingester.roots()
-    if not roots:
-        raise ConfigError(f"nothing to rebuild: the knowledge base at {kb.kb_dir} has no documents whose files exist")
-    if not args.json:
-        print(f"Rebuilding from {', '.join(str(root) for root in roots)}")
-    report = ingester.rebuild()
+    def announce(roots: list[Path]) -> None:
+        if not args.json:
+            print(f"Rebuilding from {', '.join(str(root) for root in roots)}")
+
+    kb, report = rebuild(_settings(args), on_roots=announce)
     return _report(report, kb, args.json)
 
 

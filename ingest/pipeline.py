@@ -12,6 +12,7 @@ new one is fully written, and a file that fails to load keeps its previous versi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -24,10 +25,12 @@ from typing import Any
 from ingest.chunker import Chunker
 from ingest.errors import IngestError
 from ingest.loaders import SIDECAR_SUFFIX, load_document, sidecar_path
-from kb.errors import ConfigError
+from kb.errors import CertkbError, ConfigError
+from kb.files import write_atomic
 from kb.knowledge_base import KnowledgeBase
+from kb.layout import KBLayout
+from kb.settings import Settings
 
-MANIFEST_FILE = "manifest.json"
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 FileProgress = Callable[[int, int, str], None]
 ChunkProgress = Callable[[int, int], None]
@@ -58,12 +61,13 @@ class Manifest:
     roots it re-ingests (so a rebuild killed after emptying the knowledge base still knows what to finish).
     Saved atomically."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, fresh: bool = False) -> None:
+        """The manifest at `path`; `fresh` starts empty whatever the file holds (a rebuild replacing it)."""
         self.path = path
         self.files: dict[str, dict[str, Any]] = {}
         self.pending: dict[str, str] = {}
         self.rebuilding: list[str] = []
-        if path.is_file():
+        if path.is_file() and not fresh:
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
@@ -73,13 +77,20 @@ class Manifest:
             self.rebuilding = [str(root) for root in data.get("rebuilding", [])]
 
     def save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
         payload = {"format": 1, "files": self.files, "pending": self.pending, "rebuilding": self.rebuilding}
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, ensure_ascii=False, indent=1)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(payload, ensure_ascii=False, indent=1))
+
+    def roots(self) -> list[Path]:
+        """The files and folders the current documents were ingested from (or those of an interrupted rebuild),
+        to ingest them all again."""
+        if self.rebuilding:
+            return sorted(Path(root) for root in self.rebuilding if Path(root).exists())
+        roots = set()
+        for key, entry in self.files.items():
+            depth = len(Path(str(entry["source"])).parts)
+            path = Path(key)
+            roots.add(path.parents[depth - 2] if depth > 1 else path)
+        return sorted(root for root in roots if root.exists())
 
 
 def _walk(path: Path) -> list[Path]:
@@ -116,7 +127,7 @@ class Ingester:
         self.kb = kb
         self.chunker = chunker or Chunker()
         self.max_bytes = max_bytes
-        self.manifest = Manifest(kb.kb_dir / MANIFEST_FILE)
+        self.manifest = Manifest(kb.layout.manifest)
 
     def _finish_interrupted(self) -> None:
         """Remove documents whose writing or deleting was interrupted and that no finished entry points to.
@@ -243,31 +254,64 @@ class Ingester:
         known = sorted(entry["source"] for entry in self.manifest.files.values())
         raise ConfigError(f"no document {source!r} in the knowledge base; known sources: {', '.join(known[:10])}")
 
-    def rebuild(self) -> IngestReport:
-        """Empty the knowledge base and ingest every current document again from its files and folders.
-
-        The roots are written to the manifest before anything is removed: a rebuild killed at any point is
-        finished by the next `rebuild` (or an ingest of the same folders)."""
-        roots = self.roots()
-        self.manifest.rebuilding = [str(root) for root in roots]
-        self.manifest.save()
-        self.kb.clear()
-        self.manifest.files.clear()
-        self.manifest.pending.clear()
-        self.manifest.save()
-        return self.sync(roots)
-
-    def roots(self) -> list[Path]:
-        """The files and folders the current documents were ingested from (or those of an interrupted rebuild),
-        to ingest them all again."""
-        if self.manifest.rebuilding:
-            return sorted(Path(root) for root in self.manifest.rebuilding if Path(root).exists())
-        roots = set()
-        for key, entry in self.manifest.files.items():
-            depth = len(Path(str(entry["source"])).parts)
-            path = Path(key)
-            roots.add(path.parents[depth - 2] if depth > 1 else path)
-        return sorted(root for root in roots if root.exists())
-
     def documents(self) -> list[dict[str, Any]]:
         return sorted(self.manifest.files.values(), key=lambda entry: str(entry["source"]))
+
+
+def rebuild(
+    settings: Settings,
+    paths: Sequence[Path] = (),
+    *,
+    kb: KnowledgeBase | None = None,
+    chunker: Chunker | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    on_roots: Callable[[list[Path]], None] | None = None,
+    on_file: FileProgress | None = None,
+    on_chunks: ChunkProgress | None = None,
+) -> tuple[KnowledgeBase, IngestReport]:
+    """Empty the knowledge base at `settings.kb_dir` and ingest `paths` into it; without `paths`, every file and
+    folder its current documents came from. `certkb ingest --rebuild`, `certkb rebuild` and the admin page's
+    rebuild (which passes the `kb` it serves) all run this; returns the rebuilt knowledge base and the report.
+
+    The embedder is `settings.embedder`, else the one the knowledge base was built with. When the knowledge base
+    opens with it, it is emptied in place (its vectors stay where they live, and an open `kb` stays usable);
+    otherwise (another embedder, a damaged record, no knowledge base yet) it is removed and created again, which
+    is the only way to change the embedder. Feedback and uploads are kept (`kb.layout`).
+
+    The roots are written to the manifest, and its documents forgotten, before anything is emptied: a rebuild
+    killed at any point is finished by the next `rebuild` (or an ingest of the same folders), and never leaves a
+    manifest claiming documents the knowledge base no longer holds.
+    """
+    layout = kb.layout if kb is not None else KBLayout(settings.kb_dir)
+    if kb is None and not paths:
+        kb = KnowledgeBase.open(settings=settings)  # rebuilding what is there: it must exist
+    try:
+        manifest = Manifest(layout.manifest)
+    except ConfigError:
+        if not paths:
+            raise
+        manifest = Manifest(layout.manifest, fresh=True)  # an unreadable manifest is what --rebuild replaces
+    roots = [Path(p).resolve() for p in paths] if paths else manifest.roots()
+    if not roots:
+        raise ConfigError(f"nothing to rebuild: the knowledge base at {layout.root} has no documents whose files exist")
+    missing = [str(p) for p in roots if not p.exists()]
+    if missing:
+        raise ConfigError(f"no such file or folder: {', '.join(missing)}")
+    if kb is None:
+        with contextlib.suppress(CertkbError):  # what cannot be opened as asked is removed below
+            kb = KnowledgeBase.open(settings=settings)
+    if on_roots:
+        on_roots(roots)
+
+    manifest.rebuilding = [str(root) for root in roots]
+    manifest.files.clear()
+    manifest.pending.clear()
+    layout.root.mkdir(parents=True, exist_ok=True)
+    manifest.save()
+    if kb is not None:
+        kb.clear()
+    else:
+        KnowledgeBase.remove(settings=settings)
+        kb = KnowledgeBase.open(settings=settings, create=True)
+    report = Ingester(kb, chunker=chunker, max_bytes=max_bytes).sync(roots, on_file=on_file, on_chunks=on_chunks)
+    return kb, report

@@ -29,16 +29,17 @@ from typing import Any
 import numpy as np
 
 from kb.errors import ConfigError
-from kb.knowledge_base import KB_FILE, KnowledgeBase
+from kb.files import replacing
+from kb.knowledge_base import KnowledgeBase
+from kb.layout import FEEDBACK_FILE, MANIFEST_FILE, RECORD_FILE, KBLayout
 from kb.settings import Settings
 from kb.store import StoredChunk
 
 FORMAT = 1
 INDEX = "certkb-export.json"
 CHUNKS = "chunks.jsonl"
-MANIFEST = "manifest.json"
-FEEDBACK = "feedback.sqlite3"
-MEMBERS = {INDEX, CHUNKS, KB_FILE, MANIFEST, FEEDBACK}
+# the folder's own files travel under their names in kb.layout
+MEMBERS = {INDEX, CHUNKS, RECORD_FILE, MANIFEST_FILE, FEEDBACK_FILE}
 MAX_MEMBER_BYTES = 8 * 2**30
 
 
@@ -78,18 +79,12 @@ def export_kb(kb: KnowledgeBase, target: Path) -> BackupReport:
         raise ConfigError(f"{target} is a folder; give the archive's file name, e.g. {target / 'certkb.tar.gz'}")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp_name = tempfile.mkstemp(prefix=".certkb-export-", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise ConfigError(f"cannot write the export to {target}: {exc.strerror or exc}; nothing was written") from exc
-    os.close(handle)
-    tmp = Path(tmp_name)
-    try:
         with kb._write_lock():  # no ingest may interleave with the copy
-            members: dict[str, bytes] = {KB_FILE: (kb.kb_dir / KB_FILE).read_bytes()}
-            if (kb.kb_dir / MANIFEST).is_file():
-                members[MANIFEST] = (kb.kb_dir / MANIFEST).read_bytes()
-            if (kb.kb_dir / FEEDBACK).is_file():
-                members[FEEDBACK] = _sqlite_copy(kb.kb_dir / FEEDBACK)
+            members: dict[str, bytes] = {RECORD_FILE: kb.layout.record.read_bytes()}
+            if kb.layout.manifest.is_file():
+                members[MANIFEST_FILE] = kb.layout.manifest.read_bytes()
+            if kb.layout.feedback.is_file():
+                members[FEEDBACK_FILE] = _sqlite_copy(kb.layout.feedback)
             chunks = bytearray()
             count = 0
             documents: set[str] = set()
@@ -107,17 +102,12 @@ def export_kb(kb: KnowledgeBase, target: Path) -> BackupReport:
             "chunks": count,
             "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in members.items()},
         }
-        with tarfile.open(tmp, "w:gz") as archive:
+        with replacing(target) as tmp, tarfile.open(tmp, "w:gz") as archive:
             _add(archive, INDEX, json.dumps(index, ensure_ascii=False, indent=1).encode("utf-8"))
             for name, data in members.items():
                 _add(archive, name, data)
-        with open(tmp, "rb") as written:
-            os.fsync(written.fileno())
-        os.replace(tmp, target)
     except OSError as exc:
         raise ConfigError(f"cannot write the export to {target}: {exc.strerror or exc}; nothing was written") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
     return BackupReport(target, count, len(documents - {""}), str(kb.record["embedder"]), target.stat().st_size)
 
 
@@ -157,7 +147,7 @@ def _check(members: dict[str, bytes], archive_path: Path) -> dict[str, Any]:
     if index.get("format") != FORMAT:
         raise ConfigError(f"{archive_path}: export format {index.get('format')!r}; this certkb reads format {FORMAT}")
     expected = dict(index.get("sha256", {}))
-    if set(expected) != set(members) - {INDEX} or not {CHUNKS, KB_FILE} <= set(expected):
+    if set(expected) != set(members) - {INDEX} or not {CHUNKS, RECORD_FILE} <= set(expected):
         raise ConfigError(f"{archive_path}: the members do not match the export's index; the file is damaged")
     for name, digest in expected.items():
         if hashlib.sha256(members[name]).hexdigest() != digest:
@@ -175,7 +165,7 @@ def import_kb(archive_path: Path, kb_dir: Path, settings: Settings | None = None
         )
     members = _read_members(archive_path)
     index = _check(members, archive_path)
-    record = json.loads(members[KB_FILE])
+    record = json.loads(members[RECORD_FILE])
     settings = settings or Settings.from_env()
     if settings.chroma_url:
         raise ConfigError("import builds an embedded knowledge base; unset CERTKB_CHROMA_URL for the import")
@@ -190,9 +180,10 @@ def import_kb(archive_path: Path, kb_dir: Path, settings: Settings | None = None
         stored = [StoredChunk(str(r["id"]), str(r["text"]), dict(r["metadata"])) for r in rows]
         vectors = np.asarray([r["vector"] for r in rows], dtype=np.float32).reshape(len(rows), -1)
         kb.restore(stored, vectors)
-        for name in (MANIFEST, FEEDBACK):
+        restored = KBLayout(building)
+        for name, path in ((MANIFEST_FILE, restored.manifest), (FEEDBACK_FILE, restored.feedback)):
             if name in members:
-                (building / name).write_bytes(members[name])
+                path.write_bytes(members[name])
         if kb_dir.exists():
             kb_dir.rmdir()  # empty, checked above
         os.rename(building, kb_dir)

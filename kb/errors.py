@@ -38,6 +38,9 @@ class FilterError(ConfigError):
     """A search filter names an unknown field or has an unusable value."""
 
 
+# LLMError and BusyError are raised only by bot/, yet live here on purpose: the hierarchy is one module that every
+# edge (CLI, REST API, web UI) translates in one place, and kb is the layer everyone already imports, so hosting
+# them costs kb no dependency on bot.
 class LLMError(CertkbError):
     """The chat model failed: endpoint unreachable, timed out, refused the request, or returned nothing usable."""
 

@@ -1,7 +1,7 @@
 """The knowledge base: chunks in, ranked and filterable passages out.
 
 A knowledge base is a folder holding `kb.json` (which embedder built it, where its vectors live), the lexical
-index, and, unless a Chroma server is used, the embedded Chroma database.
+index, and, unless a Chroma server is used, the embedded Chroma database; `kb.layout` names every file in it.
 
 >>> kb = KnowledgeBase.open("/tmp/certkb-doctest", embedder="fake", create=True)
 >>> kb.add([Chunk("c1", "认证机构注册资本不少于300万元。", PassageMeta(doc_id="d1", source="rules.md", lang="zh"))])
@@ -21,7 +21,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -33,22 +33,34 @@ from kb.errors import (
     KnowledgeBaseNotFoundError,
     StoreError,
 )
-from kb.fusion import Ranked, reciprocal_rank_fusion
+from kb.files import write_atomic
 from kb.glossary import shipped as shipped_glossary
-from kb.lang import detect_language, han_share
-from kb.lexical import LexicalHit, LexicalIndex
-from kb.rerank import RERANK_DEPTH, CrossEncoderReranker, Reranker, order_by_scores
+from kb.lang import detect_language
+from kb.layout import KBLayout
+from kb.lexical import LexicalIndex
+from kb.rerank import RERANK_DEPTH, CrossEncoderReranker, Reranker
+from kb.search import (
+    DenseHit,
+    DenseRun,
+    Fusion,
+    LexicalRun,
+    LexicalWeighting,
+    RetrieverScores,
+    SearchMode,
+    SearchOptions,
+    dense_runs,
+    fuse,
+    fusion_lists,
+    lexical_runs,
+    query_variants,
+)
+from kb.search import rerank as rerank_hits  # `rerank` is also search's flag
 from kb.settings import DEFAULT_EMBEDDER, Settings
 from kb.store import ChromaStore, StoredChunk
 from kb.tokenize import tokenize
 from kb.types import FILTER_FIELDS, Chunk, Filters, Hit, KBStats
 
-KB_FILE = "kb.json"
-LEXICAL_FILE = "lexical.json"
 FORMAT = 1
-SearchMode = Literal["hybrid", "dense", "lexical"]
-LexicalWeighting = Literal["match", "coverage", "flat"]
-Fusion = Literal["language", "flat"]
 Progress = Callable[[int, int], None]
 EMBED_BATCH = 16
 
@@ -78,36 +90,6 @@ def _chroma_where(filters: dict[str, list[str]]) -> dict[str, Any] | None:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-# A glossary-mixed version of a Latin-script question is searched as Chinese when at least this share of its
-# letters are Chinese characters (measured in session 3, docs/retrieval.md; lower than `detect_language`'s 2/7:
-# e5 reads a handful of Chinese terms in an English frame as Chinese).
-MIXED_MIN_HAN = 0.2
-
-
-def _language_weight(query_lang: str, passage_lang: str, covered: set[str]) -> float:
-    """How much a dense ranking by a query in `query_lang` counts for a passage in `passage_lang` when the query
-    was searched in the languages `covered`: fully in its own language or where no version speaks the passage's
-    language, not at all where another version does."""
-    same = passage_lang.split("-")[0] == query_lang if passage_lang else True
-    return 1.0 if same or passage_lang.split("-")[0] not in covered else 0.0
-
-
-def _for_language(ranking: Ranked, passage_langs: Sequence[str], lang: str, covered: set[str], votes: int) -> Ranked:
-    """`ranking` (made by a version of the query in `lang`) as language-aware fusion counts it: each item weighted
-    by `_language_weight`, the whole by its share of the `votes` of that language's rankings of one retriever."""
-    shares = ranking.item_weights or [1.0] * len(ranking.ids)
-    weights = [share * _language_weight(lang, p, covered) for share, p in zip(shares, passage_langs, strict=True)]
-    return Ranked(ranking.ids, ranking.weight / votes, weights)
-
-
-def _lexical_ranking(run: Sequence[LexicalHit], weighting: str, coverage: float, glossed: bool) -> Ranked:
-    """One BM25 ranking as the fusion should count it (see `KnowledgeBase.search`, `lexical_weighting`)."""
-    ids = [hit.chunk_id for hit in run]
-    if weighting == "match" and not glossed:
-        return Ranked(ids, 1.0, [hit.matched for hit in run])
-    return Ranked(ids, coverage if weighting == "coverage" else 1.0)
-
-
 def _indexed_text(stored: StoredChunk) -> str:
     return str(stored.metadata.get("embed_text") or stored.text)
 
@@ -121,6 +103,7 @@ class KnowledgeBase:
 
     def __init__(self, kb_dir: Path, store: ChromaStore, embedder: Embedder, record: dict[str, Any]) -> None:
         self.kb_dir = kb_dir
+        self.layout = KBLayout(kb_dir)
         self.store = store
         self.embedder = embedder
         self.record = record
@@ -153,7 +136,8 @@ class KnowledgeBase:
             kb_dir=path, chroma_url=chroma_url, embedder=embedder if isinstance(embedder, str) else None
         )
         kb_dir = settings.kb_dir
-        record_path = kb_dir / KB_FILE
+        layout = KBLayout(kb_dir)
+        record_path = layout.record
         record: dict[str, Any] | None = None
         if record_path.is_file():
             try:
@@ -193,7 +177,7 @@ class KnowledgeBase:
 
         if record is None:
             kb_dir.mkdir(parents=True, exist_ok=True)
-        store = ChromaStore(path=None if url else kb_dir / "chroma", url=url, collection=collection)
+        store = ChromaStore(path=None if url else layout.chroma, url=url, collection=collection)
         if record is None:
             record = {
                 "format": FORMAT,
@@ -205,9 +189,7 @@ class KnowledgeBase:
             }
             store.open(create_metadata={"embedder": chosen.spec, "dim": chosen.dim, "revision": "new"})
             cls._check_collection(store, record, kb_dir)
-            tmp = record_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
-            os.replace(tmp, record_path)
+            write_atomic(record_path, json.dumps(record, ensure_ascii=False, indent=2))
         else:
             if not store.exists():
                 raise StoreError(
@@ -226,12 +208,15 @@ class KnowledgeBase:
     def remove(
         cls, path: str | os.PathLike[str] | None = None, *, collection: str = "certkb", settings: Settings | None = None
     ) -> None:
-        """Delete the knowledge base at `path` (its vectors, indexes and records), e.g. before a rebuild.
+        """Delete the knowledge base at `path` (its vectors, BM25 index and record), e.g. before a rebuild.
 
-        The source documents are not touched. A missing knowledge base is not an error.
+        The source documents are not touched, nor what callers keep in the folder (the ingest manifest,
+        feedback, uploads: see `kb.layout`); `ingest.pipeline.rebuild` renews the manifest before calling this.
+        A missing knowledge base is not an error.
         """
         settings = (settings or Settings.from_env()).with_overrides(kb_dir=path)
-        record_path = settings.kb_dir / KB_FILE
+        layout = KBLayout(settings.kb_dir)
+        record_path = layout.record
         url = settings.chroma_url
         if record_path.is_file():
             try:
@@ -241,11 +226,11 @@ class KnowledgeBase:
                 pass
         # records first: a kill part-way leaves no record claiming vectors that are gone; leftover vectors are
         # swept by the next ingest, or dropped here by the next rebuild
-        for name in ("manifest.json", KB_FILE, LEXICAL_FILE):
+        for file in (layout.record, layout.lexical):
             with contextlib.suppress(FileNotFoundError):
-                (settings.kb_dir / name).unlink()
-        if url or (settings.kb_dir / "chroma").is_dir():
-            ChromaStore(path=None if url else settings.kb_dir / "chroma", url=url, collection=collection).drop()
+                file.unlink()
+        if url or layout.chroma.is_dir():
+            ChromaStore(path=None if url else layout.chroma, url=url, collection=collection).drop()
 
     @staticmethod
     def _check_collection(store: ChromaStore, record: dict[str, Any], kb_dir: Path) -> None:
@@ -261,7 +246,7 @@ class KnowledgeBase:
 
     @contextlib.contextmanager
     def _write_lock(self) -> Iterator[None]:
-        with open(self.kb_dir / ".lock", "a", encoding="utf-8") as handle:
+        with open(self.layout.lock, "a", encoding="utf-8") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -305,7 +290,7 @@ class KnowledgeBase:
         return lexical, revision
 
     def _end_write(self, lexical: LexicalIndex, revision: str) -> None:
-        lexical.save(self.kb_dir / LEXICAL_FILE, revision)
+        lexical.save(self.layout.lexical, revision)
         self._lexical, self._lexical_revision = lexical, revision
 
     def _check_dim(self, dim: int) -> None:
@@ -404,7 +389,7 @@ class KnowledgeBase:
         revision = str(self.store.metadata().get("revision", ""))
         if self._lexical is not None and self._lexical_revision == revision:
             return self._lexical
-        loaded = LexicalIndex.load(self.kb_dir / LEXICAL_FILE)
+        loaded = LexicalIndex.load(self.layout.lexical)
         if loaded is not None and loaded[1] == revision:
             self._lexical, self._lexical_revision = loaded
             return loaded[0]
@@ -413,7 +398,7 @@ class KnowledgeBase:
         for stored in self.store.iter_all():
             index.add(stored.chunk_id, tokenize(_indexed_text(stored)), self._filter_meta(stored.metadata))
         with contextlib.suppress(OSError):  # a read-only folder still searches, it just rebuilds each time
-            index.save(self.kb_dir / LEXICAL_FILE, revision)
+            index.save(self.layout.lexical, revision)
         self._lexical, self._lexical_revision = index, revision
         return index
 
@@ -463,130 +448,48 @@ class KnowledgeBase:
             raise ConfigError("the search query is empty")
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")
-        if mode not in ("hybrid", "dense", "lexical"):
-            raise ConfigError(f"unknown search mode {mode!r}: use hybrid, dense or lexical")
-        if lexical_weighting not in ("match", "coverage", "flat"):
-            raise ConfigError(f"unknown lexical weighting {lexical_weighting!r}: use match, coverage or flat")
-        if fusion not in ("language", "flat"):
-            raise ConfigError(f"unknown fusion {fusion!r}: use language or flat")
+        options = SearchOptions(mode, lexical_weighting, glossary, fusion, rerank)
         wanted = _normalise_filters(filters)
         depth = max(4 * k, 30)
-        variants = self._query_variants(query, lang or detect_language(query), glossary, translations or {})
+        lang = lang or detect_language(query)
+        variants = query_variants(query, lang, shipped_glossary() if glossary else None, translations or {})
 
-        # dense: one ranking per version of the query; the first is the question as asked
-        dense_runs: list[tuple[str, list[tuple[StoredChunk, float]]]] = []
-        if mode in ("hybrid", "dense"):
-            for lang, text, _ in variants:
+        dense: list[DenseRun] = []
+        if options.dense:
+            where = _chroma_where(wanted)
+
+            def nearest(text: str) -> list[DenseHit]:
                 vector = self.embedder.embed_query(text)
                 self._check_dim(int(vector.shape[0]))
-                dense_runs.append((lang, self.store.query(vector, depth, _chroma_where(wanted))))
-        # lexical: one ranking per distinct token list (the glossary's Chinese version shares the original's)
-        # (hits, whether the glossary translated the run, the language it searches in)
-        lexical_runs: list[tuple[list[LexicalHit], bool, str]] = []
+                return [DenseHit(stored, score) for stored, score in self.store.query(vector, depth, where)]
+
+            dense = dense_runs(variants, nearest)
+        lexical: list[LexicalRun] = []
         coverage = 0.0
-        index: LexicalIndex | None = None
-        if mode in ("hybrid", "lexical"):
-            index = self._lexical_index()
+        index = self._lexical_index() if options.lexical else None
+        if index is not None:
             allowed = {key: set(values) for key, values in wanted.items()}
-            as_asked = variants[0][2] if variants[0][0] == "zh" else tokenize(query)  # before the glossary
-            glossed = variants[0][2] != as_asked
-            seen_tokens: list[list[str]] = []
-            for number, (lang, _, tokens) in enumerate(variants):
-                if tokens in seen_tokens:
-                    continue
-                seen_tokens.append(tokens)
-                if number == 0:
-                    coverage = index.coverage(tokens)
-                run_glossed = number == 0 and glossed
-                lexical_runs.append((index.search(tokens, depth, allowed), run_glossed, "zh" if run_glossed else lang))
-            if glossed:
-                # the question's own words too, for passages in its language (the glossary's version has Chinese
-                # terms in place of the English ones an English passage contains); whole, as plain hybrid search
-                # counts BM25, where the language weights below keep it away from passages in other languages
-                lexical_runs.append((index.search(as_asked, depth, allowed), fusion == "language", variants[0][0]))
+            coverage = index.coverage(variants[0].tokens)
+            lexical = lexical_runs(query, variants, lambda tokens: index.search(tokens, depth, allowed), fusion)
 
-        # With language-aware fusion each ranking counts for the passages in its own language, and the rankings of
-        # one language share one vote per retriever: a translation adds a second Chinese dense and BM25 ranking,
-        # which must not outvote the English passages' one of each in a bilingual knowledge base.
-        covered = {lang for lang, _, _ in variants}
-        dense_votes = Counter(lang for lang, _ in dense_runs)
-        lists: list[Ranked] = []
-        for lang, run in dense_runs:
-            ranking = Ranked([stored.chunk_id for stored, _ in run])
-            if fusion == "language" and len(covered) > 1:
-                passage_langs = [str(stored.metadata.get("lang", "")) for stored, _ in run]
-                ranking = _for_language(ranking, passage_langs, lang, covered, dense_votes[lang])
-            lists.append(ranking)
-        lexical_langs = {lang for _, _, lang in lexical_runs}
-        lexical_votes = Counter(lang for _, _, lang in lexical_runs)
-        for lexical_run, glossed_run, lang in lexical_runs:
-            ranking = _lexical_ranking(lexical_run, lexical_weighting, coverage, glossed_run)
-            if index is not None and fusion == "language" and len(lexical_langs) > 1:
-                passage_langs = [index.field(hit.chunk_id, "lang") for hit in lexical_run]
-                ranking = _for_language(ranking, passage_langs, lang, lexical_langs, lexical_votes[lang])
-            lists.append(ranking)
-        if mode == "dense" and len(dense_runs) == 1:
-            ranked = [(stored.chunk_id, score) for stored, score in dense_runs[0][1]]
-        elif mode == "lexical" and len(lexical_runs) == 1:
-            ranked = [(hit.chunk_id, hit.score) for hit in lexical_runs[0][0]]
-        else:
-            ranked = reciprocal_rank_fusion(lists)
-        ranked = ranked[: max(k, RERANK_DEPTH) if rerank and self.reranker is not None else k]
+        covered = {variant.lang for variant in variants}
+        passage_lang = (lambda cid: index.field(cid, "lang")) if index is not None else (lambda cid: "")
+        lists = fusion_lists(dense, lexical, covered, options, coverage, passage_lang)
+        fused = fuse(mode, dense, lexical, lists)
+        fused = fused[: max(k, RERANK_DEPTH) if rerank and self.reranker is not None else k]
 
-        # what each retriever thought of the question as asked, and the best similarity any version of the
-        # question reached with the language of that version (what the relevance gate looks at: the
-        # glossary-mixed version counts as Chinese; calibrated both ways, that separated answerable from
-        # unanswerable questions better than counting it as the asker's language, docs/answering.md)
-        dense_scores = {stored.chunk_id: score for stored, score in (dense_runs[0][1] if dense_runs else [])}
-        best_dense: dict[str, tuple[float, str]] = {}
-        for lang, run in dense_runs:
-            for chunk, score in run:
-                if chunk.chunk_id not in best_dense or score > best_dense[chunk.chunk_id][0]:
-                    best_dense[chunk.chunk_id] = (score, lang)
-        lexical_by_id: dict[str, LexicalHit] = {}
-        for lexical_run, _, _ in reversed(lexical_runs):
-            lexical_by_id.update({hit.chunk_id: hit for hit in lexical_run})
-        known = {stored.chunk_id: stored for _, run in dense_runs for stored, _ in run}
-        missing = [cid for cid, _ in ranked if cid not in known]
+        scores = RetrieverScores.of(dense, lexical, coverage)
+        known = {hit.stored.chunk_id: hit.stored for run in dense for hit in run.hits}
+        missing = [item.chunk_id for item in fused if item.chunk_id not in known]
         known.update({stored.chunk_id: stored for stored in self.store.get(missing)})
-        hits = []
-        for cid, score in ranked:
-            stored = known.get(cid)
-            if stored is None:  # deleted between the two reads
-                continue
-            hit = Hit.from_stored(cid, stored.text, stored.metadata, score)
-            hit.dense_score = dense_scores.get(cid)
-            if cid in best_dense:
-                hit.extra["best_dense"], hit.extra["best_dense_lang"] = best_dense[cid]
-            if cid in lexical_by_id:
-                hit.lexical_score = lexical_by_id[cid].score
-                hit.extra["lexical_match"] = lexical_by_id[cid].matched
-            hit.extra["lexical_coverage"] = coverage
-            hits.append(hit)
-        if rerank and self.reranker is not None and len(hits) > 1:
-            scores = self.reranker.scores(query, [hit.text for hit in hits])
-            order = order_by_scores(hits, scores)
-            for i in order:
-                hits[i].extra["rerank_score"] = float(scores[i])
-            hits = [hits[i] for i in order]
+        hits = [
+            scores.annotate(Hit.from_stored(item.chunk_id, stored.text, stored.metadata, item.score))
+            for item in fused
+            if (stored := known.get(item.chunk_id)) is not None  # None: deleted between the two reads
+        ]
+        if rerank:
+            hits = rerank_hits(query, hits, self.reranker)
         return hits[:k]
-
-    def _query_variants(
-        self, query: str, lang: str, glossary: bool, translations: Mapping[str, str]
-    ) -> list[tuple[str, str, list[str]]]:
-        """(language, text, BM25 tokens) for each version of the query, the query as asked (in `lang`) first."""
-        tokens = tokenize(query)
-        if glossary and lang != "zh":
-            tokens = shipped_glossary().translate(tokens)
-        variants = [(lang, query, tokens)]
-        if glossary and lang != "zh":
-            mixed = shipped_glossary().mix(query)
-            if mixed != query and han_share(mixed) >= MIXED_MIN_HAN:
-                variants.append(("zh", mixed, tokens))
-        for target, text in translations.items():
-            if isinstance(text, str) and text.strip() and text.strip() != query.strip():
-                variants.append((target, text, tokenize(text)))
-        return variants
 
     def language_shares(self) -> dict[str, float]:
         """{language: share of the chunks}, e.g. {"zh": 0.9, "en": 0.1}; cached until the next write."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+from kb.files import write_atomic
 
 FORMAT = 1
 
@@ -169,12 +170,7 @@ class LexicalIndex:
             "revision": revision,
             "chunks": {cid: {"terms": terms, "meta": self._meta[cid]} for cid, terms in self._terms.items()},
         }
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, ensure_ascii=False, separators=(",", ":"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
 
     @classmethod
     def load(cls, path: Path) -> tuple[LexicalIndex, str] | None:

@@ -15,7 +15,8 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from kb.knowledge_base import KnowledgeBase, SearchMode
+from kb.knowledge_base import KnowledgeBase
+from kb.search import SearchMode
 from kb.types import Filters, Hit
 
 

@@ -1,6 +1,8 @@
 """One settings object, read from environment variables and overridden by CLI flags.
 
-Nothing here touches the disk: building a `Settings` only decides where things are and what to use.
+Nothing here touches the disk: building a `Settings` only decides where things are and what to use. The chat-model
+settings (`llm*`, `model_dir`, `translate`) are used only by bot/ but belong here: one object is read once from the
+environment and the flags and handed down every layer, and they are plain values that give kb no dependency on bot.
 
 | setting      | environment variable | default                                          |
 |--------------|----------------------|--------------------------------------------------|

@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import make_chunk
 from fakes import ScriptedChat, passage_number
+from helpers import make_chunk
 from langchain_core.messages import BaseMessage
 
 from bot.answer import Answerer, Turn

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_CHUNKS, make_chunk
+from helpers import SAMPLE_CHUNKS, make_chunk
 
 from bot.answer import Answer, Answerer
 from bot.llm import assemble_local_model, local_model_installed, make_chat_model

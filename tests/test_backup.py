@@ -11,13 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FIXTURES
+from helpers import FIXTURES
 
-from bot.feedback import FEEDBACK_FILE, FeedbackStore
-from ingest.pipeline import MANIFEST_FILE, Ingester
+from bot.feedback import FeedbackStore
+from ingest.pipeline import Ingester
 from kb.backup import export_kb, import_kb
 from kb.errors import ConfigError
 from kb.knowledge_base import KnowledgeBase
+from kb.layout import KBLayout
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def built(tmp_path: Path) -> KnowledgeBase:
     shutil.copytree(FIXTURES / "docs", docs)
     kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
     Ingester(kb).sync([docs])
-    FeedbackStore(kb.kb_dir / FEEDBACK_FILE).add("CCC?", "yes [1]", ["x"], "up")
+    FeedbackStore(kb.layout.feedback).add("CCC?", "yes [1]", ["x"], "up")
     return kb
 
 
@@ -50,8 +51,9 @@ def test_round_trip_keeps_every_passage_vector_and_ranking(built: KnowledgeBase,
             assert [h.chunk_id for h in again.search(query, k=5, mode=mode)] == [
                 h.chunk_id for h in built.search(query, k=5, mode=mode)
             ]
-    assert (tmp_path / "restored" / MANIFEST_FILE).read_bytes() == (built.kb_dir / MANIFEST_FILE).read_bytes()
-    assert FeedbackStore(tmp_path / "restored" / FEEDBACK_FILE).list()[0].question == "CCC?"
+    restored = KBLayout(tmp_path / "restored")
+    assert restored.manifest.read_bytes() == built.layout.manifest.read_bytes()
+    assert FeedbackStore(restored.feedback).list()[0].question == "CCC?"
     assert Ingester(again).documents() == Ingester(built).documents()
 
 
@@ -113,7 +115,7 @@ def test_import_never_overwrites_and_export_never_half_writes(built: KnowledgeBa
     (tmp_path / "blocker").write_text("a file where a folder should be")
     with pytest.raises(ConfigError, match="cannot write the export"):
         export_kb(built, tmp_path / "blocker" / "kb.tar.gz")
-    assert not list(tmp_path.glob("**/.certkb-export-*"))
+    assert not list(tmp_path.glob("**/.kb.tar.gz.*"))
 
 
 def test_cli_export_and_import(built: KnowledgeBase, tmp_path: Path) -> None:

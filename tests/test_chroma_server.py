@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_CHUNKS, make_chunk
+from helpers import SAMPLE_CHUNKS, make_chunk
 
 from kb.errors import ConfigError, StoreError
 from kb.knowledge_base import KnowledgeBase

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from helpers import FIXTURES
 
 CERTKB = str(Path(sys.executable).with_name("certkb"))
 JSON_KEYS = ["text", "score", "source", "title", "section", "page", "lang", "doc_type", "chunk_id"]

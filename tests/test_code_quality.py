@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow  # mypy alone takes tens of seconds

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT
+from helpers import ROOT
 
 from ingest.loaders import SIDECAR_SUFFIX, load_document, read_sidecar
 from ingest.pipeline import Ingester

@@ -5,8 +5,8 @@ only when the translation keeps figures and negations, and the evidence is out b
 from __future__ import annotations
 
 import pytest
-from conftest import make_chunk
 from fakes import ScriptedChat, passage_number
+from helpers import make_chunk
 from test_answer import OPEN, cite
 
 from bot.answer import Answerer

@@ -2,7 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_CHUNKS, make_chunk
+from helpers import SAMPLE_CHUNKS, make_chunk
 
 from kb.errors import ConfigError, EmbedderMismatchError, FilterError, KnowledgeBaseNotFoundError
 from kb.knowledge_base import KnowledgeBase
@@ -214,8 +214,8 @@ def test_a_translation_is_searched_too(fake_kb: KnowledgeBase) -> None:
 
 
 def test_han_share_and_language_weights() -> None:
-    from kb.knowledge_base import MIXED_MIN_HAN, _language_weight
     from kb.lang import han_share
+    from kb.search import MIXED_MIN_HAN, language_weight
 
     assert han_share("Do I need CCC?") == 0.0 and han_share("300") == 0.0
     assert han_share("需要CCC认证吗") == 5 / 8
@@ -223,10 +223,10 @@ def test_han_share_and_language_weights() -> None:
         han_share("What 注册资本 does a 认证机构 need?") >= MIXED_MIN_HAN
     )  # a glossary-mixed version reads as Chinese
     # an English version ranks Chinese passages only when no Chinese version of the query exists
-    assert _language_weight("en", "zh", {"en", "zh"}) == 0.0
-    assert _language_weight("en", "zh", {"en"}) == 1.0
-    assert _language_weight("zh", "zh-CN", {"en", "zh"}) == 1.0
-    assert _language_weight("en", "", {"en", "zh"}) == 1.0
+    assert language_weight("en", "zh", {"en", "zh"}) == 0.0
+    assert language_weight("en", "zh", {"en"}) == 1.0
+    assert language_weight("zh", "zh-CN", {"en", "zh"}) == 1.0
+    assert language_weight("en", "", {"en", "zh"}) == 1.0
 
 
 def test_bad_fusion_is_a_clear_error(fake_kb: KnowledgeBase) -> None:
@@ -281,18 +281,6 @@ def test_a_sentence_transformers_cross_encoder_plugs_in(tmp_path: Path, fake_kb:
     assert scores == pytest.approx(expected, rel=1e-4)
     with pytest.raises(ConfigError, match="no reranker model folder"):
         CrossEncoderReranker(tmp_path / "missing")
-
-
-def test_a_glossary_translated_bm25_ranking_counts_whole_other_rankings_by_their_match_share() -> None:
-    from kb.knowledge_base import _lexical_ranking
-    from kb.lexical import LexicalHit
-
-    run = [LexicalHit("a", 9.0, 0.3), LexicalHit("b", 4.0, 0.1)]
-    assert _lexical_ranking(run, "match", 0.4, glossed=False).item_weights == [0.3, 0.1]
-    glossed = _lexical_ranking(run, "match", 0.4, glossed=True)
-    assert glossed.item_weights is None and glossed.weight == 1.0 and list(glossed.ids) == ["a", "b"]
-    assert _lexical_ranking(run, "coverage", 0.4, glossed=True).weight == 0.4
-    assert _lexical_ranking(run, "flat", 0.4, glossed=False).item_weights is None
 
 
 def test_each_hit_records_the_best_similarity_of_any_version_of_the_query(fake_kb: KnowledgeBase) -> None:

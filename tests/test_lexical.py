@@ -66,7 +66,7 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     assert revision == "r1"
     query = tokenize("注册资本 certificate 质量")
     assert again.search(query, k=4) == index.search(query, k=4)
-    assert not path.with_suffix(".tmp").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["lexical.json"]  # no temporary file left
 
 
 def test_load_of_missing_or_corrupt_file_returns_none(tmp_path: Path) -> None:

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from helpers import FIXTURES
 
-from ingest.pipeline import MANIFEST_FILE, Ingester
+from ingest.pipeline import Ingester, rebuild
 from kb.embedders import FakeEmbedder, Vectors
 from kb.errors import ConfigError
 from kb.knowledge_base import KnowledgeBase
+from kb.settings import Settings
 
 
 class CountingEmbedder(FakeEmbedder):
@@ -133,7 +134,7 @@ def test_interrupted_write_is_cleaned_up_and_completed(docs: Path, setup: tuple,
     report = Ingester(KnowledgeBase.open(kb.kb_dir)).sync([docs])
     assert "docs/ccc-rules.zh.md" in report.added
     assert kb.stats().chunks == report.chunks  # no leftovers, nothing missing
-    assert '"pending": {}' in (kb.kb_dir / MANIFEST_FILE).read_text(encoding="utf-8")
+    assert '"pending": {}' in kb.layout.manifest.read_text(encoding="utf-8")
 
 
 def test_delete_one_document_and_unknown_source(docs: Path, setup: tuple) -> None:
@@ -195,10 +196,43 @@ def test_a_rebuild_interrupted_after_emptying_is_finished_by_the_next(
     with monkeypatch.context() as patch:
         patch.setattr(Ingester, "sync", killed)
         with pytest.raises(KeyboardInterrupt):
-            Ingester(kb).rebuild()
+            rebuild(Settings.from_env().with_overrides(kb_dir=kb.kb_dir), kb=kb)
     assert kb.stats().chunks == 0
     again = Ingester(KnowledgeBase.open(kb.kb_dir))
-    assert again.roots() == [docs.resolve()]  # remembered although no document is left
-    report = again.rebuild()
+    assert again.manifest.files == {} and again.manifest.roots() == [docs.resolve()]  # remembered, nothing claimed
+    _, report = rebuild(Settings.from_env().with_overrides(kb_dir=kb.kb_dir))
     assert sorted(report.added) == sorted(before.added) and kb.stats().chunks == chunks
-    assert again.manifest.rebuilding == [] and Ingester(kb).roots() == [docs.resolve()]
+    assert Ingester(kb).manifest.rebuilding == [] and Ingester(kb).manifest.roots() == [docs.resolve()]
+
+
+def test_a_rebuild_interrupted_after_emptying_is_finished_by_an_ingest_of_the_same_folder(
+    docs: Path, setup: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The manifest forgets the documents before the knowledge base is emptied, so an ingest after the kill
+    re-adds them instead of skipping files the manifest still claimed."""
+    kb, _ = setup
+    before = Ingester(kb).sync([docs])
+
+    def killed(self: Ingester, paths: object, *args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Ingester, "sync", killed)
+        with pytest.raises(KeyboardInterrupt):
+            rebuild(Settings.from_env().with_overrides(kb_dir=kb.kb_dir), kb=kb)
+    report = Ingester(KnowledgeBase.open(kb.kb_dir)).sync([docs])
+    assert sorted(report.added) == sorted(before.added) and report.skipped == []
+    assert kb.stats().documents == len(before.added)
+
+
+def test_rebuild_of_given_folders_replaces_an_unreadable_manifest_and_keeps_feedback(docs: Path, setup: tuple) -> None:
+    kb, _ = setup
+    Ingester(kb).sync([docs])
+    kb.layout.manifest.write_text("{not json", encoding="utf-8")
+    kb.layout.feedback.write_bytes(b"kept")
+    with pytest.raises(ConfigError, match="unreadable"):
+        Ingester(kb)
+    rebuilt, report = rebuild(Settings.from_env().with_overrides(kb_dir=kb.kb_dir), [docs])
+    assert report.failed == {} and len(report.added) == len(list(docs.iterdir()))
+    assert rebuilt.embedder.spec == kb.embedder.spec  # no embedder asked: the recorded one stays
+    assert kb.layout.feedback.read_bytes() == b"kept"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 
 from ingest.pipeline import Ingester
 from kb.evaluation import Question, Scores, evaluate, load_questions

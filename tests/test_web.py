@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_chunk
+from helpers import make_chunk
 from live import live_server
 
 from bot.answer import Answerer
