@@ -26,11 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from common import CACHE, ROOT, percentile
-
-from ingest.pipeline import Ingester
-from kb.knowledge_base import KnowledgeBase
-from kb.resources import corpus_dir
+from common import ROOT, answerable_corpus_questions, corpus_kb_dir, percentile
 
 CERTKB = str(ROOT / ".venv" / "bin" / "certkb")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -167,12 +163,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep the other backends' results already in --json")
     args = parser.parse_args()
-    kb_dir = CACHE / "certkb-corpus"
-    kb = KnowledgeBase.open(kb_dir, embedder="e5-small-q4", create=True)
-    Ingester(kb).sync([corpus_dir()])
-    del kb
-    rows = [json.loads(line) for line in (ROOT / "benchmarks" / "corpus-questions.jsonl").open(encoding="utf-8")]
-    questions = [row["question"] for row in rows if row.get("answerable", True)]  # answers, not refusals
+    kb_dir = corpus_kb_dir()
+    questions = answerable_corpus_questions()  # answers, not refusals
     previous = json.loads(args.json.read_text(encoding="utf-8"))["results"] if args.keep and args.json else []
     results = [r for r in previous if r["backend"] not in (args.llm or ["none"])]
     for llm in args.llm or ["none"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 import sys
 from pathlib import Path
@@ -36,3 +37,21 @@ def summary_ms(seconds: list[float]) -> dict[str, Any]:
         "mean_ms": round(statistics.fmean(ms), 1) if ms else None,
         "n": len(ms),
     }
+
+
+def corpus_kb_dir() -> Path:
+    """The cached knowledge base over the shipped corpus (ingested or brought up to date first)."""
+    from ingest.pipeline import Ingester
+    from kb.knowledge_base import KnowledgeBase
+    from kb.resources import corpus_dir
+
+    kb_dir = CACHE / "certkb-corpus"
+    Ingester(KnowledgeBase.open(kb_dir, embedder="e5-small-q4", create=True)).sync([corpus_dir()])
+    return kb_dir
+
+
+def answerable_corpus_questions() -> list[str]:
+    """The answerable questions of benchmarks/corpus-questions.jsonl, in order."""
+    with open(ROOT / "benchmarks" / "corpus-questions.jsonl", encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle if line.strip()]
+    return [row["question"] for row in rows if row.get("answerable", True)]

@@ -64,6 +64,8 @@ class Page:
         before = self.page.locator("#certkb-chat .message.bot").count()
         self.page.fill("#certkb-question textarea", question)
         self.page.click("#certkb-send")
+        self.sent = time.monotonic()
+        self.seen_at: list[float] = []  # when each state of the bubble was first seen
         seen: list[str] = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -72,6 +74,7 @@ class Page:
                 text = bots.last.inner_text()
                 if text and (not seen or seen[-1] != text):
                     seen.append(text)
+                    self.seen_at.append(time.monotonic())
             if self.page.locator("#certkb-status").inner_text().strip() == "" and len(seen) and self._done(before):
                 return seen
             time.sleep(0.15)
@@ -253,3 +256,24 @@ def test_streamed_answer_from_the_local_model(browser: Any, corpus_kb: Knowledge
         assert len(shown) >= 3  # the bubble grew as tokens arrived, then the checked answer replaced it
         assert detect_language(shown[-1].split("\n>")[0]) == "en"
         assert page.page.locator("#certkb-sources .src-card").count() >= 1
+
+
+def test_the_evidence_shows_before_the_default_model_adds_to_it(browser: Any, corpus_kb: KnowledgeBase) -> None:
+    # the default backend (auto: the local model, translating quotes for askers in another language)
+    from bot.llm import local_model_installed
+
+    if not local_model_installed():
+        pytest.skip("the local model is not installed")
+    settings = Settings.from_env().with_overrides(kb_dir=corpus_kb.kb_dir, llm="auto")
+    service = ChatService(settings, kb=corpus_kb, answerer=Answerer.from_settings(settings, corpus_kb))
+    with live_server(service) as url:
+        page = Page(browser, url)
+        page.ask("认证机构的注册资本要求是多少？", timeout=300)  # warm: the embedder is loaded
+        shown = page.ask("Do I need CCC certification for power adapters sold in China?", timeout=300)
+        first = next(i for i, text in enumerate(shown) if "[1]" in text)
+        waited, finished = page.seen_at[first] - page.sent, page.seen_at[-1] - page.sent
+        print(f"\nfirst evidence on screen after {waited:.2f} s, the last change after {finished:.2f} s")
+        assert "[1]" in shown[first] and not page.external
+        assert page.page.locator("#certkb-sources .src-card").count() >= 1
+        final = shown[-1]
+        assert "[1]" in final and not final.startswith("Yes")
