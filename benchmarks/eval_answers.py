@@ -176,10 +176,12 @@ def main() -> None:
     sets = question_sets(args) if args.backend else {}
     out["answers"] = {}
     for backend in args.backend:
+        # one chat model per backend (the local one takes seconds and 2 GB to load), one answerer per set
+        first = kbs["realdocs"]
+        made = Answerer.from_settings(Settings.from_env().with_overrides(kb_dir=first.kb_dir, llm=backend), first)
         for set_name, (kb_name, questions) in sets.items():
             kb = kbs[kb_name]
-            settings = Settings.from_env().with_overrides(kb_dir=kb.kb_dir, llm=backend)
-            answerer = Answerer.from_settings(settings, kb)
+            answerer = Answerer(kb, made.llm, made.backend, translator=made.translator, role=made.role)
             name = answerer.backend
 
             def show(record: AnswerRecord, name: str = name) -> None:

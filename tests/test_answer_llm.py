@@ -100,6 +100,24 @@ def test_english_question_over_chinese_law_gets_an_english_answer(local: Answere
     assert any(c.terms for c in answer.citations if c.meta.lang == "zh")  # key terms named for the English asker
 
 
+def test_auto_uses_the_local_model_to_translate_the_evidence(kb: KnowledgeBase, model_path: Path) -> None:
+    answerer = Answerer.from_settings(Settings.from_env().with_overrides(kb_dir=kb.kb_dir, llm="auto"), kb)
+    assert answerer.backend == "local" and answerer.role == "translate" and answerer.translator is None
+    kinds = []
+    for event in answerer.stream("What is the minimum registered capital of a certification body in China?"):
+        kinds.append(event.kind)
+        if event.kind == "answer":
+            answer = event.answer
+    assert kinds.index("evidence") < kinds.index("answer")  # the quotes first
+    assert answer is not None
+    check_grounded(answer, kb)
+    assert "３００" in " ".join(c.quote for c in answer.citations)  # the original stays on the citation
+    if answer.backend == "local":  # translated, and the translation kept the figure
+        assert detect_language(answer.body.replace("[1]", "")) == "en" and "3" in answer.body
+    else:  # the translation failed its check: the original with a notice saying so
+        assert any("translation" in notice for notice in answer.notices)
+
+
 def test_the_local_model_translates_questions_for_search(local: Answerer, tmp_path: Path) -> None:
     translator = QueryTranslator(local.llm, "local-test", tmp_path / "t.sqlite3")
     text = translator.translate("What registered capital does a certification body need?", "zh")
