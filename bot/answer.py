@@ -65,6 +65,7 @@ EVIDENCE_DEPTH = 3  # passages the evidence is chosen from
 FACT_DEPTH = 5  # passages that must state a fact of the kind a question asks for (a year, a fee...)
 WHOLE_PASSAGE_CHARS = 220  # a passage this short (one law article, one agreement row) is quoted whole
 MIN_QUOTE_CHARS = 40  # a shorter best sentence is quoted with the one before it
+RANK_PENALTY = 0.01  # similarity a passage's best sentence loses per rank below the first (see choose_evidence)
 
 _UI = {
     "en": {
@@ -467,14 +468,7 @@ class Answerer:
         their best sentence with the sentences that qualify it."""
         candidates = hits[:EVIDENCE_DEPTH]
         spans = self._evidence_spans(query, lang, candidates) if candidates else []
-        chosen = [0] if spans else []
-        readable = bool(candidates) and _passage_lang(candidates[0]) == _passage_lang_of(lang)
-        for index in range(1, len(spans)):
-            if readable and _passage_lang(candidates[index]) != _passage_lang_of(lang):
-                continue  # the asker can read the first quote: a second one they cannot read adds nothing
-            if spans[index][0] >= spans[0][0] - EXTRA_QUOTE_MARGIN:
-                chosen.append(index)
-                break
+        chosen = choose_evidence([score for score, _ in spans], [_passage_lang(hit) for hit in candidates], lang)
         citations = [Citation.of(n, candidates[index], spans[index][1]) for n, index in enumerate(chosen, start=1)]
         body = self._quotes_body(citations, lang)
         notices = [notice] if notice else []
@@ -687,6 +681,28 @@ class Answerer:
     def _similarity(self, claim: str, sentences: Sequence[str]) -> list[float]:
         vector = self.kb.embedder.embed_query(claim)
         return [float(v @ vector) for v in self.kb.embedder.embed_passages(list(sentences))]
+
+
+def choose_evidence(
+    scores: Sequence[float], langs: Sequence[str], lang: str, rank_penalty: float = RANK_PENALTY
+) -> list[int]:
+    """Which of the top passages to quote (indexes, in quoting order), from each one's best-sentence similarity to
+    the question in its own language (`scores`, passages in retrieval order) and its language: the best, with
+    `rank_penalty` per rank below the first, then a second one within `EXTRA_QUOTE_MARGIN` of it, unless the
+    asker can read the first and not the second."""
+    if not scores:
+        return []
+    adjusted = [score - rank_penalty * index for index, score in enumerate(scores)]
+    order = sorted(range(len(scores)), key=lambda i: -adjusted[i])
+    first = order[0]
+    readable = _passage_lang_of(langs[first]) == _passage_lang_of(lang)
+    for index in order[1:]:
+        if readable and _passage_lang_of(langs[index]) != _passage_lang_of(lang):
+            continue  # the asker can read the first quote: a second one they cannot read adds nothing
+        if adjusted[index] >= adjusted[first] - EXTRA_QUOTE_MARGIN:
+            return [first, index]
+        break
+    return [first]
 
 
 def _one_line(text: str) -> str:

@@ -28,8 +28,10 @@ _YEAR = re.compile(r"(?<!\d)(?:1[89]|20)\d{2}(?!\d)|[〇零一二三四五六七
 _MONEY = re.compile(
     rf"{_NUMBER}\s*(?:万|亿)?\s*(?:元|美元|欧元|英镑|日元|韩元|卢比|里亚尔)"
     rf"|(?:RMB|CNY|USD|US\$|EUR|GBP|JPY|KRW|INR|SAR|BRL|¥|€|£|\$)\s*{_NUMBER}"
-    rf"|{_NUMBER}\s*(?:million|thousand|billion)?\s*(?:yuan|RMB|CNY|USD|dollars?|euros?|EUR|pounds?|GBP|yen|won|rupees?|riyals?)"
-    r"|free of charge|no fee|免费|不收费|不收取",
+    rf"|{_NUMBER}\s*(?:million|thousand|billion)?\s*"
+    r"(?:yuan|RMB|CNY|USD|dollars?|euros?|EUR|pounds?|GBP|yen|won|rupees?|riyals?)"
+    r"|free of charge|no fees?\b|without charge|not (?:be )?charged"
+    r"|免费|免收|不收费|不收取|不得[^。；]{0,20}收取[^。；]{0,12}费",
     re.IGNORECASE,
 )
 _TIME = re.compile(
