@@ -219,7 +219,8 @@ def test_titles_cannot_break_out_of_the_data_block(fake_kb: KnowledgeBase) -> No
 def test_markers_go_before_a_semicolon_too(fake_kb: KnowledgeBase) -> None:
     model = cite("5万元", "处5万元以上20万元以下的罚款；[{n}]有违法所得的，没收违法所得 [{n}]。")
     answer = Answerer(fake_kb, model, "scripted", gate=OPEN).answer("擅自销售未经认证的产品罚多少？")
-    assert answer.body.startswith("处5万元以上20万元以下的罚款[1]；有违法所得的，没收违法所得[1]。")
+    # the fine passage keeps the number it has on screen (the evidence quotes come first)
+    assert re.match(r"处5万元以上20万元以下的罚款\[(\d)\]；有违法所得的，没收违法所得\[\1\]。", answer.body)
 
 
 def test_the_gate_reads_the_best_version_of_the_question_on_that_version_s_scale() -> None:
