@@ -94,6 +94,23 @@ def test_ask_streams_ndjson(client: TestClient) -> None:
     assert lines[-1]["answer"]["lang"] == "en"
 
 
+def test_with_a_model_the_stream_carries_the_evidence_before_the_tokens(fake_kb: KnowledgeBase) -> None:
+    from fakes import ScriptedChat, passage_number
+
+    model = ScriptedChat(replies=[lambda m: f"A SABER certificate is needed [{passage_number(m, 'SABER')}]."])
+    settings = Settings.from_env().with_overrides(kb_dir=fake_kb.kb_dir)
+    answerer = Answerer(fake_kb, model, "scripted", gate=Gate(threshold=0.0))
+    client = TestClient(create_api(ChatService(settings, kb=fake_kb, answerer=answerer)))
+    body = {"question": "What is needed for Saudi Arabia?", "stream": True}
+    with client.stream("POST", "/api/ask", json=body) as response:
+        lines = [json.loads(line) for line in response.iter_lines() if line]
+    kinds = [line["type"] for line in lines]
+    assert kinds.index("evidence") < kinds.index("token") < kinds.index("answer") == len(kinds) - 1
+    assert lines[kinds.index("evidence")]["answer"]["citations"] and lines[-1]["answer"]["backend"] == "scripted"
+    whole = client.post("/api/ask", json={"question": "What is needed for Saudi Arabia?"}).json()
+    assert whole["backend"] == "scripted" and whole["answer"].startswith("A SABER certificate")  # the final answer
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
