@@ -43,7 +43,7 @@ from bot.citations import (
     strip_refusal,
 )
 from bot.evidence import contradiction, limits, with_qualifiers
-from bot.figures import numbers_in
+from bot.figures import key_figures, numbers_in, spelled_figures
 from bot.followup import on_topic_first, standalone_question
 from bot.gate import Gate, GateDecision
 from bot.llm import make_chat_model
@@ -500,7 +500,8 @@ class Answerer:
         if not foreign:
             return evidence
         yield AnswerEvent("status", "translate")
-        quotes = "\n".join(f"[{c.n}] {_data(_one_line(c.quote))}" for c in foreign)
+        # figures in digits first: the small model reads 300万元 as "300 million"
+        quotes = "\n".join(f"[{c.n}] {_data(spelled_figures(_one_line(c.quote)))}" for c in foreign)
         source = language_name(_passage_lang_of(foreign[0].meta.lang))
         prompt = Template.load("translate_evidence", "en").render(language=language_name(lang), quotes=quotes)
         t = time.perf_counter()
@@ -753,8 +754,10 @@ _COMPARATIVE = re.compile(
 
 
 def _faithful(quote: str, translation: str, lang: str) -> bool:
-    """Does a translation keep the quote's figures (by value, both ways) and its negations, and read in `lang`?"""
-    if numbers_in(quote) != numbers_in(translation):
+    """Does a translation state no figure the quote does not, keep every figure that states something (amounts,
+    periods, counts: `key_figures`; an article number may go), keep the quote's negations, and read in `lang`?"""
+    stated = numbers_in(translation)
+    if not stated <= numbers_in(quote) | numbers_in(spelled_figures(quote)) or not key_figures(quote) <= stated:
         return False
     if limits(_COMPARATIVE.sub("", quote)) and not limits(_COMPARATIVE.sub("", translation)):
         return False

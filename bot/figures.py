@@ -169,3 +169,63 @@ _LIST_NUMBER = re.compile(r"^\s*(?:\(?\d{1,2}(?:[.)](?=\s)|、)|[（(]?[一二�
 def stated_numbers(sentence: str) -> set[float]:
     """The numbers a sentence asserts, without list numbering ("1.", "(2)", "三、") at the start of its lines."""
     return numbers_in(_LIST_NUMBER.sub("", sentence))
+
+
+_ZH_ARTICLE = re.compile(rf"第({_ZH_NUMERAL}|\d+)(条|章|节|款|项)")
+_ZH_ENUMERATOR = re.compile(r"[（(]([一二三四五六七八九十]+)[)）]")
+_ZH_AMOUNT = re.compile(rf"(?:人民币)?\s*(\d+(?:\.\d+)?|{_ZH_NUMERAL})\s*(万|亿)?\s*元")
+_ZH_COUNTED = re.compile(
+    rf"(?<![零〇一二两三四五六七八九十百千万亿\d])({_ZH_NUMERAL})(?=个?(?:日|天|年|月|周|小时|工作日|名|人|倍|项|家|次|种))"
+)
+_UNIT_NAMES = {"条": "Article", "章": "Chapter", "节": "Section", "款": "Paragraph", "项": "Item"}
+
+
+_REFERENCE = re.compile(r"\b(?:Article|Chapter|Section|Paragraph|Item) \d+|\(\d{1,2}\)")
+
+
+def key_figures(text: str) -> set[float]:
+    """The figures of `text` that state something (amounts, periods, counts), not article numbers or list
+    enumerators: what a translation must keep.
+
+    >>> sorted(key_figures("第十条 （四）注册资本不得少于人民币300万元"))
+    [3000000.0]
+    """
+    return numbers_in(_REFERENCE.sub(" ", spelled_figures(text)))
+
+
+def _as_digits(value: float) -> str:
+    return f"{value:,.0f}" if value == int(value) else f"{value:,}"
+
+
+def spelled_figures(text: str) -> str:
+    """Chinese text with its figures in digits, for a translator that miscounts 万 ("300万元" is not 300 million):
+    "第十条" -> "Article 10", "（四）" -> "(4)", "人民币300万元" -> "3,000,000 yuan", "十五日" -> "15日".
+
+    >>> spelled_figures("第十条 （四）注册资本不得少于人民币300万元，自受理之日起四十五日内")
+    'Article 10 (4)注册资本不得少于3,000,000 yuan，自受理之日起45日内'
+    """
+
+    def article(match: re.Match[str]) -> str:
+        value = zh_numeral_value(match.group(1)) if not match.group(1).isdigit() else float(match.group(1))
+        return f"{_UNIT_NAMES[match.group(2)]} {_as_digits(value)}" if value is not None else match.group()
+
+    def enumerator(match: re.Match[str]) -> str:
+        value = zh_numeral_value(match.group(1))
+        return f"({_as_digits(value)})" if value is not None else match.group()
+
+    def amount(match: re.Match[str]) -> str:
+        raw = match.group(1)
+        value = float(raw) if raw[0].isdigit() else zh_numeral_value(raw)
+        if value is None:
+            return match.group()
+        value *= _ZH_BIG_UNITS.get(match.group(2) or "", 1)
+        return f"{_as_digits(value)} yuan"
+
+    def counted(match: re.Match[str]) -> str:
+        value = zh_numeral_value(match.group(1))
+        return _as_digits(value) if value is not None else match.group()
+
+    text = _ZH_ARTICLE.sub(article, text)
+    text = _ZH_ENUMERATOR.sub(enumerator, text)
+    text = _ZH_AMOUNT.sub(amount, text)
+    return _ZH_COUNTED.sub(counted, text)
