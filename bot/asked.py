@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 
 from bot.citations import passage_sentences
+from bot.figures import numbers_in
 from kb.tokenize import HAN
 
 _NUMBER = r"(?:\d[\d,.]*|[零〇一二两三四五六七八九十百千万亿]+)"
@@ -79,11 +80,13 @@ _EVENT = (
     r"found|establish|set up|creat|introduc|adopt|enact|launch|start|begin"
     r"|成立|设立|建立|创立|颁布|实施|施行|发布|启动|开始"
 )
+# A year states when something began also as "since 2021", "from 1 January 2021", "自2021年起".
+_SINCE = r"since|from|as of|effective|in force|applies|apply|自|起|以来|生效|适用"
 _YEAR_Q = re.compile(
     r"\b(?:which|what) year\b|\bwhen (?:was|were|did)\b|\bsince when\b|哪一年|哪年|何年|什么时候|何时", re.IGNORECASE
 )
 _FEE_Q = re.compile(
-    r"\b(?:fees?|costs?|price|charges?|how much (?:does|do|will|would|is|are)\b)|多少钱|费用|收费|价格|花费"
+    r"\b(?:fees?|costs?|price|charges?|how much (?:does|do|will|would|is|are))\b|多少钱|费用|收费|价格|花费"
 )
 _FEE_TIE = re.compile(r"fee|cost|price|charg|pay|费|价|免费|收取", re.IGNORECASE)
 _AMOUNT_Q = re.compile(
@@ -99,6 +102,12 @@ _DURATION_Q = re.compile(
     r"|多久|多长时间|多长|几天|多少天|多少日|几个月|多少个月|几年|多少年|期限是",
     re.IGNORECASE,
 )
+_COUNTING = re.compile(
+    rf"{_NUMBER}\s*[项个家名种次条人类国批]|\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve)\s+"
+    r"(?:[a-z-]+\s+)?(?:times?|audits?|controls?|bodies|members?|countries|economies|items?|types?|categories|"
+    r"people|persons|staff|organi[sz]ations|laboratories|labs|parts?|modules?|clauses?)\b",
+    re.IGNORECASE,
+)
 _COUNT_EN = re.compile(r"\bhow many\s+(?:[a-z-]+\s+){0,2}?([a-z-]{3,})", re.IGNORECASE)
 _COUNT_ZH = re.compile(r"(?:多少|几)\s*([个家名项种人类国批次条])")
 
@@ -107,7 +116,7 @@ def asked_fact(question: str) -> AskedFact | None:
     """The kind of fact `question` asks for, or None when it asks something else (yes/no, how, which rules...)."""
     q = question.strip()
     if _YEAR_Q.search(q) and re.search(_EVENT, q, re.IGNORECASE):
-        return AskedFact("year", re.compile(_EVENT, re.IGNORECASE))
+        return AskedFact("year", re.compile(f"{_EVENT}|{_SINCE}", re.IGNORECASE))
     if _FEE_Q.search(q):
         return AskedFact("fee", _FEE_TIE)
     if _VALID_Q.search(q) and _DURATION_Q.search(q):
@@ -132,8 +141,10 @@ def states_fact(asked: AskedFact, passage: str) -> bool:
     for start, end in passage_sentences(passage) or [(0, len(passage))]:
         sentence = passage[start:end]
         if asked.kind == "count":
-            has_number = re.search(r"\d|[一二两三四五六七八九十百]", sentence)
-            if has_number and asked.tie is not None and asked.tie.search(sentence):
+            # a number beside the counted noun or a counting word, in either language (the passage may be in
+            # the other one: "93项控制措施" for "how many controls")
+            counted = asked.tie is not None and asked.tie.search(sentence)
+            if _COUNTING.search(sentence) or (counted and numbers_in(sentence) - years_in(sentence)):
                 return True
             continue
         if figure is not None and figure.search(sentence) and (asked.tie is None or asked.tie.search(sentence)):
@@ -157,3 +168,8 @@ def asks_more_than(question: str, asked: AskedFact) -> bool:
     if len(clauses) < 2:
         return False
     return any(asked_fact(c) is None and (len(c.split()) >= 3 or len(HAN.findall(c)) >= 4) for c in clauses)
+
+
+def years_in(text: str) -> set[float]:
+    """The years a text names (they are not counts)."""
+    return {float(match.group()[:4]) for match in _YEAR.finditer(text) if match.group()[:4].isdigit()}

@@ -110,6 +110,13 @@ def test_a_fact_fits_only_with_its_figure_and_its_tie() -> None:
     count = asked_fact("How many certification staff does a body need?")
     assert count is not None and states_fact(count, "It needs 10 or more full-time certification staff.")
     assert asks_more_than("What is needed for Saudi Arabia, and the fee?", fee)
+    # the passage may be in the other language, and a start is stated as "since" as often as "began"
+    controls, audits = asked_fact("How many Annex A controls are there?"), asked_fact("一个周期审核几次？")
+    assert controls is not None and states_fact(controls, "2022版附录 A 共有93项控制措施。")
+    assert audits is not None and states_fact(audits, "There is at least one unannounced audit in each cycle.")
+    since = asked_fact("SCIP 数据库从什么时候开始要求提交数据？")
+    assert since is not None and states_fact(since, "Suppliers have notified the SCIP database since 5 January 2021.")
+    assert asked_fact("When does the common charger rule apply to laptops?") is None  # a charger is not a charge
 
 
 def test_the_sources_not_stating_a_fact_is_said_and_the_model_is_not_called(fake_kb: KnowledgeBase) -> None:
