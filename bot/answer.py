@@ -42,7 +42,7 @@ from bot.citations import (
     passage_sentences,
     strip_refusal,
 )
-from bot.evidence import contradiction, limits, with_qualifiers
+from bot.evidence import contradiction, negations, with_qualifiers
 from bot.figures import key_figures, numbers_in, spelled_figures
 from bot.followup import on_topic_first, standalone_question
 from bot.gate import Gate, GateDecision
@@ -80,7 +80,8 @@ _UI = {
         "stand instead.",
         "unstated": "The sources do not state {kind}.",
         "from_sources": "From the sources:",
-        "machine_translation": "Machine translation of the quoted sources (the originals are under Sources):",
+        "original": "Original:",
+        "machine_translation": "Machine translation of the quoted sources, each with its original:",
         "machine_translation_notice": "The quotes are machine-translated from {source} by the language model; "
         "figures and negations were checked against the originals.",
         "untranslated": "The quotes are in {source}; the language model's translation did not match them, so they are "
@@ -108,7 +109,8 @@ _UI = {
         "contradicted": "已删除语言模型的 {n} 句：与所引来源相矛盾，以原文为准。",
         "unstated": "来源中没有写明{kind}。",
         "from_sources": "来源原文：",
-        "machine_translation": "以下为所引原文的机器翻译（原文见“来源”）：",
+        "original": "原文：",
+        "machine_translation": "以下为所引原文的机器翻译，每段附原文：",
         "machine_translation_notice": "引文由语言模型从{source}机器翻译，数字和否定已与原文核对。",
         "untranslated": "引文为{source}；语言模型的译文与原文不符，因此按原文显示。",
         "untranslated_some": "{n} 段引文按原文显示：其译文未能保留数字或否定。",
@@ -718,8 +720,8 @@ def _quote_blocks(citations: list[Citation], lang: str, translated: dict[int, st
     translated = translated or {}
     blocks, foreign = [], False
     for c in citations:
-        if c.n in translated:
-            blocks.append(f"> {translated[c.n]} [{c.n}]")
+        if c.n in translated:  # the checked translation, and the original under it to verify it by
+            blocks.append(f"> {translated[c.n]} [{c.n}]\n>\n> {_ui(lang, 'original')} {_one_line(c.quote)}")
             continue
         block = f"> {_one_line(c.quote)} [{c.n}]"
         if _passage_lang_of(c.meta.lang) != _passage_lang_of(lang):
@@ -759,8 +761,8 @@ def _faithful(quote: str, translation: str, lang: str) -> bool:
     stated = numbers_in(translation)
     if not stated <= numbers_in(quote) | numbers_in(spelled_figures(quote)) or not key_figures(quote) <= stated:
         return False
-    if limits(_COMPARATIVE.sub("", quote)) and not limits(_COMPARATIVE.sub("", translation)):
-        return False
+    if negations(_COMPARATIVE.sub("", translation)) < negations(_COMPARATIVE.sub("", quote)):
+        return False  # a translation that lost a "not" says the opposite
     return detect_language(translation) == lang
 
 

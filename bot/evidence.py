@@ -66,6 +66,22 @@ def opens_with_yes(text: str) -> bool:
     return bool(_YES_OPENING.match(text.strip()))
 
 
+_NEGATION_EN = re.compile(
+    r"\b(?:not|no|never|cannot|neither|nor|without|none|nothing|unless|except|only)\b|n't\b", re.IGNORECASE
+)
+_NEGATION_ZH = re.compile(r"不|未|没有|无|非|勿|禁止|除非|仅|只有|只能")
+
+
+def negations(text: str) -> int:
+    """How many negations and restrictions a text has (not, no, only, unless...; 不, 未, 无, 非, 仅...): a
+    translation with fewer than its original lost one.
+
+    >>> negations("缺陷尚不存在的，不承担赔偿责任"), negations("The producer is not liable if it did not exist")
+    (2, 2)
+    """
+    return len(_NEGATION_EN.findall(text)) + len(_NEGATION_ZH.findall(text))
+
+
 def limits(text: str) -> bool:
     """Does the text limit, negate or condition what it says (not, only, unless, 不, 仅, 除…外, 但...)?"""
     return bool(_LIMIT_EN.search(text) or _LIMIT_ZH.search(text))

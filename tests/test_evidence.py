@@ -4,6 +4,8 @@ only when the translation keeps figures and negations, and the evidence is out b
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fakes import ScriptedChat, passage_number
 from helpers import make_chunk
@@ -12,7 +14,7 @@ from test_answer import OPEN, cite
 from bot.answer import Answerer
 from bot.asked import asked_fact, asks_more_than, states_fact
 from bot.citations import passage_sentences
-from bot.evidence import contradiction, opens_with_yes, with_qualifiers
+from bot.evidence import contradiction, negations, opens_with_yes, with_qualifiers
 from bot.followup import named_topics, standalone_question
 from kb.knowledge_base import KnowledgeBase
 
@@ -202,10 +204,26 @@ def test_quotes_are_translated_only_when_figures_and_negations_survive(fake_kb: 
     zh_cited = [c for c in good.citations if c.meta.lang == "zh"]
     assert zh_cited and good.backend == "local"
     assert good.body.startswith("Machine translation of the quoted sources")
-    assert "3 million yuan" in good.body and "注册资本" not in good.body  # the original stays in the citation
+    assert "3 million yuan" in good.body
+    assert "\n>\n> Original: 第十条 认证机构的注册资本" in good.body  # and under it, its original
     assert "machine-translated" in good.notices[0] and "３００万元" in zh_cited[0].quote
     bad = Answerer(fake_kb, translate(False), "local", gate=OPEN, role="translate").answer(question)
     assert "30 million" not in bad.body and "注册资本" in bad.body  # the wrong figure never reaches the asker
+
+
+def test_a_translation_that_lost_a_negation_is_not_shown(tmp_path: Path) -> None:
+    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
+    quote = "因产品存在缺陷造成损害的，生产者应当承担赔偿责任；但缺陷尚不存在的，不承担赔偿责任。"
+    kb.add([make_chunk("zh-liability", quote, lang="zh", title="产品质量法")])
+
+    def answer(translation: str) -> str:
+        model = ScriptedChat(replies=[f"[1] {translation}"])
+        return Answerer(kb, model, "local", gate=OPEN, role="translate").answer("Is the producer liable?").body
+
+    kept = answer("The producer is liable for damage from a defect, but not if the defect did not yet exist.")
+    assert kept.startswith("Machine translation") and "Original: 因产品存在缺陷" in kept
+    lost = answer("The producer is liable for damage from a defect, also when the defect did not exist yet.")
+    assert not lost.startswith("Machine translation") and negations(quote) == 2
 
 
 def test_an_english_asker_without_a_model_gets_the_glossary_under_a_chinese_quote(fake_kb: KnowledgeBase) -> None:
