@@ -61,7 +61,7 @@ def assert_in_step(kb_dir: Path, docs: Path) -> None:
     for entry in manifest["files"].values():
         assert len(kb.chunk_ids(doc_id=entry["doc_id"])) == entry["chunks"], entry["source"]
     assert kb.doc_ids() == {entry["doc_id"] for entry in manifest["files"].values()}
-    assert kb.search("item123a3", k=1, mode="lexical")[0].source == "docs/doc123.md"
+    assert kb.search("item123a3", k=1, mode="lexical")[0].meta.source == "docs/doc123.md"
 
 
 def test_a_full_disk_stops_the_ingest_cleanly_and_the_next_run_completes(small_disk: Path, docs: Path) -> None:
