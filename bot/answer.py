@@ -47,12 +47,12 @@ from bot.figures import key_figures, numbers_in, spelled_figures
 from bot.followup import on_topic_first, standalone_question
 from bot.gate import Gate, GateDecision
 from bot.llm import make_chat_model
-from bot.prompts import Template
+from bot.prompts import Rendered, Template
 from bot.translate import QueryTranslator, make_translator
 from kb.errors import ConfigError, LLMError
 from kb.glossary import shipped as shipped_glossary
 from kb.knowledge_base import KnowledgeBase
-from kb.lang import detect_language, language_name
+from kb.lang import base_language, detect_language, language_name
 from kb.settings import Settings
 from kb.types import Filters, Hit, PassageMeta
 
@@ -464,21 +464,16 @@ class Answerer:
             best.append((scores[index], span))
         return best
 
-    def _extractive(self, question: str, query: str, lang: str, hits: list[Hit], notice: str = "") -> Answer:
-        """The evidence, quoted: the best-ranked passage (retrieval's language-aware ranking decides which passage
-        answers), and a second one whose best sentence answers about as well; short passages whole, long ones by
-        their best sentence with the sentences that qualify it."""
+    def _extractive(self, question: str, query: str, lang: str, hits: list[Hit]) -> Answer:
+        """The evidence, quoted: of the top passages, the one whose best sentence answers best in its own language
+        (`choose_evidence`), and a second one that answers about as well; short passages whole, long ones by their
+        best sentence with the sentences that qualify it. A notice goes on top with `_with_notice`."""
         candidates = hits[:EVIDENCE_DEPTH]
         spans = self._evidence_spans(query, lang, candidates) if candidates else []
         chosen = choose_evidence([score for score, _ in spans], [_passage_lang(hit) for hit in candidates], lang)
         citations = [Citation.of(n, candidates[index], spans[index][1]) for n, index in enumerate(chosen, start=1)]
         body = self._quotes_body(citations, lang)
-        notices = [notice] if notice else []
-        if notice:
-            body = f"{notice}\n\n{body}"
-        return Answer(
-            question, _with_sources(body, citations, lang), body, citations, False, lang, "none", notices=notices
-        )
+        return Answer(question, _with_sources(body, citations, lang), body, citations, False, lang, "none")
 
     @staticmethod
     def _quotes_body(citations: list[Citation], lang: str, translated: dict[int, str] | None = None) -> str:
@@ -495,32 +490,22 @@ class Answerer:
         self, evidence: Answer, lang: str, timings: dict[str, float]
     ) -> Generator[AnswerEvent, None, Answer]:
         """The evidence with its quotes in another language put into the asker's by the model, each translation
-        checked: the same figures as the quote (by value) and a negation or condition wherever the quote has one.
-        A quote whose translation fails the check stays as it is."""
+        checked (`_faithful`: no figure added, none that states something dropped, no fewer negations, the asker's
+        language). A quote whose translation fails the check stays as it is; when none is left, or the model
+        fails, the evidence gets a notice saying why."""
         assert self.llm is not None
-        foreign = [c for c in evidence.citations if _passage_lang_of(c.meta.lang) != _passage_lang_of(lang)]
+        foreign = [c for c in evidence.citations if base_language(c.meta.lang) != base_language(lang)]
         if not foreign:
             return evidence
         yield AnswerEvent("status", "translate")
         # figures in digits first: the small model reads 300万元 as "300 million"
         quotes = "\n".join(f"[{c.n}] {_data(spelled_figures(_one_line(c.quote)))}" for c in foreign)
-        source = language_name(_passage_lang_of(foreign[0].meta.lang))
+        source = language_name(base_language(foreign[0].meta.lang))
         prompt = Template.load("translate_evidence", "en").render(language=language_name(lang), quotes=quotes)
-        t = time.perf_counter()
-        pieces: list[str] = []
         try:
-            for chunk in self.llm.stream([SystemMessage(prompt.system), HumanMessage(prompt.text)]):
-                if chunk.text:
-                    if not pieces:
-                        timings["first_token"] = time.perf_counter() - t
-                    pieces.append(chunk.text)
-                    yield AnswerEvent("token", chunk.text)
+            raw = yield from self._model_text(prompt, timings)
         except Exception as exc:  # the evidence stands; say why it is not translated
-            timings["generate"] = time.perf_counter() - t
-            evidence.notices.append(_ui(lang, "llm_failed_quotes", reason=_short_reason(exc, lang)))
-            return evidence
-        timings["generate"] = time.perf_counter() - t
-        raw = "".join(pieces)
+            return _with_notice(evidence, _ui(lang, "llm_failed_quotes", reason=_short_reason(exc, lang)), lang)
         lines = dict(
             (int(m.group(1)), m.group(2).strip()) for m in re.finditer(r"^\s*\[(\d+)\]\s*(.+)$", raw, re.MULTILINE)
         )
@@ -533,9 +518,7 @@ class Answerer:
             else:
                 rejected += 1
         if not translated:
-            evidence.notices.append(_ui(lang, "untranslated", source=source))
-            evidence.draft = raw
-            return evidence
+            return replace(_with_notice(evidence, _ui(lang, "untranslated", source=source), lang), draft=raw)
         body = self._quotes_body(evidence.citations, lang, translated)
         notices = [_ui(lang, "machine_translation_notice", source=source)]
         if rejected:
@@ -569,21 +552,10 @@ class Answerer:
         prompt = Template.load("answer", prompt_lang).render(
             language=language_name(lang), passages=passages, question=query
         )
-        t = time.perf_counter()
-        pieces: list[str] = []
         try:
-            for chunk in self.llm.stream([SystemMessage(prompt.system), HumanMessage(prompt.text)]):
-                token = chunk.text
-                if token:
-                    if not pieces:
-                        timings["first_token"] = time.perf_counter() - t
-                    pieces.append(token)
-                    yield AnswerEvent("token", token)
+            raw = (yield from self._model_text(prompt, timings)).strip()
         except Exception as exc:  # endpoint down, timeout, bad response: say so, answer anyway
-            timings["generate"] = time.perf_counter() - t
             return _with_notice(evidence, _ui(lang, "llm_failed", reason=_short_reason(exc, lang)), lang)
-        timings["generate"] = time.perf_counter() - t
-        raw = "".join(pieces).strip()
         if not raw:  # an empty reply is a malfunction, not a considered refusal: the gate found evidence, quote it
             return _with_notice(evidence, _ui(lang, "llm_empty"), lang)
         t = time.perf_counter()
@@ -604,6 +576,23 @@ class Answerer:
             answer = self._assemble(question, lang, context, checked, evidence, contradicted)
         answer.draft = raw
         return answer
+
+    def _model_text(self, prompt: Rendered, timings: dict[str, float]) -> Generator[AnswerEvent, None, str]:
+        """Stream the model's reply to `prompt` as token events and return it whole; records `first_token` and
+        `generate` (also when the model fails: the exception goes to the caller, which keeps the evidence)."""
+        assert self.llm is not None
+        t = time.perf_counter()
+        pieces: list[str] = []
+        try:
+            for chunk in self.llm.stream([SystemMessage(prompt.system), HumanMessage(prompt.text)]):
+                if chunk.text:
+                    if not pieces:
+                        timings["first_token"] = time.perf_counter() - t
+                    pieces.append(chunk.text)
+                    yield AnswerEvent("token", chunk.text)
+        finally:
+            timings["generate"] = time.perf_counter() - t
+        return "".join(pieces)
 
     def _contradictions(self, checked: CheckedAnswer, context: list[Hit], evidence: Answer) -> int:
         """Remove kept sentences that say yes / always / must where the evidence they cite says no / only / may."""
@@ -658,7 +647,7 @@ class Answerer:
             hit = context[old - 1]
             claim = " ".join(s.text for s in checked.kept if old in s.cited)
             citations.append(Citation.of(new, hit, locate_evidence(hit.text, claim, self._similarity)))
-        same_language = [c for c in evidence.citations if _passage_lang_of(c.meta.lang) == _passage_lang_of(lang)]
+        same_language = [c for c in evidence.citations if base_language(c.meta.lang) == base_language(lang)]
         if same_language:
             body += "\n\n" + _ui(lang, "from_sources") + "\n\n" + _quote_blocks(same_language, lang)[0]
         notices = []
@@ -698,9 +687,9 @@ def choose_evidence(
     adjusted = [score - rank_penalty * index for index, score in enumerate(scores)]
     order = sorted(range(len(scores)), key=lambda i: -adjusted[i])
     first = order[0]
-    readable = _passage_lang_of(langs[first]) == _passage_lang_of(lang)
+    readable = base_language(langs[first]) == base_language(lang)
     for index in order[1:]:
-        if readable and _passage_lang_of(langs[index]) != _passage_lang_of(lang):
+        if readable and base_language(langs[index]) != base_language(lang):
             continue  # the asker can read the first quote: a second one they cannot read adds nothing
         if adjusted[index] >= adjusted[first] - EXTRA_QUOTE_MARGIN:
             return [first, index]
@@ -724,7 +713,7 @@ def _quote_blocks(citations: list[Citation], lang: str, translated: dict[int, st
             blocks.append(f"> {translated[c.n]} [{c.n}]\n>\n> {_ui(lang, 'original')} {_one_line(c.quote)}")
             continue
         block = f"> {_one_line(c.quote)} [{c.n}]"
-        if _passage_lang_of(c.meta.lang) != _passage_lang_of(lang):
+        if base_language(c.meta.lang) != base_language(lang):
             foreign = True
             hints = shipped_glossary().hints(c.quote) if lang != "zh" and c.meta.lang.startswith("zh") else []
             if hints:
@@ -733,12 +722,8 @@ def _quote_blocks(citations: list[Citation], lang: str, translated: dict[int, st
     return "\n>\n".join(blocks), foreign
 
 
-def _passage_lang_of(code: str) -> str:
-    return (code or "").split("-")[0]
-
-
 def _passage_lang(hit: Hit) -> str:
-    return _passage_lang_of(hit.meta.lang)
+    return base_language(hit.meta.lang)
 
 
 def _query_for(query: str, lang: str, passage_lang: str) -> str:

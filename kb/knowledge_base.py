@@ -35,7 +35,7 @@ from kb.errors import (
 )
 from kb.files import write_atomic
 from kb.glossary import shipped as shipped_glossary
-from kb.lang import detect_language
+from kb.lang import base_language, detect_language
 from kb.layout import KBLayout
 from kb.lexical import LexicalIndex
 from kb.rerank import RERANK_DEPTH, CrossEncoderReranker, Reranker
@@ -496,7 +496,7 @@ class KnowledgeBase:
         revision = str(self.store.metadata().get("revision", ""))
         if self._languages is None or self._languages[0] != revision:
             counts: Counter[str] = Counter(
-                str(stored.metadata.get("lang", "")).split("-")[0] for stored in self.store.iter_all()
+                base_language(str(stored.metadata.get("lang", ""))) for stored in self.store.iter_all()
             )
             total = sum(counts.values())
             self._languages = (revision, {lang: n / total for lang, n in counts.items() if lang} if total else {})

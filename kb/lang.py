@@ -237,6 +237,11 @@ def language_name(code: str) -> str:
     return LANGUAGE_NAMES.get(code, "the language of the question")
 
 
+def base_language(code: str) -> str:
+    """The language of a tag without its region: "zh-CN" -> "zh" (passages may be tagged either way)."""
+    return (code or "").split("-")[0]
+
+
 def document_language(text: str) -> str:
     """The language of a document whose metadata does not name one (its opening `DOCUMENT_SAMPLE` characters)."""
     return detect_language(text[:DOCUMENT_SAMPLE])

@@ -25,7 +25,7 @@ from typing import Literal
 from kb.errors import ConfigError
 from kb.fusion import Ranked, reciprocal_rank_fusion
 from kb.glossary import Glossary
-from kb.lang import han_share
+from kb.lang import base_language, han_share
 from kb.lexical import LexicalHit
 from kb.rerank import Reranker, order_by_scores
 from kb.store import StoredChunk
@@ -162,8 +162,8 @@ def language_weight(query_lang: str, passage_lang: str, covered: set[str]) -> fl
     """How much a ranking by a query in `query_lang` counts for a passage in `passage_lang` when the query was
     searched in the languages `covered`: fully in its own language or where no version speaks the passage's
     language, not at all where another version does."""
-    same = passage_lang.split("-")[0] == query_lang if passage_lang else True
-    return 1.0 if same or passage_lang.split("-")[0] not in covered else 0.0
+    same = base_language(passage_lang) == query_lang if passage_lang else True
+    return 1.0 if same or base_language(passage_lang) not in covered else 0.0
 
 
 def for_language(ranking: Ranked, passage_langs: Sequence[str], lang: str, covered: set[str], votes: int) -> Ranked:
