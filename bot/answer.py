@@ -715,9 +715,9 @@ def _quote_blocks(citations: list[Citation], lang: str, translated: dict[int, st
         block = f"> {_one_line(c.quote)} [{c.n}]"
         if base_language(c.meta.lang) != base_language(lang):
             foreign = True
-            hints = shipped_glossary().hints(c.quote) if lang != "zh" and c.meta.lang.startswith("zh") else []
-            if hints:
-                block += "\n>\n> " + _ui(lang, "terms") + " " + "; ".join(f"{zh} = {en}" for zh, en in hints)
+            terms = _terms_line(c, lang)
+            if terms:
+                block += "\n>\n> " + terms
         blocks.append(block)
     return "\n>\n".join(blocks), foreign
 
@@ -798,11 +798,20 @@ def _with_sources(body: str, citations: list[Citation], lang: str) -> str:
     lines = []
     for c in citations:
         lines.append(c.label())
-        if lang != "zh" and c.meta.lang.startswith("zh"):
-            c.terms = shipped_glossary().hints(c.quote)
-            if c.terms:
-                lines.append("    " + _ui(lang, "terms") + " " + "; ".join(f"{zh} = {en}" for zh, en in c.terms))
+        terms = _terms_line(c, lang)
+        if terms and terms not in body:  # not twice: the body shows the terms under a quote it could not translate
+            lines.append("    " + terms)
     return body + f"\n\n{_ui(lang, 'sources')}:\n" + "\n".join(lines)
+
+
+def _terms_line(c: Citation, lang: str) -> str:
+    """For an asker who does not read Chinese, a Chinese quote's glossary terms in English ("Key terms: 注册资本 =
+    registered capital; ..."), looked up once and kept on the citation for the web page; "" otherwise."""
+    if lang == "zh" or not c.meta.lang.startswith("zh"):
+        return ""
+    if not c.terms:
+        c.terms = shipped_glossary().hints(c.quote)
+    return _ui(lang, "terms") + " " + "; ".join(f"{zh} = {en}" for zh, en in c.terms) if c.terms else ""
 
 
 _ERROR_KINDS = (
