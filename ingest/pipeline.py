@@ -189,9 +189,11 @@ class Ingester:
             except OSError as exc:
                 report.failed[source] = f"cannot read {file.name}: {exc.strerror or exc}"
 
+        synced = {self.manifest.files[key]["source"] for key in seen if key in self.manifest.files}
         for key, entry in list(self.manifest.files.items()):
             inside = any(key == str(root) or key.startswith(str(root) + os.sep) for root in roots)
-            if inside and key not in seen:
+            stale = entry["source"] in synced and not Path(key).exists()  # a copy from a folder since moved
+            if key not in seen and (inside or stale):
                 self._remove(key)
                 report.deleted.append(entry["source"])
 
@@ -217,7 +219,7 @@ class Ingester:
         sidecar = sidecar_path(file)
         extra = sidecar.read_bytes() if sidecar.is_file() else b""  # editing the sidecar re-ingests the file
         doc_id = document_id(key, data + b"\0" + extra, self.chunker.settings.signature())
-        previous = self.manifest.files.get(key)
+        previous = self.manifest.files.get(key) or self._moved(key, source)
         if previous is not None and previous["doc_id"] == doc_id:
             report.skipped.append(source)
             return
@@ -243,6 +245,18 @@ class Ingester:
         self.manifest.save()
         (report.updated if previous is not None else report.added).append(source)
         report.chunks += len(chunks)
+
+    def _moved(self, key: str, source: str) -> dict[str, Any] | None:
+        """The entry of the same document ingested from a folder that no longer exists (the folder was moved or
+        renamed, or a checkout was replaced): it is re-keyed to the new path, so the document is updated in place
+        rather than added a second time under the same source name."""
+        for old_key, entry in list(self.manifest.files.items()):
+            if entry["source"] == source and old_key != key and not Path(old_key).exists():
+                del self.manifest.files[old_key]
+                self.manifest.files[key] = entry
+                self.manifest.save()
+                return entry
+        return None
 
     def delete(self, source: str) -> int:
         """Remove one document by its source (as shown in citations) or its file path; returns chunks removed."""

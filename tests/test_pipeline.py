@@ -57,6 +57,37 @@ def test_first_sync_adds_everything_second_embeds_nothing(docs: Path, setup: tup
     assert len(again.skipped) == 3 and embedder.embedded == before
 
 
+def test_a_moved_folder_replaces_its_documents_instead_of_adding_them_again(
+    docs: Path, setup: tuple, tmp_path: Path
+) -> None:
+    kb, _ = setup
+    Ingester(kb).sync([docs])
+    chunks = kb.stats().chunks
+    moved = tmp_path / "elsewhere" / "docs"
+    moved.parent.mkdir()
+    shutil.move(docs, moved)
+    report = Ingester(kb).sync([moved])
+    assert report.added == [] and sorted(report.updated) == ["docs/ccc-rules.zh.md", "docs/mixed-faq.md",
+                                                           "docs/saso-guide.en.md"]  # fmt: skip
+    stats = kb.stats()
+    assert (stats.documents, stats.chunks) == (3, chunks)  # not 6 documents, each passage twice
+    assert len(kb.doc_ids()) == 3
+
+
+def test_copies_left_by_a_folder_that_is_gone_are_removed(docs: Path, setup: tuple, tmp_path: Path) -> None:
+    """A knowledge base that an older certkb filled from two checkouts of the same folder, one since deleted."""
+    kb, _ = setup
+    copy = tmp_path / "old" / "docs"
+    shutil.copytree(docs, copy)
+    Ingester(kb).sync([docs])
+    Ingester(kb).sync([copy])
+    assert kb.stats().documents == 6  # both checkouts exist: two folders, two sets of documents
+    shutil.rmtree(copy)
+    report = Ingester(kb).sync([docs])
+    assert sorted(report.deleted) == ["docs/ccc-rules.zh.md", "docs/mixed-faq.md", "docs/saso-guide.en.md"]
+    assert kb.stats().documents == 3 and len(kb.doc_ids()) == 3
+
+
 def test_changed_file_is_replaced_and_removed_file_deleted(docs: Path, setup: tuple) -> None:
     kb, _embedder = setup
     Ingester(kb).sync([docs])
