@@ -9,7 +9,7 @@ import re
 
 import pytest
 from fakes import ScriptedChat, passage_number
-from helpers import make_chunk
+from helpers import SAMPLE_CHUNKS, make_chunk
 from langchain_core.messages import BaseMessage
 
 from bot.answer import Answerer, Turn
@@ -36,6 +36,14 @@ def test_extractive_answer_quotes_the_evidence_with_citations(fake_kb: Knowledge
     assert answer.text.startswith(answer.body)
     assert answer.text.endswith(answer.citations[-1].label())  # every answer ends with its source list
     assert "\n来源:\n[1] 认证认可条例 › 第二章 认证机构 > 第十条 (zh-capital.md)" in answer.text
+
+
+def test_the_same_passage_stored_twice_is_quoted_once(fake_kb: KnowledgeBase) -> None:
+    original = next(c for c in SAMPLE_CHUNKS if c.chunk_id == "zh-capital")
+    fake_kb.add([make_chunk("zh-capital-copy", original.text, lang="zh", source="copy/zh-capital.md")])
+    answer = Answerer(fake_kb, gate=OPEN).answer("认证机构的注册资本要求是多少？")
+    quoted = [c.chunk_id for c in answer.citations]
+    assert quoted and not {"zh-capital", "zh-capital-copy"} <= set(quoted)
 
 
 def test_the_gate_refuses_without_calling_the_model(fake_kb: KnowledgeBase) -> None:
