@@ -702,6 +702,25 @@ def _one_line(text: str) -> str:
     return re.sub(r"\s*\n\s*", " ", text).strip()
 
 
+_LIST_ITEM = re.compile(r"^(?:[-*•]|\d{1,3}[.)]|[（(][一二三四五六七八九十\d]{1,3}[)）])\s")
+
+
+def _quoted(text: str) -> str:
+    """A quote as the lines of a Markdown block quote: list items keep a line each (flattened, "a； - b； - c" reads
+    as one item with stray dashes), other line breaks are joined, and Markdown emphasis markers are left out (they
+    are noise in a terminal, and CommonMark does not render them next to CJK punctuation)."""
+    lines: list[str] = []
+    for line in text.replace("**", "").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if lines and not _LIST_ITEM.match(line):
+            lines[-1] += " " + line
+        else:
+            lines.append(line)
+    return "\n> ".join(lines)
+
+
 def _quote_blocks(citations: list[Citation], lang: str, translated: dict[int, str] | None = None) -> tuple[str, bool]:
     """(the quotes as Markdown block quotes with their markers, whether one is in a language other than `lang`).
 
@@ -711,9 +730,9 @@ def _quote_blocks(citations: list[Citation], lang: str, translated: dict[int, st
     blocks, foreign = [], False
     for c in citations:
         if c.n in translated:  # the checked translation, and the original under it to verify it by
-            blocks.append(f"> {translated[c.n]} [{c.n}]\n>\n> {_ui(lang, 'original')} {_one_line(c.quote)}")
+            blocks.append(f"> {translated[c.n]} [{c.n}]\n>\n> {_ui(lang, 'original')} {_quoted(_one_line(c.quote))}")
             continue
-        block = f"> {_one_line(c.quote)} [{c.n}]"
+        block = f"> {_quoted(c.quote)} [{c.n}]"
         if base_language(c.meta.lang) != base_language(lang):
             foreign = True
             terms = _terms_line(c, lang)

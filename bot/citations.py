@@ -191,16 +191,28 @@ _PASSAGE_SENTENCE = re.compile(r"(?:[^。！？；!?;.\n]|\.(?!\s))+(?:[。！�
 Similarity = Callable[[str, Sequence[str]], list[float]]  # claim, sentences -> one similarity per sentence
 
 
+# "Art. 27", "No. 5", "e.g. a lab": a dot after these, followed by a figure or a lower-case word, ends no sentence
+_ABBREVIATION = re.compile(
+    r"(?:^|[\s(（\[])(?:Arts?|art|Nos?|no|pp?|paras?|Sec|Ch|Reg|Dir|Vol|cf|vs|approx|e\.g|i\.e)\.$"
+)
+_CONTINUES = re.compile(r"[0-9a-z(]")
+
+
 def passage_sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) offsets of the sentences of a passage, whitespace trimmed."""
-    spans = []
+    """(start, end) offsets of the sentences of a passage, whitespace trimmed; an abbreviation's dot ("Art. 27")
+    does not end a sentence."""
+    spans: list[tuple[int, int]] = []
     for match in _PASSAGE_SENTENCE.finditer(text):
         start, end = match.start(), match.end()
         while start < end and text[start].isspace():
             start += 1
         while end > start and text[end - 1].isspace():
             end -= 1
-        if end - start >= 2:
+        if end - start < 2:
+            continue
+        if spans and _CONTINUES.match(text[start]) and _ABBREVIATION.search(text[spans[-1][0] : spans[-1][1]]):
+            spans[-1] = (spans[-1][0], end)
+        else:
             spans.append((start, end))
     return spans
 

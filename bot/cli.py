@@ -601,6 +601,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         asks_per_minute=args.asks_per_minute,
     )
     app = create_app(service)
+    service.warm_up()  # the local model loads while the server starts; the page says so if a question comes first
     import uvicorn
 
     url = f"http://{args.host}:{args.port}/"

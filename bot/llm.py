@@ -170,6 +170,12 @@ class ChatLocalLlama(BaseChatModel):
             self._server = _local_server(Path(self.model_path), self.threads, self.n_ctx)
         return self._server
 
+    def warm(self) -> None:
+        """Load the weights and read them through once (a one-token answer), so the first asker does not wait for
+        it: loading maps the file, and the first prompt pages 1 GB in from disk."""
+        request = {"messages": [{"role": "user", "content": "OK"}], "max_tokens": 1, "temperature": 0.0}
+        self._get_server().handle_chat_completions(request)
+
     def _generate(
         self,
         messages: list[BaseMessage],

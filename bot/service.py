@@ -215,6 +215,26 @@ class ChatService:
         self._pending = threading.BoundedSemaphore(self.max_pending)
         self._searching = threading.BoundedSemaphore(MAX_PENDING_SEARCHES)
         self.rate = RateLimiter(asks_per_minute)
+        self.model_status = "ready"  # "loading" while `warm_up` reads the chat model, "failed: ..." if it failed
+
+    def warm_up(self) -> threading.Thread | None:
+        """Load the chat model in the background (the local model takes seconds to read), so the first question
+        after a start does not wait for it; `model_status` says where it is. Nothing to do for other backends."""
+        warm = getattr(self.answerer.llm, "warm", None)
+        if warm is None:
+            return None
+        self.model_status = "loading"
+
+        def run() -> None:
+            try:
+                warm()
+                self.model_status = "ready"
+            except Exception as exc:  # the first answer reports it again, with the evidence shown
+                self.model_status = f"failed: {exc}"
+
+        thread = threading.Thread(target=run, name="certkb-warm-up", daemon=True)
+        thread.start()
+        return thread
 
     # ---- everyone --------------------------------------------------------------------------------------------
 

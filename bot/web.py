@@ -43,6 +43,7 @@ TEXT = {
         "send": "Ask",
         "clear": "Clear chat",
         "export": "Export as Markdown",
+        "handout": "Hand-out (print or save as PDF)",
         "filters": "Filters",
         "doc_type": "Document type",
         "jurisdiction": "Market / jurisdiction",
@@ -55,6 +56,8 @@ TEXT = {
         "searching": "Searching the knowledge base…",
         "writing": "Writing the answer…",
         "adding": "The quoted sources are above; the language model is adding to them…",
+        "loading": "The quoted sources are above; the language model is still loading (it does once after a start), "
+        "then it adds to them…",
         "thanks": "Thank you: your feedback was saved.",
         "chat_empty": "**Ask a question** in Chinese, English or another language, or pick an example below.",
         "admin": "Admin",
@@ -65,6 +68,7 @@ TEXT = {
         "glossary": "Glossary",
         "glossary_placeholder": "A term or a whole question, English or Chinese; press Enter",
         "glossary_none": "No glossary term matches this.",
+        "glossary_note": "Note",
     },
     "zh": {
         "title": "certkb · 认证知识库",
@@ -73,6 +77,7 @@ TEXT = {
         "send": "提问",
         "clear": "清空对话",
         "export": "导出为 Markdown",
+        "handout": "讲义（可打印或存为 PDF）",
         "filters": "筛选",
         "doc_type": "文件类型",
         "jurisdiction": "市场 / 法域",
@@ -85,6 +90,7 @@ TEXT = {
         "searching": "正在检索知识库…",
         "writing": "正在生成回答…",
         "adding": "上方为来源原文；语言模型正在补充…",
+        "loading": "上方为来源原文；语言模型仍在加载（每次启动后一次），随后补充…",
         "thanks": "谢谢，您的反馈已保存。",
         "chat_empty": "**请提问**（中文、英文或其他语言），或点击下方示例。",
         "admin": "管理",
@@ -95,6 +101,7 @@ TEXT = {
         "glossary": "术语表",
         "glossary_placeholder": "输入术语或整个问题（中英文均可），按回车",
         "glossary_none": "术语表中没有匹配的术语。",
+        "glossary_note": "说明",
     },
 }
 
@@ -107,10 +114,14 @@ CSS = """
 .src-n { background: var(--color-accent); color: white; border-radius: 999px; padding: 0 0.55rem;
          font-size: 0.85rem; }
 .src-meta { font-size: 0.85rem; opacity: 0.75; margin: 0.2rem 0 0.4rem; }
-.src-quote { margin: 0; padding-left: 0.6rem; border-left: 3px solid var(--color-accent); line-height: 1.6; }
+.src-quote { margin: 0; padding-left: 0.6rem; border-left: 3px solid var(--color-accent); line-height: 1.6;
+             white-space: pre-wrap; }
+sup.cite { font-weight: 700; color: var(--color-accent); font-size: 0.75em; padding-left: 1px; }
 .gl-table { width: 100%; border-collapse: collapse; font-size: 0.95rem; }
-.gl-table th, .gl-table td { text-align: left; padding: 0.25rem 0.4rem;
+.gl-table th, .gl-table td { text-align: left; padding: 0.25rem 0.4rem; vertical-align: top;
                              border-bottom: 1px solid var(--border-color-primary); }
+.gl-table td:nth-child(2), .gl-table th:nth-child(2) { min-width: 7em; word-break: keep-all; }
+.gl-table td:nth-child(3) { font-size: 0.85rem; opacity: 0.85; }
 .src-terms { margin: 0.4rem 0 0; font-size: 0.9rem; }
 .src-terms ul { margin: 0.2rem 0 0; padding-left: 1.1rem; }
 .src-terms li span { font-weight: 600; margin-right: 0.3rem; }
@@ -119,14 +130,17 @@ CSS = """
 .src-refused { border: 1px solid #e8a33d; background: #fff7e6; color: #6b4300; border-radius: 10px;
                padding: 0.8rem; }
 .src-empty { opacity: 0.7; }
-#certkb-sources { max-height: 70vh; overflow-y: auto; }
+#certkb-sources { max-height: 70vh; overflow-y: auto !important; }
 body, .gradio-container { font-size: 16px; }
 #certkb-ui-lang .wrap { flex-wrap: nowrap; }
 #certkb-ui-lang label { white-space: nowrap; }
 @media (max-width: 800px) {
   #certkb-sources { max-height: none; }
-  #certkb-header h1 { font-size: 1.15rem; }
-  #certkb-header p { font-size: 0.85rem; }
+  #certkb-header h1 { font-size: 1.05rem; }
+  #certkb-header p { display: none; }
+  #certkb-ui-lang { min-width: 0 !important; flex: 0 0 auto !important; }
+  #certkb-ui-lang label { padding: 0.15rem 0.45rem !important; font-size: 0.85rem; }
+  #certkb-ui-lang input { display: none; }
 }
 """
 
@@ -148,17 +162,30 @@ def _esc(text: str) -> str:
     return html.escape(text.replace("**", ""), quote=True)
 
 
+_BULLET = re.compile(r"(?m)^([ \t]*)[-*] ")
+
+
+def _bulleted(text: str) -> str:
+    """Markdown list items shown as bullets; the same length, so evidence offsets into the text stay valid."""
+    return _BULLET.sub(lambda m: m.group(1) + "• ", text)
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"\n[ \t]*(?:\n[ \t]*)+", "\n", text)
+
+
 def _highlighted(text: str, start: int, end: int) -> str:
+    text = _bulleted(text)
     return _esc(text[:start]) + "<mark>" + _esc(text[start:end]) + "</mark>" + _esc(text[end:])
 
 
 def _excerpt(citation: Citation, context: int = 120) -> str:
-    """The evidence span with some text around it, highlighted."""
-    text, start, end = citation.text, citation.quote_start, citation.quote_end
+    """The evidence span with some text around it, highlighted, its lines kept (blank ones dropped)."""
+    text, start, end = _bulleted(citation.text), citation.quote_start, citation.quote_end
     left, right = max(0, start - context), min(len(text), end + context)
-    before = ("…" if left > 0 else "") + _esc(text[left:start])
-    after = _esc(text[end:right]) + ("…" if right < len(text) else "")
-    return f"{before}<mark>{_esc(text[start:end])}</mark>{after}"
+    before = ("…" if left > 0 else "") + _esc(_compact(text[left:start]).lstrip("\n"))
+    after = _esc(_compact(text[end:right]).rstrip()) + ("…" if right < len(text) else "")
+    return f"{before}<mark>{_esc(_compact(text[start:end]))}</mark>{after}"
 
 
 def render_sources(answer: Answer | None, ui: str) -> str:
@@ -211,7 +238,9 @@ def render_glossary(query: str, ui: str) -> str:
         f"<tr><td>{_esc(', '.join(c.english))}</td><td>{_esc('、'.join(c.chinese))}</td><td>{_esc(c.note)}</td></tr>"
         for c in concepts[:GLOSSARY_ROWS]
     )
-    return f'<table class="gl-table"><tr><th>English</th><th>中文</th><th></th></tr>{rows}</table>'
+    t = TEXT[ui]
+    head = f"<tr><th>English</th><th>中文</th><th>{_esc(t['glossary_note'])}</th></tr>"
+    return f'<table class="gl-table">{head}{rows}</table>'
 
 
 def _terms(c: Citation, t: dict[str, str]) -> str:
@@ -231,30 +260,98 @@ def _plain(content: Any) -> str:
 
 def render_answer(answer: Answer) -> str:
     """The chat bubble: the answer body (notices included) with its markers; refusals are marked as such."""
-    body = re.sub(r"\[(\d{1,2})\]", r"**[\1]**", answer.body)
+    body = re.sub(r"\[(\d{1,2})\]", lambda m: render_marker(m.group(1)), answer.body)
     if answer.refused:  # the verdict in bold, so a refusal never reads like an answer
         first, _, rest = body.partition("\n")
         body = f"**{first.strip()}**\n{rest}"
     return body
 
 
-def conversation_markdown(history: list[dict[str, Any]], answers: list[dict[str, Any] | None]) -> str:
-    """The conversation as Markdown, each answer followed by its sources (what trainers hand out)."""
-    lines = [f"# certkb conversation ({time.strftime('%Y-%m-%d %H:%M')})", ""]
-    assistant_index = 0
+_CITE_TAG = re.compile(r'<sup class="cite">\[(\d{1,2})\]</sup>')
+
+
+def render_marker(n: str) -> str:
+    return f'<sup class="cite">[{n}]</sup>'
+
+
+def conversation_turns(history: list[dict[str, Any]], answers: list[dict[str, Any] | None]) -> list[dict[str, str]]:
+    """The conversation as plain text, for the model's history and the exports: each question as asked, each answer
+    as its body (markers as [n], none of the page's markup). `answers` has one entry per assistant message."""
+    turns, index = [], 0
     for message in history:
-        content = str(message.get("content") or "")
+        text = _plain(message.get("content") or "")
+        if message.get("role") == "assistant":
+            meta = answers[index] if index < len(answers) else None
+            index += 1
+            text = str((meta or {}).get("body") or _CITE_TAG.sub(r"[\1]", text))
+        if text:
+            turns.append({"role": str(message.get("role")), "content": text})
+    return turns
+
+
+def conversation_markdown(history: list[dict[str, Any]], answers: list[dict[str, Any] | None]) -> str:
+    """The conversation as Markdown, each answer followed by its sources and their quotes (what trainers hand out)."""
+    lines = [f"# certkb conversation ({time.strftime('%Y-%m-%d %H:%M')})", ""]
+    index = 0
+    for message in history:
         if message.get("role") == "user":
-            lines += [f"**Q:** {content}", ""]
-        else:
-            lines += [content, ""]
-            meta = answers[assistant_index] if assistant_index < len(answers) else None
-            assistant_index += 1
-            for c in (meta or {}).get("citations", []):
-                where = " › ".join(_inert(p) for p in (c["title"], c["section"]) if p)
-                lines.append(f"- [{c['n']}] {where} ({_inert(c['source'])}): “{_inert(c['quote'])}”")
-            lines += ["", "---", ""]
+            lines += [f"**Q:** {_inert(_plain(message.get('content') or ''))}", ""]
+            continue
+        meta = answers[index] if index < len(answers) else None
+        body = conversation_turns([message], [meta])
+        index += 1
+        lines += [body[0]["content"].replace("&", "&amp;").replace("<", "&lt;") if body else "", ""]  # > quotes stay
+        for c in (meta or {}).get("citations", []):
+            where = " › ".join(_inert(p) for p in (c["title"], c["section"]) if p)
+            lines.append(f"- [{c['n']}] {where} ({_inert(c['source'])}): “{_inert(_one_line(c['quote']))}”")
+        lines += ["", "---", ""]
     return "\n".join(lines)
+
+
+HANDOUT_CSS = """
+body { font-family: "Noto Sans CJK SC", "WenQuanYi Micro Hei", "Microsoft YaHei", system-ui, sans-serif;
+       max-width: 48rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.6; color: #111; }
+h1 { font-size: 1.4rem; } .q { font-weight: 700; font-size: 1.1rem; margin-top: 1.6rem; }
+blockquote { margin: 0.4rem 0; padding-left: 0.8rem; border-left: 3px solid #3b6fd6; }
+.sources { font-size: 0.9rem; } .sources li { margin-bottom: 0.3rem; }
+section { page-break-inside: avoid; border-bottom: 1px solid #ccc; padding-bottom: 0.8rem; }
+@media print { body { margin: 0; max-width: none; } a { color: inherit; } }
+"""
+
+
+def conversation_html(history: list[dict[str, Any]], answers: list[dict[str, Any] | None]) -> str:
+    """The hand-out: a standalone, print-friendly page (save it as PDF from the browser) with every question, answer,
+    citation and quote. Answers are rendered from their Markdown with raw HTML off, so no document text is markup."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False})
+    sections, index, question = [], 0, ""
+    for message in history:
+        if message.get("role") == "user":
+            question = _plain(message.get("content") or "")
+            continue
+        meta = answers[index] if index < len(answers) else None
+        index += 1
+        body = conversation_turns([message], [meta])
+        sources = "".join(
+            f"<li>[{c['n']}] {html.escape(' › '.join(p for p in (c['title'], c['section']) if p))} "
+            f"({html.escape(c['source'])}): “{html.escape(_one_line(c['quote']))}”</li>"
+            for c in (meta or {}).get("citations", [])
+        )
+        sections.append(
+            f'<section><p class="q">Q: {html.escape(question)}</p>{md.render(body[0]["content"] if body else "")}'
+            + (f'<ol class="sources" style="list-style:none;padding:0">{sources}</ol>' if sources else "")
+            + "</section>"
+        )
+    title = f"certkb conversation ({time.strftime('%Y-%m-%d %H:%M')})"
+    return (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{HANDOUT_CSS}</style></head><body><h1>{html.escape(title)}</h1>{''.join(sections)}</body></html>"
+    )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).replace("**", "").split())
 
 
 def _inert(text: str) -> str:
@@ -299,6 +396,7 @@ def build_ui(service: ChatService) -> gr.Blocks:
                 with gr.Row():
                     clear = gr.Button(t["clear"], size="sm", elem_id="certkb-clear")
                     export = gr.DownloadButton(t["export"], size="sm", value=None, elem_id="certkb-export")
+                    handout = gr.DownloadButton(t["handout"], size="sm", value=None, elem_id="certkb-handout")
                 status = gr.Markdown("", elem_id="certkb-status")
             with gr.Column(scale=2, min_width=300):
                 with gr.Accordion(t["filters"], open=False, elem_id="certkb-filters") as filters_box:
@@ -335,11 +433,11 @@ def build_ui(service: ChatService) -> gr.Blocks:
             session = str(getattr(request, "session_hash", "") or "")
             message = (message or "").strip()
             if not message:
-                yield history, kept, gr.update(), "", gr.update(), gr.update()
+                yield history, kept, gr.update(), "", gr.update(), gr.update(), gr.update()
                 return
-            prior = [{"role": m["role"], "content": _plain(m["content"])} for m in history if m.get("content")]
+            prior = conversation_turns(history, kept)
             history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
-            yield history, kept, "", TEXT[ui]["searching"], gr.update(), gr.update()
+            yield history, kept, "", TEXT[ui]["searching"], gr.update(), gr.update(), gr.update()
             try:
                 events = service.stream(message, prior[-12:], _filters(doc_types, jurisdictions, langs), client)
                 evidence, draft = "", ""
@@ -347,26 +445,28 @@ def build_ui(service: ChatService) -> gr.Blocks:
                     if event.kind == "evidence" and event.answer is not None:  # the quotes first, then the model
                         evidence = render_answer(event.answer)
                         history[-1]["content"] = evidence
-                        yield history, kept, "", TEXT[ui]["adding"], render_sources(event.answer, ui), gr.update()
+                        shown = render_sources(event.answer, ui)
+                        waiting = TEXT[ui]["loading" if service.model_status == "loading" else "adding"]
+                        yield history, kept, "", waiting, shown, gr.update(), gr.update()
                     elif event.kind == "token":
                         draft += event.text
                         history[-1]["content"] = f"{evidence}\n\n---\n\n*{draft}*" if evidence else draft
-                        yield history, kept, "", TEXT[ui]["writing"], gr.update(), gr.update()
+                        yield history, kept, "", TEXT[ui]["writing"], gr.update(), gr.update(), gr.update()
                     elif event.kind == "answer" and event.answer is not None:
                         answer = event.answer
                         history[-1]["content"] = render_answer(answer)
                         kept = [*kept, _answer_meta(answer)]
-                        yield history, kept, "", "", render_sources(answer, ui), _export(session, history, kept)
+                        yield history, kept, "", "", render_sources(answer, ui), *_exports(session, history, kept)
             except BusyError:
                 history[-1]["content"] = f"**{TEXT[ui]['busy']}**"
                 kept = [*kept, None]
-                yield history, kept, message, "", gr.update(), gr.update()  # the question stays, to send again
+                yield history, kept, message, "", gr.update(), gr.update(), gr.update()  # the question stays
             except CertkbError as exc:
                 history[-1]["content"] = f"**{TEXT[ui]['error']}**{exc}"
                 kept = [*kept, None]
-                yield history, kept, "", "", gr.update(), gr.update()
+                yield history, kept, "", "", gr.update(), gr.update(), gr.update()
 
-        outputs = [chatbot, answers, question, status, sources, export]
+        outputs = [chatbot, answers, question, status, sources, export, handout]
         inputs = [question, chatbot, answers, doc_type, jurisdiction, doc_lang, ui_lang]
         send.click(respond, inputs, outputs, api_visibility="private", concurrency_limit=4)
         question.submit(respond, inputs, outputs, api_visibility="private", concurrency_limit=4)
@@ -394,18 +494,21 @@ def build_ui(service: ChatService) -> gr.Blocks:
         chatbot.like(on_like, [chatbot, answers], status, api_visibility="private")
 
         def clear_all(ui_choice: str) -> tuple[Any, ...]:
-            return [], [], render_sources(None, ui_code(ui_choice)), "", gr.update(value=None)
+            return [], [], render_sources(None, ui_code(ui_choice)), "", gr.update(value=None), gr.update(value=None)
 
-        clear.click(clear_all, ui_lang, [chatbot, answers, sources, status, export], api_visibility="private")
+        clear.click(clear_all, ui_lang, [chatbot, answers, sources, status, export, handout], api_visibility="private")
 
         def look_up(query: str, ui_choice: str) -> str:
             return render_glossary(query or "", ui_code(ui_choice))
 
         glossary_query.submit(look_up, [glossary_query, ui_lang], glossary_found, api_visibility="private")
 
-        def switch(choice: str) -> tuple[Any, ...]:
+        def switch(choice: str, kept: list[dict[str, Any] | None]) -> tuple[Any, ...]:
             tt = TEXT[ui_code(choice)]
+            last = next((meta["answer"] for meta in reversed(kept) if meta), None)
             return (
+                render_sources(last, ui_code(choice)),
+                gr.update(label=tt["handout"]),
                 f"# {tt['title']}\n{tt['subtitle']}",
                 gr.update(placeholder=tt["placeholder"]),
                 gr.update(value=tt["send"]),
@@ -423,9 +526,9 @@ def build_ui(service: ChatService) -> gr.Blocks:
 
         ui_lang.change(
             switch,
-            ui_lang,
-            [header, question, send, clear, export, filters_box, doc_type, jurisdiction, doc_lang, sources_title,
-             chatbot, glossary_box, glossary_query],
+            [ui_lang, answers],
+            [sources, handout, header, question, send, clear, export, filters_box, doc_type, jurisdiction, doc_lang,
+             sources_title, chatbot, glossary_box, glossary_query],
             api_visibility="private",
         )  # fmt: skip
 
@@ -453,6 +556,7 @@ def _answer_meta(answer: Answer) -> dict[str, Any]:
         "chunk_ids": [c.chunk_id for c in answer.citations],
         "backend": answer.backend,
         "lang": answer.lang,
+        "answer": answer,  # to draw the sources panel again, e.g. in the other interface language
         "citations": [
             {"n": c.n, "title": c.meta.title, "section": c.meta.section, "source": c.meta.source, "quote": c.quote}
             for c in answer.citations
@@ -475,9 +579,11 @@ def _download(session: str, name: str, text: str) -> Any:
     return gr.update(value=str(path))
 
 
-def _export(session: str, history: list[dict[str, Any]], kept: list[dict[str, Any] | None]) -> Any:
-    name = f"certkb-conversation-{time.strftime('%Y%m%d-%H%M%S')}.md"
-    return _download(session, name, conversation_markdown(history, kept))
+def _exports(session: str, history: list[dict[str, Any]], kept: list[dict[str, Any] | None]) -> tuple[Any, Any]:
+    """The conversation as Markdown and as the print-friendly hand-out, rewritten after every answer."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    markdown = _download(session, f"certkb-conversation-{stamp}.md", conversation_markdown(history, kept))
+    return markdown, _download(session, f"certkb-handout-{stamp}.html", conversation_html(history, kept))
 
 
 def _admin_area(service: ChatService, admin_ok: gr.State) -> None:

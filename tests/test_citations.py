@@ -122,3 +122,14 @@ def test_evidence_spans_cover_the_text_without_whitespace() -> None:
     passage = "  First sentence. Second one!\n第三句。  "
     spans = passage_sentences(passage)
     assert [passage[s:e] for s, e in spans] == ["First sentence.", "Second one!", "第三句。"]
+
+
+def test_an_abbreviation_s_dot_does_not_end_the_quoted_sentence() -> None:
+    from bot.citations import passage_sentences
+
+    text = "Products must carry the CCC mark when sold in China (Art. 27). Imports are covered, e.g. samples. No. 5 is."
+    assert [text[a:b] for a, b in passage_sentences(text)] == [
+        "Products must carry the CCC mark when sold in China (Art. 27).",
+        "Imports are covered, e.g. samples.",
+        "No. 5 is.",
+    ]

@@ -229,3 +229,33 @@ def test_searches_beyond_the_limit_are_told_busy_at_once(fake_kb: KnowledgeBase)
         assert busy.status_code == 503 and busy.headers["Retry-After"] == "1" and "busy" in busy.json()["detail"]
         service._searching.release()
         assert c.post("/api/search", json={"query": "CCC"}).status_code == 200
+
+
+def test_the_chat_model_warms_up_in_the_background_and_says_so(fake_kb: KnowledgeBase) -> None:
+    import threading
+
+    from fakes import ScriptedChat
+
+    release = threading.Event()
+
+    class SlowToLoad(ScriptedChat):
+        def warm(self) -> None:
+            if not release.wait(2):
+                raise RuntimeError("the model file is unreadable")
+
+    settings = Settings.from_env().with_overrides(kb_dir=fake_kb.kb_dir)
+    service = ChatService(settings, kb=fake_kb, answerer=Answerer(fake_kb, SlowToLoad(replies=["x"]), "local"))
+    thread = service.warm_up()
+    assert thread is not None and service.model_status == "loading"
+    release.set()
+    thread.join(5)
+    assert service.model_status == "ready"
+
+    failing = ChatService(settings, kb=fake_kb, answerer=Answerer(fake_kb, SlowToLoad(replies=["x"]), "local"))
+    release.clear()
+    failing_thread = failing.warm_up()
+    assert failing_thread is not None
+    failing_thread.join(15)
+    assert failing.model_status == "failed: the model file is unreadable"
+    extractive = ChatService(settings, kb=fake_kb, answerer=Answerer(fake_kb))
+    assert extractive.warm_up() is None and extractive.model_status == "ready"
