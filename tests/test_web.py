@@ -277,3 +277,116 @@ def test_the_evidence_shows_before_the_default_model_adds_to_it(browser: Any, co
         assert page.page.locator("#certkb-sources .src-card").count() >= 1
         final = shown[-1]
         assert "[1]" in final and not final.startswith("Yes")
+
+
+# ---- what a workshop room notices (issue 16) -------------------------------------------------------------------
+
+
+def test_exports_carry_the_plain_text_of_every_turn(browser: Any, extractive_url: str) -> None:
+    page = Page(browser, extractive_url)
+    page.ask("认证机构的注册资本要求是多少？")
+    page.ask("Does Saudi Arabia accept test reports from Chinese labs?")
+    with page.page.expect_download() as markdown_download:
+        page.page.click("#certkb-export")
+    markdown = Path(markdown_download.value.path()).read_text(encoding="utf-8")
+    assert "[{" not in markdown and "'type'" not in markdown  # no Python repr of Gradio's message parts
+    assert "**Q:** 认证机构的注册资本要求是多少？" in markdown and "**Q:** Does Saudi Arabia accept" in markdown
+    assert markdown.count("\n- [1] ") == 2 and "300万元" in markdown and "<sup" not in markdown
+    with page.page.expect_download() as handout_download:
+        page.page.click("#certkb-handout")
+    handout = Path(handout_download.value.path()).read_text(encoding="utf-8")
+    assert handout.startswith("<!doctype html>") and "<blockquote>" in handout and "Q: 认证机构" in handout
+    hand = browser.new_page()
+    hand.set_content(handout)
+    assert "300万元" in hand.inner_text("body") and hand.locator("section").count() == 2
+
+
+def test_citation_markers_render_after_chinese_punctuation(browser: Any, extractive_url: str) -> None:
+    page = Page(browser, extractive_url)
+    shown = page.ask("认证机构的注册资本要求是多少？")
+    assert "**" not in shown[-1] and "[1]" in shown[-1]
+    bubble = page.page.locator("#certkb-chat .message.bot").last
+    assert bubble.locator("sup.cite").first.inner_text() == "[1]"
+    assert bubble.locator("li").count() >= 2  # the quoted list keeps its items, not "a； - b； - c"
+    assert "**" not in page.sources() and "\n- " not in page.sources()  # passages formatted, no Markdown residue
+
+
+def test_the_sources_panel_scrolls_and_nothing_is_drawn_over_it(browser: Any, extractive_url: str) -> None:
+    page = Page(browser, extractive_url)
+    page.page.set_viewport_size({"width": 1280, "height": 720})
+    page.ask("认证机构的注册资本要求是多少？")
+    page.page.click("#certkb-sources details summary >> nth=0")
+    panel = page.page.locator("#certkb-sources")
+    sizes = panel.evaluate("e => [e.scrollHeight, e.clientHeight, getComputedStyle(e).overflowY]")
+    assert sizes[0] > sizes[1] and sizes[2] == "auto"  # taller than the panel: it scrolls
+    panel_box, glossary_box = panel.bounding_box(), page.page.locator("#certkb-glossary").bounding_box()
+    assert panel_box and glossary_box and glossary_box["y"] >= panel_box["y"] + panel_box["height"] - 1
+    panel.evaluate("e => e.scrollTo(0, e.scrollHeight)")
+    last = page.page.locator("#certkb-sources .src-card").last.bounding_box()
+    assert last and last["y"] + last["height"] <= panel_box["y"] + panel_box["height"] + 1  # its end is reachable
+
+
+def test_the_glossary_table_is_readable(browser: Any, extractive_url: str) -> None:
+    page = Page(browser, extractive_url)
+    page.page.set_viewport_size({"width": 1280, "height": 720})
+    page.page.click("#certkb-glossary button")
+    box = "#certkb-glossary-query textarea, #certkb-glossary-query input"
+    page.page.fill(box, "registered capital certification body")
+    page.page.press(box, "Enter")
+    page.page.wait_for_selector("#certkb-glossary-found .gl-table", timeout=30_000)
+    headers = page.page.locator("#certkb-glossary-found th").all_inner_texts()
+    assert headers == ["English", "中文", "Note"]
+    chinese = page.page.locator("#certkb-glossary-found td:nth-child(2)").first
+    width = chinese.evaluate("e => e.getBoundingClientRect().width")
+    assert width >= 4 * 14  # several characters per line, not one
+
+
+def test_switching_to_chinese_redraws_the_refusal_box(browser: Any, extractive_url: str) -> None:
+    page = Page(browser, extractive_url)
+    page.ask("What is the best recipe for Neapolitan pizza dough?")
+    assert page.sources().startswith("Not in the knowledge base")
+    page.page.click("#certkb-ui-lang label:has-text('中文')")
+    page.page.wait_for_function("document.querySelector('#certkb-sources').innerText.includes('知识库中没有找到')")
+
+
+def test_a_phone_shows_the_language_switch_and_the_chat_on_its_first_screen(browser: Any, extractive_url: str) -> None:
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone.goto(extractive_url)
+    phone.wait_for_selector("#certkb-question textarea", timeout=30_000)
+    phone.evaluate("() => { document.activeElement.blur(); window.scrollTo(0, 0); }")
+    switch = phone.locator("#certkb-ui-lang label:has-text('中文')").bounding_box()
+    header = phone.locator("#certkb-header").bounding_box()
+    assert switch and switch["x"] + switch["width"] <= 390  # not clipped
+    assert header and header["height"] < 844 / 6  # the title no longer takes a third of the screen
+    chat = phone.locator("#certkb-chat").bounding_box()
+    assert chat and chat["y"] < 844 / 4
+
+
+def test_the_page_says_the_model_is_loading_while_it_warms_up(browser: Any, e5_kb: KnowledgeBase) -> None:
+    import threading
+
+    from fakes import ScriptedChat
+
+    loaded = threading.Event()
+
+    class SlowToLoad(ScriptedChat):
+        def warm(self) -> None:
+            loaded.wait(60)
+
+    def answer_once_loaded(messages: Any) -> str:  # as the real model does: it answers after loading
+        loaded.wait(60)
+        return "注册资本不少于300万元[1]。"
+
+    service = service_for(e5_kb, SlowToLoad(replies=[answer_once_loaded]), "local")
+    service.answerer.gate = __import__("bot.gate", fromlist=["Gate"]).Gate(threshold=0.0)
+    service.warm_up()
+    with live_server(service) as url:
+        page = Page(browser, url)
+        page.page.fill("#certkb-question textarea", "认证机构的注册资本要求是多少？")
+        page.page.click("#certkb-send")
+        page.page.wait_for_function(
+            "document.querySelector('#certkb-status').innerText.includes('仍在加载')"
+            " || document.querySelector('#certkb-status').innerText.includes('still loading')",
+            timeout=60_000,
+        )
+        loaded.set()
