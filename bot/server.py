@@ -260,7 +260,7 @@ def create_app(service: ChatService) -> FastAPI:
     offline_environment()
     import gradio as gr
 
-    from bot.web import CSS, build_ui, theme
+    from bot.web import CSS, JS, build_ui, theme
 
     app = create_api(service)
     blocks = build_ui(service)
@@ -272,5 +272,6 @@ def create_app(service: ChatService) -> FastAPI:
         max_file_size=MAX_UPLOAD_BYTES,  # the admin page's uploads, refused by Gradio before they are saved
         theme=theme(),
         css=CSS,
+        js=JS,
         footer_links=["api"],
     )

@@ -42,6 +42,8 @@ TEXT = {
         "placeholder": "Ask about certification, testing or market access, in any language…",
         "send": "Ask",
         "clear": "Clear chat",
+        "present": "Presenter mode",
+        "present_off": "Exit presenter mode",
         "export": "Export as Markdown",
         "handout": "Hand-out (print or save as PDF)",
         "filters": "Filters",
@@ -76,6 +78,8 @@ TEXT = {
         "placeholder": "请输入关于认证、检验检测或市场准入的问题（中英文均可）…",
         "send": "提问",
         "clear": "清空对话",
+        "present": "演示模式",
+        "present_off": "退出演示模式",
         "export": "导出为 Markdown",
         "handout": "讲义（可打印或存为 PDF）",
         "filters": "筛选",
@@ -134,6 +138,24 @@ sup.cite { font-weight: 700; color: var(--color-accent); font-size: 0.75em; padd
 body, .gradio-container { font-size: 16px; }
 #certkb-ui-lang .wrap { flex-wrap: nowrap; }
 #certkb-ui-lang label { white-space: nowrap; }
+/* presenter mode (/?present=1 or the Present button): large type for a 1280x720 projector, the answer and its
+   highlighted evidence side by side without scrolling; A+ / A- set --certkb-zoom */
+body.certkb-present { --certkb-zoom: 1; }
+body.certkb-present .gradio-container { max-width: none !important; padding: 0 0.8rem !important; }
+body.certkb-present #certkb-header p, body.certkb-present #certkb-filters, body.certkb-present #certkb-admin,
+body.certkb-present #certkb-glossary, body.certkb-present #certkb-downloads, body.certkb-present footer,
+body.certkb-present #certkb-questions-box { display: none !important; }
+body.certkb-present #certkb-header h1 { font-size: calc(1.5rem * var(--certkb-zoom)); }
+body.certkb-present #certkb-chat { height: calc(100vh - 200px) !important; max-height: none !important; }
+body.certkb-present #certkb-chat .message-content, body.certkb-present #certkb-chat .message-content p,
+body.certkb-present #certkb-chat .message-content li {
+  font-size: calc(1.15rem * var(--certkb-zoom)) !important; line-height: 1.4; }
+body.certkb-present #certkb-sources { max-height: calc(100vh - 150px); font-size: calc(1.05rem * var(--certkb-zoom)); }
+body.certkb-present .src-meta { font-size: 0.8em; }
+body.certkb-present #certkb-question textarea { font-size: calc(1.2rem * var(--certkb-zoom)); }
+body:not(.certkb-present) #certkb-zoom { display: none !important; }
+#certkb-zoom { flex-wrap: nowrap; gap: 0.4rem; }
+#certkb-zoom button { white-space: nowrap; }
 @media (max-width: 800px) {
   #certkb-sources { max-height: none; }
   #certkb-header h1 { font-size: 1.05rem; }
@@ -141,6 +163,28 @@ body, .gradio-container { font-size: 16px; }
   #certkb-ui-lang { min-width: 0 !important; flex: 0 0 auto !important; }
   #certkb-ui-lang label { padding: 0.15rem 0.45rem !important; font-size: 0.85rem; }
   #certkb-ui-lang input { display: none; }
+}
+"""
+
+# Run once when the page loads: presenter mode from the URL (/?present=1), kept across reloads in localStorage.
+JS = """
+() => {
+  const body = document.body;
+  const params = new URLSearchParams(window.location.search);
+  const wanted = params.has("present") ? params.get("present") !== "0" : localStorage.getItem("certkb-present") === "1";
+  body.classList.toggle("certkb-present", wanted);
+  const zoom = parseFloat(localStorage.getItem("certkb-zoom") || "1");
+  body.style.setProperty("--certkb-zoom", String(zoom));
+  window.certkbPresent = () => {
+    const on = body.classList.toggle("certkb-present");
+    localStorage.setItem("certkb-present", on ? "1" : "0");
+  };
+  window.certkbZoom = (step) => {
+    const now = parseFloat(body.style.getPropertyValue("--certkb-zoom") || "1");
+    const next = Math.min(2, Math.max(0.6, Math.round((now + step) * 10) / 10));
+    body.style.setProperty("--certkb-zoom", String(next));
+    localStorage.setItem("certkb-zoom", String(next));
+  };
 }
 """
 
@@ -376,6 +420,10 @@ def build_ui(service: ChatService) -> gr.Blocks:
             header = gr.Markdown(f"# {t['title']}\n{t['subtitle']}", elem_id="certkb-header")
             ui_lang = gr.Radio(["English", "中文"], value="English", show_label=False, container=False, scale=0,
                                min_width=180, elem_id="certkb-ui-lang")  # fmt: skip
+            with gr.Row(elem_id="certkb-zoom", scale=0):
+                smaller = gr.Button("A−", size="sm", elem_id="certkb-zoom-out", min_width=50, scale=0)
+                larger = gr.Button("A+", size="sm", elem_id="certkb-zoom-in", min_width=50, scale=0)
+                leave = gr.Button(t["present_off"], size="sm", elem_id="certkb-present-off", scale=0, min_width=140)
         with gr.Row():
             with gr.Column(scale=3, min_width=320):
                 chatbot = gr.Chatbot(
@@ -393,7 +441,8 @@ def build_ui(service: ChatService) -> gr.Blocks:
                         autofocus=True, elem_id="certkb-question", submit_btn=False,
                     )  # fmt: skip
                     send = gr.Button(t["send"], variant="primary", scale=1, min_width=90, elem_id="certkb-send")
-                with gr.Row():
+                with gr.Row(elem_id="certkb-downloads"):
+                    present = gr.Button(t["present"], size="sm", elem_id="certkb-present")
                     clear = gr.Button(t["clear"], size="sm", elem_id="certkb-clear")
                     export = gr.DownloadButton(t["export"], size="sm", value=None, elem_id="certkb-export")
                     handout = gr.DownloadButton(t["handout"], size="sm", value=None, elem_id="certkb-handout")
@@ -470,6 +519,11 @@ def build_ui(service: ChatService) -> gr.Blocks:
         inputs = [question, chatbot, answers, doc_type, jurisdiction, doc_lang, ui_lang]
         send.click(respond, inputs, outputs, api_visibility="private", concurrency_limit=4)
         question.submit(respond, inputs, outputs, api_visibility="private", concurrency_limit=4)
+
+        present.click(None, None, None, js="() => window.certkbPresent()")
+        leave.click(None, None, None, js="() => window.certkbPresent()")
+        larger.click(None, None, None, js="() => window.certkbZoom(0.1)")
+        smaller.click(None, None, None, js="() => window.certkbZoom(-0.1)")
 
         def pick_example(data: gr.SelectData) -> str:
             value = data.value
