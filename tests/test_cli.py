@@ -227,7 +227,7 @@ def many_docs_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("many")
     folder = root / "notices-on-the-compulsory-product-certification-catalogue-and-market-access-conditions"
     folder.mkdir()
-    for i in range(100):
+    for i in range(72):
         text = (
             f"---\ntitle: 关于调整强制性产品认证目录的公告（第{i}号） Notice {i} on the CCC catalogue\n---\n\n"
             f"第一条 列入目录的产品，须经认证并标注CCC标志后，方可出厂、销售。Products in notice {i} need the mark.\n\n"
