@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import re
+import select
 import shutil
 import sys
 import textwrap
@@ -630,6 +631,20 @@ COMMANDS = {
 }
 
 
+def _stdout_closed() -> bool:
+    """Whether nothing reads standard output any more: a pipe or socket whose reader has closed it polls as an
+    error or a hang-up. (Flushing cannot tell: the write that failed emptied the buffer, so a flush succeeds.)"""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # no stdout, or one that is not a file (captured in a test)
+        return False
+    if not hasattr(select, "poll"):  # Windows, where a closed stdout is not a BrokenPipeError anyway: report it
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     parser = build_parser()
@@ -638,7 +653,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+        sys.stdout.flush()  # now, not at exit, so a reader that has gone is handled below like any other
+        return status
     except (ConfigError, KnowledgeBaseNotFoundError, EmbedderMismatchError) as exc:
         print(f"certkb: error: {exc}", file=sys.stderr)
         return 2
@@ -646,9 +663,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"certkb: error: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError as exc:
-        try:
-            sys.stdout.flush()
-        except BrokenPipeError:  # `certkb glossary | head`: the reader of the output has what it wanted
+        if _stdout_closed():  # `certkb glossary | head`: the reader of the output has what it wanted
+            # what is still buffered goes nowhere, instead of failing again at exit ("Exception ignored ...")
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
         print(f"certkb: error: {exc.strerror or exc}", file=sys.stderr)  # another pipe (e.g. a server) broke

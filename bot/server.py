@@ -7,16 +7,20 @@
     POST /api/ask         {question, history, filters, stream} -> the answer (as `certkb ask --json`);
                           with "stream": true, NDJSON lines {"type": "status"|"evidence"|"token"|"answer", ...}
     POST /api/feedback    {question, answer, chunk_ids, rating, comment} -> {id}
+    GET  /api/docs        the API's OpenAPI page (Swagger UI); /api/redoc the same in ReDoc
+    GET  /api/openapi.json  the OpenAPI schema both pages show
+    GET  /api/static/...  the pages' scripts, styles and icon, served from here so the pages work offline
     admin (HTTP Basic, only when credentials are configured):
     GET  /api/admin/documents, POST /api/admin/upload, DELETE /api/admin/documents?source=...,
     POST /api/admin/rebuild, GET /api/admin/feedback[.csv|.jsonl]
 
-OpenAPI docs are at /api/docs. Errors are JSON {"detail": "..."} with 4xx for bad input, never a traceback.
+Errors are JSON {"detail": "..."} with 4xx for bad input, never a traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import itertools
 import json
 import os
@@ -24,8 +28,10 @@ from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from bot.answer import MAX_QUESTION_CHARS
@@ -38,6 +44,23 @@ MAX_HISTORY = 40
 MAX_UPLOAD_FILES = 20
 MAX_JSON_BYTES = 2 * 2**20  # a question, its history and filters are far smaller
 _BASIC = HTTPBasic(auto_error=False)
+STATIC = "/api/static"
+# The docs pages may load from this server only: ReDoc's sidebar shows Redocly's logo from their CDN (no option
+# turns it off), which the browser must not even try. Inline scripts and styles are how both pages start.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'"
+)
+
+
+def _docs_assets() -> StaticFiles:
+    """What /api/static serves: certkb's icon (bot/static) and the Swagger UI and ReDoc bundles that the
+    fastapi-offline package ships (FastAPI's own pages load them from a CDN, a blank page offline)."""
+    if importlib.util.find_spec("fastapi_offline") is None:
+        raise ConfigError(
+            "the API docs need the fastapi-offline package: run scripts/setup.sh (or pip install fastapi-offline)"
+        )
+    return StaticFiles(packages=[("bot", "static"), ("fastapi_offline", "static")])
 
 
 class _TooLarge(Exception):
@@ -137,10 +160,11 @@ def create_api(service: ChatService) -> FastAPI:
     app = FastAPI(
         title="certkb",
         description="Certification knowledge base: search passages and get answers with checked citations.",
-        docs_url="/api/docs",
         openapi_url="/api/openapi.json",
+        docs_url=None,  # served below, with local assets
         redoc_url=None,
     )
+    app.mount(STATIC, _docs_assets(), name="api-static")
     app.add_middleware(
         BodyLimit,
         limits=[("/api/admin/upload", MAX_UPLOAD_FILES * MAX_UPLOAD_BYTES + 2**20), ("/api/", MAX_JSON_BYTES)],
@@ -164,6 +188,33 @@ def create_api(service: ChatService) -> FastAPI:
             raise HTTPException(429, str(exc)) from None
         if not ok:
             raise HTTPException(401, "wrong or missing admin credentials", headers={"WWW-Authenticate": "Basic"})
+
+    @app.get("/api/docs", include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        page = get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - REST API",
+            swagger_js_url=f"{root}{STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{STATIC}/favicon.svg",
+            swagger_ui_parameters={"validatorUrl": None},  # never send the schema to validator.swagger.io
+        )
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
+
+    @app.get("/api/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        page = get_redoc_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - REST API",
+            redoc_js_url=f"{root}{STATIC}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{STATIC}/favicon.svg",
+            with_google_fonts=False,
+        )
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -9,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import FIXTURES
+from helpers import FIXTURES, ROOT
 
 CERTKB = str(Path(sys.executable).with_name("certkb"))
 JSON_KEYS = ["text", "score", "source", "title", "section", "page", "lang", "doc_type", "chunk_id"]
@@ -218,3 +219,71 @@ def test_glossary_lookup_formats_and_a_round_trip_of_the_whole_file(tmp_path: Pa
     exported.write_text(run("glossary", "--format", "tsv", kb=kb).stdout, encoding="utf-8")
     assert Glossary.load(exported) == Glossary.load()  # what a trainer exports loads back unchanged
     assert not kb.exists()  # looking up the glossary needs no knowledge base
+
+
+@pytest.fixture(scope="module")
+def many_docs_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A knowledge base whose `docs` and `search --k 50` print more than a pipe holds (fake embedder)."""
+    root = tmp_path_factory.mktemp("many")
+    folder = root / "notices-on-the-compulsory-product-certification-catalogue-and-market-access-conditions"
+    folder.mkdir()
+    for i in range(72):
+        text = (
+            f"---\ntitle: 关于调整强制性产品认证目录的公告（第{i}号） Notice {i} on the CCC catalogue\n---\n\n"
+            f"第一条 列入目录的产品，须经认证并标注CCC标志后，方可出厂、销售。Products in notice {i} need the mark.\n\n"
+            f"第二条 认证机构应当在９０日内完成评价；the SASO scheme（沙特）accepts reports under notice {i}。\n"
+        )
+        (folder / f"notice-{i:03d}-adjusting-the-ccc-catalogue.md").write_text(text, encoding="utf-8")
+    run("ingest", str(folder), "--embedder", "fake", kb=root / "kb")
+    return root / "kb"
+
+
+def _module_cli(*args: str) -> list[str]:
+    """`python -m bot.cli`, so the process runs this checkout's code whichever checkout installed `certkb`."""
+    return [sys.executable, "-m", "bot.cli", *args]
+
+
+@pytest.mark.parametrize(
+    "args", [("search", "认证 CCC certification", "--k", "50"), ("docs",), ("glossary",)], ids=lambda a: a[0]
+)
+def test_a_reader_that_stops_early_is_a_normal_end(args: tuple[str, ...], many_docs_kb: Path) -> None:
+    """`certkb search ... | head -1`: the reader closes the pipe after a line; certkb ends quietly with status 0."""
+    env = {**os.environ, "CERTKB_KB_DIR": str(many_docs_kb)}
+    full = subprocess.run(_module_cli(*args), cwd=ROOT, env=env, capture_output=True, timeout=300)
+    assert full.returncode == 0, full.stderr
+    read_end, write_end = os.pipe()
+    capacity = 65536
+    if hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux: a small pipe, so certkb is still writing when the reader leaves
+        capacity = fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)
+    assert len(full.stdout) > 2 * capacity  # or the whole output could fit in the pipe before it closes
+    with subprocess.Popen(_module_cli(*args), cwd=ROOT, env=env, stdout=write_end, stderr=subprocess.PIPE) as process:
+        os.close(write_end)
+        first = b""
+        while not first.endswith(b"\n") and (byte := os.read(read_end, 1)):  # one line and no more, as `head -1`
+            first += byte
+        os.close(read_end)
+        _, stderr = process.communicate(timeout=300)
+    assert first == full.stdout.splitlines(keepends=True)[0]
+    assert (process.returncode, stderr.decode("utf-8")) == (0, "")
+
+
+def test_a_broken_pipe_that_is_not_the_output_is_an_error(tmp_path: Path) -> None:
+    """A connection that breaks while writing (to a server, say) is a failure, even though stdout is a pipe."""
+    script = (
+        "import socket, sys\n"
+        "import bot.cli\n"
+        "def talk(args):\n"
+        "    print('connecting')\n"
+        "    ours, theirs = socket.socketpair()\n"
+        "    theirs.close()\n"
+        "    ours.sendall(b'x' * 2**20)\n"
+        "    return 0\n"
+        "bot.cli.COMMANDS['stats'] = talk\n"
+        "sys.exit(bot.cli.main(['stats']))\n"
+    )
+    env = {**os.environ, "CERTKB_KB_DIR": str(tmp_path / "kb")}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, encoding="utf-8", timeout=60
+    )
+    assert result.returncode == 1
+    assert result.stdout == "connecting\n" and result.stderr == "certkb: error: Broken pipe\n"

@@ -42,6 +42,7 @@ def test_wheel_ships_corpus_and_prompts_and_finds_them(tmp_path: Path) -> None:
     assert shipped_corpus == expected
     assert "kb/_shipped/prompts/README.md" in names
     assert "kb/glossary.tsv" in names
+    assert "bot/static/favicon.svg" in names  # the API docs' icon, served by /api/static
 
     target = tmp_path / "site"
     subprocess.run(

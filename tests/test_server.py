@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +16,7 @@ from bot.answer import Answerer
 from bot.gate import Gate
 from bot.server import create_api
 from bot.service import AdminCredentials, ChatService
+from kb.errors import ConfigError
 from kb.knowledge_base import KnowledgeBase
 from kb.settings import Settings
 
@@ -44,6 +48,43 @@ def test_health_stats_and_openapi(client: TestClient) -> None:
     paths = client.get("/api/openapi.json").json()["paths"]
     assert {"/api/search", "/api/ask", "/api/feedback", "/api/admin/upload"} <= set(paths)
     assert client.get("/api/docs").status_code == 200
+
+
+ASSET_TYPES = {
+    ".css": ("text/css",),
+    ".js": ("text/javascript", "application/javascript"),
+    ".json": ("application/json",),
+    ".svg": ("image/svg+xml",),
+}
+
+
+@pytest.mark.parametrize("page", ["/api/docs", "/api/redoc"])
+def test_api_docs_pages_use_only_assets_the_app_serves(client: TestClient, page: str) -> None:
+    """Swagger UI and ReDoc work offline: FastAPI's defaults load scripts from a CDN and a favicon from its site."""
+    response = client.get(page)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    html = response.text
+    assert re.findall(r"https?://\S*", html) == []
+    assert "default-src 'self'" in response.headers["content-security-policy"]  # nor anything their scripts add
+    assets = {a or b for a, b in re.findall(r"(?:src|href|spec-url)=\"([^\"]*)\"|\burl: '([^']*)'", html)}
+    suffixes = sorted(Path(url).suffix for url in assets)
+    assert suffixes == ([".css", ".js", ".json", ".svg"] if page == "/api/docs" else [".js", ".json", ".svg"])
+    for url in assets:
+        asset = client.get(url)
+        assert asset.status_code == 200, url
+        assert asset.headers["content-type"].startswith(ASSET_TYPES[Path(url).suffix]), url
+        assert len(asset.content) > 100, url
+
+
+def test_without_the_docs_assets_the_api_says_what_to_install(
+    fake_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "fastapi_offline" else find_spec(name, *a)
+    )
+    with pytest.raises(ConfigError, match=r"fastapi-offline package: run scripts/setup\.sh"):
+        make_client(fake_kb, None)
 
 
 def test_glossary_lookup(client: TestClient) -> None:
