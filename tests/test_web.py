@@ -390,3 +390,36 @@ def test_the_page_says_the_model_is_loading_while_it_warms_up(browser: Any, e5_k
             timeout=60_000,
         )
         loaded.set()
+
+
+def test_presenter_mode_shows_answer_and_evidence_together_on_a_projector(browser: Any, extractive_url: str) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(extractive_url + "?present=1")
+    page.wait_for_selector("#certkb-question textarea", timeout=30_000)
+    assert page.evaluate("document.body.classList.contains('certkb-present')")
+    assert not page.locator("#certkb-filters").is_visible() and not page.locator("#certkb-export").is_visible()
+    normal_size = page.locator("#certkb-question textarea").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    assert normal_size >= 19  # large type
+    page.fill("#certkb-question textarea", "认证机构的注册资本要求是多少？")
+    page.click("#certkb-send")
+    page.wait_for_selector("#certkb-sources .src-card mark", timeout=120_000)
+    page.wait_for_selector("#certkb-chat .message.bot sup.cite", timeout=60_000)
+
+    def on_screen(selector: str) -> bool:
+        box = page.locator(selector).first.bounding_box()
+        return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 720
+
+    assert page.evaluate("window.scrollY") == 0
+    assert on_screen("#certkb-chat .message.bot .message-content") and on_screen("#certkb-sources .src-card mark")
+    page.click("#certkb-zoom-in")
+    page.click("#certkb-zoom-in")
+    larger = page.locator("#certkb-question textarea").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    assert larger > normal_size * 1.15
+    page.reload()  # the choice and the zoom are kept in the browser
+    page.wait_for_selector("#certkb-question textarea", timeout=30_000)
+    assert page.evaluate("getComputedStyle(document.body).getPropertyValue('--certkb-zoom')").strip() == "1.2"
+    page.click("#certkb-present-off")
+    assert not page.evaluate("document.body.classList.contains('certkb-present')")
+    assert page.locator("#certkb-filters").is_visible()
+    page.click("#certkb-present")
+    assert page.evaluate("document.body.classList.contains('certkb-present')")
