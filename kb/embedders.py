@@ -20,7 +20,8 @@ import hashlib
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,47 @@ class Embedder(ABC):
         """Embed one search query; returns an array of shape (dim,)."""
 
 
+_background = threading.local()
+
+
+@contextmanager
+def background() -> Iterator[None]:
+    """Embedding in this block (ingesting) gives way to embedding for answers: an engine that runs one text at a
+    time lets a question's query and evidence go before the next passage, so an upload does not stall the chat."""
+    before = getattr(_background, "on", False)
+    _background.on = True
+    try:
+        yield
+    finally:
+        _background.on = before
+
+
+class TurnLock:
+    """One engine, two kinds of callers: answers (foreground) go first; background work takes the engine one
+    text at a time and only when no answer is waiting."""
+
+    def __init__(self) -> None:
+        self._state = threading.Condition()
+        self._busy = False
+        self._waiting = 0  # foreground callers waiting for the engine
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        foreground = not getattr(_background, "on", False)
+        with self._state:
+            self._waiting += foreground
+            while self._busy or (not foreground and self._waiting):
+                self._state.wait()
+            self._waiting -= foreground
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._state:
+                self._busy = False
+                self._state.notify_all()
+
+
 def _normalise(vectors: Vectors) -> Vectors:
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     normalised: Vectors = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
@@ -65,7 +107,8 @@ class E5SmallQ4(Embedder):
     def __init__(self, threads: int = 1) -> None:
         self.threads = threads
         self._model: Any = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # loading
+        self._engine = TurnLock()  # the C engine keeps per-model scratch buffers: one text at a time
 
     def _load(self) -> Any:
         with self._lock:
@@ -88,12 +131,18 @@ class E5SmallQ4(Embedder):
         model = self._load()
         # One text per call: the engine pads a batch to its longest text, and on the real laws single calls were
         # faster (44 s for 608 chunks, against 53 s in batches of 16 and 65 s in one batch).
-        with self._lock:  # the C engine keeps per-model scratch buffers
+        if getattr(_background, "on", False):  # an ingest: a turn per passage, so answers can go in between
+            vectors = []
+            for text in texts:
+                with self._engine.turn():
+                    vectors.append(np.asarray(model.passage(text), dtype=np.float32))
+            return np.stack(vectors)
+        with self._engine.turn():
             return np.stack([np.asarray(model.passage(text), dtype=np.float32) for text in texts])
 
     def embed_query(self, text: str) -> Vectors:
         model = self._load()
-        with self._lock:
+        with self._engine.turn():
             return np.asarray(model.query(text), dtype=np.float32)
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from kb import embedders
 from kb.embedders import Embedder, get_embedder
 from kb.errors import (
     ConfigError,
@@ -310,11 +311,12 @@ class KnowledgeBase:
             duplicates = sorted(cid for cid, n in Counter(ids).items() if n > 1)
             raise ValueError(f"chunk ids must be unique within one add; repeated: {duplicates[:5]}")
         vectors = []
-        for start in range(0, len(chunks), EMBED_BATCH):
-            batch = chunks[start : start + EMBED_BATCH]
-            vectors.append(self.embedder.embed_passages([c.indexed_text for c in batch]))
-            if progress:
-                progress(min(start + EMBED_BATCH, len(chunks)), len(chunks))
+        with embedders.background():  # questions asked meanwhile are embedded first
+            for start in range(0, len(chunks), EMBED_BATCH):
+                batch = chunks[start : start + EMBED_BATCH]
+                vectors.append(self.embedder.embed_passages([c.indexed_text for c in batch]))
+                if progress:
+                    progress(min(start + EMBED_BATCH, len(chunks)), len(chunks))
         matrix = np.concatenate(vectors)
         self._check_dim(int(matrix.shape[1]))
         metas: list[dict[str, Any]] = []

@@ -73,3 +73,38 @@ def test_sentence_transformers_missing_model_says_how_to_fix(tmp_path: Path) -> 
     emb = get_embedder("st:certkb-test/no-such-model")
     with pytest.raises(ConfigError, match="local model folder"):
         emb.embed_query("x")
+
+
+def test_an_answer_gets_the_engine_before_the_ingest_s_next_passage() -> None:
+    import threading
+    import time
+
+    from kb.embedders import TurnLock, background
+
+    lock, order = TurnLock(), []
+    holding, release = threading.Event(), threading.Event()
+
+    def ingest() -> None:
+        with background():
+            with lock.turn():
+                holding.set()
+                release.wait(5)
+                order.append("passage 1")
+            with lock.turn():
+                order.append("passage 2")
+
+    def answer() -> None:
+        with lock.turn():
+            order.append("question")
+
+    ingester = threading.Thread(target=ingest)
+    ingester.start()
+    holding.wait(5)
+    asker = threading.Thread(target=answer)
+    asker.start()
+    while not lock._waiting:  # the question is waiting for the engine
+        time.sleep(0.001)
+    release.set()
+    ingester.join(5)
+    asker.join(5)
+    assert order == ["passage 1", "question", "passage 2"]
