@@ -14,7 +14,7 @@ question (+ history, filters) -> condense -> translate -> retrieve -> gate -> ge
   without any verified citation is replaced by the extractive one. Every answer ends with its source list.
 
 Model failures (endpoint down, timeout, garbage) never surface as a traceback: the answer falls back to the
-extractive one with a notice saying why.
+extractive one with a notice saying why (`Answer.fallback` names the reason: `FALLBACKS`).
 
 >>> from kb.knowledge_base import KnowledgeBase  # doctest: +SKIP
 >>> answerer = Answerer(KnowledgeBase.open(), llm=None)  # doctest: +SKIP
@@ -66,6 +66,12 @@ FACT_DEPTH = 5  # passages that must state a fact of the kind a question asks fo
 WHOLE_PASSAGE_CHARS = 220  # a passage this short (one law article, one agreement row) is quoted whole
 MIN_QUOTE_CHARS = 40  # a shorter best sentence is quoted with the one before it
 RANK_PENALTY = 0.01  # similarity a passage's best sentence loses per rank below the first (see choose_evidence)
+# Why a chat model's part of an answer was replaced by the quoted evidence (`Answer.fallback`): the model failed or
+# timed out (composing or translating), returned nothing, said it found nothing, left no sentence tied to a source
+# (or the checker failed on it), or every translated quote failed the check. Not a fallback: no model at all, a
+# refusal, a model answer that stands with some sentences removed, some quotes left untranslated, and evidence that
+# needed no translation.
+FALLBACKS = ("llm_failed", "llm_empty", "model_refused", "ungrounded", "untranslated")
 
 _UI = {
     "en": {
@@ -210,9 +216,11 @@ class Answer:
     gate: dict[str, float] = field(default_factory=dict)
     draft: str = ""  # the model's raw text before the citation check ("" for extractive answers and refusals)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    fallback: str = ""  # why a chat model's part was replaced by the quoted evidence: one of FALLBACKS, or ""
+    answer_id: str = ""  # the answer's id in the answer log (`bot.answer_log`), set by the chat service
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form; the first five keys are the documented `certkb ask --json` contract."""
+        """JSON form; the first five keys are the documented `certkb ask --json` contract, the rest follow."""
         return {
             "answer": self.text,
             "citations": [c.to_dict() for c in self.citations],
@@ -229,6 +237,8 @@ class Answer:
             "gate": self.gate,
             "draft": self.draft,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "fallback": self.fallback,
+            "answer_id": self.answer_id,
         }
 
 
@@ -506,7 +516,8 @@ class Answerer:
         try:
             raw = yield from self._model_text(prompt, timings)
         except Exception as exc:  # the evidence stands; say why it is not translated
-            return _with_notice(evidence, _ui(lang, "llm_failed_quotes", reason=_short_reason(exc, lang)), lang)
+            notice = _ui(lang, "llm_failed_quotes", reason=_short_reason(exc, lang))
+            return _with_notice(evidence, notice, lang, fallback="llm_failed")
         lines = dict(
             (int(m.group(1)), m.group(2).strip()) for m in re.finditer(r"^\s*\[(\d+)\]\s*(.+)$", raw, re.MULTILINE)
         )
@@ -519,7 +530,8 @@ class Answerer:
             else:
                 rejected += 1
         if not translated:
-            return replace(_with_notice(evidence, _ui(lang, "untranslated", source=source), lang), draft=raw)
+            notice = _ui(lang, "untranslated", source=source)
+            return replace(_with_notice(evidence, notice, lang, fallback="untranslated"), draft=raw)
         body = self._quotes_body(evidence.citations, lang, translated)
         notices = [_ui(lang, "machine_translation_notice", source=source)]
         if rejected:
@@ -556,22 +568,24 @@ class Answerer:
         try:
             raw = (yield from self._model_text(prompt, timings)).strip()
         except Exception as exc:  # endpoint down, timeout, bad response: say so, answer anyway
-            return _with_notice(evidence, _ui(lang, "llm_failed", reason=_short_reason(exc, lang)), lang)
+            notice = _ui(lang, "llm_failed", reason=_short_reason(exc, lang))
+            return _with_notice(evidence, notice, lang, fallback="llm_failed")
         if not raw:  # an empty reply is a malfunction, not a considered refusal: the gate found evidence, quote it
-            return _with_notice(evidence, _ui(lang, "llm_empty"), lang)
+            return _with_notice(evidence, _ui(lang, "llm_empty"), lang, fallback="llm_empty")
         t = time.perf_counter()
         try:
             checked = check_answer(strip_refusal(raw), [_checkable(hit) for hit in context], question)
             contradicted = self._contradictions(checked, context, evidence)
         except Exception as exc:  # a checker bug must cost the model's answer, not the asker's answer
             timings["verify"] = time.perf_counter() - t
-            return _with_notice(evidence, _ui(lang, "ungrounded") + f" ({type(exc).__name__})", lang)
+            notice = _ui(lang, "ungrounded") + f" ({type(exc).__name__})"
+            return _with_notice(evidence, notice, lang, fallback="ungrounded")
         timings["verify"] = time.perf_counter() - t
         if is_refusal(raw) and not checked.grounded:
             # the gate found relevant passages: show them, with the model's verdict as a notice
-            answer = _with_notice(evidence, _ui(lang, "model_refused"), lang)
+            answer = _with_notice(evidence, _ui(lang, "model_refused"), lang, fallback="model_refused")
         elif not checked.grounded:
-            answer = _with_notice(evidence, _ui(lang, "ungrounded"), lang)
+            answer = _with_notice(evidence, _ui(lang, "ungrounded"), lang, fallback="ungrounded")
             answer.removed = [f"{s.text} ({s.reason})" for s in checked.sentences if s.status in ("removed", "echo")]
         else:
             answer = self._assemble(question, lang, context, checked, evidence, contradicted)
@@ -771,8 +785,9 @@ def _faithful(quote: str, translation: str, lang: str) -> bool:
     return detect_language(translation) == lang
 
 
-def _with_notice(evidence: Answer, notice: str, lang: str) -> Answer:
-    """The evidence answer with a notice above it (the model's part failed or found nothing)."""
+def _with_notice(evidence: Answer, notice: str, lang: str, fallback: str = "") -> Answer:
+    """The evidence answer with a notice above it: the model's part failed or found nothing (`fallback` says
+    which, one of FALLBACKS), or a part of the question is not answered (an earlier fallback stays)."""
     body = f"{notice}\n\n{evidence.body}"
     return replace(
         evidence,
@@ -780,6 +795,7 @@ def _with_notice(evidence: Answer, notice: str, lang: str) -> Answer:
         body=body,
         notices=[notice, *evidence.notices],
         timings=dict(evidence.timings),
+        fallback=fallback or evidence.fallback,
     )
 
 

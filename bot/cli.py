@@ -26,6 +26,7 @@ from kb.types import FILTER_FIELDS, Hit
 
 if TYPE_CHECKING:
     from bot.answer import Answerer
+    from bot.questions import QuestionItem
     from kb.backup import BackupReport
 
 
@@ -152,6 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="questions per minute from one client address, 0 for no limit (default 60)",
     )
+    serve.add_argument(
+        "--questions",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a question set to offer (.md or .jsonl; its name is the file's stem); repeat for more; 'shipped' for "
+        "the example sets (the default without --questions), 'none' for none; sets uploaded on the admin page "
+        "are added",
+    )
     _kb_options(serve)
     _llm_options(serve)
 
@@ -188,6 +198,19 @@ def build_parser() -> argparse.ArgumentParser:
     docs = commands.add_parser("docs", help="list ingested documents")
     docs.add_argument("--json", action="store_true")
     _kb_options(docs)
+
+    gaps = commands.add_parser(
+        "gaps", help="the knowledge gaps: questions refused, rated thumbs down or answered after a model fallback"
+    )
+    gaps.add_argument(
+        "--format",
+        choices=("table", "csv", "md", "json"),
+        default="table",
+        help="table (default), csv (for a spreadsheet), md (a Markdown table), json",
+    )
+    gaps.add_argument(
+        "--kb", metavar="DIR", help="knowledge-base folder (default: $CERTKB_KB_DIR or ~/.local/share/certkb/kb)"
+    )
     return parser
 
 
@@ -567,6 +590,49 @@ def _eval_answers(answerer: Answerer, questions: list[Any]) -> dict[str, Any]:
     return {"backend": answerer.backend, "groups": groups, "records": [asdict(r) for r in records]}
 
 
+def cmd_gaps(args: argparse.Namespace) -> int:
+    from bot.answer_log import AnswerLog, gaps_csv, gaps_markdown
+    from bot.feedback import FeedbackStore
+    from kb.layout import KBLayout
+
+    layout = KBLayout(Settings.from_env().with_overrides(kb_dir=args.kb).kb_dir)
+    if not layout.record.is_file():
+        raise KnowledgeBaseNotFoundError(f"no knowledge base at {layout.root}: give its folder with --kb DIR")
+    gaps = AnswerLog(layout.answers).gaps(FeedbackStore(layout.feedback))
+    if args.format == "json":
+        _print_json([gap.to_dict() for gap in gaps])
+    elif args.format == "csv":
+        sys.stdout.write(gaps_csv(gaps))
+    elif args.format == "md":
+        sys.stdout.write(gaps_markdown(gaps))
+    elif not gaps:
+        print("No knowledge gaps yet: no answer was refused, rated thumbs down or fell back to the quotes.")
+    else:
+        print(f"{'total':>5} {'refused':>7} {'down':>4} {'fallback':>8}  {'last':20}  question")
+        for gap in gaps:
+            question = " ".join(gap.question.split())
+            print(f"{gap.total:5d} {gap.refused:7d} {gap.thumbs_down:4d} {gap.fallback:8d}  {gap.last:20}  {question}")
+    return 0
+
+
+def _question_sets(values: Sequence[str]) -> dict[str, list[QuestionItem]] | None:
+    """The sets `serve --questions` names, loaded now (a bad file stops the start); None: the shipped ones."""
+    from bot.questions import load_questions, set_name, shipped_sets
+
+    if not values:
+        return None
+    sets: dict[str, list[QuestionItem]] = {}
+    for value in values:
+        if value == "none":
+            continue
+        found = shipped_sets() if value == "shipped" else {set_name(value): load_questions(Path(value))}
+        for name, items in found.items():
+            if name in sets:
+                raise ConfigError(f"two question sets are named {name!r}; rename one of the files")
+            sets[name] = items
+    return sets
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import time
 
@@ -579,6 +645,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port must be between 1 and 65535, got {args.port}")
+    question_sets = _question_sets(args.questions)
     admin = AdminCredentials.from_env()
     kb = KnowledgeBase.open(settings=settings, create=True)
     if kb.store.count() == 0:
@@ -600,6 +667,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         admin=admin,
         max_pending=args.max_pending,
         asks_per_minute=args.asks_per_minute,
+        question_sets=question_sets,
     )
     app = create_app(service)
     service.warm_up()  # the local model loads while the server starts; the page says so if a question comes first
@@ -608,7 +676,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     url = f"http://{args.host}:{args.port}/"
     print(
         f"certkb is ready at {url} (REST API {url}api/docs; chat model: {service.answerer.backend}; "
-        f"admin: {'on' if admin else 'off'}) after {time.perf_counter() - started:.1f} s",
+        f"admin: {'on' if admin else 'off'}; question sets: {len(service.question_sets)}) "
+        f"after {time.perf_counter() - started:.1f} s",
         flush=True,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
@@ -625,6 +694,7 @@ COMMANDS = {
     "import": cmd_import,
     "docs": cmd_docs,
     "glossary": cmd_glossary,
+    "gaps": cmd_gaps,
     "eval": cmd_eval,
     "ask": cmd_ask,
     "serve": cmd_serve,

@@ -4,15 +4,21 @@
     GET  /api/stats       documents, chunks, embedder (as `certkb stats --json`)
     GET  /api/glossary    ?q=term-or-question&limit=50 -> {query, total, concepts} (as `certkb glossary --format json`)
     POST /api/search      {query, k, filters} -> hits (as `certkb search --json`)
-    POST /api/ask         {question, history, filters, stream} -> the answer (as `certkb ask --json`);
-                          with "stream": true, NDJSON lines {"type": "status"|"evidence"|"token"|"answer", ...}
+    POST /api/ask         {question, history, filters, stream} -> the answer (as `certkb ask --json`, with its
+                          "answer_id"); with "stream": true, NDJSON lines {"type": "status"|"evidence"|"token"|
+                          "answer", ...}, the last one's answer carrying the "answer_id"
+    GET  /api/answers/{answer_id}  a stored answer as /api/ask returned it, plus "created" (share links); 404 when
+                          unknown
+    GET  /api/questions   the question sets -> {"sets": {name: [{question, title, filters}, ...]}}
     POST /api/feedback    {question, answer, chunk_ids, rating, comment} -> {id}
     GET  /api/docs        the API's OpenAPI page (Swagger UI); /api/redoc the same in ReDoc
     GET  /api/openapi.json  the OpenAPI schema both pages show
     GET  /api/static/...  the pages' scripts, styles and icon, served from here so the pages work offline
     admin (HTTP Basic, only when credentials are configured):
     GET  /api/admin/documents, POST /api/admin/upload, DELETE /api/admin/documents?source=...,
-    POST /api/admin/rebuild, GET /api/admin/feedback[.csv|.jsonl]
+    POST /api/admin/rebuild, GET /api/admin/feedback[.csv|.jsonl],
+    GET  /api/admin/gaps[.csv|.md] (the knowledge gaps: {"gaps": [...]}, CSV or a Markdown table),
+    POST /api/admin/questions (one question-set file, multipart field "file") -> {name, questions}
 
 Errors are JSON {"detail": "..."} with 4xx for bad input, never a traceback.
 """
@@ -35,6 +41,8 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from bot.answer import MAX_QUESTION_CHARS
+from bot.answer_log import ANSWER_ID, MAX_ANSWERS, gaps_csv, gaps_markdown
+from bot.questions import MAX_FILE_BYTES as MAX_QUESTION_FILE_BYTES
 from bot.service import MAX_UPLOAD_BYTES, ChatService
 from kb.errors import BusyError, CertkbError, ConfigError, LLMError
 from kb.glossary import MAX_LOOKUP_CHARS
@@ -262,6 +270,25 @@ def create_api(service: ChatService) -> FastAPI:
 
         return StreamingResponse(lines(), media_type="application/x-ndjson")
 
+    @app.get("/api/answers/{answer_id}")
+    def shared_answer(answer_id: str) -> dict[str, Any]:
+        if not ANSWER_ID.fullmatch(answer_id):
+            raise HTTPException(
+                404, f"{answer_id[:80]!r} is not an answer id (12 or more letters, digits, '-' and '_'): check the link"
+            )
+        stored = service.shared(answer_id)
+        if stored is None:
+            raise HTTPException(
+                404,
+                f"no answer with id {answer_id[:80]!r}: the link is mistyped, or the answer is older than the "
+                f"{MAX_ANSWERS:,} this server keeps",
+            )
+        return stored
+
+    @app.get("/api/questions")
+    def questions() -> dict[str, Any]:
+        return {"sets": {name: [item.to_dict() for item in items] for name, items in service.question_sets.items()}}
+
     @app.post("/api/feedback")
     def feedback(body: FeedbackRequest) -> dict[str, int]:
         fid = service.feedback.add(
@@ -302,6 +329,24 @@ def create_api(service: ChatService) -> FastAPI:
     @app.get("/api/admin/feedback.jsonl", dependencies=[Depends(admin)], response_class=PlainTextResponse)
     def feedback_jsonl() -> PlainTextResponse:
         return PlainTextResponse(service.feedback.export_jsonl(), media_type="application/x-ndjson; charset=utf-8")
+
+    @app.get("/api/admin/gaps", dependencies=[Depends(admin)])
+    def gaps() -> dict[str, Any]:
+        return {"gaps": [gap.to_dict() for gap in service.gaps()]}
+
+    @app.get("/api/admin/gaps.csv", dependencies=[Depends(admin)], response_class=PlainTextResponse)
+    def gaps_as_csv() -> PlainTextResponse:
+        return PlainTextResponse(gaps_csv(service.gaps()), media_type="text/csv; charset=utf-8")
+
+    @app.get("/api/admin/gaps.md", dependencies=[Depends(admin)], response_class=PlainTextResponse)
+    def gaps_as_markdown() -> PlainTextResponse:
+        return PlainTextResponse(gaps_markdown(service.gaps()), media_type="text/markdown; charset=utf-8")
+
+    @app.post("/api/admin/questions", dependencies=[Depends(admin)])
+    async def upload_questions(file: Annotated[UploadFile, File()]) -> dict[str, Any]:
+        data = await file.read(MAX_QUESTION_FILE_BYTES + 1)
+        name = service.add_question_set(file.filename or "", data)
+        return {"name": name, "questions": [item.to_dict() for item in service.question_sets[name]]}
 
     return app
 

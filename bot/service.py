@@ -1,4 +1,5 @@
-"""What the web chat and the REST API share: one knowledge base, one answerer, feedback, and the admin actions.
+"""What the web chat and the REST API share: one knowledge base, one answerer, feedback, the answer log (share
+links, knowledge gaps), question sets, and the admin actions.
 
 Handlers in `bot/server.py` and `bot/web.py` only translate requests into calls here; no retrieval, storage or
 file handling lives in a handler.
@@ -11,18 +12,22 @@ actions are off. Failed logins are limited per client (`AdminGate`).
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import re
+import sqlite3
 import threading
 import time
 import unicodedata
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from bot.answer import Answerer, AnswerEvent, Turn
+from bot.answer_log import AnswerLog, Gap
 from bot.feedback import FeedbackStore
+from bot.questions import FORMATS, QuestionItem, load_questions, parse_questions, set_name, shipped_sets
 from ingest.errors import IngestError
 from ingest.loaders import SUPPORTED_SUFFIXES, check_zip_container
 from ingest.pipeline import FileProgress, Ingester, IngestReport, rebuild
@@ -32,6 +37,8 @@ from kb.knowledge_base import KnowledgeBase
 from kb.layout import UPLOADS_DIR
 from kb.settings import Settings
 from kb.types import Filters, Hit
+
+log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 20 * 2**20
 MAX_FAILED_LOGINS = 5
@@ -194,7 +201,14 @@ class AdminGate:
 
 
 class ChatService:
-    """One knowledge base served to many users: answers, search, feedback and admin actions."""
+    """One knowledge base served to many users: answers, search, feedback, shared answers, question sets and
+    admin actions.
+
+    Every answer `stream` produces is kept in `answers` (the final one, refusals included) and carries its id
+    (`Answer.answer_id`), so `shared(answer_id)` gives it back, also after a restart. `question_sets` are the
+    sets given (`question_sets`; the shipped ones when None) with the sets uploaded on the admin page on top (an
+    uploaded set replaces one of the same name); a stored set that no longer loads is a ConfigError here.
+    """
 
     def __init__(
         self,
@@ -204,11 +218,15 @@ class ChatService:
         admin: AdminCredentials | None = None,
         max_pending: int | None = None,
         asks_per_minute: int = ASKS_PER_MINUTE,
+        question_sets: Mapping[str, list[QuestionItem]] | None = None,
     ) -> None:
         self.settings = settings
         self.kb = kb or KnowledgeBase.open(settings=settings)
         self.answerer = answerer or Answerer.from_settings(settings, self.kb)
         self.feedback = FeedbackStore(self.kb.layout.feedback)
+        self.answers = AnswerLog(self.kb.layout.answers)
+        given = shipped_sets() if question_sets is None else question_sets
+        self.question_sets: dict[str, list[QuestionItem]] = {**given, **self._stored_question_sets()}
         self.admin = AdminGate(admin)
         self._write_lock = threading.Lock()
         self.max_pending = max_pending or MAX_PENDING.get(self.answerer.backend, DEFAULT_MAX_PENDING)
@@ -263,18 +281,37 @@ class ChatService:
                 raise BusyError(
                     f"too many questions from this client; try again in {wait} s", retry_after=wait, status=429
                 )
-        return self._admitted(question, turns, filters)
+        return self._admitted(question, turns, filters, client)
 
-    def _admitted(self, question: str, turns: list[Turn], filters: Filters | None) -> Iterator[AnswerEvent]:
+    def _admitted(
+        self, question: str, turns: list[Turn], filters: Filters | None, client: str
+    ) -> Iterator[AnswerEvent]:
         # Admission happens on the first next(): a generator that is never started holds no slot.
         if not self._pending.acquire(blocking=False):
             raise BusyError(
                 f"certkb is answering {self.max_pending} questions already; please try again in a few seconds"
             )
         try:
-            yield from self.answerer.stream(question, turns, filters)
+            for event in self.answerer.stream(question, turns, filters):
+                yield self._logged(event, client) if event.kind == "answer" else event
         finally:  # also when the client goes away mid-answer and the generator is closed
             self._pending.release()
+
+    def _logged(self, event: AnswerEvent, client: str) -> AnswerEvent:
+        """The final answer, stored in the answer log and carrying its id. A log that cannot be written (a full
+        disk, a locked file) costs the share link, not the answer: it goes out without an id."""
+        if event.answer is None:
+            return event
+        try:
+            answer_id = self.answers.add(event.answer, client)
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("cannot store the answer in %s: %s", self.answers.path, exc)
+            return event
+        return replace(event, answer=replace(event.answer, answer_id=answer_id))
+
+    def shared(self, answer_id: str) -> dict[str, Any] | None:
+        """A stored answer as `/api/ask` returned it, plus "created"; None for an unknown or malformed id."""
+        return self.answers.get(answer_id)
 
     def facets(self) -> dict[str, list[str]]:
         """The values users can filter on (document types, markets, languages) as the knowledge base has them."""
@@ -285,6 +322,37 @@ class ChatService:
         return {key: sorted(found - {""}) for key, found in values.items()}
 
     # ---- admin -----------------------------------------------------------------------------------------------
+
+    def gaps(self) -> list[Gap]:
+        """The knowledge gaps: questions refused, rated thumbs down or answered after a model fallback."""
+        return self.answers.gaps(self.feedback)
+
+    def add_question_set(self, name: str, data: bytes) -> str:
+        """Check an uploaded question set (`bot.questions.parse_questions`), keep it in the knowledge-base folder
+        (so the next start loads it too) and offer it; returns the set's name (the file's stem). A set of the same
+        name is replaced."""
+        clean = safe_filename(name)
+        items = parse_questions(clean, data)
+        stem = set_name(clean)
+        with self._write_lock:
+            folder = self.kb.layout.question_sets
+            folder.mkdir(parents=True, exist_ok=True)
+            write_atomic(folder / clean, data)
+            for suffix in FORMATS:  # the same set in another format would come back at the next start
+                other = folder / f"{stem}{suffix}"
+                if other.name != clean:
+                    other.unlink(missing_ok=True)
+            self.question_sets = {**self.question_sets, stem: items}
+        return stem
+
+    def _stored_question_sets(self) -> dict[str, list[QuestionItem]]:
+        folder = self.kb.layout.question_sets
+        if not folder.is_dir():
+            return {}
+        files = sorted(
+            p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FORMATS and not p.name.startswith(".")
+        )
+        return {set_name(path.name): load_questions(path) for path in files}
 
     def uploads_dir(self) -> Path:
         return self.kb.layout.uploads

@@ -1,14 +1,16 @@
 """Every file and folder inside a knowledge-base folder, named in one place.
 
-| path               | what it holds                                              | written by          | a rebuild |
-|--------------------|------------------------------------------------------------|---------------------|-----------|
-| `kb.json`          | the record: embedder, dimension, where the vectors live    | `kb.knowledge_base` | renews    |
-| `lexical.json`     | the BM25 index, derived from the store                     | `kb.knowledge_base` | empties   |
-| `chroma/`          | the embedded Chroma database (absent with a Chroma server) | `kb.store`          | empties   |
-| `.lock`            | the write lock that queues writers from several processes  | `kb.knowledge_base` | keeps     |
-| `manifest.json`    | which file is which document, the pending journal          | `ingest.pipeline`   | renews    |
-| `feedback.sqlite3` | thumbs up/down on answers                                  | `bot.feedback`      | keeps     |
-| `uploads/`         | documents uploaded on the admin page                       | `bot.service`       | keeps     |
+| path               | what it holds                                                | written by          | a rebuild |
+|--------------------|--------------------------------------------------------------|---------------------|-----------|
+| `kb.json`          | the record: embedder, dimension, where the vectors live      | `kb.knowledge_base` | renews    |
+| `lexical.json`     | the BM25 index, derived from the store                       | `kb.knowledge_base` | empties   |
+| `chroma/`          | the embedded Chroma database (absent with a Chroma server)   | `kb.store`          | empties   |
+| `.lock`            | the write lock that queues writers from several processes    | `kb.knowledge_base` | keeps     |
+| `manifest.json`    | which file is which document, the pending journal            | `ingest.pipeline`   | renews    |
+| `feedback.sqlite3` | thumbs up/down on answers                                    | `bot.feedback`      | keeps     |
+| `answers.sqlite3`  | every answer served, for share links and the knowledge gaps  | `bot.answer_log`    | keeps     |
+| `uploads/`         | documents uploaded on the admin page                         | `bot.service`       | keeps     |
+| `question-sets/`   | question sets uploaded on the admin page, loaded at start    | `bot.service`       | keeps     |
 
 Every module finds these through `KBLayout`, so moving or adding one is one edit here; `kb` never needs to know
 what its callers keep beside the index, and a rebuild or an export can list what it touches.
@@ -29,7 +31,9 @@ CHROMA_DIR = "chroma"
 LOCK_FILE = ".lock"
 MANIFEST_FILE = "manifest.json"
 FEEDBACK_FILE = "feedback.sqlite3"
+ANSWERS_FILE = "answers.sqlite3"
 UPLOADS_DIR = "uploads"
+QUESTION_SETS_DIR = "question-sets"
 
 
 @dataclass(frozen=True)
@@ -63,5 +67,13 @@ class KBLayout:
         return self.root / FEEDBACK_FILE
 
     @property
+    def answers(self) -> Path:
+        return self.root / ANSWERS_FILE
+
+    @property
     def uploads(self) -> Path:
         return self.root / UPLOADS_DIR
+
+    @property
+    def question_sets(self) -> Path:
+        return self.root / QUESTION_SETS_DIR

@@ -1,4 +1,4 @@
-"""A plain, non-editable install must carry prompts/ and corpus/ and find them."""
+"""A plain, non-editable install must carry prompts/, corpus/ and the example question sets, and find them."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from helpers import ROOT
 pytestmark = pytest.mark.slow
 
 
-def test_wheel_ships_corpus_and_prompts_and_finds_them(tmp_path: Path) -> None:
+def test_wheel_ships_corpus_prompts_and_question_sets_and_finds_them(tmp_path: Path) -> None:
     subprocess.run(
         [
             sys.executable,
@@ -43,6 +43,8 @@ def test_wheel_ships_corpus_and_prompts_and_finds_them(tmp_path: Path) -> None:
     assert "kb/_shipped/prompts/README.md" in names
     assert "kb/glossary.tsv" in names
     assert "bot/static/favicon.svg" in names  # the API docs' icon, served by /api/static
+    question_sets = sorted(f"bot/question_sets/{p.name}" for p in (ROOT / "bot" / "question_sets").glob("*.md"))
+    assert len(question_sets) == 4 and set(question_sets) <= set(names)
 
     target = tmp_path / "site"
     subprocess.run(
@@ -50,7 +52,10 @@ def test_wheel_ships_corpus_and_prompts_and_finds_them(tmp_path: Path) -> None:
         check=True,
         capture_output=True,
     )
-    probe = "import kb.resources as r; print(r.corpus_dir()); print(r.prompts_dir())"
+    probe = (
+        "import kb.resources as r, bot.questions as q; print(r.corpus_dir()); print(r.prompts_dir()); "
+        "print(q.SHIPPED_DIR); print(len(q.shipped_sets()))"
+    )
     out = subprocess.run(
         [sys.executable, "-c", probe],
         check=True,
@@ -59,4 +64,9 @@ def test_wheel_ships_corpus_and_prompts_and_finds_them(tmp_path: Path) -> None:
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(target)},
     ).stdout.split()
-    assert out == [str(target / "kb" / "_shipped" / "corpus"), str(target / "kb" / "_shipped" / "prompts")]
+    assert out == [
+        str(target / "kb" / "_shipped" / "corpus"),
+        str(target / "kb" / "_shipped" / "prompts"),
+        str(target / "bot" / "question_sets"),
+        "4",
+    ]
