@@ -192,6 +192,20 @@ class Citation:
             "terms": [list(pair) for pair in self.terms],
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Citation:
+        """The citation `to_dict` wrote (a stored answer, for a share link)."""
+        return cls(
+            int(data["n"]),
+            str(data["chunk_id"]),
+            str(data.get("text", "")),
+            PassageMeta.from_store(data),
+            str(data.get("quote", "")),
+            int(data.get("quote_start", 0)),
+            int(data.get("quote_end", 0)),
+            [(str(a), str(b)) for a, b in data.get("terms", [])],
+        )
+
     def label(self) -> str:
         page = f", p. {self.meta.page}" if self.meta.page is not None else ""
         return f"[{self.n}] {self.meta.where()} ({self.meta.source}{page})"
@@ -240,6 +254,29 @@ class Answer:
             "fallback": self.fallback,
             "answer_id": self.answer_id,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Answer:
+        """The answer `to_dict` wrote (a stored answer, for a share link)."""
+        return cls(
+            question=str(data.get("question", "")),
+            text=str(data.get("answer", "")),
+            body=str(data.get("body", "")),
+            citations=[Citation.from_dict(c) for c in data.get("citations", [])],
+            refused=bool(data.get("refused")),
+            lang=str(data.get("lang", "en")),
+            backend=str(data.get("backend", "")),
+            standalone_question=str(data.get("standalone_question", "")),
+            translations=dict(data.get("translations") or {}),
+            notices=list(data.get("notices") or []),
+            removed=list(data.get("removed") or []),
+            unverified=list(data.get("unverified") or []),
+            gate=dict(data.get("gate") or {}),
+            draft=str(data.get("draft", "")),
+            timings=dict(data.get("timings") or {}),
+            fallback=str(data.get("fallback", "")),
+            answer_id=str(data.get("answer_id", "")),
+        )
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from typing import Any
 import gradio as gr
 
 from bot.answer import Answer, Citation
+from bot.answer_log import gaps_csv as gaps_csv_text
+from bot.answer_log import gaps_markdown as gaps_markdown_text
 from bot.service import ChatService
 from kb.errors import BusyError, CertkbError
 from kb.glossary import MAX_LOOKUP_CHARS
@@ -71,6 +73,10 @@ TEXT = {
         "glossary_placeholder": "A term or a whole question, English or Chinese; press Enter",
         "glossary_none": "No glossary term matches this.",
         "glossary_note": "Note",
+        "questions": "Question sets",
+        "share": "Link to this answer (opens the question, answer and sources)",
+        "share_missing": "This shared answer is not in this knowledge base (the link may be mistyped).",
+        "shared_on": "A shared answer, given on {date}. Ask again for today's answer.",
     },
     "zh": {
         "title": "certkb · 认证知识库",
@@ -106,6 +112,10 @@ TEXT = {
         "glossary_placeholder": "输入术语或整个问题（中英文均可），按回车",
         "glossary_none": "术语表中没有匹配的术语。",
         "glossary_note": "说明",
+        "questions": "问题集",
+        "share": "本回答的链接（打开后显示问题、回答和来源）",
+        "share_missing": "本知识库中没有这个分享的回答（链接可能有误）。",
+        "shared_on": "这是分享的回答，生成于 {date}。再次提问可得到当前的回答。",
     },
 }
 
@@ -134,6 +144,8 @@ sup.cite { font-weight: 700; color: var(--color-accent); font-size: 0.75em; padd
 .src-refused { border: 1px solid #e8a33d; background: #fff7e6; color: #6b4300; border-radius: 10px;
                padding: 0.8rem; }
 .src-empty { opacity: 0.7; }
+#certkb-question-list { max-height: 32vh; overflow-y: auto; }
+#certkb-question-list button, #certkb-question-list .gallery-item { white-space: normal; text-align: left; }
 #certkb-sources { max-height: 70vh; overflow-y: auto !important; }
 body, .gradio-container { font-size: 16px; }
 #certkb-ui-lang .wrap { flex-wrap: nowrap; }
@@ -144,7 +156,7 @@ body.certkb-present { --certkb-zoom: 1; }
 body.certkb-present .gradio-container { max-width: none !important; padding: 0 0.8rem !important; }
 body.certkb-present #certkb-header p, body.certkb-present #certkb-filters, body.certkb-present #certkb-admin,
 body.certkb-present #certkb-glossary, body.certkb-present #certkb-downloads, body.certkb-present footer,
-body.certkb-present #certkb-questions-box { display: none !important; }
+body.certkb-present #certkb-share { display: none !important; }
 body.certkb-present #certkb-header h1 { font-size: calc(1.5rem * var(--certkb-zoom)); }
 body.certkb-present #certkb-chat { height: calc(100vh - 200px) !important; max-height: none !important; }
 body.certkb-present #certkb-chat .message-content, body.certkb-present #certkb-chat .message-content p,
@@ -447,7 +459,18 @@ def build_ui(service: ChatService) -> gr.Blocks:
                     export = gr.DownloadButton(t["export"], size="sm", value=None, elem_id="certkb-export")
                     handout = gr.DownloadButton(t["handout"], size="sm", value=None, elem_id="certkb-handout")
                 status = gr.Markdown("", elem_id="certkb-status")
+                share = gr.Textbox(label=t["share"], interactive=False, visible=False, buttons=["copy"],
+                                   elem_id="certkb-share")  # fmt: skip
             with gr.Column(scale=2, min_width=300):
+                sets = service.question_sets
+                first_set = next(iter(sets), None)
+                with gr.Accordion(t["questions"], open=bool(sets), visible=bool(sets),
+                                  elem_id="certkb-questions-box") as questions_box:  # fmt: skip
+                    set_choice = gr.Dropdown(list(sets), value=first_set, show_label=False, container=False,
+                                             elem_id="certkb-question-set")  # fmt: skip
+                    set_list = gr.Dataset(components=["textbox"], samples=_samples(sets.get(first_set or "", [])),
+                                          type="index", samples_per_page=MAX_LISTED, show_label=False,
+                                          elem_id="certkb-question-list")  # fmt: skip
                 with gr.Accordion(t["filters"], open=False, elem_id="certkb-filters") as filters_box:
                     doc_type = gr.Dropdown(facets["doc_type"], multiselect=True, label=t["doc_type"],
                                            elem_id="certkb-doc-type")  # fmt: skip
@@ -482,11 +505,11 @@ def build_ui(service: ChatService) -> gr.Blocks:
             session = str(getattr(request, "session_hash", "") or "")
             message = (message or "").strip()
             if not message:
-                yield history, kept, gr.update(), "", gr.update(), gr.update(), gr.update()
+                yield history, kept, gr.update(), "", gr.update(), gr.update(), gr.update(), gr.update()
                 return
             prior = conversation_turns(history, kept)
             history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
-            yield history, kept, "", TEXT[ui]["searching"], gr.update(), gr.update(), gr.update()
+            yield history, kept, "", TEXT[ui]["searching"], gr.update(), gr.update(), gr.update(), gr.update()
             try:
                 events = service.stream(message, prior[-12:], _filters(doc_types, jurisdictions, langs), client)
                 evidence, draft = "", ""
@@ -496,26 +519,27 @@ def build_ui(service: ChatService) -> gr.Blocks:
                         history[-1]["content"] = evidence
                         shown = render_sources(event.answer, ui)
                         waiting = TEXT[ui]["loading" if service.model_status == "loading" else "adding"]
-                        yield history, kept, "", waiting, shown, gr.update(), gr.update()
+                        yield history, kept, "", waiting, shown, gr.update(), gr.update(), gr.update()
                     elif event.kind == "token":
                         draft += event.text
                         history[-1]["content"] = f"{evidence}\n\n---\n\n*{draft}*" if evidence else draft
-                        yield history, kept, "", TEXT[ui]["writing"], gr.update(), gr.update(), gr.update()
+                        yield history, kept, "", TEXT[ui]["writing"], gr.update(), gr.update(), gr.update(), gr.update()
                     elif event.kind == "answer" and event.answer is not None:
                         answer = event.answer
                         history[-1]["content"] = render_answer(answer)
                         kept = [*kept, _answer_meta(answer)]
-                        yield history, kept, "", "", render_sources(answer, ui), *_exports(session, history, kept)
+                        link = _share_link(request, answer.answer_id, ui)
+                        yield history, kept, "", "", render_sources(answer, ui), *_exports(session, history, kept), link
             except BusyError:
                 history[-1]["content"] = f"**{TEXT[ui]['busy']}**"
                 kept = [*kept, None]
-                yield history, kept, message, "", gr.update(), gr.update(), gr.update()  # the question stays
+                yield history, kept, message, "", gr.update(), gr.update(), gr.update(), gr.update()  # to ask again
             except CertkbError as exc:
                 history[-1]["content"] = f"**{TEXT[ui]['error']}**{exc}"
                 kept = [*kept, None]
-                yield history, kept, "", "", gr.update(), gr.update(), gr.update()
+                yield history, kept, "", "", gr.update(), gr.update(), gr.update(), gr.update()
 
-        outputs = [chatbot, answers, question, status, sources, export, handout]
+        outputs = [chatbot, answers, question, status, sources, export, handout, share]
         inputs = [question, chatbot, answers, doc_type, jurisdiction, doc_lang, ui_lang]
         send.click(respond, inputs, outputs, api_visibility="private", concurrency_limit=4)
         question.submit(respond, inputs, outputs, api_visibility="private", concurrency_limit=4)
@@ -532,6 +556,60 @@ def build_ui(service: ChatService) -> gr.Blocks:
         chatbot.example_select(pick_example, None, question, api_visibility="private").then(
             respond, inputs, outputs, api_visibility="private", concurrency_limit=4
         )
+
+        def pick_set(name: str | None) -> Any:
+            return gr.update(samples=_samples(service.question_sets.get(name or "", [])))
+
+        set_choice.change(pick_set, set_choice, set_list, api_visibility="private")
+
+        def pick_question(index: int | None, name: str | None) -> tuple[Any, ...]:
+            items = service.question_sets.get(name or "", [])
+            if index is None or not 0 <= index < len(items):
+                return (gr.update(),) * 4
+            item = items[index]
+            return (
+                item.question,
+                *(gr.update(value=list(item.filters.get(key, []))) for key in ("doc_type", "jurisdiction", "lang")),
+            )
+
+        set_list.click(
+            pick_question, [set_list, set_choice], [question, doc_type, jurisdiction, doc_lang],
+            api_visibility="private",
+        ).then(respond, inputs, outputs, api_visibility="private", concurrency_limit=4)  # fmt: skip
+
+        def on_load(ui_choice: str, request: gr.Request) -> tuple[Any, ...]:
+            """Fresh question sets (an admin may have added one), and the shared answer of /?a=ID."""
+            names = list(service.question_sets)
+            chosen = names[0] if names else None
+            lists = (
+                gr.update(visible=bool(names)),
+                gr.update(choices=names, value=chosen),
+                gr.update(samples=_samples(service.question_sets.get(chosen or "", []))),
+            )
+            wanted = (request.query_params.get("a") or "") if request is not None else ""
+            if not wanted:
+                return (gr.update(),) * 5 + lists
+            ui = ui_code(ui_choice)
+            stored = service.shared(wanted.strip())
+            if stored is None:
+                return gr.update(), gr.update(), gr.update(), f"**{TEXT[ui]['share_missing']}**", gr.update(), *lists
+            answer = Answer.from_dict(stored)
+            history = [{"role": "user", "content": answer.question},
+                       {"role": "assistant", "content": render_answer(answer)}]  # fmt: skip
+            shared_on = TEXT[ui]["shared_on"].format(date=str(stored.get("created", ""))[:10])
+            return (
+                history,
+                [_answer_meta(answer)],
+                render_sources(answer, ui),
+                shared_on,
+                _share_link(request, answer.answer_id, ui),
+                *lists,
+            )
+
+        demo.load(
+            on_load, ui_lang, [chatbot, answers, sources, status, share, questions_box, set_choice, set_list],
+            api_visibility="private",
+        )  # fmt: skip
 
         def on_like(data: gr.LikeData, history: list[dict[str, Any]], kept: list[dict[str, Any] | None]) -> str:
             position = data.index if isinstance(data.index, int) else data.index[0]
@@ -563,6 +641,10 @@ def build_ui(service: ChatService) -> gr.Blocks:
             return (
                 render_sources(last, ui_code(choice)),
                 gr.update(label=tt["handout"]),
+                gr.update(label=tt["questions"]),
+                gr.update(label=tt["share"]),
+                gr.update(value=tt["present"]),
+                gr.update(value=tt["present_off"]),
                 f"# {tt['title']}\n{tt['subtitle']}",
                 gr.update(placeholder=tt["placeholder"]),
                 gr.update(value=tt["send"]),
@@ -581,8 +663,8 @@ def build_ui(service: ChatService) -> gr.Blocks:
         ui_lang.change(
             switch,
             [ui_lang, answers],
-            [sources, handout, header, question, send, clear, export, filters_box, doc_type, jurisdiction, doc_lang,
-             sources_title, chatbot, glossary_box, glossary_query],
+            [sources, handout, questions_box, share, present, leave, header, question, send, clear, export, filters_box,
+             doc_type, jurisdiction, doc_lang, sources_title, chatbot, glossary_box, glossary_query],
             api_visibility="private",
         )  # fmt: skip
 
@@ -601,6 +683,22 @@ def build_ui(service: ChatService) -> gr.Blocks:
 
         gr.api(search_knowledge_base, api_name="search_knowledge_base")  # type: ignore[attr-defined]
     return demo  # type: ignore[no-any-return]
+
+
+MAX_LISTED = 50  # questions shown at once in the question-set panel (a set holds at most 200)
+
+
+def _samples(items: list[Any]) -> list[list[str]]:
+    return [[item.question] for item in items]  # the whole question: titles only group them in the file
+
+
+def _share_link(request: gr.Request | None, answer_id: str, ui: str) -> Any:
+    """The link that opens this answer (question, answer and sources) in the page, for a slide or a colleague."""
+    if not answer_id or request is None:
+        return gr.update(visible=False)
+    base = str(request.headers.get("x-forwarded-host") or request.headers.get("host") or "127.0.0.1")
+    scheme = str(request.headers.get("x-forwarded-proto") or "http")
+    return gr.update(value=f"{scheme}://{base}/?a={answer_id}", visible=True, label=TEXT[ui]["share"])
 
 
 def _answer_meta(answer: Answer) -> dict[str, Any]:
@@ -665,8 +763,29 @@ def _admin_area(service: ChatService, admin_ok: gr.State) -> None:
                 elem_id="certkb-admin-feedback",
             )  # fmt: skip
             export_feedback = gr.DownloadButton("Export feedback (CSV)", elem_id="certkb-admin-export")
+            gr.Markdown("**Knowledge gaps**: questions refused, rated thumbs down or answered after the model's part "
+                        "fell back, most frequent first. This is what the corpus should cover next.")  # fmt: skip
+            gaps = gr.Dataframe(
+                headers=["question", "refused", "thumbs down", "fallback", "total", "first", "last", "answer"],
+                interactive=False, elem_id="certkb-admin-gaps",
+            )  # fmt: skip
+            with gr.Row():
+                gaps_csv = gr.DownloadButton("Knowledge gaps (CSV)", elem_id="certkb-admin-gaps-csv")
+                gaps_md = gr.DownloadButton("Knowledge gaps (Markdown)", elem_id="certkb-admin-gaps-md")
+            with gr.Row():
+                question_file = gr.File(label="Add a question set (.md or .jsonl)", file_count="single",
+                                        type="filepath", elem_id="certkb-admin-question-file")  # fmt: skip
+                add_questions = gr.Button("Add question set", elem_id="certkb-admin-add-questions")
 
-        def listing() -> tuple[Any, Any, Any, Any]:
+        def listing() -> tuple[Any, ...]:
+            found = service.gaps()
+            gap_rows = [
+                [g.question, g.refused, g.thumbs_down, g.fallback, g.total, g.first, g.last, g.answer_id] for g in found
+            ]
+            gap_files = (
+                _download("admin", "certkb-gaps.csv", gaps_csv_text(found)),
+                _download("admin", "certkb-gaps.md", gaps_markdown_text(found)),
+            )
             docs = service.documents()
             rows = [[d["source"], d["chunks"], d["ingested"]] for d in docs]
             fb = [
@@ -674,19 +793,21 @@ def _admin_area(service: ChatService, admin_ok: gr.State) -> None:
                 for f in service.feedback.list()
             ]
             csv_file = _download("admin", "certkb-feedback.csv", service.feedback.export_csv())
-            return rows, gr.update(choices=[d["source"] for d in docs], value=None), fb, csv_file
+            choices = gr.update(choices=[d["source"] for d in docs], value=None)
+            return rows, choices, fb, csv_file, gap_rows, *gap_files
 
         def do_login(name: str, secret: str, request: gr.Request) -> tuple[Any, ...]:
             client = request.client.host if request and request.client else "?"
             try:
                 ok = service.admin.login(client, name or "", secret or "")
             except CertkbError as exc:
-                return False, f"**{_esc(str(exc))}**", gr.update(visible=False), *(gr.update(),) * 4
+                return False, f"**{_esc(str(exc))}**", gr.update(visible=False), *(gr.update(),) * len(panel_outputs)
             if not ok:
-                return False, "**Wrong user name or password.**", gr.update(visible=False), *(gr.update(),) * 4
+                hidden = gr.update(visible=False)
+                return False, "**Wrong user name or password.**", hidden, *(gr.update(),) * len(panel_outputs)
             return True, "Logged in.", gr.update(visible=True), *listing()
 
-        panel_outputs = [documents, source, feedback, export_feedback]
+        panel_outputs = [documents, source, feedback, export_feedback, gaps, gaps_csv, gaps_md]
         login.click(do_login, [user, password], [admin_ok, message, panel, *panel_outputs], api_visibility="private")
 
         def guarded(ok: bool) -> None:
@@ -729,3 +850,16 @@ def _admin_area(service: ChatService, admin_ok: gr.State) -> None:
             return f"Rebuilt: {len(report.added)} documents, {report.chunks} chunks.", *listing()
 
         rebuild.click(do_rebuild, [admin_ok], [message, *panel_outputs], api_visibility="private")
+
+        def do_add_questions(ok: bool, path: str | None) -> str:
+            guarded(ok)
+            if not path:
+                return "Choose a question file first."
+            try:
+                name = service.add_question_set(Path(path).name, Path(path).read_bytes())
+            except CertkbError as exc:
+                return f"**{_esc(str(exc))}**"
+            count = len(service.question_sets[name])
+            return f"Added the question set {_esc(name)} ({count} questions); it is listed after the page reloads."
+
+        add_questions.click(do_add_questions, [admin_ok, question_file], message, api_visibility="private")

@@ -248,3 +248,11 @@ def test_the_gate_reads_the_best_version_of_the_question_on_that_version_s_scale
     as_asked = gate_features([hit(0.78)], "en")
     assert as_asked["top_dense"] == 0.78 and as_asked["cross"] == 1.0
     assert Gate().score(translated) > Gate().score(as_asked)
+
+
+def test_an_answer_survives_its_json_form(fake_kb: KnowledgeBase) -> None:
+    from bot.answer import Answer
+
+    answer = Answerer(fake_kb, gate=OPEN).answer("认证机构的注册资本要求是多少？")
+    again = Answer.from_dict(answer.to_dict())
+    assert again.to_dict() == answer.to_dict() and again.citations[0].meta == answer.citations[0].meta
