@@ -720,11 +720,12 @@ _DOWNLOADS = Path(tempfile.gettempdir()) / f"certkb-downloads-{os.getpid()}"
 
 
 def _download(session: str, name: str, text: str) -> Any:
-    """A file for a download button: one folder per session, whose previous file is replaced (the export is
-    rewritten after every answer, and must not leave a new temporary folder behind each time)."""
-    folder = _DOWNLOADS / (re.sub(r"\W", "", session) or "anonymous")
+    """A file for a download button: one folder per session and kind of file (the name without its time stamp),
+    whose previous file is replaced (the exports are rewritten after every answer, and must not pile up)."""
+    kind = re.sub(r"[-\d]+$", "", Path(name).stem) + Path(name).suffix
+    folder = _DOWNLOADS / (re.sub(r"\W", "", session) or "anonymous") / kind
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob(f"{Path(name).stem.split('-')[0]}-*{Path(name).suffix}"):
+    for old in folder.iterdir():
         old.unlink(missing_ok=True)
     path = folder / name
     path.write_text(text, encoding="utf-8")

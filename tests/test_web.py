@@ -6,6 +6,7 @@ local chat model for the streaming test. Chromium and a CJK font come from the s
 
 from __future__ import annotations
 
+import csv
 import shutil
 import time
 from collections.abc import Iterator
@@ -423,3 +424,65 @@ def test_presenter_mode_shows_answer_and_evidence_together_on_a_projector(browse
     assert page.locator("#certkb-filters").is_visible()
     page.click("#certkb-present")
     assert page.evaluate("document.body.classList.contains('certkb-present')")
+
+
+def test_a_question_set_question_is_asked_with_one_click_and_its_link_opens_it_again(
+    browser: Any, extractive_url: str
+) -> None:
+    page = Page(browser, extractive_url)
+    items = page.page.locator("#certkb-question-list button")
+    assert items.count() >= 6  # the shipped set shown beside the chat
+    question = items.nth(0).inner_text().strip()
+    before = page.page.locator("#certkb-chat .message.bot").count()
+    items.nth(0).click()
+    page.page.wait_for_function(
+        f"document.querySelectorAll('#certkb-chat .message.bot').length > {before}"
+        " && document.querySelector('#certkb-status').innerText.trim() === ''"
+        " && document.querySelector('#certkb-share input, #certkb-share textarea')",
+        timeout=120_000,
+    )
+    assert page.page.locator("#certkb-chat .message.user").last.inner_text().strip().startswith(question[:20])
+    link = page.page.locator("#certkb-share input, #certkb-share textarea").first.input_value()
+    assert "/?a=" in link
+    answer_text = page.page.locator("#certkb-chat .message.bot").last.inner_text()
+    sources = page.sources()
+
+    shared = Page(browser, link)  # a colleague opens the link
+    shared.page.wait_for_function("document.querySelectorAll('#certkb-chat .message.bot').length === 1")
+    shared.page.wait_for_selector("#certkb-sources .src-card")
+    assert shared.page.locator("#certkb-chat .message.bot").last.inner_text() == answer_text
+    assert shared.sources() == sources and "shared answer" in shared.page.locator("#certkb-status").inner_text()
+    missing = Page(browser, extractive_url + "?a=not-a-real-id")
+    missing.page.wait_for_function("document.querySelector('#certkb-status').innerText.includes('not in this')")
+    assert not page.external and not shared.external
+
+
+def test_the_admin_sees_the_knowledge_gaps_and_adds_a_question_set(browser: Any, tmp_path: Path) -> None:
+    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
+    kb.add([make_chunk("capital", "认证机构的注册资本不少于人民币300万元。", lang="zh")])
+    admin = AdminCredentials("trainer", "workshop-2026")
+    service = service_for(kb, admin=admin)
+    pizza = "What is the best recipe for Neapolitan pizza dough?"
+    for _ in range(2):
+        list(service.stream(pizza))  # refused twice: a gap
+    questions = tmp_path / "week-2.md"
+    questions.write_text("# Week 2\n\n- 认证机构的注册资本要求是多少？\n- Who issues CCC certificates?\n", "utf-8")
+    with live_server(service) as url:
+        page = Page(browser, url).page
+        page.click("#certkb-admin button")
+        page.fill("#certkb-admin-user textarea", "trainer")
+        page.fill("#certkb-admin-password input", "workshop-2026")
+        page.click("#certkb-admin-login")
+        page.wait_for_selector("#certkb-admin-gaps", state="visible")
+        page.wait_for_function("document.querySelector('#certkb-admin-gaps').innerText.includes('pizza')")
+        with page.expect_download() as download:
+            page.click("#certkb-admin-gaps-csv")
+        rows = list(csv.DictReader(Path(download.value.path()).read_text(encoding="utf-8").splitlines()))
+        assert [(r["question"], r["refused"]) for r in rows if "pizza" in r["question"]] == [(pizza, "2")]
+        page.set_input_files("#certkb-admin-question-file input[type=file]", str(questions))
+        page.wait_for_timeout(1000)
+        page.click("#certkb-admin-add-questions")
+        page.wait_for_function("document.querySelector('#certkb-admin-message').innerText.includes('week-2')")
+        page.reload()
+        page.wait_for_selector("#certkb-question-set", timeout=30_000)
+        assert "week-2" in service.question_sets and (tmp_path / "kb" / "question-sets").is_dir()
