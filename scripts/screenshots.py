@@ -4,7 +4,8 @@
 
 Starts a real server on loopback over the given knowledge base (default: the shipped corpus in a temporary
 folder), drives headless Chromium through: the empty page, a Chinese answer, an English answer with its full
-passage open, a refusal, the Chinese interface, the admin area, and a phone-sized view.
+passage open, a refusal, the Chinese interface, the admin area, a phone-sized view, presenter mode at 1280x720, the
+question-set panel, a shared answer opened from its link, and the admin's knowledge-gaps report.
 """
 
 from __future__ import annotations
@@ -97,6 +98,27 @@ def main() -> None:
         page.wait_for_timeout(800)
         page.locator("#certkb-admin").scroll_into_view_if_needed()
         page.screenshot(path=str(args.out / "6-admin.png"), full_page=True)
+        page.locator("#certkb-admin-gaps").scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(args.out / "11-gaps.png"))
+        workshop = browser.new_page(viewport={"width": 1366, "height": 900})
+        workshop.goto(url)
+        workshop.wait_for_selector("#certkb-question-list button")
+        before = workshop.locator("#certkb-chat .message.bot").count()
+        workshop.locator("#certkb-question-list button").nth(5).click()
+        wait_answer(workshop, before)
+        workshop.screenshot(path=str(args.out / "9-question-sets.png"))
+        link = workshop.locator("#certkb-share input, #certkb-share textarea").first.input_value()
+        shared = browser.new_page(viewport={"width": 1366, "height": 900})
+        shared.goto(link)
+        shared.wait_for_selector("#certkb-sources .src-card")
+        shared.wait_for_timeout(800)
+        shared.screenshot(path=str(args.out / "10-shared-answer.png"))
+        presenter = browser.new_page(viewport={"width": 1280, "height": 720})
+        presenter.goto(url + "?present=1")
+        presenter.wait_for_selector("#certkb-question textarea")
+        ask(presenter, "认证机构的注册资本要求是多少？")
+        presenter.screenshot(path=str(args.out / "8-presenter.png"))
         phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
         phone.goto(url)
         phone.wait_for_selector("#certkb-question textarea")
