@@ -45,7 +45,7 @@ TEXT = {
         "send": "Ask",
         "clear": "Clear chat",
         "present": "Presenter mode",
-        "present_off": "Exit presenter mode",
+        "present_off": "Exit",
         "export": "Export as Markdown",
         "handout": "Hand-out (print or save as PDF)",
         "filters": "Filters",
@@ -85,7 +85,7 @@ TEXT = {
         "send": "提问",
         "clear": "清空对话",
         "present": "演示模式",
-        "present_off": "退出演示模式",
+        "present_off": "退出",
         "export": "导出为 Markdown",
         "handout": "讲义（可打印或存为 PDF）",
         "filters": "筛选",
@@ -152,7 +152,8 @@ body, .gradio-container { font-size: 16px; }
 #certkb-ui-lang label { white-space: nowrap; }
 /* presenter mode (/?present=1 or the Present button): large type for a 1280x720 projector, the answer and its
    highlighted evidence side by side without scrolling; A+ / A- set --certkb-zoom */
-body.certkb-present { --certkb-zoom: 1; }
+body.certkb-present { --certkb-zoom: 1; overflow-x: hidden; }
+body.certkb-present #certkb-question-list { max-height: 14vh !important; }
 body.certkb-present .gradio-container { max-width: none !important; padding: 0 0.8rem !important; }
 body.certkb-present #certkb-header p, body.certkb-present #certkb-filters, body.certkb-present #certkb-admin,
 body.certkb-present #certkb-glossary, body.certkb-present #certkb-downloads, body.certkb-present footer,
@@ -435,7 +436,7 @@ def build_ui(service: ChatService) -> gr.Blocks:
             with gr.Row(elem_id="certkb-zoom", scale=0):
                 smaller = gr.Button("A−", size="sm", elem_id="certkb-zoom-out", min_width=50, scale=0)
                 larger = gr.Button("A+", size="sm", elem_id="certkb-zoom-in", min_width=50, scale=0)
-                leave = gr.Button(t["present_off"], size="sm", elem_id="certkb-present-off", scale=0, min_width=140)
+                leave = gr.Button(t["present_off"], size="sm", elem_id="certkb-present-off", scale=0, min_width=60)
         with gr.Row():
             with gr.Column(scale=3, min_width=320):
                 chatbot = gr.Chatbot(

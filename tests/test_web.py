@@ -486,3 +486,21 @@ def test_the_admin_sees_the_knowledge_gaps_and_adds_a_question_set(browser: Any,
         page.reload()
         page.wait_for_selector("#certkb-question-set", timeout=30_000)
         assert "week-2" in service.question_sets and (tmp_path / "kb" / "question-sets").is_dir()
+
+
+def test_on_a_phone_a_prepared_question_and_a_shared_answer_work(browser: Any, extractive_url: str) -> None:
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone.goto(extractive_url)
+    phone.wait_for_selector("#certkb-question-list button", timeout=30_000)
+    item = phone.locator("#certkb-question-list button").nth(1)
+    item.scroll_into_view_if_needed()
+    box = item.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390  # the list fits the screen
+    item.click()
+    phone.wait_for_selector("#certkb-share input, #certkb-share textarea", timeout=120_000)
+    phone.wait_for_function("document.querySelector('#certkb-status').innerText.trim() === ''", timeout=120_000)
+    link = phone.locator("#certkb-share input, #certkb-share textarea").first.input_value()
+    other = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    other.goto(link)
+    other.wait_for_selector("#certkb-sources .src-card", timeout=30_000)
+    assert other.locator("#certkb-chat .message.bot").count() == 1
