@@ -56,7 +56,7 @@ class ChunkerSettings:
 
     def signature(self) -> str:
         """Part of every document id, so that changing the sizes re-chunks the files on the next ingest."""
-        return f"chunker-v2:{self.max_chars}:{self.overlap_chars}"
+        return f"chunker-v3:{self.max_chars}:{self.overlap_chars}"
 
     def __post_init__(self) -> None:
         if self.max_chars < 50:
@@ -117,6 +117,19 @@ def sentence_spans(text: str, start: int, end: int, lines: bool = False) -> list
     if text[cursor:end].strip():
         spans.append((cursor, end))
     return spans
+
+
+_SOFT_BREAK = re.compile(r"[，、：,:)）」』]|\s")
+
+
+def _soft_break(text: str, start: int, limit: int) -> int:
+    """Where to cut text[start:...] at most at `limit`: after the last comma, colon, closing bracket or space in the
+    last third before it; only a run without any (long CJK text, a URL) is cut at the limit itself."""
+    floor = start + (limit - start) * 2 // 3
+    for index in range(limit, floor, -1):
+        if _SOFT_BREAK.match(text, index - 1):
+            return index
+    return limit
 
 
 def _strip(text: str, start: int, end: int) -> tuple[int, int]:
@@ -183,9 +196,10 @@ class Chunker:
         limit, overlap = self.settings.max_chars, self.settings.overlap_chars
         sentences: list[tuple[int, int]] = []
         for s, e in sentence_spans(text, start, end, lines):
-            while e - s > limit:  # one sentence longer than a chunk: the only cut inside a sentence
-                sentences.append((s, s + limit))
-                s += limit
+            while e - s > limit:  # one sentence longer than a chunk: the only cut inside a sentence, made after
+                cut = _soft_break(text, s, s + limit)  # a comma or a space near the limit, never inside a word
+                sentences.append((s, cut))
+                s = cut
             sentences.append((s, e))
         pieces: list[tuple[int, int]] = []
         i = 0

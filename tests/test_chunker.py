@@ -163,3 +163,16 @@ def test_penalty_articles_carry_the_opening_of_the_articles_they_cite() -> None:
     assert "第七条：" not in penalty.embed_text  # not in this text: nothing to add
     assert by_article["第六条"].embed_text.count("（") == 0  # "本条第一款" is not another article
     assert text[penalty.meta.start : penalty.meta.end] == penalty.text
+
+
+def test_a_sentence_longer_than_a_chunk_is_cut_between_words() -> None:
+    words = "several Chinese certification bodies were authorised by SASO as conformity assessment bodies"
+    sentence = " ".join([words] * 12) + "."
+    chinese = "，".join(["中国认证机构经沙特标准组织授权承担合格评定工作"] * 30) + "。"
+    for text in (sentence, chinese):
+        doc = LoadedDocument(Path("long.md"), text, PassageMeta(title="t"))
+        chunks = Chunker(ChunkerSettings(max_chars=200, overlap_chars=40)).chunk(doc, "d", "long.md")
+        assert len(chunks) > 2
+        for chunk in chunks[:-1]:
+            end = chunk.meta.end
+            assert text[end - 1] in " ，" or not text[end].isalnum(), text[end - 10 : end + 10]
