@@ -24,6 +24,7 @@ import re
 from collections.abc import Sequence
 
 MAX_QUOTE_CHARS = 420  # a quote grown by its qualifiers stays readable
+QUALIFIER_REACH = 2  # how many sentences after the answering one may hold its qualifier
 
 # Words that limit, negate or condition a statement.
 _LIMIT_EN = re.compile(
@@ -88,12 +89,13 @@ def limits(text: str) -> bool:
 
 
 def with_qualifiers(text: str, spans: Sequence[tuple[int, int]], index: int) -> tuple[int, int]:
-    """The span of sentence `index` of `text`, grown by the neighbours that qualify it: the next sentence when it
-    limits or contrasts ("This is not blanket acceptance."), the previous one when this one opens with a contrast
-    ("但是……", "However, ..."), within `MAX_QUOTE_CHARS`."""
+    """The span of sentence `index` of `text`, grown by the neighbours that qualify it: a following sentence that
+    limits or contrasts ("This is not blanket acceptance.", up to `QUALIFIER_REACH` sentences on, with those between:
+    "Valid for 5 years. Ask the body when to renew. It stays valid only if ..."), the previous one when this one
+    opens with a contrast ("但是……", "However, ..."), within `MAX_QUOTE_CHARS`."""
     start, end = spans[index]
-    if index + 1 < len(spans):
-        next_start, next_end = spans[index + 1]
+    for later in range(index + 1, min(len(spans), index + 1 + QUALIFIER_REACH)):
+        next_start, next_end = spans[later]
         following = text[next_start:next_end]
         if (_CONTRAST_START.match(following) or limits(following)) and next_end - start <= MAX_QUOTE_CHARS:
             end = next_end

@@ -230,3 +230,14 @@ def test_an_english_asker_without_a_model_gets_the_glossary_under_a_chinese_quot
     answer = Answerer(fake_kb, gate=OPEN).answer("What registered capital does a certification body need?")
     assert "Key terms:" in answer.body and "registered capital" in answer.body
     assert "quoted in the language of the source" in answer.body
+
+
+def test_a_qualifier_one_sentence_further_on_is_quoted_with_the_answer() -> None:
+    text = (
+        "A CCC certificate is generally valid for 5 years. Ask the certification body when to apply for renewal. "
+        "It stays valid only if follow-up surveillance is passed. Fees depend on the product."
+    )
+    spans = passage_sentences(text)
+    start, end = with_qualifiers(text, spans, 0)
+    assert text[start:end].endswith("only if follow-up surveillance is passed.")
+    assert "Fees" not in text[start:end]
