@@ -14,6 +14,10 @@
     GET  /api/docs        the API's OpenAPI page (Swagger UI); /api/redoc the same in ReDoc
     GET  /api/openapi.json  the OpenAPI schema both pages show
     GET  /api/static/...  the pages' scripts, styles and icon, served from here so the pages work offline
+    GET  /v1/models       the knowledge bases as OpenAI models ({"object": "list", "data": [{"id": "certkb"}]})
+    POST /v1/chat/completions  OpenAI's chat format: the last user message is the question, the answer with its
+                          citations is the message (the citations also under "certkb"); "stream": true gives
+                          server-sent events in OpenAI's chunk format (`bot/openai_api.py`); errors as OpenAI's
     admin (HTTP Basic, only when credentials are configured):
     GET  /api/admin/documents, POST /api/admin/upload, DELETE /api/admin/documents?source=...,
     POST /api/admin/rebuild, GET /api/admin/feedback[.csv|.jsonl],
@@ -34,14 +38,18 @@ from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.answer import MAX_QUESTION_CHARS
 from bot.answer_log import ANSWER_ID, MAX_ANSWERS, gaps_csv, gaps_markdown
+from bot.openai_api import DEFAULT_MODEL, PREFIX, OpenAIError, error_response, openai_router, validation_message
 from bot.questions import MAX_FILE_BYTES as MAX_QUESTION_FILE_BYTES
 from bot.service import MAX_UPLOAD_BYTES, ChatService
 from kb.errors import BusyError, CertkbError, ConfigError, LLMError
@@ -180,11 +188,36 @@ def create_api(service: ChatService) -> FastAPI:
 
     @app.exception_handler(CertkbError)
     async def certkb_error(request: Request, exc: CertkbError) -> JSONResponse:
-        if isinstance(exc, BusyError):
-            headers = {"Retry-After": str(exc.retry_after)}
-            return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
-        status = 400 if isinstance(exc, ConfigError) else 502 if isinstance(exc, LLMError) else 500
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else None
+        status = (
+            exc.status
+            if isinstance(exc, BusyError)
+            else 400
+            if isinstance(exc, ConfigError)
+            else 502
+            if isinstance(exc, LLMError)
+            else 500
+        )
+        if request.url.path.startswith(PREFIX):
+            return error_response(status, str(exc), headers)
+        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+    # Under /v1 every error is in OpenAI's format ({"error": {...}}), which OpenAI clients read; elsewhere FastAPI's.
+    @app.exception_handler(OpenAIError)
+    async def openai_error(request: Request, exc: OpenAIError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Any:
+        if request.url.path.startswith(PREFIX):
+            return error_response(exc.status_code, str(exc.detail), dict(exc.headers or {}) or None)
+        return await http_exception_handler(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Any:
+        if request.url.path.startswith(PREFIX):  # OpenAI answers bad input with 400
+            return error_response(400, validation_message(exc))
+        return await request_validation_exception_handler(request, exc)
 
     def admin(request: Request, credentials: Annotated[HTTPBasicCredentials | None, Depends(_BASIC)]) -> None:
         if not service.admin.enabled:
@@ -295,6 +328,13 @@ def create_api(service: ChatService) -> FastAPI:
             body.question, body.answer, body.chunk_ids, body.rating, body.comment, body.backend, body.lang
         )
         return {"id": fid}
+
+    app.include_router(
+        openai_router(
+            models=lambda: [DEFAULT_MODEL],
+            ask=lambda question, history, filters, client: service.stream(question, history, filters, client=client),
+        )
+    )
 
     @app.get("/api/admin/documents", dependencies=[Depends(admin)])
     def documents() -> list[dict[str, Any]]:

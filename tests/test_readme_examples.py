@@ -28,9 +28,7 @@ PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 def python_blocks(path: Path) -> list[tuple[str, str]]:
     text = path.read_text(encoding="utf-8")
-    return [
-        (f"{path.name}:{text.count(chr(10), 0, m.start()) + 1}", m.group(1)) for m in PYTHON_BLOCK.finditer(text)
-    ]
+    return [(f"{path.name}:{text.count(chr(10), 0, m.start()) + 1}", m.group(1)) for m in PYTHON_BLOCK.finditer(text)]
 
 
 EXAMPLES = [example for path in DOCS for example in python_blocks(path)]
