@@ -5,6 +5,7 @@ client, LangChain's `ChatOpenAI` or a chat front-end can ask the knowledge base 
   follow-ups); `system` and `developer` messages are accepted and ignored (certkb's own instructions decide how it
   answers). Other roles (`tool`, `function`), `n` > 1, an unknown model or a question that is too long are a 400
   (404 for the model) in OpenAI's error format `{"error": {"message", "type", "param", "code"}}`.
+- `filters`, `backend`, `k` and `lang` in the body are as `/api/ask` takes them (`extra_body` in the client).
 - The reply's message content is the checked answer with its numbered citations and source list (`Answer.text`,
   what `/api/ask` returns as "answer"); the citations, the answer id (share link), `refused`, `lang`, `backend`
   and `fallback` are also in an extra `certkb` object on the response (and on the last chunk of a stream).
@@ -33,7 +34,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.answer import MAX_QUESTION_CHARS, Answer, AnswerEvent
+from bot.answer import MAX_QUESTION_CHARS, MAX_RETRIEVE_K, Answer, AnswerEvent
 from kb.errors import BusyError, CertkbError, ConfigError, LLMError
 
 DEFAULT_MODEL = "certkb"
@@ -110,7 +111,11 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
     n: int = 1
-    filters: dict[str, str | list[str]] | None = None  # certkb's own: as /api/ask's (`extra_body` in the client)
+    # certkb's own choices, as /api/ask takes them (`extra_body` in the openai client)
+    filters: dict[str, str | list[str]] | None = None
+    backend: str | None = Field(default=None, max_length=100)
+    k: int | None = Field(default=None, ge=1, le=MAX_RETRIEVE_K)
+    lang: str | None = Field(default=None, max_length=20)
 
 
 def question_and_history(messages: list[ChatMessage]) -> tuple[str, list[dict[str, str]]]:
@@ -151,10 +156,11 @@ def certkb_extra(answer: Answer) -> dict[str, Any]:
 
 def openai_router(
     models: Callable[[], list[str]],
-    ask: Callable[[str, list[dict[str, str]], Any, str], Iterator[AnswerEvent]],
+    ask: Callable[..., Iterator[AnswerEvent]],
 ) -> APIRouter:
     """The /v1 routes. `models()` names the knowledge bases a request may ask; `ask(question, history, filters,
-    client)` is the chat service's `stream` (raising BusyError before the first event when full)."""
+    client, backend=, k=, lang=)` is the chat service's `stream` (raising BusyError before the first event when
+    full)."""
     router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
 
     @router.get("/models")
@@ -174,7 +180,7 @@ def openai_router(
         client = request.client.host if request.client else ""
         created = int(time.time())
         try:
-            events = ask(question, history, body.filters, client)
+            events = ask(question, history, body.filters, client, backend=body.backend, k=body.k, lang=body.lang)
             first = next(events)  # busy, rate limits and bad filters surface here, before anything is sent
         except BusyError as exc:
             headers = {"Retry-After": str(exc.retry_after)}

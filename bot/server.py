@@ -4,9 +4,10 @@
     GET  /api/stats       documents, chunks, embedder (as `certkb stats --json`)
     GET  /api/glossary    ?q=term-or-question&limit=50 -> {query, total, concepts} (as `certkb glossary --format json`)
     POST /api/search      {query, k, filters} -> hits (as `certkb search --json`)
-    POST /api/ask         {question, history, filters, stream} -> the answer (as `certkb ask --json`, with its
-                          "answer_id"); with "stream": true, NDJSON lines {"type": "status"|"evidence"|"token"|
-                          "answer", ...}, the last one's answer carrying the "answer_id"
+    POST /api/ask         {question, history, filters, stream, backend, k, lang} -> the answer (as `certkb ask
+                          --json`, with its "answer_id"); with "stream": true, NDJSON lines {"type": "status"|
+                          "evidence"|"token"|"answer", ...}, the last one's answer carrying the "answer_id";
+                          backend "none" or the configured model, k passages (1-50), lang the answer's language
     GET  /api/answers/{answer_id}  a stored answer as /api/ask returned it, plus "created" (share links); 404 when
                           unknown
     GET  /api/questions   the question sets -> {"sets": {name: [{question, title, filters}, ...]}}
@@ -47,7 +48,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bot.answer import MAX_QUESTION_CHARS
+from bot.answer import MAX_QUESTION_CHARS, MAX_RETRIEVE_K
 from bot.answer_log import ANSWER_ID, MAX_ANSWERS, gaps_csv, gaps_markdown
 from bot.openai_api import DEFAULT_MODEL, PREFIX, OpenAIError, error_response, openai_router, validation_message
 from bot.questions import MAX_FILE_BYTES as MAX_QUESTION_FILE_BYTES
@@ -159,6 +160,9 @@ class AskRequest(BaseModel):
     history: list[HistoryTurn] = Field(default_factory=list, max_length=MAX_HISTORY)
     filters: dict[str, str | list[str]] | None = None
     stream: bool = False
+    backend: str | None = Field(default=None, max_length=100, description='"none" or the configured chat model')
+    k: int | None = Field(default=None, ge=1, le=MAX_RETRIEVE_K, description="passages retrieved (default 8)")
+    lang: str | None = Field(default=None, max_length=20, description="the answer's language (default: the question's)")
 
 
 class FeedbackRequest(BaseModel):
@@ -284,7 +288,9 @@ def create_api(service: ChatService) -> FastAPI:
             raise HTTPException(422, "the question is empty")
         history = [turn.model_dump() for turn in body.history]
         client = request.client.host if request.client else ""
-        events = service.stream(body.question, history, body.filters, client=client)
+        events = service.stream(
+            body.question, history, body.filters, client=client, backend=body.backend, k=body.k, lang=body.lang
+        )
         if not body.stream:
             for event in events:
                 if event.kind == "answer" and event.answer is not None:
@@ -332,7 +338,9 @@ def create_api(service: ChatService) -> FastAPI:
     app.include_router(
         openai_router(
             models=lambda: [DEFAULT_MODEL],
-            ask=lambda question, history, filters, client: service.stream(question, history, filters, client=client),
+            ask=lambda question, history, filters, client, **choices: service.stream(
+                question, history, filters, client=client, **choices
+            ),
         )
     )
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bot.answer import Answerer, AnswerEvent, Turn
+from bot.answer import Answerer, AnswerEvent, Turn, check_choices
 from bot.answer_log import AnswerLog, Gap
 from bot.feedback import FeedbackStore
 from bot.questions import FORMATS, QuestionItem, load_questions, parse_questions, set_name, shipped_sets
@@ -223,6 +223,7 @@ class ChatService:
         self.settings = settings
         self.kb = kb or KnowledgeBase.open(settings=settings)
         self.answerer = answerer or Answerer.from_settings(settings, self.kb)
+        self._extractive: Answerer | None = None  # for requests that ask for backend "none" (`stream`)
         self.feedback = FeedbackStore(self.kb.layout.feedback)
         self.answers = AnswerLog(self.kb.layout.answers)
         given = shipped_sets() if question_sets is None else question_sets
@@ -265,34 +266,55 @@ class ChatService:
         finally:
             self._searching.release()
 
+    def backends(self) -> list[str]:
+        """What a request may ask to answer with: "none" (the quoted evidence) and the configured chat model."""
+        return list(dict.fromkeys(["none", self.answerer.backend]))
+
     def stream(
         self,
         question: str,
         history: list[dict[str, Any]] | None = None,
         filters: Filters | None = None,
         client: str = "",
+        *,
+        backend: str | None = None,
+        k: int | None = None,
+        lang: str | None = None,
     ) -> Iterator[AnswerEvent]:
         """The answer's events; BusyError at once (before any event) when the service is full or the client asks
-        too often, so a caller can say "busy, try again" instead of making people wait past the timeout."""
+        too often, so a caller can say "busy, try again" instead of making people wait past the timeout.
+
+        Per request: `backend` ("none" or the configured model, `backends()`; default the configured one), `k`
+        (passages retrieved) and `lang` (the answer's language), as `Answerer.stream` takes them; a value outside
+        those is a ConfigError before anything is counted."""
         turns = Turn.from_dicts(history)
+        answerer = self._answerer_for(backend)
+        check_choices(k, lang)
         if client and self.rate.limit > 0:
             wait = self.rate.take(client)
             if wait:
                 raise BusyError(
                     f"too many questions from this client; try again in {wait} s", retry_after=wait, status=429
                 )
-        return self._admitted(question, turns, filters, client)
+        return self._admitted(answerer.stream(question, turns, filters, k=k, lang=lang), client)
 
-    def _admitted(
-        self, question: str, turns: list[Turn], filters: Filters | None, client: str
-    ) -> Iterator[AnswerEvent]:
+    def _answerer_for(self, backend: str | None) -> Answerer:
+        if backend is None or backend == self.answerer.backend:
+            return self.answerer
+        if backend != "none":
+            raise ConfigError(f"unknown backend {backend!r}: this server answers with {' or '.join(self.backends())}")
+        if self._extractive is None:  # the same knowledge base and gate, without the chat model
+            self._extractive = Answerer(self.kb, gate=self.answerer.gate, context_k=self.answerer.context_k)
+        return self._extractive
+
+    def _admitted(self, events: Iterator[AnswerEvent], client: str) -> Iterator[AnswerEvent]:
         # Admission happens on the first next(): a generator that is never started holds no slot.
         if not self._pending.acquire(blocking=False):
             raise BusyError(
                 f"certkb is answering {self.max_pending} questions already; please try again in a few seconds"
             )
         try:
-            for event in self.answerer.stream(question, turns, filters):
+            for event in events:
                 yield self._logged(event, client) if event.kind == "answer" else event
         finally:  # also when the client goes away mid-answer and the generator is closed
             self._pending.release()

@@ -97,6 +97,9 @@ def test_earlier_messages_are_the_history(client: TestClient) -> None:
         ([{"role": "user", "content": "CCC?"}], {"n": 2}, 400, "n must be 1"),
         ([{"role": "user", "content": "CCC?"}], {"model": "gpt-4o"}, 404, "'gpt-4o' does not exist: use one of certkb"),
         ([{"role": "user", "content": "CCC?"}], {"filters": {"colour": "red"}}, 400, "colour"),
+        ([{"role": "user", "content": "CCC?"}], {"backend": "gpt-4o"}, 400, "unknown backend 'gpt-4o'"),
+        ([{"role": "user", "content": "CCC?"}], {"lang": "xx"}, 400, "unknown answer language"),
+        ([{"role": "user", "content": "CCC?"}], {"k": 0}, 400, "k: Input should be greater than or equal to 1"),
     ],
 )
 def test_bad_requests_are_readable_openai_errors(
