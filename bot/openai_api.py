@@ -16,7 +16,7 @@ client, LangChain's `ChatOpenAI` or a chat front-end can ask the knowledge base 
   are not sent, because the checked answer may remove sentences from them or replace them with the evidence, and
   an OpenAI stream cannot take back what it sent.
 
-Model names: one per knowledge base; the server's knowledge base is `certkb` (`DEFAULT_MODEL`).
+Model names: one per knowledge base, its name (`ChatService.name`, `certkb` for a server's one knowledge base).
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.answer import MAX_QUESTION_CHARS, MAX_RETRIEVE_K, Answer, AnswerEvent
 from kb.errors import BusyError, CertkbError, ConfigError, LLMError
 
-DEFAULT_MODEL = "certkb"
 PREFIX = "/v1/"
 MAX_MESSAGES = 200
 MAX_HISTORY_TURNS = 40  # the most recent turns are kept (as /api/ask's history limit); older ones are dropped

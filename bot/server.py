@@ -1,31 +1,44 @@
-"""The FastAPI app: the REST API under /api and the Gradio chat at /.
+"""The FastAPI app: the REST API under /api, the OpenAI-compatible endpoint under /v1 and the Gradio chat at /.
 
-    GET  /api/health      liveness and what is loaded
-    GET  /api/stats       documents, chunks, embedder (as `certkb stats --json`)
-    GET  /api/glossary    ?q=term-or-question&limit=50 -> {query, total, concepts} (as `certkb glossary --format json`)
-    POST /api/search      {query, k, filters} -> hits (as `certkb search --json`)
-    POST /api/ask         {question, history, filters, stream, backend, k, lang} -> the answer (as `certkb ask
-                          --json`, with its "answer_id"); with "stream": true, NDJSON lines {"type": "status"|
-                          "evidence"|"token"|"answer", ...}, the last one's answer carrying the "answer_id";
-                          backend "none" or the configured model, k passages (1-50), lang the answer's language
-    GET  /api/answers/{answer_id}  a stored answer as /api/ask returned it, plus "created" (share links); 404 when
-                          unknown
-    GET  /api/questions   the question sets -> {"sets": {name: [{question, title, filters}, ...]}}
-    POST /api/feedback    {question, answer, chunk_ids, rating, comment} -> {id}
-    GET  /api/docs        the API's OpenAPI page (Swagger UI); /api/redoc the same in ReDoc
-    GET  /api/openapi.json  the OpenAPI schema both pages show
-    GET  /api/static/...  the pages' scripts, styles and icon, served from here so the pages work offline
-    GET  /v1/models       the knowledge bases as OpenAI models ({"object": "list", "data": [{"id": "certkb"}]})
-    POST /v1/chat/completions  OpenAI's chat format: the last user message is the question, the answer with its
-                          citations is the message (the citations also under "certkb"); "stream": true gives
-                          server-sent events in OpenAI's chunk format (`bot/openai_api.py`); errors as OpenAI's
-    admin (HTTP Basic, only when credentials are configured):
-    GET  /api/admin/documents, POST /api/admin/upload, DELETE /api/admin/documents?source=...,
-    POST /api/admin/rebuild, GET /api/admin/feedback[.csv|.jsonl],
-    GET  /api/admin/gaps[.csv|.md] (the knowledge gaps: {"gaps": [...]}, CSV or a Markdown table),
-    POST /api/admin/questions (one question-set file, multipart field "file") -> {name, questions}
+Routes, and what guards each ([key]: an API key when keys are configured, see below; [open]: nobody; [admin]:
+HTTP Basic with the admin credentials, the area exists only when they are configured):
 
-Errors are JSON {"detail": "..."} with 4xx for bad input, never a traceback.
+    [open]  GET  /api/health      liveness and what is loaded (backend, chunk count), for load balancers
+    [key]   GET  /api/stats       documents, chunks, embedder (as `certkb stats --json`)
+    [key]   GET  /api/glossary    ?q=term-or-question&limit=50 -> {query, total, concepts} (as `certkb glossary
+                                  --format json`)
+    [key]   POST /api/search      {query, k, filters} -> hits (as `certkb search --json`)
+    [key]   POST /api/ask         {question, history, filters, stream, backend, k, lang} -> the answer (as `certkb
+                                  ask --json`, with its "answer_id"); with "stream": true, NDJSON lines {"type":
+                                  "status"|"evidence"|"token"|"answer", ...}, the last one's answer carrying the
+                                  "answer_id"; backend "none" or the configured model, k passages (1-50), lang the
+                                  answer's language
+    [key]   GET  /api/answers/{answer_id}  a stored answer as /api/ask returned it, plus "created" (share links);
+                                  404 when unknown
+    [key]   GET  /api/questions   the question sets -> {"sets": {name: [{question, title, filters}, ...]}}
+    [key]   POST /api/feedback    {question, answer, chunk_ids, rating, comment} -> {id}
+    [key]   GET  /v1/models       the knowledge bases as OpenAI models ({"object": "list", "data": [{"id": "certkb"}]})
+    [key]   POST /v1/chat/completions  OpenAI's chat format: the last user message is the question, the answer
+                                  with its citations is the message (the citations also under "certkb"); "stream":
+                                  true gives server-sent events in OpenAI's chunk format (`bot/openai_api.py`);
+                                  errors in OpenAI's format
+    [key]   /  and /gradio_api/...  the page and its Gradio API, with the MCP tool `search_knowledge_base` at
+                                  /gradio_api/mcp/sse
+    [open]  GET  /api/docs, /api/redoc, /api/openapi.json, /api/static/...  the API's documentation pages, their
+                                  schema and their scripts, served from here so they work offline (no data)
+    [open]  GET|POST /api/key     the form where a browser gives its key once (kept in an HttpOnly cookie)
+    [admin] GET  /api/admin/documents, POST /api/admin/upload, DELETE /api/admin/documents?source=...,
+            POST /api/admin/rebuild, GET /api/admin/feedback[.csv|.jsonl],
+            GET  /api/admin/gaps[.csv|.md] (the knowledge gaps: {"gaps": [...]}, CSV or a Markdown table),
+            POST /api/admin/questions (one question-set file, multipart field "file") -> {name, questions}
+
+API keys (`bot.keys`, `certkb keys add NAME`): once the keys file holds a key, every [key] route needs a live key
+granted this knowledge base, sent as `Authorization: Bearer KEY` or `X-API-Key: KEY` (or the login form's cookie);
+without one it is 401 (403 for a key granted other knowledge bases), checked by `KeyGuard` before any handler
+runs, so nothing is searched. Without keys the [key] routes are open, as before keys existed: `certkb serve`
+warns loudly when that is beyond this machine.
+
+Errors are JSON {"detail": "..."} with 4xx for bad input (under /v1 OpenAI's {"error": {...}}), never a traceback.
 """
 
 from __future__ import annotations
@@ -38,11 +51,11 @@ import os
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, StreamingResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
@@ -50,7 +63,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.answer import MAX_QUESTION_CHARS, MAX_RETRIEVE_K
 from bot.answer_log import ANSWER_ID, MAX_ANSWERS, gaps_csv, gaps_markdown
-from bot.openai_api import DEFAULT_MODEL, PREFIX, OpenAIError, error_response, openai_router, validation_message
+from bot.keys import key_of
+from bot.openai_api import PREFIX, OpenAIError, error_response, openai_router, validation_message
 from bot.questions import MAX_FILE_BYTES as MAX_QUESTION_FILE_BYTES
 from bot.service import MAX_UPLOAD_BYTES, ChatService
 from kb.errors import BusyError, CertkbError, ConfigError, LLMError
@@ -136,6 +150,95 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body.encode()})
 
 
+KEY_COOKIE = "certkb_key"
+LOGIN = "/api/key"
+# What stays open when API keys are configured: liveness, the API's documentation (no data in it), the admin area
+# (its own HTTP Basic credentials) and the form where a browser gives its key. Everything else, the page and its
+# MCP tool and Gradio API included, needs a key.
+OPEN_PATHS = ("/api/health", "/api/openapi.json", LOGIN)
+OPEN_PREFIXES = ("/api/docs", "/api/redoc", f"{STATIC}/", "/api/admin/")
+
+
+def is_open(path: str) -> bool:
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+
+
+class KeyGuard:
+    """ASGI middleware: with API keys configured (`service.keys`), a request to anything that reads data (the
+    REST API, /v1, the page, its Gradio API and the MCP tool) must carry a live key (`Authorization: Bearer KEY`,
+    `X-API-Key: KEY`, or the cookie the login form sets) granted this knowledge base; else 401 (403 for a key
+    not granted it) before any handler runs, so nothing is searched. A browser asking for a page without a key is
+    sent to the login form. Without keys it lets everything through (the server is then open, as before)."""
+
+    def __init__(self, app: Any, service: ChatService) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        store = self.service.keys
+        if scope["type"] not in ("http", "websocket") or store is None or is_open(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+        try:
+            if not store.configured:
+                await self.app(scope, receive, send)
+                return
+            record = store.check(key_of(headers, _cookie(headers.get("cookie", ""), KEY_COOKIE)))
+        except ConfigError as exc:  # an unreadable keys file locks the server: fail closed, say why
+            await self._refuse(scope, send, headers, 500, str(exc))
+            return
+        if record is None:
+            await self._refuse(scope, send, headers, 401, MISSING_KEY)
+        elif not record.may_read(self.service.name):
+            await self._refuse(
+                scope, send, headers, 403, f"this API key may not read the knowledge base {self.service.name!r}"
+            )
+        else:
+            await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _refuse(scope: dict[str, Any], send: Any, headers: dict[str, str], status: int, message: str) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
+            return
+        path = scope["path"]
+        wants_page = scope.get("method") == "GET" and "text/html" in headers.get("accept", "")
+        if status == 401 and wants_page and not path.startswith(("/api/", PREFIX, "/gradio_api/")):
+            response: Any = RedirectResponse(LOGIN, status_code=303)
+        elif path.startswith(PREFIX):
+            response = error_response(status, message)
+        else:
+            response = JSONResponse({"detail": message}, status_code=status)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="certkb"'
+        await response(scope, None, send)
+
+
+MISSING_KEY = (
+    "a valid API key is required: send it as 'Authorization: Bearer KEY' or 'X-API-Key: KEY' "
+    "(the key is missing, unknown or revoked; `certkb keys add NAME` makes one)"
+)
+
+
+def _cookie(header: str, name: str) -> str:
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return ""
+
+
+LOGIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>certkb - API key</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>body{{font:16px system-ui,sans-serif;
+max-width:32rem;margin:4rem auto;padding:0 1rem}}input{{width:100%;padding:.5rem;font:inherit;margin:.5rem 0}}
+button{{padding:.5rem 1rem;font:inherit}}.error{{color:#b00020}}</style></head><body><h1>certkb</h1>
+<p>This knowledge base needs an API key (ask whoever runs it; <code>certkb keys add NAME</code> makes one).
+本知识库需要 API 密钥。</p>{error}<form method="post" action="{action}"><label>API key / 密钥
+<input name="key" type="password" autocomplete="off" autofocus required></label><button>Open / 打开</button></form>
+</body></html>"""
+
+
 def offline_environment() -> None:
     """Gradio and the Hugging Face client phone home unless told not to; certkb never does."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -189,6 +292,7 @@ def create_api(service: ChatService) -> FastAPI:
         BodyLimit,
         limits=[("/api/admin/upload", MAX_UPLOAD_FILES * MAX_UPLOAD_BYTES + 2**20), ("/api/", MAX_JSON_BYTES)],
     )
+    app.add_middleware(KeyGuard, service=service)  # added last, so it runs first: no key, no body read
 
     @app.exception_handler(CertkbError)
     async def certkb_error(request: Request, exc: CertkbError) -> JSONResponse:
@@ -260,6 +364,23 @@ def create_api(service: ChatService) -> FastAPI:
         )
         page.headers["Content-Security-Policy"] = DOCS_CSP
         return page
+
+    @app.get(LOGIN, include_in_schema=False)
+    def login_form() -> HTMLResponse:
+        return HTMLResponse(LOGIN_PAGE.format(error="", action=LOGIN))
+
+    @app.post(LOGIN, include_in_schema=False, response_model=None)
+    def login(request: Request, key: Annotated[str, Form(max_length=200)] = "") -> HTMLResponse | RedirectResponse:
+        """The page's way to give a key: a browser cannot send a header, so a right key is kept in an HttpOnly
+        cookie that the page's requests (and its Gradio API) then carry."""
+        record = service.keys.check(key.strip()) if service.keys is not None else None
+        if record is None or not record.may_read(service.name):
+            error = '<p class="error">That key is not valid here. 密钥无效。</p>'
+            return HTMLResponse(LOGIN_PAGE.format(error=error, action=LOGIN), status_code=401)
+        response = RedirectResponse("/", status_code=303)
+        secure = request.url.scheme == "https"
+        response.set_cookie(KEY_COOKIE, key.strip(), httponly=True, samesite="strict", secure=secure, path="/")
+        return response
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:
@@ -337,7 +458,7 @@ def create_api(service: ChatService) -> FastAPI:
 
     app.include_router(
         openai_router(
-            models=lambda: [DEFAULT_MODEL],
+            models=lambda: [service.name],
             ask=lambda question, history, filters, client, **choices: service.stream(
                 question, history, filters, client=client, **choices
             ),

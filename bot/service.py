@@ -27,6 +27,7 @@ from typing import Any
 from bot.answer import Answerer, AnswerEvent, Turn, check_choices
 from bot.answer_log import AnswerLog, Gap
 from bot.feedback import FeedbackStore
+from bot.keys import KeyStore
 from bot.questions import FORMATS, QuestionItem, load_questions, parse_questions, set_name, shipped_sets
 from ingest.errors import IngestError
 from ingest.loaders import SUPPORTED_SUFFIXES, check_zip_container
@@ -41,6 +42,7 @@ from kb.types import Filters, Hit
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 20 * 2**20
+DEFAULT_NAME = "certkb"  # the name of a server's knowledge base (the OpenAI model name, what keys are granted)
 MAX_FAILED_LOGINS = 5
 LOCKOUT_SECONDS = 300
 # Answers admitted at once (generating or waiting for the model). The local model answers one question at a time
@@ -219,8 +221,12 @@ class ChatService:
         max_pending: int | None = None,
         asks_per_minute: int = ASKS_PER_MINUTE,
         question_sets: Mapping[str, list[QuestionItem]] | None = None,
+        keys: KeyStore | None = None,
+        name: str = DEFAULT_NAME,
     ) -> None:
         self.settings = settings
+        self.keys = keys  # the API keys that may read this knowledge base; None or an empty file: open
+        self.name = name  # the knowledge base's name: its OpenAI model name, what a key is granted
         self.kb = kb or KnowledgeBase.open(settings=settings)
         self.answerer = answerer or Answerer.from_settings(settings, self.kb)
         self._extractive: Answerer | None = None  # for requests that ask for backend "none" (`stream`)

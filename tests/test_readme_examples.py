@@ -1,7 +1,8 @@
 """The Python examples in README.md and docs/integration.md run as written, each in a fresh interpreter, against a
 small real knowledge base (the sample chunks embedded with the real default embedder) that the examples find
 through $CERTKB_KB_DIR, as the README says. The docs' examples of a running server (the REST API, the
-OpenAI-compatible endpoint, MCP) get a live `certkb` server on that knowledge base at $CERTKB_URL."""
+OpenAI-compatible endpoint, MCP) get a live `certkb` server on that knowledge base at $CERTKB_URL, which requires
+the API key in $CERTKB_API_KEY."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from helpers import ROOT, make_chunk
 from live import live_server
 
 from bot.answer import Answerer
+from bot.keys import KeyStore
 from bot.service import ChatService
 from kb.knowledge_base import KnowledgeBase
 from kb.retriever import CertkbRetriever
@@ -41,20 +43,25 @@ def test_the_docs_have_python_examples() -> None:
 
 
 @pytest.fixture(scope="module")
-def server_url(e5_kb: KnowledgeBase) -> Iterator[str]:
+def server(e5_kb: KnowledgeBase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A live server that requires an API key (so the examples' way of sending one is tested too), and the key."""
+    keys = KeyStore(tmp_path_factory.mktemp("keys") / "api-keys.json")
+    key = keys.add("examples")
     settings = Settings.from_env().with_overrides(kb_dir=e5_kb.kb_dir, llm="none")
-    service = ChatService(settings, kb=e5_kb, answerer=Answerer(e5_kb), asks_per_minute=0)
+    service = ChatService(settings, kb=e5_kb, answerer=Answerer(e5_kb), asks_per_minute=0, keys=keys)
     with live_server(service) as url:
-        yield url
+        yield url, key
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("source", [code for _, code in EXAMPLES], ids=[name for name, _ in EXAMPLES])
-def test_example_runs_as_written(source: str, e5_kb: KnowledgeBase, server_url: str, tmp_path: Path) -> None:
+def test_example_runs_as_written(source: str, e5_kb: KnowledgeBase, server: tuple[str, str], tmp_path: Path) -> None:
+    url, key = server
     env = {
         **os.environ,
         "CERTKB_KB_DIR": str(e5_kb.kb_dir),
-        "CERTKB_URL": server_url.rstrip("/"),
+        "CERTKB_URL": url.rstrip("/"),
+        "CERTKB_API_KEY": key,
         "CERTKB_LLM": "none",  # the examples' Settings.from_env(): answers without loading a chat model
         "PYTHONPATH": str(ROOT),
         "OMP_NUM_THREADS": "1",
