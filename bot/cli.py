@@ -31,10 +31,21 @@ if TYPE_CHECKING:
     from kb.backup import BackupReport
 
 
-def _kb_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--kb", metavar="DIR", help="knowledge-base folder (default: $CERTKB_KB_DIR or ~/.local/share/certkb/kb)"
-    )
+def _kb_options(parser: argparse.ArgumentParser, many: bool = False) -> None:
+    if many:
+        parser.add_argument(
+            "--kb",
+            action="append",
+            default=[],
+            metavar="[NAME=]DIR",
+            help="a knowledge-base folder to serve (default: $CERTKB_KB_DIR or ~/.local/share/certkb/kb); repeat "
+            "as NAME=DIR to serve several (requests choose one by name; the first is the page's and the default; "
+            "an unnamed one is 'certkb')",
+        )
+    else:
+        parser.add_argument(
+            "--kb", metavar="DIR", help="knowledge-base folder (default: $CERTKB_KB_DIR or ~/.local/share/certkb/kb)"
+        )
     parser.add_argument("--embedder", metavar="SPEC", help="e5-small-q4 (default), st:MODEL_OR_PATH, fake (tests only)")
     parser.add_argument("--chroma-url", metavar="URL", help="use a Chroma server instead of the embedded store")
     parser.add_argument(
@@ -169,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the API keys file (default: $CERTKB_KEYS_FILE or api-keys.json in the knowledge-base folder); once "
         "it holds a key, every route that reads data needs one",
     )
-    _kb_options(serve)
+    _kb_options(serve, many=True)
     _llm_options(serve)
 
     rebuild = commands.add_parser(
@@ -248,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env().with_overrides(
-        kb_dir=args.kb,
+        kb_dir=args.kb if not isinstance(args.kb, list) else None,
         embedder=args.embedder,
         chroma_url=args.chroma_url,
         llm=getattr(args, "llm", None),
@@ -677,6 +688,23 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def served_kbs(values: Sequence[str], settings: Settings) -> list[tuple[str, Settings]]:
+    """The knowledge bases `serve --kb` names, as (name, settings): `NAME=DIR` or one unnamed `DIR` (named
+    `certkb`); none: the settings' folder, named `certkb`."""
+    from bot.keys import NAME
+    from bot.service import DEFAULT_NAME
+
+    served: list[tuple[str, Settings]] = []
+    for value in values or [str(settings.kb_dir)]:
+        name, sep, folder = value.partition("=")
+        if not (sep and NAME.fullmatch(name) and folder):
+            name, folder = DEFAULT_NAME, value
+        if any(name == other for other, _ in served):
+            raise ConfigError(f"two knowledge bases are named {name!r}: give each --kb its own NAME=DIR")
+        served.append((name, settings.with_overrides(kb_dir=folder)))
+    return served
+
+
 def exposure_warning(host: str, keys_required: bool) -> str:
     """What `serve` says at start when anyone on the network can read the knowledge base; "" when not."""
     import ipaddress
@@ -717,12 +745,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from bot.keys import KeyStore
     from bot.server import create_app
-    from bot.service import AdminCredentials, ChatService
+    from bot.service import AdminCredentials, Catalog, ChatService
     from ingest.pipeline import Ingester
     from kb.resources import corpus_dir
 
     started = time.perf_counter()
-    settings = _settings(args)
+    (name, settings), *others = served_kbs(args.kb, _settings(args))
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port must be between 1 and 65535, got {args.port}")
     question_sets = _question_sets(args.questions)
@@ -734,7 +762,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         banner = "!" * 100
         print(f"{banner}\n{textwrap.fill(warning, 100)}\n{banner}", file=sys.stderr, flush=True)
     kb = KnowledgeBase.open(settings=settings, create=True)
-    if kb.store.count() == 0:
+    if kb.store.count() == 0 and not others:
         print(f"The knowledge base at {kb.kb_dir} is empty: ingesting the shipped corpus first.", flush=True)
         progress = _Progress()
         try:
@@ -755,14 +783,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         asks_per_minute=args.asks_per_minute,
         question_sets=question_sets,
         keys=keys,
+        name=name,
     )
-    app = create_app(service)
+    catalog = Catalog(
+        [
+            service,
+            *(service.sibling(s, KnowledgeBase.open(settings=s), n, question_sets) for n, s in others),
+        ]
+    )
+    app = create_app(service, catalog)
     service.warm_up()  # the local model loads while the server starts; the page says so if a question comes first
     import uvicorn
 
     url = f"http://{args.host}:{args.port}/"
     print(
-        f"certkb is ready at {url} (REST API {url}api/docs; chat model: {service.answerer.backend}; "
+        f"certkb is ready at {url} (knowledge bases: {', '.join(catalog.names())}; REST API {url}api/docs; "
+        f"chat model: {service.answerer.backend}; "
         f"admin: {'on' if admin else 'off'}; question sets: {len(service.question_sets)}; "
         f"API keys: {f'required ({len(live_keys)} live, {keys.path})' if keys.configured else 'off'}) "
         f"after {time.perf_counter() - started:.1f} s",

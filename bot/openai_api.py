@@ -154,32 +154,42 @@ def certkb_extra(answer: Answer) -> dict[str, Any]:
 
 
 def openai_router(
-    models: Callable[[], list[str]],
+    models: Callable[[Request], list[str]],
     ask: Callable[..., Iterator[AnswerEvent]],
 ) -> APIRouter:
-    """The /v1 routes. `models()` names the knowledge bases a request may ask; `ask(question, history, filters,
-    client, backend=, k=, lang=)` is the chat service's `stream` (raising BusyError before the first event when
-    full)."""
+    """The /v1 routes. `models(request)` names the knowledge bases a request may ask; `ask(request, model,
+    question, history, filters, client, backend=, k=, lang=)` is that knowledge base's chat service's `stream`
+    (raising BusyError before the first event when full)."""
     router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
 
     @router.get("/models")
-    def list_models() -> dict[str, Any]:
-        data = [{"id": name, "object": "model", "created": 0, "owned_by": "certkb"} for name in models()]
+    def list_models(request: Request) -> dict[str, Any]:
+        data = [{"id": name, "object": "model", "created": 0, "owned_by": "certkb"} for name in models(request)]
         return {"object": "list", "data": data}
 
     @router.post("/chat/completions", response_model=None)
     def chat_completions(body: ChatCompletionRequest, request: Request) -> dict[str, Any] | StreamingResponse:
         if body.n != 1:
             raise OpenAIError(400, f"n must be 1 (certkb gives one checked answer), got {body.n}", code="n")
-        if body.model not in models():
-            known = ", ".join(models())
+        if body.model not in models(request):  # the same for a model that exists and one the key is not granted
+            known = ", ".join(models(request))
             message = f"the model {body.model!r} does not exist: use one of {known}"
             raise OpenAIError(404, message, code="model_not_found")
         question, history = question_and_history(body.messages)
         client = request.client.host if request.client else ""
         created = int(time.time())
         try:
-            events = ask(question, history, body.filters, client, backend=body.backend, k=body.k, lang=body.lang)
+            events = ask(
+                request,
+                body.model,
+                question,
+                history,
+                body.filters,
+                client,
+                backend=body.backend,
+                k=body.k,
+                lang=body.lang,
+            )
             first = next(events)  # busy, rate limits and bad filters surface here, before anything is sent
         except BusyError as exc:
             headers = {"Retry-After": str(exc.retry_after)}

@@ -1,7 +1,9 @@
 """The FastAPI app: the REST API under /api, the OpenAI-compatible endpoint under /v1 and the Gradio chat at /.
 
 Routes, and what guards each ([key]: an API key when keys are configured, see below; [open]: nobody; [admin]:
-HTTP Basic with the admin credentials, the area exists only when they are configured):
+HTTP Basic with the admin credentials, the area exists only when they are configured). With several knowledge
+bases (`Catalog`), search, ask, feedback take "kb" in the body, stats and questions `?kb=`, /v1 the `model`;
+none names the first, which the page, its MCP tool and the admin area serve:
 
     [open]  GET  /api/health      liveness and what is loaded (backend, chunk count), for load balancers
     [key]   GET  /api/stats       documents, chunks, embedder (as `certkb stats --json`)
@@ -33,10 +35,11 @@ HTTP Basic with the admin credentials, the area exists only when they are config
             POST /api/admin/questions (one question-set file, multipart field "file") -> {name, questions}
 
 API keys (`bot.keys`, `certkb keys add NAME`): once the keys file holds a key, every [key] route needs a live key
-granted this knowledge base, sent as `Authorization: Bearer KEY` or `X-API-Key: KEY` (or the login form's cookie);
-without one it is 401 (403 for a key granted other knowledge bases), checked by `KeyGuard` before any handler
-runs, so nothing is searched. Without keys the [key] routes are open, as before keys existed: `certkb serve`
-warns loudly when that is beyond this machine.
+sent as `Authorization: Bearer KEY` or `X-API-Key: KEY` (or the login form's cookie); without one it is 401, checked
+by `KeyGuard` before any handler runs, so nothing is searched. A key granted none of the served knowledge bases
+is a 403; one not granted the knowledge base a request names is a 404, as for one that does not exist; a share
+link opens only from the knowledge bases the key may read. Without keys the [key] routes are open, as before keys
+existed: `certkb serve` warns loudly when that is beyond this machine.
 
 Errors are JSON {"detail": "..."} with 4xx for bad input (under /v1 OpenAI's {"error": {...}}), never a traceback.
 """
@@ -66,7 +69,7 @@ from bot.answer_log import ANSWER_ID, MAX_ANSWERS, gaps_csv, gaps_markdown
 from bot.keys import key_of
 from bot.openai_api import PREFIX, OpenAIError, error_response, openai_router, validation_message
 from bot.questions import MAX_FILE_BYTES as MAX_QUESTION_FILE_BYTES
-from bot.service import MAX_UPLOAD_BYTES, ChatService
+from bot.service import MAX_UPLOAD_BYTES, Catalog, ChatService
 from kb.errors import BusyError, CertkbError, ConfigError, LLMError
 from kb.glossary import MAX_LOOKUP_CHARS
 from kb.glossary import shipped as shipped_glossary
@@ -151,6 +154,7 @@ class BodyLimit:
 
 
 KEY_COOKIE = "certkb_key"
+KEY_STATE = "certkb_api_key"  # where KeyGuard leaves a request's key (scope["state"]) for the handlers
 LOGIN = "/api/key"
 # What stays open when API keys are configured: liveness, the API's documentation (no data in it), the admin area
 # (its own HTTP Basic credentials) and the form where a browser gives its key. Everything else, the page and its
@@ -164,18 +168,20 @@ def is_open(path: str) -> bool:
 
 
 class KeyGuard:
-    """ASGI middleware: with API keys configured (`service.keys`), a request to anything that reads data (the
-    REST API, /v1, the page, its Gradio API and the MCP tool) must carry a live key (`Authorization: Bearer KEY`,
-    `X-API-Key: KEY`, or the cookie the login form sets) granted this knowledge base; else 401 (403 for a key
-    not granted it) before any handler runs, so nothing is searched. A browser asking for a page without a key is
-    sent to the login form. Without keys it lets everything through (the server is then open, as before)."""
+    """ASGI middleware: with API keys configured (`Catalog.default.keys`), a request to anything that reads data
+    (the REST API, /v1, the page, its Gradio API and the MCP tool) must carry a live key (`Authorization: Bearer
+    KEY`, `X-API-Key: KEY`, or the cookie the login form sets); else 401 before any handler runs, so nothing is
+    searched. A key granted none of this server's knowledge bases is a 403, and the page, its Gradio API and MCP
+    tool (which serve the default knowledge base) need a key granted that one; the REST and /v1 handlers check
+    the knowledge base a request names (`KEY_STATE` carries the key to them). A browser asking for a page without
+    a key is sent to the login form. Without keys it lets everything through (open, as before keys existed)."""
 
-    def __init__(self, app: Any, service: ChatService) -> None:
+    def __init__(self, app: Any, catalog: Catalog) -> None:
         self.app = app
-        self.service = service
+        self.catalog = catalog
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        store = self.service.keys
+        store = self.catalog.default.keys
         if scope["type"] not in ("http", "websocket") or store is None or is_open(scope["path"]):
             await self.app(scope, receive, send)
             return
@@ -190,12 +196,15 @@ class KeyGuard:
             return
         if record is None:
             await self._refuse(scope, send, headers, 401, MISSING_KEY)
-        elif not record.may_read(self.service.name):
-            await self._refuse(
-                scope, send, headers, 403, f"this API key may not read the knowledge base {self.service.name!r}"
-            )
-        else:
-            await self.app(scope, receive, send)
+            return
+        api = scope["path"].startswith(("/api/", PREFIX))
+        needed = self.catalog.names() if api else [self.catalog.default.name]
+        if not any(record.may_read(name) for name in needed):
+            names = " or ".join(repr(name) for name in needed)
+            await self._refuse(scope, send, headers, 403, f"this API key may not read the knowledge base {names}")
+            return
+        scope.setdefault("state", {})[KEY_STATE] = record
+        await self.app(scope, receive, send)
 
     @staticmethod
     async def _refuse(scope: dict[str, Any], send: Any, headers: dict[str, str], status: int, message: str) -> None:
@@ -247,7 +256,11 @@ def offline_environment() -> None:
     os.environ.setdefault("GRADIO_SERVER_NAME", "127.0.0.1")
 
 
+KB_FIELD = Field(default=None, max_length=64, description="the knowledge base to read (default: the server's first)")
+
+
 class SearchRequest(BaseModel):
+    kb: str | None = KB_FIELD
     query: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     k: int = Field(default=5, ge=1, le=50)
     filters: dict[str, str | list[str]] | None = None
@@ -259,6 +272,7 @@ class HistoryTurn(BaseModel):
 
 
 class AskRequest(BaseModel):
+    kb: str | None = KB_FIELD
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     history: list[HistoryTurn] = Field(default_factory=list, max_length=MAX_HISTORY)
     filters: dict[str, str | list[str]] | None = None
@@ -269,6 +283,7 @@ class AskRequest(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
+    kb: str | None = KB_FIELD
     question: str = Field(min_length=1, max_length=20_000)
     answer: str = Field(max_length=20_000)
     chunk_ids: list[str] = Field(default_factory=list, max_length=100)
@@ -278,8 +293,24 @@ class FeedbackRequest(BaseModel):
     lang: str = Field(default="", max_length=20)
 
 
-def create_api(service: ChatService) -> FastAPI:
-    """The REST API alone (the web chat is mounted on it by `create_app`)."""
+def create_api(service: ChatService, catalog: Catalog | None = None) -> FastAPI:
+    """The REST API alone (the web chat is mounted on it by `create_app`). `catalog` lists the knowledge bases
+    served (`certkb serve --kb NAME=DIR ...`); `service` is the default one (the admin area's, the page's)."""
+    catalog = catalog or Catalog([service])
+    if catalog.default is not service:
+        raise ConfigError("the default service must be the catalog's first")
+
+    def served(request: Request, name: str | None) -> ChatService:
+        """The knowledge base a request names (none: the default), if its key may read it; else 404, the same
+        for one that does not exist and one the key is not granted, so a key learns nothing of the others."""
+        key = request.scope.get("state", {}).get(KEY_STATE)
+        found = catalog.get(name, key)
+        if found is None:
+            asked = repr(name) if name is not None else "(the default)"
+            visible = ", ".join(catalog.visible(key)) or "none"
+            raise HTTPException(404, f"no knowledge base {asked} here; this request may read: {visible}")
+        return found
+
     app = FastAPI(
         title="certkb",
         description="Certification knowledge base: search passages and get answers with checked citations.",
@@ -292,7 +323,7 @@ def create_api(service: ChatService) -> FastAPI:
         BodyLimit,
         limits=[("/api/admin/upload", MAX_UPLOAD_FILES * MAX_UPLOAD_BYTES + 2**20), ("/api/", MAX_JSON_BYTES)],
     )
-    app.add_middleware(KeyGuard, service=service)  # added last, so it runs first: no key, no body read
+    app.add_middleware(KeyGuard, catalog=catalog)  # added last, so it runs first: no key, no body read
 
     @app.exception_handler(CertkbError)
     async def certkb_error(request: Request, exc: CertkbError) -> JSONResponse:
@@ -374,7 +405,7 @@ def create_api(service: ChatService) -> FastAPI:
         """The page's way to give a key: a browser cannot send a header, so a right key is kept in an HttpOnly
         cookie that the page's requests (and its Gradio API) then carry."""
         record = service.keys.check(key.strip()) if service.keys is not None else None
-        if record is None or not record.may_read(service.name):
+        if record is None or not record.may_read(catalog.default.name):
             error = '<p class="error">That key is not valid here. 密钥无效。</p>'
             return HTMLResponse(LOGIN_PAGE.format(error=error, action=LOGIN), status_code=401)
         response = RedirectResponse("/", status_code=303)
@@ -387,8 +418,8 @@ def create_api(service: ChatService) -> FastAPI:
         return {"status": "ok", "backend": service.answerer.backend, "chunks": service.kb.store.count()}
 
     @app.get("/api/stats")
-    def stats() -> dict[str, Any]:
-        return service.kb.stats().to_dict()
+    def stats(request: Request, kb: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
+        return served(request, kb).kb.stats().to_dict()
 
     @app.get("/api/glossary")
     def glossary(
@@ -400,8 +431,8 @@ def create_api(service: ChatService) -> FastAPI:
         return {"query": q, "total": len(concepts), "concepts": [c.to_dict() for c in concepts[:limit]]}
 
     @app.post("/api/search")
-    def search(body: SearchRequest) -> list[dict[str, Any]]:
-        return [hit.to_dict() for hit in service.search(body.query, body.k, body.filters)]
+    def search(body: SearchRequest, request: Request) -> list[dict[str, Any]]:
+        return [hit.to_dict() for hit in served(request, body.kb).search(body.query, body.k, body.filters)]
 
     @app.post("/api/ask", response_model=None)
     def ask(body: AskRequest, request: Request) -> dict[str, Any] | StreamingResponse:
@@ -409,7 +440,7 @@ def create_api(service: ChatService) -> FastAPI:
             raise HTTPException(422, "the question is empty")
         history = [turn.model_dump() for turn in body.history]
         client = request.client.host if request.client else ""
-        events = service.stream(
+        events = served(request, body.kb).stream(
             body.question, history, body.filters, client=client, backend=body.backend, k=body.k, lang=body.lang
         )
         if not body.stream:
@@ -431,12 +462,16 @@ def create_api(service: ChatService) -> FastAPI:
         return StreamingResponse(lines(), media_type="application/x-ndjson")
 
     @app.get("/api/answers/{answer_id}")
-    def shared_answer(answer_id: str) -> dict[str, Any]:
+    def shared_answer(answer_id: str, request: Request) -> dict[str, Any]:
         if not ANSWER_ID.fullmatch(answer_id):
             raise HTTPException(
                 404, f"{answer_id[:80]!r} is not an answer id (12 or more letters, digits, '-' and '_'): check the link"
             )
-        stored = service.shared(answer_id)
+        key = request.scope.get("state", {}).get(KEY_STATE)
+        # an answer id is unique across knowledge bases; only those this request may read are looked in
+        stored = next(
+            (found for name in catalog.visible(key) if (found := catalog.services[name].shared(answer_id))), None
+        )
         if stored is None:
             raise HTTPException(
                 404,
@@ -446,20 +481,21 @@ def create_api(service: ChatService) -> FastAPI:
         return stored
 
     @app.get("/api/questions")
-    def questions() -> dict[str, Any]:
-        return {"sets": {name: [item.to_dict() for item in items] for name, items in service.question_sets.items()}}
+    def questions(request: Request, kb: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
+        sets = served(request, kb).question_sets
+        return {"sets": {name: [item.to_dict() for item in items] for name, items in sets.items()}}
 
     @app.post("/api/feedback")
-    def feedback(body: FeedbackRequest) -> dict[str, int]:
-        fid = service.feedback.add(
+    def feedback(body: FeedbackRequest, request: Request) -> dict[str, int]:
+        fid = served(request, body.kb).feedback.add(
             body.question, body.answer, body.chunk_ids, body.rating, body.comment, body.backend, body.lang
         )
         return {"id": fid}
 
     app.include_router(
         openai_router(
-            models=lambda: [service.name],
-            ask=lambda question, history, filters, client, **choices: service.stream(
+            models=lambda request: catalog.visible(request.scope.get("state", {}).get(KEY_STATE)),
+            ask=lambda request, model, question, history, filters, client, **choices: served(request, model).stream(
                 question, history, filters, client=client, **choices
             ),
         )
@@ -520,14 +556,14 @@ def create_api(service: ChatService) -> FastAPI:
     return app
 
 
-def create_app(service: ChatService) -> FastAPI:
+def create_app(service: ChatService, catalog: Catalog | None = None) -> FastAPI:
     """The REST API with the Gradio chat mounted at / (and its MCP server, exposing the retriever as a tool)."""
     offline_environment()
     import gradio as gr
 
     from bot.web import CSS, JS, build_ui, theme
 
-    app = create_api(service)
+    app = create_api(service, catalog)
     blocks = build_ui(service)
     return gr.mount_gradio_app(  # type: ignore[no-any-return]
         app,

@@ -19,7 +19,7 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from typing import Any
 from bot.answer import Answerer, AnswerEvent, Turn, check_choices
 from bot.answer_log import AnswerLog, Gap
 from bot.feedback import FeedbackStore
-from bot.keys import KeyStore
+from bot.keys import ApiKey, KeyStore
 from bot.questions import FORMATS, QuestionItem, load_questions, parse_questions, set_name, shipped_sets
 from ingest.errors import IngestError
 from ingest.loaders import SUPPORTED_SUFFIXES, check_zip_container
@@ -242,6 +242,26 @@ class ChatService:
         self.rate = RateLimiter(asks_per_minute)
         self.model_status = "ready"  # "loading" while `warm_up` reads the chat model, "failed: ..." if it failed
 
+    def sibling(
+        self, settings: Settings, kb: KnowledgeBase, name: str, question_sets: Mapping[str, list[QuestionItem]] | None
+    ) -> ChatService:
+        """A service for another knowledge base on the same server: its own answer log, feedback and question
+        sets, but this one's chat model (loaded once), query translator, admission limits, rate limit and keys,
+        so a second knowledge base does not double the memory or the answers in progress."""
+        answerer = Answerer(
+            kb,
+            self.answerer.llm,
+            self.answerer.backend,
+            gate=self.answerer.gate,
+            context_k=self.answerer.context_k,
+            translator=self.answerer.translator,
+            role=self.answerer.role,
+        )
+        other = ChatService(settings, kb=kb, answerer=answerer, question_sets=question_sets, keys=self.keys, name=name)
+        other.admin, other.max_pending, other._pending = self.admin, self.max_pending, self._pending
+        other._searching, other.rate = self._searching, self.rate
+        return other
+
     def warm_up(self) -> threading.Thread | None:
         """Load the chat model in the background (the local model takes seconds to read), so the first question
         after a start does not wait for it; `model_status` says where it is. Nothing to do for other backends."""
@@ -412,3 +432,38 @@ class ChatService:
         """Re-ingest every current document from its files into an emptied knowledge base."""
         with self._write_lock:
             return rebuild(self.settings, kb=self.kb)[1]
+
+
+class Catalog:
+    """The knowledge bases one server serves, by name (`certkb serve --kb NAME=DIR`). The first is the default:
+    requests that name none, the page, its MCP tool and the admin area use it. A key sees only the knowledge
+    bases it is granted (`visible`).
+
+    >>> Catalog([]).names()
+    []
+    """
+
+    def __init__(self, services: Sequence[ChatService]) -> None:
+        self.services: dict[str, ChatService] = {}
+        for service in services:
+            if service.name in self.services:
+                raise ConfigError(f"two knowledge bases are named {service.name!r}: give each --kb a NAME=DIR")
+            self.services[service.name] = service
+
+    @property
+    def default(self) -> ChatService:
+        return next(iter(self.services.values()))
+
+    def names(self) -> list[str]:
+        return list(self.services)
+
+    def visible(self, key: ApiKey | None) -> list[str]:
+        """The names a request with `key` may read (all of them without keys)."""
+        return [name for name in self.services if key is None or key.may_read(name)]
+
+    def get(self, name: str | None, key: ApiKey | None) -> ChatService | None:
+        """The knowledge base `name` (None: the default) if it exists and `key` may read it, else None."""
+        service = self.default if name is None else self.services.get(name)
+        if service is None or service.name not in self.visible(key):
+            return None
+        return service
