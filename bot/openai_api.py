@@ -195,7 +195,7 @@ def openai_router(
             headers = {"Retry-After": str(exc.retry_after)}
             raise OpenAIError(exc.status, str(exc), *_kind(exc), headers=headers) from None
         except CertkbError as exc:
-            raise OpenAIError(_status(exc), str(exc), *_kind(exc)) from None
+            raise OpenAIError(status_of(exc), str(exc), *_kind(exc)) from None
         events = itertools.chain([first], events)
         if not body.stream:
             answer = next((e.answer for e in events if e.kind == "answer" and e.answer is not None), None)
@@ -221,7 +221,10 @@ def openai_router(
     return router
 
 
-def _status(exc: CertkbError) -> int:
+def status_of(exc: CertkbError) -> int:
+    """The HTTP status of a certkb error: busy 503 (or 429 for one client), bad input 400, the chat model 502."""
+    if isinstance(exc, BusyError):
+        return exc.status
     return 400 if isinstance(exc, ConfigError) else 502 if isinstance(exc, LLMError) else 500
 
 

@@ -67,10 +67,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bot.answer import MAX_QUESTION_CHARS, MAX_RETRIEVE_K
 from bot.answer_log import ANSWER_ID, MAX_ANSWERS, gaps_csv, gaps_markdown
 from bot.keys import key_of
-from bot.openai_api import PREFIX, OpenAIError, error_response, openai_router, validation_message
+from bot.openai_api import PREFIX, OpenAIError, error_response, openai_router, status_of, validation_message
 from bot.questions import MAX_FILE_BYTES as MAX_QUESTION_FILE_BYTES
 from bot.service import MAX_UPLOAD_BYTES, Catalog, ChatService
-from kb.errors import BusyError, CertkbError, ConfigError, LLMError
+from kb.errors import BusyError, CertkbError, ConfigError
 from kb.glossary import MAX_LOOKUP_CHARS
 from kb.glossary import shipped as shipped_glossary
 
@@ -328,15 +328,7 @@ def create_api(service: ChatService, catalog: Catalog | None = None) -> FastAPI:
     @app.exception_handler(CertkbError)
     async def certkb_error(request: Request, exc: CertkbError) -> JSONResponse:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else None
-        status = (
-            exc.status
-            if isinstance(exc, BusyError)
-            else 400
-            if isinstance(exc, ConfigError)
-            else 502
-            if isinstance(exc, LLMError)
-            else 500
-        )
+        status = status_of(exc)
         if request.url.path.startswith(PREFIX):
             return error_response(status, str(exc), headers)
         return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
