@@ -52,13 +52,14 @@ from bot.translate import QueryTranslator, make_translator
 from kb.errors import ConfigError, LLMError
 from kb.glossary import shipped as shipped_glossary
 from kb.knowledge_base import KnowledgeBase
-from kb.lang import base_language, detect_language, language_name
+from kb.lang import LANGUAGE_NAMES, base_language, detect_language, language_name
 from kb.settings import Settings
 from kb.types import Filters, Hit, PassageMeta
 
 MAX_QUESTION_CHARS = 2000
 RETRIEVE_K = 8  # passages retrieved: the gate and the extractive answer look at all of them
 CONTEXT_K = 5  # passages a chat model reads
+MAX_RETRIEVE_K = 50  # the most passages one answer may ask for (`k`)
 PASSAGE_CHARS = 700  # a passage is cut to this many characters in the prompt
 EXTRA_QUOTE_MARGIN = 0.015  # a second passage is quoted when its best sentence is this close to the best one
 EVIDENCE_DEPTH = 3  # passages the evidence is chosen from
@@ -290,6 +291,15 @@ class AnswerEvent:
     answer: Answer | None = None
 
 
+def check_choices(k: int | None, lang: str | None) -> None:
+    """ConfigError unless `k` (passages retrieved) and `lang` (the answer's language) are ones `Answerer.stream`
+    takes; None is the default for either."""
+    if lang is not None and lang not in LANGUAGE_NAMES:
+        raise ConfigError(f"unknown answer language {lang!r}: use one of {', '.join(LANGUAGE_NAMES)}")
+    if k is not None and not 1 <= k <= MAX_RETRIEVE_K:
+        raise ConfigError(f"k must be between 1 and {MAX_RETRIEVE_K}, got {k}")
+
+
 def joined_follow_up(question: str, history: Sequence[Turn], lang: str) -> str:
     """Without a chat model: an elliptical follow-up joined to the previous question (the markets, schemes and
     products it names replacing the previous ones), else the question itself (`bot.followup`)."""
@@ -346,28 +356,48 @@ class Answerer:
 
     # ---- public API ----------------------------------------------------------------------------------------
 
-    def answer(self, question: str, history: Sequence[Turn] | None = None, filters: Filters | None = None) -> Answer:
+    def answer(
+        self,
+        question: str,
+        history: Sequence[Turn] | None = None,
+        filters: Filters | None = None,
+        *,
+        k: int | None = None,
+        lang: str | None = None,
+    ) -> Answer:
         """The checked answer (the last event of `stream`)."""
-        for event in self.stream(question, history, filters):
+        for event in self.stream(question, history, filters, k=k, lang=lang):
             if event.kind == "answer" and event.answer is not None:
                 return event.answer
         raise AssertionError("stream() ended without an answer")  # pragma: no cover
 
     def stream(
-        self, question: str, history: Sequence[Turn] | None = None, filters: Filters | None = None
+        self,
+        question: str,
+        history: Sequence[Turn] | None = None,
+        filters: Filters | None = None,
+        *,
+        k: int | None = None,
+        lang: str | None = None,
     ) -> Iterator[AnswerEvent]:
         """Status events, the `evidence` event (the quoted sources, when a model will add to them), the model's
-        tokens, then one `answer` event with the checked answer."""
+        tokens, then one `answer` event with the checked answer.
+
+        `k` is how many passages are retrieved for the answer (default `RETRIEVE_K`); `lang` the answer's language
+        (a code of `kb.lang.LANGUAGE_NAMES`; default: the question's). Without a chat model the quotes stay in
+        their own language and `lang` sets the language of everything around them."""
         question = self._check_question(question)
         history = list(history or [])
-        lang = detect_language(question)
+        check_choices(k, lang)
+        retrieve_k = k or RETRIEVE_K
+        lang = lang or detect_language(question)
         timings: dict[str, float] = {}
         started = time.perf_counter()
 
         yield AnswerEvent("status", "condense" if history else "retrieve")
         standalone = joined_follow_up(question, history, lang)
         t = time.perf_counter()
-        hits = self.kb.search(standalone, k=RETRIEVE_K, filters=filters, lang=lang)
+        hits = self.kb.search(standalone, k=retrieve_k, filters=filters, lang=lang)
         if standalone != question:  # a follow-up: the passages about the market or scheme it names come first
             order = on_topic_first(question, [f"{h.meta.title}\n{h.meta.section}\n{h.text}" for h in hits])
             hits = [hits[i] for i in order]
@@ -418,7 +448,7 @@ class Answerer:
             translations = self.translator.translations(query, self.kb, targets)
             timings["translate"] = time.perf_counter() - t
         if translations or query != standalone:
-            context = self.kb.search(query, k=RETRIEVE_K, filters=filters, translations=translations, lang=lang)
+            context = self.kb.search(query, k=retrieve_k, filters=filters, translations=translations, lang=lang)
         yield AnswerEvent("status", "generate")
         answer = yield from self._generate(question, query, lang, evidence, context, timings)
         yield finish(answer, translations, query)

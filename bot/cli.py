@@ -26,14 +26,26 @@ from kb.types import FILTER_FIELDS, Hit
 
 if TYPE_CHECKING:
     from bot.answer import Answerer
+    from bot.keys import KeyStore
     from bot.questions import QuestionItem
     from kb.backup import BackupReport
 
 
-def _kb_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--kb", metavar="DIR", help="knowledge-base folder (default: $CERTKB_KB_DIR or ~/.local/share/certkb/kb)"
-    )
+def _kb_options(parser: argparse.ArgumentParser, many: bool = False) -> None:
+    if many:
+        parser.add_argument(
+            "--kb",
+            action="append",
+            default=[],
+            metavar="[NAME=]DIR",
+            help="a knowledge-base folder to serve (default: $CERTKB_KB_DIR or ~/.local/share/certkb/kb); repeat "
+            "as NAME=DIR to serve several (requests choose one by name; the first is the page's and the default; "
+            "an unnamed one is 'certkb')",
+        )
+    else:
+        parser.add_argument(
+            "--kb", metavar="DIR", help="knowledge-base folder (default: $CERTKB_KB_DIR or ~/.local/share/certkb/kb)"
+        )
     parser.add_argument("--embedder", metavar="SPEC", help="e5-small-q4 (default), st:MODEL_OR_PATH, fake (tests only)")
     parser.add_argument("--chroma-url", metavar="URL", help="use a Chroma server instead of the embedded store")
     parser.add_argument(
@@ -162,7 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
         "the example sets (the default without --questions), 'none' for none; sets uploaded on the admin page "
         "are added",
     )
-    _kb_options(serve)
+    serve.add_argument(
+        "--keys",
+        metavar="FILE",
+        help="the API keys file (default: $CERTKB_KEYS_FILE or api-keys.json in the knowledge-base folder); once "
+        "it holds a key, every route that reads data needs one",
+    )
+    _kb_options(serve, many=True)
     _llm_options(serve)
 
     rebuild = commands.add_parser(
@@ -211,12 +229,37 @@ def build_parser() -> argparse.ArgumentParser:
     gaps.add_argument(
         "--kb", metavar="DIR", help="knowledge-base folder (default: $CERTKB_KB_DIR or ~/.local/share/certkb/kb)"
     )
+
+    keys = commands.add_parser("keys", help="API keys for the REST API, the OpenAI endpoint, MCP and the page")
+    key_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    add = key_commands.add_parser("add", help="make a key and print it (its last line; it is shown only once)")
+    add.add_argument("name", help="who or what uses the key, e.g. helpdesk-bot")
+    add.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="KB",
+        help="the knowledge bases it may read (repeat; default all; a server's one knowledge base is 'certkb')",
+    )
+    listing = key_commands.add_parser("list", help="the keys: name, grants, created, revoked (never the key)")
+    listing.add_argument("--json", action="store_true", help="print them as JSON")
+    revoke = key_commands.add_parser("revoke", help="revoke a key (a running server refuses it at once)")
+    revoke.add_argument("name", help="the key's name")
+    for sub in (add, listing, revoke):
+        sub.add_argument(
+            "--keys",
+            metavar="FILE",
+            help="the API keys file (default: $CERTKB_KEYS_FILE or api-keys.json in the knowledge-base folder)",
+        )
+        sub.add_argument(
+            "--kb", metavar="DIR", help="knowledge-base folder (default: $CERTKB_KB_DIR or ~/.local/share/certkb/kb)"
+        )
     return parser
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env().with_overrides(
-        kb_dir=args.kb,
+        kb_dir=args.kb if not isinstance(args.kb, list) else None,
         embedder=args.embedder,
         chroma_url=args.chroma_url,
         llm=getattr(args, "llm", None),
@@ -615,6 +658,70 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     return 0
 
 
+def _key_store(args: argparse.Namespace) -> KeyStore:
+    from bot.keys import KeyStore
+
+    return KeyStore.from_env(args.keys, Settings.from_env().with_overrides(kb_dir=args.kb).kb_dir)
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    store = _key_store(args)
+    if args.keys_command == "add":
+        key = store.add(args.name, only=args.only)
+        grants = ", ".join(sorted(set(args.only))) or "every knowledge base"
+        print(f"Added the API key {args.name!r} (may read: {grants}) to {store.path}.")
+        print("It is shown only now: keep it secret. Send it as 'Authorization: Bearer KEY' or 'X-API-Key: KEY':")
+        print(key)
+    elif args.keys_command == "list":
+        keys = [k.public() for k in store.entries()]
+        if args.json:
+            _print_json(keys)
+        elif not keys:
+            print(f"No API keys in {store.path}: the server is open (to this machine only, unless --host says more).")
+        else:
+            print(f"{'name':24} {'may read':20} {'created':20}  revoked")
+            for k in keys:
+                print(f"{k['name']:24} {', '.join(k['only']) or 'all':20} {k['created']:20}  {k['revoked'] or '-'}")
+    else:
+        revoked = store.revoke(args.name)
+        print(f"Revoked the API key {revoked.name!r} at {revoked.revoked}; a running server refuses it from now on.")
+    return 0
+
+
+def served_kbs(values: Sequence[str], settings: Settings) -> list[tuple[str, Settings]]:
+    """The knowledge bases `serve --kb` names, as (name, settings): `NAME=DIR` or one unnamed `DIR` (named
+    `certkb`); none: the settings' folder, named `certkb`."""
+    from bot.keys import NAME
+    from bot.service import DEFAULT_NAME
+
+    served: list[tuple[str, Settings]] = []
+    for value in values or [str(settings.kb_dir)]:
+        name, sep, folder = value.partition("=")
+        if not (sep and NAME.fullmatch(name) and folder):
+            name, folder = DEFAULT_NAME, value
+        if any(name == other for other, _ in served):
+            raise ConfigError(f"two knowledge bases are named {name!r}: give each --kb its own NAME=DIR")
+        served.append((name, settings.with_overrides(kb_dir=folder)))
+    return served
+
+
+def exposure_warning(host: str, keys_required: bool) -> str:
+    """What `serve` says at start when anyone on the network can read the knowledge base; "" when not."""
+    import ipaddress
+
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback or keys_required:
+        return ""
+    return (
+        f"WARNING: certkb listens on {host} without API keys: anyone who can reach this port on the network can "
+        "search the knowledge base, ask it questions and read every answer. Add a key (certkb keys add NAME) to "
+        "require keys, or listen on 127.0.0.1."
+    )
+
+
 def _question_sets(values: Sequence[str]) -> dict[str, list[QuestionItem]] | None:
     """The sets `serve --questions` names, loaded now (a bad file stops the start); None: the shipped ones."""
     from bot.questions import load_questions, set_name, shipped_sets
@@ -636,19 +743,26 @@ def _question_sets(values: Sequence[str]) -> dict[str, list[QuestionItem]] | Non
 def cmd_serve(args: argparse.Namespace) -> int:
     import time
 
+    from bot.keys import KeyStore
     from bot.server import create_app
-    from bot.service import AdminCredentials, ChatService
+    from bot.service import AdminCredentials, Catalog, ChatService
     from ingest.pipeline import Ingester
     from kb.resources import corpus_dir
 
     started = time.perf_counter()
-    settings = _settings(args)
+    (name, settings), *others = served_kbs(args.kb, _settings(args))
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port must be between 1 and 65535, got {args.port}")
     question_sets = _question_sets(args.questions)
     admin = AdminCredentials.from_env()
+    keys = KeyStore.from_env(args.keys, settings.kb_dir)
+    live_keys = [k for k in keys.entries() if not k.revoked]  # an unreadable keys file stops the start here
+    warning = exposure_warning(args.host, keys.configured)
+    if warning:
+        banner = "!" * 100
+        print(f"{banner}\n{textwrap.fill(warning, 100)}\n{banner}", file=sys.stderr, flush=True)
     kb = KnowledgeBase.open(settings=settings, create=True)
-    if kb.store.count() == 0:
+    if kb.store.count() == 0 and not others:
         print(f"The knowledge base at {kb.kb_dir} is empty: ingesting the shipped corpus first.", flush=True)
         progress = _Progress()
         try:
@@ -668,15 +782,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_pending=args.max_pending,
         asks_per_minute=args.asks_per_minute,
         question_sets=question_sets,
+        keys=keys,
+        name=name,
     )
-    app = create_app(service)
+    catalog = Catalog(
+        [
+            service,
+            *(service.sibling(s, KnowledgeBase.open(settings=s), n, question_sets) for n, s in others),
+        ]
+    )
+    app = create_app(service, catalog)
     service.warm_up()  # the local model loads while the server starts; the page says so if a question comes first
     import uvicorn
 
     url = f"http://{args.host}:{args.port}/"
     print(
-        f"certkb is ready at {url} (REST API {url}api/docs; chat model: {service.answerer.backend}; "
-        f"admin: {'on' if admin else 'off'}; question sets: {len(service.question_sets)}) "
+        f"certkb is ready at {url} (knowledge bases: {', '.join(catalog.names())}; REST API {url}api/docs; "
+        f"chat model: {service.answerer.backend}; "
+        f"admin: {'on' if admin else 'off'}; question sets: {len(service.question_sets)}; "
+        f"API keys: {f'required ({len(live_keys)} live, {keys.path})' if keys.configured else 'off'}) "
         f"after {time.perf_counter() - started:.1f} s",
         flush=True,
     )
@@ -698,6 +822,7 @@ COMMANDS = {
     "eval": cmd_eval,
     "ask": cmd_ask,
     "serve": cmd_serve,
+    "keys": cmd_keys,
 }
 
 

@@ -1,26 +1,47 @@
-"""The FastAPI app: the REST API under /api and the Gradio chat at /.
+"""The FastAPI app: the REST API under /api, the OpenAI-compatible endpoint under /v1 and the Gradio chat at /.
 
-    GET  /api/health      liveness and what is loaded
-    GET  /api/stats       documents, chunks, embedder (as `certkb stats --json`)
-    GET  /api/glossary    ?q=term-or-question&limit=50 -> {query, total, concepts} (as `certkb glossary --format json`)
-    POST /api/search      {query, k, filters} -> hits (as `certkb search --json`)
-    POST /api/ask         {question, history, filters, stream} -> the answer (as `certkb ask --json`, with its
-                          "answer_id"); with "stream": true, NDJSON lines {"type": "status"|"evidence"|"token"|
-                          "answer", ...}, the last one's answer carrying the "answer_id"
-    GET  /api/answers/{answer_id}  a stored answer as /api/ask returned it, plus "created" (share links); 404 when
-                          unknown
-    GET  /api/questions   the question sets -> {"sets": {name: [{question, title, filters}, ...]}}
-    POST /api/feedback    {question, answer, chunk_ids, rating, comment} -> {id}
-    GET  /api/docs        the API's OpenAPI page (Swagger UI); /api/redoc the same in ReDoc
-    GET  /api/openapi.json  the OpenAPI schema both pages show
-    GET  /api/static/...  the pages' scripts, styles and icon, served from here so the pages work offline
-    admin (HTTP Basic, only when credentials are configured):
-    GET  /api/admin/documents, POST /api/admin/upload, DELETE /api/admin/documents?source=...,
-    POST /api/admin/rebuild, GET /api/admin/feedback[.csv|.jsonl],
-    GET  /api/admin/gaps[.csv|.md] (the knowledge gaps: {"gaps": [...]}, CSV or a Markdown table),
-    POST /api/admin/questions (one question-set file, multipart field "file") -> {name, questions}
+Routes, and what guards each ([key]: an API key when keys are configured, see below; [open]: nobody; [admin]:
+HTTP Basic with the admin credentials, the area exists only when they are configured). With several knowledge
+bases (`Catalog`), search, ask, feedback take "kb" in the body, stats and questions `?kb=`, /v1 the `model`;
+none names the first, which the page, its MCP tool and the admin area serve:
 
-Errors are JSON {"detail": "..."} with 4xx for bad input, never a traceback.
+    [open]  GET  /api/health      liveness and what is loaded (backend, chunk count), for load balancers
+    [key]   GET  /api/stats       documents, chunks, embedder (as `certkb stats --json`)
+    [key]   GET  /api/glossary    ?q=term-or-question&limit=50 -> {query, total, concepts} (as `certkb glossary
+                                  --format json`)
+    [key]   POST /api/search      {query, k, filters} -> hits (as `certkb search --json`)
+    [key]   POST /api/ask         {question, history, filters, stream, backend, k, lang} -> the answer (as `certkb
+                                  ask --json`, with its "answer_id"); with "stream": true, NDJSON lines {"type":
+                                  "status"|"evidence"|"token"|"answer", ...}, the last one's answer carrying the
+                                  "answer_id"; backend "none" or the configured model, k passages (1-50), lang the
+                                  answer's language
+    [key]   GET  /api/answers/{answer_id}  a stored answer as /api/ask returned it, plus "created" (share links);
+                                  404 when unknown
+    [key]   GET  /api/questions   the question sets -> {"sets": {name: [{question, title, filters}, ...]}}
+    [key]   POST /api/feedback    {question, answer, chunk_ids, rating, comment} -> {id}
+    [key]   GET  /v1/models       the knowledge bases as OpenAI models ({"object": "list", "data": [{"id": "certkb"}]})
+    [key]   POST /v1/chat/completions  OpenAI's chat format: the last user message is the question, the answer
+                                  with its citations is the message (the citations also under "certkb"); "stream":
+                                  true gives server-sent events in OpenAI's chunk format (`bot/openai_api.py`);
+                                  errors in OpenAI's format
+    [key]   /  and /gradio_api/...  the page and its Gradio API, with the MCP tool `search_knowledge_base` at
+                                  /gradio_api/mcp/sse
+    [open]  GET  /api/docs, /api/redoc, /api/openapi.json, /api/static/...  the API's documentation pages, their
+                                  schema and their scripts, served from here so they work offline (no data)
+    [open]  GET|POST /api/key     the form where a browser gives its key once (kept in an HttpOnly cookie)
+    [admin] GET  /api/admin/documents, POST /api/admin/upload, DELETE /api/admin/documents?source=...,
+            POST /api/admin/rebuild, GET /api/admin/feedback[.csv|.jsonl],
+            GET  /api/admin/gaps[.csv|.md] (the knowledge gaps: {"gaps": [...]}, CSV or a Markdown table),
+            POST /api/admin/questions (one question-set file, multipart field "file") -> {name, questions}
+
+API keys (`bot.keys`, `certkb keys add NAME`): once the keys file holds a key, every [key] route needs a live key
+sent as `Authorization: Bearer KEY` or `X-API-Key: KEY` (or the login form's cookie); without one it is 401, checked
+by `KeyGuard` before any handler runs, so nothing is searched. A key granted none of the served knowledge bases
+is a 403; one not granted the knowledge base a request names is a 404, as for one that does not exist; a share
+link opens only from the knowledge bases the key may read. Without keys the [key] routes are open, as before keys
+existed: `certkb serve` warns loudly when that is beyond this machine.
+
+Errors are JSON {"detail": "..."} with 4xx for bad input (under /v1 OpenAI's {"error": {...}}), never a traceback.
 """
 
 from __future__ import annotations
@@ -33,18 +54,23 @@ import os
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, StreamingResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bot.answer import MAX_QUESTION_CHARS
+from bot.answer import MAX_QUESTION_CHARS, MAX_RETRIEVE_K
 from bot.answer_log import ANSWER_ID, MAX_ANSWERS, gaps_csv, gaps_markdown
+from bot.keys import key_of
+from bot.openai_api import PREFIX, OpenAIError, error_response, openai_router, status_of, validation_message
 from bot.questions import MAX_FILE_BYTES as MAX_QUESTION_FILE_BYTES
-from bot.service import MAX_UPLOAD_BYTES, ChatService
-from kb.errors import BusyError, CertkbError, ConfigError, LLMError
+from bot.service import MAX_UPLOAD_BYTES, Catalog, ChatService
+from kb.errors import BusyError, CertkbError, ConfigError
 from kb.glossary import MAX_LOOKUP_CHARS
 from kb.glossary import shipped as shipped_glossary
 
@@ -127,6 +153,101 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body.encode()})
 
 
+KEY_COOKIE = "certkb_key"
+KEY_STATE = "certkb_api_key"  # where KeyGuard leaves a request's key (scope["state"]) for the handlers
+LOGIN = "/api/key"
+# What stays open when API keys are configured: liveness, the API's documentation (no data in it), the admin area
+# (its own HTTP Basic credentials) and the form where a browser gives its key. Everything else, the page and its
+# MCP tool and Gradio API included, needs a key.
+OPEN_PATHS = ("/api/health", "/api/openapi.json", LOGIN)
+OPEN_PREFIXES = ("/api/docs", "/api/redoc", f"{STATIC}/", "/api/admin/")
+
+
+def is_open(path: str) -> bool:
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+
+
+class KeyGuard:
+    """ASGI middleware: with API keys configured (`Catalog.default.keys`), a request to anything that reads data
+    (the REST API, /v1, the page, its Gradio API and the MCP tool) must carry a live key (`Authorization: Bearer
+    KEY`, `X-API-Key: KEY`, or the cookie the login form sets); else 401 before any handler runs, so nothing is
+    searched. A key granted none of this server's knowledge bases is a 403, and the page, its Gradio API and MCP
+    tool (which serve the default knowledge base) need a key granted that one; the REST and /v1 handlers check
+    the knowledge base a request names (`KEY_STATE` carries the key to them). A browser asking for a page without
+    a key is sent to the login form. Without keys it lets everything through (open, as before keys existed)."""
+
+    def __init__(self, app: Any, catalog: Catalog) -> None:
+        self.app = app
+        self.catalog = catalog
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        store = self.catalog.default.keys
+        if scope["type"] not in ("http", "websocket") or store is None or is_open(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+        try:
+            if not store.configured:
+                await self.app(scope, receive, send)
+                return
+            record = store.check(key_of(headers, _cookie(headers.get("cookie", ""), KEY_COOKIE)))
+        except ConfigError as exc:  # an unreadable keys file locks the server: fail closed, say why
+            await self._refuse(scope, send, headers, 500, str(exc))
+            return
+        if record is None:
+            await self._refuse(scope, send, headers, 401, MISSING_KEY)
+            return
+        api = scope["path"].startswith(("/api/", PREFIX))
+        needed = self.catalog.names() if api else [self.catalog.default.name]
+        if not any(record.may_read(name) for name in needed):
+            names = " or ".join(repr(name) for name in needed)
+            await self._refuse(scope, send, headers, 403, f"this API key may not read the knowledge base {names}")
+            return
+        scope.setdefault("state", {})[KEY_STATE] = record
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _refuse(scope: dict[str, Any], send: Any, headers: dict[str, str], status: int, message: str) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
+            return
+        path = scope["path"]
+        wants_page = scope.get("method") == "GET" and "text/html" in headers.get("accept", "")
+        if status == 401 and wants_page and not path.startswith(("/api/", PREFIX, "/gradio_api/")):
+            response: Any = RedirectResponse(LOGIN, status_code=303)
+        elif path.startswith(PREFIX):
+            response = error_response(status, message)
+        else:
+            response = JSONResponse({"detail": message}, status_code=status)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="certkb"'
+        await response(scope, None, send)
+
+
+MISSING_KEY = (
+    "a valid API key is required: send it as 'Authorization: Bearer KEY' or 'X-API-Key: KEY' "
+    "(the key is missing, unknown or revoked; `certkb keys add NAME` makes one)"
+)
+
+
+def _cookie(header: str, name: str) -> str:
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return ""
+
+
+LOGIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>certkb - API key</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>body{{font:16px system-ui,sans-serif;
+max-width:32rem;margin:4rem auto;padding:0 1rem}}input{{width:100%;padding:.5rem;font:inherit;margin:.5rem 0}}
+button{{padding:.5rem 1rem;font:inherit}}.error{{color:#b00020}}</style></head><body><h1>certkb</h1>
+<p>This knowledge base needs an API key (ask whoever runs it; <code>certkb keys add NAME</code> makes one).
+本知识库需要 API 密钥。</p>{error}<form method="post" action="{action}"><label>API key / 密钥
+<input name="key" type="password" autocomplete="off" autofocus required></label><button>Open / 打开</button></form>
+</body></html>"""
+
+
 def offline_environment() -> None:
     """Gradio and the Hugging Face client phone home unless told not to; certkb never does."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -135,7 +256,11 @@ def offline_environment() -> None:
     os.environ.setdefault("GRADIO_SERVER_NAME", "127.0.0.1")
 
 
+KB_FIELD = Field(default=None, max_length=64, description="the knowledge base to read (default: the server's first)")
+
+
 class SearchRequest(BaseModel):
+    kb: str | None = KB_FIELD
     query: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     k: int = Field(default=5, ge=1, le=50)
     filters: dict[str, str | list[str]] | None = None
@@ -147,13 +272,18 @@ class HistoryTurn(BaseModel):
 
 
 class AskRequest(BaseModel):
+    kb: str | None = KB_FIELD
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     history: list[HistoryTurn] = Field(default_factory=list, max_length=MAX_HISTORY)
     filters: dict[str, str | list[str]] | None = None
     stream: bool = False
+    backend: str | None = Field(default=None, max_length=100, description='"none" or the configured chat model')
+    k: int | None = Field(default=None, ge=1, le=MAX_RETRIEVE_K, description="passages retrieved (default 8)")
+    lang: str | None = Field(default=None, max_length=20, description="the answer's language (default: the question's)")
 
 
 class FeedbackRequest(BaseModel):
+    kb: str | None = KB_FIELD
     question: str = Field(min_length=1, max_length=20_000)
     answer: str = Field(max_length=20_000)
     chunk_ids: list[str] = Field(default_factory=list, max_length=100)
@@ -163,8 +293,24 @@ class FeedbackRequest(BaseModel):
     lang: str = Field(default="", max_length=20)
 
 
-def create_api(service: ChatService) -> FastAPI:
-    """The REST API alone (the web chat is mounted on it by `create_app`)."""
+def create_api(service: ChatService, catalog: Catalog | None = None) -> FastAPI:
+    """The REST API alone (the web chat is mounted on it by `create_app`). `catalog` lists the knowledge bases
+    served (`certkb serve --kb NAME=DIR ...`); `service` is the default one (the admin area's, the page's)."""
+    catalog = catalog or Catalog([service])
+    if catalog.default is not service:
+        raise ConfigError("the default service must be the catalog's first")
+
+    def served(request: Request, name: str | None) -> ChatService:
+        """The knowledge base a request names (none: the default), if its key may read it; else 404, the same
+        for one that does not exist and one the key is not granted, so a key learns nothing of the others."""
+        key = request.scope.get("state", {}).get(KEY_STATE)
+        found = catalog.get(name, key)
+        if found is None:
+            asked = repr(name) if name is not None else "(the default)"
+            visible = ", ".join(catalog.visible(key)) or "none"
+            raise HTTPException(404, f"no knowledge base {asked} here; this request may read: {visible}")
+        return found
+
     app = FastAPI(
         title="certkb",
         description="Certification knowledge base: search passages and get answers with checked citations.",
@@ -177,14 +323,32 @@ def create_api(service: ChatService) -> FastAPI:
         BodyLimit,
         limits=[("/api/admin/upload", MAX_UPLOAD_FILES * MAX_UPLOAD_BYTES + 2**20), ("/api/", MAX_JSON_BYTES)],
     )
+    app.add_middleware(KeyGuard, catalog=catalog)  # added last, so it runs first: no key, no body read
 
     @app.exception_handler(CertkbError)
     async def certkb_error(request: Request, exc: CertkbError) -> JSONResponse:
-        if isinstance(exc, BusyError):
-            headers = {"Retry-After": str(exc.retry_after)}
-            return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
-        status = 400 if isinstance(exc, ConfigError) else 502 if isinstance(exc, LLMError) else 500
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else None
+        status = status_of(exc)
+        if request.url.path.startswith(PREFIX):
+            return error_response(status, str(exc), headers)
+        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+    # Under /v1 every error is in OpenAI's format ({"error": {...}}), which OpenAI clients read; elsewhere FastAPI's.
+    @app.exception_handler(OpenAIError)
+    async def openai_error(request: Request, exc: OpenAIError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Any:
+        if request.url.path.startswith(PREFIX):
+            return error_response(exc.status_code, str(exc.detail), dict(exc.headers or {}) or None)
+        return await http_exception_handler(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Any:
+        if request.url.path.startswith(PREFIX):  # OpenAI answers bad input with 400
+            return error_response(400, validation_message(exc))
+        return await request_validation_exception_handler(request, exc)
 
     def admin(request: Request, credentials: Annotated[HTTPBasicCredentials | None, Depends(_BASIC)]) -> None:
         if not service.admin.enabled:
@@ -224,13 +388,30 @@ def create_api(service: ChatService) -> FastAPI:
         page.headers["Content-Security-Policy"] = DOCS_CSP
         return page
 
+    @app.get(LOGIN, include_in_schema=False)
+    def login_form() -> HTMLResponse:
+        return HTMLResponse(LOGIN_PAGE.format(error="", action=LOGIN))
+
+    @app.post(LOGIN, include_in_schema=False, response_model=None)
+    def login(request: Request, key: Annotated[str, Form(max_length=200)] = "") -> HTMLResponse | RedirectResponse:
+        """The page's way to give a key: a browser cannot send a header, so a right key is kept in an HttpOnly
+        cookie that the page's requests (and its Gradio API) then carry."""
+        record = service.keys.check(key.strip()) if service.keys is not None else None
+        if record is None or not record.may_read(catalog.default.name):
+            error = '<p class="error">That key is not valid here. 密钥无效。</p>'
+            return HTMLResponse(LOGIN_PAGE.format(error=error, action=LOGIN), status_code=401)
+        response = RedirectResponse("/", status_code=303)
+        secure = request.url.scheme == "https"
+        response.set_cookie(KEY_COOKIE, key.strip(), httponly=True, samesite="strict", secure=secure, path="/")
+        return response
+
     @app.get("/api/health")
     def health() -> dict[str, Any]:
         return {"status": "ok", "backend": service.answerer.backend, "chunks": service.kb.store.count()}
 
     @app.get("/api/stats")
-    def stats() -> dict[str, Any]:
-        return service.kb.stats().to_dict()
+    def stats(request: Request, kb: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
+        return served(request, kb).kb.stats().to_dict()
 
     @app.get("/api/glossary")
     def glossary(
@@ -242,8 +423,8 @@ def create_api(service: ChatService) -> FastAPI:
         return {"query": q, "total": len(concepts), "concepts": [c.to_dict() for c in concepts[:limit]]}
 
     @app.post("/api/search")
-    def search(body: SearchRequest) -> list[dict[str, Any]]:
-        return [hit.to_dict() for hit in service.search(body.query, body.k, body.filters)]
+    def search(body: SearchRequest, request: Request) -> list[dict[str, Any]]:
+        return [hit.to_dict() for hit in served(request, body.kb).search(body.query, body.k, body.filters)]
 
     @app.post("/api/ask", response_model=None)
     def ask(body: AskRequest, request: Request) -> dict[str, Any] | StreamingResponse:
@@ -251,7 +432,9 @@ def create_api(service: ChatService) -> FastAPI:
             raise HTTPException(422, "the question is empty")
         history = [turn.model_dump() for turn in body.history]
         client = request.client.host if request.client else ""
-        events = service.stream(body.question, history, body.filters, client=client)
+        events = served(request, body.kb).stream(
+            body.question, history, body.filters, client=client, backend=body.backend, k=body.k, lang=body.lang
+        )
         if not body.stream:
             for event in events:
                 if event.kind == "answer" and event.answer is not None:
@@ -271,12 +454,16 @@ def create_api(service: ChatService) -> FastAPI:
         return StreamingResponse(lines(), media_type="application/x-ndjson")
 
     @app.get("/api/answers/{answer_id}")
-    def shared_answer(answer_id: str) -> dict[str, Any]:
+    def shared_answer(answer_id: str, request: Request) -> dict[str, Any]:
         if not ANSWER_ID.fullmatch(answer_id):
             raise HTTPException(
                 404, f"{answer_id[:80]!r} is not an answer id (12 or more letters, digits, '-' and '_'): check the link"
             )
-        stored = service.shared(answer_id)
+        key = request.scope.get("state", {}).get(KEY_STATE)
+        # an answer id is unique across knowledge bases; only those this request may read are looked in
+        stored = next(
+            (found for name in catalog.visible(key) if (found := catalog.services[name].shared(answer_id))), None
+        )
         if stored is None:
             raise HTTPException(
                 404,
@@ -286,15 +473,25 @@ def create_api(service: ChatService) -> FastAPI:
         return stored
 
     @app.get("/api/questions")
-    def questions() -> dict[str, Any]:
-        return {"sets": {name: [item.to_dict() for item in items] for name, items in service.question_sets.items()}}
+    def questions(request: Request, kb: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
+        sets = served(request, kb).question_sets
+        return {"sets": {name: [item.to_dict() for item in items] for name, items in sets.items()}}
 
     @app.post("/api/feedback")
-    def feedback(body: FeedbackRequest) -> dict[str, int]:
-        fid = service.feedback.add(
+    def feedback(body: FeedbackRequest, request: Request) -> dict[str, int]:
+        fid = served(request, body.kb).feedback.add(
             body.question, body.answer, body.chunk_ids, body.rating, body.comment, body.backend, body.lang
         )
         return {"id": fid}
+
+    app.include_router(
+        openai_router(
+            models=lambda request: catalog.visible(request.scope.get("state", {}).get(KEY_STATE)),
+            ask=lambda request, model, question, history, filters, client, **choices: served(request, model).stream(
+                question, history, filters, client=client, **choices
+            ),
+        )
+    )
 
     @app.get("/api/admin/documents", dependencies=[Depends(admin)])
     def documents() -> list[dict[str, Any]]:
@@ -351,14 +548,14 @@ def create_api(service: ChatService) -> FastAPI:
     return app
 
 
-def create_app(service: ChatService) -> FastAPI:
+def create_app(service: ChatService, catalog: Catalog | None = None) -> FastAPI:
     """The REST API with the Gradio chat mounted at / (and its MCP server, exposing the retriever as a tool)."""
     offline_environment()
     import gradio as gr
 
     from bot.web import CSS, JS, build_ui, theme
 
-    app = create_api(service)
+    app = create_api(service, catalog)
     blocks = build_ui(service)
     return gr.mount_gradio_app(  # type: ignore[no-any-return]
         app,

@@ -19,14 +19,15 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bot.answer import Answerer, AnswerEvent, Turn
+from bot.answer import Answerer, AnswerEvent, Turn, check_choices
 from bot.answer_log import AnswerLog, Gap
 from bot.feedback import FeedbackStore
+from bot.keys import ApiKey, KeyStore
 from bot.questions import FORMATS, QuestionItem, load_questions, parse_questions, set_name, shipped_sets
 from ingest.errors import IngestError
 from ingest.loaders import SUPPORTED_SUFFIXES, check_zip_container
@@ -41,6 +42,7 @@ from kb.types import Filters, Hit
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 20 * 2**20
+DEFAULT_NAME = "certkb"  # the name of a server's knowledge base (the OpenAI model name, what keys are granted)
 MAX_FAILED_LOGINS = 5
 LOCKOUT_SECONDS = 300
 # Answers admitted at once (generating or waiting for the model). The local model answers one question at a time
@@ -219,10 +221,15 @@ class ChatService:
         max_pending: int | None = None,
         asks_per_minute: int = ASKS_PER_MINUTE,
         question_sets: Mapping[str, list[QuestionItem]] | None = None,
+        keys: KeyStore | None = None,
+        name: str = DEFAULT_NAME,
     ) -> None:
         self.settings = settings
+        self.keys = keys  # the API keys that may read this knowledge base; None or an empty file: open
+        self.name = name  # the knowledge base's name: its OpenAI model name, what a key is granted
         self.kb = kb or KnowledgeBase.open(settings=settings)
         self.answerer = answerer or Answerer.from_settings(settings, self.kb)
+        self._extractive: Answerer | None = None  # for requests that ask for backend "none" (`stream`)
         self.feedback = FeedbackStore(self.kb.layout.feedback)
         self.answers = AnswerLog(self.kb.layout.answers)
         given = shipped_sets() if question_sets is None else question_sets
@@ -234,6 +241,26 @@ class ChatService:
         self._searching = threading.BoundedSemaphore(MAX_PENDING_SEARCHES)
         self.rate = RateLimiter(asks_per_minute)
         self.model_status = "ready"  # "loading" while `warm_up` reads the chat model, "failed: ..." if it failed
+
+    def sibling(
+        self, settings: Settings, kb: KnowledgeBase, name: str, question_sets: Mapping[str, list[QuestionItem]] | None
+    ) -> ChatService:
+        """A service for another knowledge base on the same server: its own answer log, feedback and question
+        sets, but this one's chat model (loaded once), query translator, admission limits, rate limit and keys,
+        so a second knowledge base does not double the memory or the answers in progress."""
+        answerer = Answerer(
+            kb,
+            self.answerer.llm,
+            self.answerer.backend,
+            gate=self.answerer.gate,
+            context_k=self.answerer.context_k,
+            translator=self.answerer.translator,
+            role=self.answerer.role,
+        )
+        other = ChatService(settings, kb=kb, answerer=answerer, question_sets=question_sets, keys=self.keys, name=name)
+        other.admin, other.max_pending, other._pending = self.admin, self.max_pending, self._pending
+        other._searching, other.rate = self._searching, self.rate
+        return other
 
     def warm_up(self) -> threading.Thread | None:
         """Load the chat model in the background (the local model takes seconds to read), so the first question
@@ -265,34 +292,55 @@ class ChatService:
         finally:
             self._searching.release()
 
+    def backends(self) -> list[str]:
+        """What a request may ask to answer with: "none" (the quoted evidence) and the configured chat model."""
+        return list(dict.fromkeys(["none", self.answerer.backend]))
+
     def stream(
         self,
         question: str,
         history: list[dict[str, Any]] | None = None,
         filters: Filters | None = None,
         client: str = "",
+        *,
+        backend: str | None = None,
+        k: int | None = None,
+        lang: str | None = None,
     ) -> Iterator[AnswerEvent]:
         """The answer's events; BusyError at once (before any event) when the service is full or the client asks
-        too often, so a caller can say "busy, try again" instead of making people wait past the timeout."""
+        too often, so a caller can say "busy, try again" instead of making people wait past the timeout.
+
+        Per request: `backend` ("none" or the configured model, `backends()`; default the configured one), `k`
+        (passages retrieved) and `lang` (the answer's language), as `Answerer.stream` takes them; a value outside
+        those is a ConfigError before anything is counted."""
         turns = Turn.from_dicts(history)
+        answerer = self._answerer_for(backend)
+        check_choices(k, lang)
         if client and self.rate.limit > 0:
             wait = self.rate.take(client)
             if wait:
                 raise BusyError(
                     f"too many questions from this client; try again in {wait} s", retry_after=wait, status=429
                 )
-        return self._admitted(question, turns, filters, client)
+        return self._admitted(answerer.stream(question, turns, filters, k=k, lang=lang), client)
 
-    def _admitted(
-        self, question: str, turns: list[Turn], filters: Filters | None, client: str
-    ) -> Iterator[AnswerEvent]:
+    def _answerer_for(self, backend: str | None) -> Answerer:
+        if backend is None or backend == self.answerer.backend:
+            return self.answerer
+        if backend != "none":
+            raise ConfigError(f"unknown backend {backend!r}: this server answers with {' or '.join(self.backends())}")
+        if self._extractive is None:  # the same knowledge base and gate, without the chat model
+            self._extractive = Answerer(self.kb, gate=self.answerer.gate, context_k=self.answerer.context_k)
+        return self._extractive
+
+    def _admitted(self, events: Iterator[AnswerEvent], client: str) -> Iterator[AnswerEvent]:
         # Admission happens on the first next(): a generator that is never started holds no slot.
         if not self._pending.acquire(blocking=False):
             raise BusyError(
                 f"certkb is answering {self.max_pending} questions already; please try again in a few seconds"
             )
         try:
-            for event in self.answerer.stream(question, turns, filters):
+            for event in events:
                 yield self._logged(event, client) if event.kind == "answer" else event
         finally:  # also when the client goes away mid-answer and the generator is closed
             self._pending.release()
@@ -384,3 +432,38 @@ class ChatService:
         """Re-ingest every current document from its files into an emptied knowledge base."""
         with self._write_lock:
             return rebuild(self.settings, kb=self.kb)[1]
+
+
+class Catalog:
+    """The knowledge bases one server serves, by name (`certkb serve --kb NAME=DIR`). The first is the default:
+    requests that name none, the page, its MCP tool and the admin area use it. A key sees only the knowledge
+    bases it is granted (`visible`).
+
+    >>> Catalog([]).names()
+    []
+    """
+
+    def __init__(self, services: Sequence[ChatService]) -> None:
+        self.services: dict[str, ChatService] = {}
+        for service in services:
+            if service.name in self.services:
+                raise ConfigError(f"two knowledge bases are named {service.name!r}: give each --kb a NAME=DIR")
+            self.services[service.name] = service
+
+    @property
+    def default(self) -> ChatService:
+        return next(iter(self.services.values()))
+
+    def names(self) -> list[str]:
+        return list(self.services)
+
+    def visible(self, key: ApiKey | None) -> list[str]:
+        """The names a request with `key` may read (all of them without keys)."""
+        return [name for name in self.services if key is None or key.may_read(name)]
+
+    def get(self, name: str | None, key: ApiKey | None) -> ChatService | None:
+        """The knowledge base `name` (None: the default) if it exists and `key` may read it, else None."""
+        service = self.default if name is None else self.services.get(name)
+        if service is None or service.name not in self.visible(key):
+            return None
+        return service

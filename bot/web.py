@@ -682,7 +682,9 @@ def build_ui(service: ChatService) -> gr.Blocks:
             hits = service.search(query, max(1, min(int(k), 20)))
             return [hit.to_dict() for hit in hits]
 
-        gr.api(search_knowledge_base, api_name="search_knowledge_base")  # type: ignore[attr-defined]
+        # Not queued: Gradio's MCP server then calls it in-process with the MCP request (and its API key) instead of
+        # through a client of its own that would carry no key past the server's key guard.
+        gr.api(search_knowledge_base, api_name="search_knowledge_base", queue=False)  # type: ignore[attr-defined]
     return demo  # type: ignore[no-any-return]
 
 

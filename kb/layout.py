@@ -11,6 +11,7 @@
 | `answers.sqlite3`  | every answer served, for share links and the knowledge gaps  | `bot.answer_log`    | keeps     |
 | `uploads/`         | documents uploaded on the admin page                         | `bot.service`       | keeps     |
 | `question-sets/`   | question sets uploaded on the admin page, loaded at start    | `bot.service`       | keeps     |
+| `api-keys.json`    | the API keys' names, grants and SHA-256 hashes (not exported)| `bot.keys`          | keeps     |
 
 Every module finds these through `KBLayout`, so moving or adding one is one edit here; `kb` never needs to know
 what its callers keep beside the index, and a rebuild or an export can list what it touches.
@@ -34,6 +35,7 @@ FEEDBACK_FILE = "feedback.sqlite3"
 ANSWERS_FILE = "answers.sqlite3"
 UPLOADS_DIR = "uploads"
 QUESTION_SETS_DIR = "question-sets"
+KEYS_FILE = "api-keys.json"
 
 
 @dataclass(frozen=True)
@@ -77,3 +79,7 @@ class KBLayout:
     @property
     def question_sets(self) -> Path:
         return self.root / QUESTION_SETS_DIR
+
+    @property
+    def keys(self) -> Path:
+        return self.root / KEYS_FILE

@@ -21,10 +21,12 @@ from kb.types import Filters, Hit
 
 
 def hit_to_document(hit: Hit) -> Document:
-    """A LangChain Document whose metadata carries everything a citation needs."""
+    """A LangChain Document whose metadata carries everything a citation needs: the keys of a `certkb search
+    --json` hit (source, title, section, page, article, as_of, source_url, ...), always all of them, `None` where
+    the document gives no value (a page number for a Markdown file), so code can read `metadata["page"]`."""
     metadata = hit.to_dict()
     text = metadata.pop("text")
-    return Document(page_content=text, metadata={k: v for k, v in metadata.items() if v is not None}, id=hit.chunk_id)
+    return Document(page_content=text, metadata=metadata, id=hit.chunk_id)
 
 
 class CertkbRetriever(BaseRetriever):

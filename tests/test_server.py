@@ -300,3 +300,47 @@ def test_the_chat_model_warms_up_in_the_background_and_says_so(fake_kb: Knowledg
     assert failing.model_status == "failed: the model file is unreadable"
     extractive = ChatService(settings, kb=fake_kb, answerer=Answerer(fake_kb))
     assert extractive.warm_up() is None and extractive.model_status == "ready"
+
+
+def test_ask_takes_backend_k_and_lang_per_request(fake_kb: KnowledgeBase) -> None:
+    from fakes import ScriptedChat, passage_number
+
+    model = ScriptedChat(replies=[lambda m: f"A SABER certificate is needed [{passage_number(m, 'SABER')}]."] * 4)
+    settings = Settings.from_env().with_overrides(kb_dir=fake_kb.kb_dir)
+    answerer = Answerer(fake_kb, model, "scripted", gate=Gate(threshold=0.0))
+    client = TestClient(create_api(ChatService(settings, kb=fake_kb, answerer=answerer, asks_per_minute=0)))
+    question = {"question": "What is needed for Saudi Arabia?"}
+    assert client.post("/api/ask", json=question).json()["backend"] == "scripted"
+    quoted = client.post("/api/ask", json={**question, "backend": "none"}).json()
+    assert quoted["backend"] == "none" and quoted["draft"] == "" and quoted["citations"]
+    assert client.post("/api/ask", json={**question, "backend": "scripted"}).json()["backend"] == "scripted"
+    assert len(model.calls) == 2  # "none" never reached the model
+
+    one = client.post("/api/ask", json={"question": "认证机构的注册资本要求是多少？", "k": 1, "backend": "none"}).json()
+    assert [c["chunk_id"] for c in one["citations"]] == ["zh-capital"]
+
+    english = client.post(
+        "/api/ask", json={"question": "认证机构的注册资本要求是多少？", "lang": "en", "backend": "none"}
+    )
+    assert english.json()["lang"] == "en" and "Sources" in english.json()["answer"]
+    chinese = client.post(
+        "/api/ask", json={"question": "What is the registered capital?", "lang": "zh", "backend": "none"}
+    )
+    assert chinese.json()["lang"] == "zh" and "来源" in chinese.json()["answer"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "status", "message"),
+    [
+        ({"backend": "gpt-4o"}, 400, "unknown backend 'gpt-4o': this server answers with none"),
+        ({"backend": "local"}, 400, "answers with none"),
+        ({"lang": "xx"}, 400, "unknown answer language 'xx': use one of zh, en"),
+        ({"k": 0}, 422, "greater than or equal to 1"),
+        ({"k": 51}, 422, "less than or equal to 50"),
+        ({"k": 1, "lang": "en", "backend": "none"}, 200, ""),
+    ],
+)
+def test_per_request_choices_are_validated(client: TestClient, extra: dict, status: int, message: str) -> None:
+    for stream in (False, True):
+        response = client.post("/api/ask", json={"question": "CCC 认证是什么？", "stream": stream, **extra})
+        assert response.status_code == status and message in response.text
