@@ -556,7 +556,7 @@ def create_app(service: ChatService, catalog: Catalog | None = None) -> FastAPI:
     from bot.web import CSS, JS, build_ui, theme
 
     app = create_api(service, catalog)
-    blocks = build_ui(service)
+    blocks = build_ui(service, catalog)
     return gr.mount_gradio_app(  # type: ignore[no-any-return]
         app,
         blocks,

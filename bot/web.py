@@ -22,7 +22,8 @@ import gradio as gr
 from bot.answer import Answer, Citation
 from bot.answer_log import gaps_csv as gaps_csv_text
 from bot.answer_log import gaps_markdown as gaps_markdown_text
-from bot.service import ChatService
+from bot.keys import key_of
+from bot.service import Catalog, ChatService
 from kb.errors import BusyError, CertkbError
 from kb.glossary import MAX_LOOKUP_CHARS
 from kb.glossary import shipped as shipped_glossary
@@ -74,6 +75,7 @@ TEXT = {
         "glossary_none": "No glossary term matches this.",
         "glossary_note": "Note",
         "questions": "Question sets",
+        "kb": "Knowledge base",
         "share": "Link to this answer (opens the question, answer and sources)",
         "share_missing": "This shared answer is not in this knowledge base (the link may be mistyped).",
         "shared_on": "A shared answer, given on {date}. Ask again for today's answer.",
@@ -113,6 +115,7 @@ TEXT = {
         "glossary_none": "术语表中没有匹配的术语。",
         "glossary_note": "说明",
         "questions": "问题集",
+        "kb": "知识库",
         "share": "本回答的链接（打开后显示问题、回答和来源）",
         "share_missing": "本知识库中没有这个分享的回答（链接可能有误）。",
         "shared_on": "这是分享的回答，生成于 {date}。再次提问可得到当前的回答。",
@@ -421,10 +424,32 @@ def _filters(doc_types: list[str], jurisdictions: list[str], langs: list[str]) -
     return {key: list(values) for key, values in chosen.items() if values}
 
 
-def build_ui(service: ChatService) -> gr.Blocks:
+def build_ui(service: ChatService, catalog: Catalog | None = None) -> gr.Blocks:
+    """The page over `service` (the default knowledge base, whose admin area it shows); with a `catalog` of several,
+    a picker offers those the asker's key may read, and every answer, filter and question set follows it."""
+    catalog = catalog or Catalog([service])
+    several = len(catalog.names()) > 1
     facets = service.facets()
     ui0 = "en"
     t = TEXT[ui0]
+
+    def readable(request: gr.Request | None) -> list[str]:
+        """The knowledge bases this browser's key may read (all of them when no keys are configured)."""
+        store = service.keys
+        if store is None or not store.configured:
+            return catalog.names()
+        from bot.server import KEY_COOKIE
+
+        headers = {k.lower(): v for k, v in request.headers.items()} if request is not None else {}
+        cookie = str(request.cookies.get(KEY_COOKIE, "")) if request is not None else ""
+        record = store.check(key_of(headers, cookie))
+        return catalog.visible(record) if record is not None else []
+
+    def chosen(name: str | None, request: gr.Request | None) -> ChatService:
+        names = readable(request)
+        if not names:
+            raise CertkbError("this browser's API key may not read any knowledge base here")
+        return catalog.services[name if name in names else names[0]]
 
     with gr.Blocks(title="certkb") as demo:
         answers = gr.State([])  # per assistant message: {question, body, chunk_ids, backend, lang, citations}
@@ -463,6 +488,8 @@ def build_ui(service: ChatService) -> gr.Blocks:
                 share = gr.Textbox(label=t["share"], interactive=False, visible=False, buttons=["copy"],
                                    elem_id="certkb-share")  # fmt: skip
             with gr.Column(scale=2, min_width=300):
+                kb_choice = gr.Dropdown(catalog.names(), value=service.name, label=t["kb"], visible=several,
+                                        elem_id="certkb-kb")  # fmt: skip
                 sets = service.question_sets
                 first_set = next(iter(sets), None)
                 with gr.Accordion(t["questions"], open=bool(sets), visible=bool(sets),
@@ -499,6 +526,7 @@ def build_ui(service: ChatService) -> gr.Blocks:
             jurisdictions: list[str],
             langs: list[str],
             ui_choice: str,
+            kb_name: str,
             request: gr.Request,
         ) -> Iterator[tuple[Any, ...]]:
             ui = ui_code(ui_choice)
@@ -512,14 +540,15 @@ def build_ui(service: ChatService) -> gr.Blocks:
             history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
             yield history, kept, "", TEXT[ui]["searching"], gr.update(), gr.update(), gr.update(), gr.update()
             try:
-                events = service.stream(message, prior[-12:], _filters(doc_types, jurisdictions, langs), client)
+                asked = chosen(kb_name, request)
+                events = asked.stream(message, prior[-12:], _filters(doc_types, jurisdictions, langs), client)
                 evidence, draft = "", ""
                 for event in events:
                     if event.kind == "evidence" and event.answer is not None:  # the quotes first, then the model
                         evidence = render_answer(event.answer)
                         history[-1]["content"] = evidence
                         shown = render_sources(event.answer, ui)
-                        waiting = TEXT[ui]["loading" if service.model_status == "loading" else "adding"]
+                        waiting = TEXT[ui]["loading" if asked.model_status == "loading" else "adding"]
                         yield history, kept, "", waiting, shown, gr.update(), gr.update(), gr.update()
                     elif event.kind == "token":
                         draft += event.text
@@ -528,7 +557,7 @@ def build_ui(service: ChatService) -> gr.Blocks:
                     elif event.kind == "answer" and event.answer is not None:
                         answer = event.answer
                         history[-1]["content"] = render_answer(answer)
-                        kept = [*kept, _answer_meta(answer)]
+                        kept = [*kept, {**_answer_meta(answer), "kb": asked.name}]
                         link = _share_link(request, answer.answer_id, ui)
                         yield history, kept, "", "", render_sources(answer, ui), *_exports(session, history, kept), link
             except BusyError:
@@ -541,7 +570,7 @@ def build_ui(service: ChatService) -> gr.Blocks:
                 yield history, kept, "", "", gr.update(), gr.update(), gr.update(), gr.update()
 
         outputs = [chatbot, answers, question, status, sources, export, handout, share]
-        inputs = [question, chatbot, answers, doc_type, jurisdiction, doc_lang, ui_lang]
+        inputs = [question, chatbot, answers, doc_type, jurisdiction, doc_lang, ui_lang, kb_choice]
         send.click(respond, inputs, outputs, api_visibility="private", concurrency_limit=4)
         question.submit(respond, inputs, outputs, api_visibility="private", concurrency_limit=4)
 
@@ -558,13 +587,14 @@ def build_ui(service: ChatService) -> gr.Blocks:
             respond, inputs, outputs, api_visibility="private", concurrency_limit=4
         )
 
-        def pick_set(name: str | None) -> Any:
-            return gr.update(samples=_samples(service.question_sets.get(name or "", [])))
+        def pick_set(name: str | None, kb_name: str, request: gr.Request) -> Any:
+            sets = chosen(kb_name, request).question_sets
+            return gr.update(samples=_samples(sets.get(name or "", [])))
 
-        set_choice.change(pick_set, set_choice, set_list, api_visibility="private")
+        set_choice.change(pick_set, [set_choice, kb_choice], set_list, api_visibility="private")
 
-        def pick_question(index: int | None, name: str | None) -> tuple[Any, ...]:
-            items = service.question_sets.get(name or "", [])
+        def pick_question(index: int | None, name: str | None, kb_name: str, request: gr.Request) -> tuple[Any, ...]:
+            items = chosen(kb_name, request).question_sets.get(name or "", [])
             if index is None or not 0 <= index < len(items):
                 return (gr.update(),) * 4
             item = items[index]
@@ -574,41 +604,60 @@ def build_ui(service: ChatService) -> gr.Blocks:
             )
 
         set_list.click(
-            pick_question, [set_list, set_choice], [question, doc_type, jurisdiction, doc_lang],
+            pick_question, [set_list, set_choice, kb_choice], [question, doc_type, jurisdiction, doc_lang],
             api_visibility="private",
         ).then(respond, inputs, outputs, api_visibility="private", concurrency_limit=4)  # fmt: skip
 
-        def on_load(ui_choice: str, request: gr.Request) -> tuple[Any, ...]:
-            """Fresh question sets (an admin may have added one), and the shared answer of /?a=ID."""
-            names = list(service.question_sets)
-            chosen = names[0] if names else None
-            lists = (
+        def offered(asked: ChatService) -> tuple[Any, ...]:
+            """What follows the knowledge base: its filter values and its question sets."""
+            values = asked.facets() if asked is not service else facets
+            names = list(asked.question_sets)
+            first = names[0] if names else None
+            return (
+                *(gr.update(choices=values[key], value=[]) for key in ("doc_type", "jurisdiction", "lang")),
                 gr.update(visible=bool(names)),
-                gr.update(choices=names, value=chosen),
-                gr.update(samples=_samples(service.question_sets.get(chosen or "", []))),
+                gr.update(choices=names, value=first),
+                gr.update(samples=_samples(asked.question_sets.get(first or "", []))),
             )
+
+        follows = [doc_type, jurisdiction, doc_lang, questions_box, set_choice, set_list]
+
+        def pick_kb(kb_name: str, request: gr.Request) -> tuple[Any, ...]:
+            return offered(chosen(kb_name, request))
+
+        kb_choice.input(pick_kb, kb_choice, follows, api_visibility="private")
+
+        def on_load(ui_choice: str, request: gr.Request) -> tuple[Any, ...]:
+            """The knowledge bases this browser may read, fresh question sets (an admin may have added one), and
+            the shared answer of /?a=ID (looked up in the knowledge bases it may read)."""
+            names = readable(request)
+            picker = gr.update(choices=names, value=names[0] if names else None, visible=len(names) > 1)
+            current = offered(catalog.services[names[0]]) if names else (gr.update(),) * len(follows)
             wanted = (request.query_params.get("a") or "") if request is not None else ""
             if not wanted:
-                return (gr.update(),) * 5 + lists
+                return (gr.update(),) * 5 + (picker, *current)
             ui = ui_code(ui_choice)
-            stored = service.shared(wanted.strip())
-            if stored is None:
-                return gr.update(), gr.update(), gr.update(), f"**{TEXT[ui]['share_missing']}**", gr.update(), *lists
+            found = ((catalog.services[n], catalog.services[n].shared(wanted.strip())) for n in names)
+            where, stored = next(((svc, hit) for svc, hit in found if hit is not None), (None, None))
+            if where is None or stored is None:
+                missing = f"**{TEXT[ui]['share_missing']}**"
+                return gr.update(), gr.update(), gr.update(), missing, gr.update(), picker, *current
             answer = Answer.from_dict(stored)
             history = [{"role": "user", "content": answer.question},
                        {"role": "assistant", "content": render_answer(answer)}]  # fmt: skip
             shared_on = TEXT[ui]["shared_on"].format(date=str(stored.get("created", ""))[:10])
             return (
                 history,
-                [_answer_meta(answer)],
+                [{**_answer_meta(answer), "kb": where.name}],
                 render_sources(answer, ui),
                 shared_on,
                 _share_link(request, answer.answer_id, ui),
-                *lists,
+                gr.update(choices=names, value=where.name, visible=len(names) > 1),
+                *offered(where),
             )
 
         demo.load(
-            on_load, ui_lang, [chatbot, answers, sources, status, share, questions_box, set_choice, set_list],
+            on_load, ui_lang, [chatbot, answers, sources, status, share, kb_choice, *follows],
             api_visibility="private",
         )  # fmt: skip
 
@@ -619,7 +668,7 @@ def build_ui(service: ChatService) -> gr.Blocks:
             if meta is None:
                 return ""
             rating = "up" if data.liked else "down"
-            service.feedback.add(
+            catalog.services.get(str(meta.get("kb")), service).feedback.add(
                 meta["question"], meta["body"], meta["chunk_ids"], rating, backend=meta["backend"], lang=meta["lang"]
             )
             return TEXT["zh" if meta["lang"] == "zh" else "en"]["thanks"]

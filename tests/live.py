@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from bot.server import create_app
-from bot.service import ChatService
+from bot.service import Catalog, ChatService
 
 
 def free_port() -> int:
@@ -22,10 +22,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(service: ChatService) -> Iterator[str]:
-    """Serve `service` and yield its base URL ("http://127.0.0.1:PORT/"); stops the server afterwards."""
+def live_server(service: ChatService, catalog: Catalog | None = None) -> Iterator[str]:
+    """Serve `service` (with the others of `catalog`) and yield its base URL ("http://127.0.0.1:PORT/"); stops the
+    server afterwards."""
     port = free_port()
-    config = uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(create_app(service, catalog), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -504,3 +504,55 @@ def test_on_a_phone_a_prepared_question_and_a_shared_answer_work(browser: Any, e
     other.goto(link)
     other.wait_for_selector("#certkb-sources .src-card", timeout=30_000)
     assert other.locator("#certkb-chat .message.bot").count() == 1
+
+
+def test_the_page_offers_the_knowledge_bases_the_key_may_read(browser: Any, tmp_path: Path) -> None:
+    from bot.gate import Gate
+    from bot.keys import KeyStore
+    from bot.service import Catalog
+
+    public_kb = KnowledgeBase.open(tmp_path / "public", embedder="fake", create=True)
+    public_kb.add([make_chunk("capital", "认证机构的注册资本不少于人民币300万元。", lang="zh", doc_type="law")])
+    internal_kb = KnowledgeBase.open(tmp_path / "internal", embedder="fake", create=True)
+    secret = "内部检测报告 TR-2026-17：该灯具样品通过全部试验项目。"
+    internal_kb.add([make_chunk("report", secret, lang="zh", doc_type="guide")])
+    store = KeyStore(tmp_path / "api-keys.json")
+    portal, compliance = store.add("portal", only=["public"]), store.add("compliance")
+    settings = Settings.from_env().with_overrides(kb_dir=public_kb.kb_dir)
+    public = ChatService(settings, kb=public_kb, answerer=Answerer(public_kb, gate=Gate(threshold=0.0)),
+                         asks_per_minute=0, keys=store, name="public")  # fmt: skip
+    lab = public.sibling(settings.with_overrides(kb_dir=internal_kb.kb_dir), internal_kb, "internal", None)
+
+    def opened(url: str, key: str) -> Any:
+        context = browser.new_context(viewport={"width": 1366, "height": 900})
+        context.add_cookies([{"name": "certkb_key", "value": key, "url": url}])
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_selector("#certkb-question textarea", timeout=30_000)
+        return page
+
+    def ask(page: Any, question: str) -> str:
+        before = page.locator("#certkb-chat .message.bot").count()
+        page.fill("#certkb-question textarea", question)
+        page.click("#certkb-send")
+        page.wait_for_function(
+            f"document.querySelectorAll('#certkb-chat .message.bot').length > {before}"
+            " && document.querySelector('#certkb-status').innerText.trim() === ''",
+            timeout=60_000,
+        )
+        return str(page.locator("#certkb-sources").inner_text())
+
+    with live_server(public, Catalog([public, lab])) as url:
+        page = opened(url, compliance)  # granted both: the picker offers both
+        page.wait_for_selector("#certkb-kb", state="visible")
+        box = page.locator("#certkb-kb input")
+        box.click()
+        box.fill("internal")
+        page.keyboard.press("Enter")
+        page.keyboard.press("Escape")
+        assert "TR-2026-17" in ask(page, "内部检测报告 TR-2026-17")
+
+        page = opened(url, portal)  # granted only the public one: no picker, and nothing of the other
+        page.wait_for_timeout(1000)
+        assert not page.locator("#certkb-kb").is_visible()
+        assert "TR-2026-17" not in ask(page, "内部检测报告 TR-2026-17")
