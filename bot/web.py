@@ -718,17 +718,24 @@ def build_ui(service: ChatService, catalog: Catalog | None = None) -> gr.Blocks:
             api_visibility="private",
         )  # fmt: skip
 
-        def search_knowledge_base(query: str, k: int = 5) -> list[dict[str, Any]]:
+        def search_knowledge_base(
+            query: str, k: int = 5, kb: str = "", request: gr.Request | None = None
+        ) -> list[dict[str, Any]]:
             """Search the certification knowledge base (laws, policies, standards, mutual-recognition lists).
 
             Args:
                 query: the question or keywords, in Chinese, English or another language.
                 k: how many passages to return (1 to 20).
+                kb: which knowledge base, when the server has several (their names: GET /v1/models); empty for
+                    the default one.
 
             Returns:
                 The best passages, each with its text, source file, title, section, page, language and score.
             """
-            hits = service.search(query, max(1, min(int(k), 20)))
+            names = readable(request)
+            if kb and kb not in names:  # one that does not exist and one the key may not read look the same
+                raise gr.Error(f"no knowledge base named {kb!r} here; ones you may read: {', '.join(names)}")
+            hits = chosen(kb or None, request).search(query, max(1, min(int(k), 20)))
             return [hit.to_dict() for hit in hits]
 
         # Not queued: Gradio's MCP server then calls it in-process with the MCP request (and its API key) instead of
