@@ -3,7 +3,7 @@
 Routes, and what guards each ([key]: an API key when keys are configured, see below; [open]: nobody; [admin]:
 HTTP Basic with the admin credentials, the area exists only when they are configured). With several knowledge
 bases (`Catalog`), search, ask, feedback take "kb" in the body, stats and questions `?kb=`, /v1 the `model`;
-none names the first, which the page, its MCP tool and the admin area serve:
+none names the first (the admin area's; the page and its MCP tool offer those the key may read):
 
     [open]  GET  /api/health      liveness and what is loaded (backend, chunk count), for load balancers
     [key]   GET  /api/stats       documents, chunks, embedder (as `certkb stats --json`)
