@@ -436,8 +436,8 @@ class ChatService:
 
 class Catalog:
     """The knowledge bases one server serves, by name (`certkb serve --kb NAME=DIR`). The first is the default:
-    requests that name none and the admin area use it; the page and its MCP tool offer the others too. A key sees only the knowledge
-    bases it is granted (`visible`).
+    requests that name none and the admin area use it; the page and its MCP tool offer the others too. A key sees
+    only the knowledge bases it is granted (`visible`).
 
     >>> Catalog([]).names()
     []
