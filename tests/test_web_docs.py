@@ -7,7 +7,6 @@ on loopback and fail on any request that leaves it. Chromium comes from the syst
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,29 +21,7 @@ from kb.knowledge_base import KnowledgeBase
 from kb.settings import Settings
 
 pytestmark = pytest.mark.slow
-playwright_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = [  # as in test_web.py: no background traffic of the browser's own
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (apt-get install chromium fonts-wqy-microhei)")
-    with playwright_api.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield instance
-        instance.close()
+pytest.importorskip("playwright.sync_api")  # the `browser` fixture is in conftest.py
 
 
 @pytest.fixture(scope="module")
