@@ -545,8 +545,13 @@ class Answerer:
         """The evidence, quoted: of the top passages, the one whose best sentence answers best in its own language
         (`choose_evidence`), and a second one that answers about as well; short passages whole, long ones by their
         best sentence with the sentences that qualify it. A notice goes on top with `_with_notice`."""
-        distinct = {" ".join(hit.text.split()): hit for hit in reversed(hits)}  # the same text twice: the first
-        candidates = [hit for hit in hits if distinct[" ".join(hit.text.split())] is hit][:EVIDENCE_DEPTH]
+        candidates: list[Hit] = []
+        seen: set[str] = set()
+        for hit in hits:  # the same text stored twice (under two names) is quoted once, from its better-ranked copy
+            text = " ".join(hit.text.split())
+            if text not in seen and len(candidates) < EVIDENCE_DEPTH:
+                seen.add(text)
+                candidates.append(hit)
         spans = self._evidence_spans(query, lang, candidates) if candidates else []
         chosen = choose_evidence([score for score, _ in spans], [_passage_lang(hit) for hit in candidates], lang)
         citations = [Citation.of(n, candidates[index], spans[index][1]) for n, index in enumerate(chosen, start=1)]
