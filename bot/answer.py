@@ -788,7 +788,8 @@ def _one_line(text: str) -> str:
     return re.sub(r"\s*\n\s*", " ", text).strip()
 
 
-_LIST_ITEM = re.compile(r"^(?:[-*•]|\d{1,3}[.)]|[（(][一二三四五六七八九十\d]{1,3}[)）])\s")
+# a list item of a quote: "- ", "1. ", or a law's "（一）" (which takes no space after it)
+_LIST_ITEM = re.compile(r"^(?:(?:[-*•]|\d{1,3}[.)])\s|[（(][一二三四五六七八九十\d]{1,3}[)）])")
 
 
 def _quoted(text: str) -> str:

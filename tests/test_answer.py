@@ -256,3 +256,11 @@ def test_an_answer_survives_its_json_form(fake_kb: KnowledgeBase) -> None:
     answer = Answerer(fake_kb, gate=OPEN).answer("认证机构的注册资本要求是多少？")
     again = Answer.from_dict(answer.to_dict())
     assert again.to_dict() == answer.to_dict() and again.citations[0].meta == answer.citations[0].meta
+
+
+def test_a_law_s_enumerated_conditions_keep_a_line_each_in_the_quote() -> None:
+    from bot.answer import _quoted
+
+    law = "第十条 取得认证机构资质，应当符合下列条件：\n（一）取得法人资格；\n（二）注册资本不得少于人民币300万元；"
+    assert _quoted(law).split("\n> ") == ["第十条 取得认证机构资质，应当符合下列条件：", "（一）取得法人资格；",
+                                         "（二）注册资本不得少于人民币300万元；"]  # fmt: skip
