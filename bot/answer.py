@@ -32,7 +32,7 @@ from typing import Any, Literal
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from bot.asked import AskedFact, asked_fact, asks_more_than, states_fact
+from bot.asked import AskedFact, asked_fact, asks_more_than, fact_sentences, states_fact
 from bot.citations import (
     MARKER,
     CheckedAnswer,
@@ -67,6 +67,7 @@ FACT_DEPTH = 5  # passages that must state a fact of the kind a question asks fo
 WHOLE_PASSAGE_CHARS = 220  # a passage this short (one law article, one agreement row) is quoted whole
 MIN_QUOTE_CHARS = 40  # a shorter best sentence is quoted with the one before it
 RANK_PENALTY = 0.01  # similarity a passage's best sentence loses per rank below the first (see choose_evidence)
+FACT_BONUS = 0.05  # similarity a sentence gains by stating the kind of fact the question asks for (a period, a fee)
 # Why a chat model's part of an answer was replaced by the quoted evidence (`Answer.fallback`): the model failed or
 # timed out (composing or translating), returned nothing, said it found nothing, left no sentence tied to a source
 # (or the checker failed on it), or every translated quote failed the check. Not a fallback: no model at all, a
@@ -86,6 +87,7 @@ _UI = {
         "contradicted": "Removed {n} sentence(s) of the language model that contradicted their sources; the quotes "
         "stand instead.",
         "unstated": "The sources do not state {kind}.",
+        "unknown_names": "No document of the knowledge base mentions {names}.",
         "from_sources": "From the sources:",
         "original": "Original:",
         "machine_translation": "Machine translation of the quoted sources, each with its original:",
@@ -115,6 +117,7 @@ _UI = {
         "model_refused": "语言模型没有在这些段落中找到直接答案；以下直接引用原文。",
         "contradicted": "已删除语言模型的 {n} 句：与所引来源相矛盾，以原文为准。",
         "unstated": "来源中没有写明{kind}。",
+        "unknown_names": "知识库的文档中没有提到 {names}。",
         "from_sources": "来源原文：",
         "original": "原文：",
         "machine_translation": "以下为所引原文的机器翻译，每段附原文：",
@@ -402,7 +405,7 @@ class Answerer:
             order = on_topic_first(question, [f"{h.meta.title}\n{h.meta.section}\n{h.text}" for h in hits])
             hits = [hits[i] for i in order]
         timings["retrieve"] = time.perf_counter() - t
-        decision = self.gate.decide(hits, lang)
+        decision = self.gate.decide(hits, lang, self.kb.unknown_names(standalone))
         asked = asked_fact(question)
 
         unstated = ""  # a part of the question asks for a fact no passage states
@@ -425,7 +428,7 @@ class Answerer:
                 return
             unstated = _ui(lang, "unstated", kind=asked.label(lang))
         t = time.perf_counter()
-        evidence = self._extractive(question, standalone, lang, hits)
+        evidence = self._extractive(question, standalone, lang, hits, None if unstated else asked)
         timings["extract"] = time.perf_counter() - t
         timings["first_evidence"] = time.perf_counter() - started
         if self.llm is None:
@@ -492,6 +495,10 @@ class Answerer:
     def _refusal(self, question: str, lang: str, hits: list[Hit], decision: GateDecision) -> Answer:
         related = self._related(hits, lang)
         text = Template.load("refusal", "zh" if lang == "zh" else "en").render(related=related).text
+        if decision.unknown_names:  # say what the documents never mention: the asker knows where to look instead
+            head, _, rest = text.partition("\n\n")
+            names = _ui(lang, "unknown_names", names=", ".join(decision.unknown_names))
+            text = f"{head}\n\n{names}\n\n{rest}" if rest else f"{head}\n\n{names}"
         return Answer(question, text, text, [], True, lang, self.backend, notices=[decision.reason])
 
     def _unstated(self, question: str, lang: str, hits: list[Hit], asked: AskedFact) -> Answer:
@@ -507,12 +514,16 @@ class Answerer:
         notice = _ui(lang, "unstated", kind=asked.label(lang))
         return Answer(question, text, text, [], True, lang, self.backend, notices=[notice])
 
-    def _evidence_spans(self, query: str, lang: str, hits: list[Hit]) -> list[tuple[float, tuple[int, int]]]:
+    def _evidence_spans(
+        self, query: str, lang: str, hits: list[Hit], asked: AskedFact | None = None
+    ) -> list[tuple[float, tuple[int, int]]]:
         """For each of the top passages, (similarity, span) of its sentence that best answers `query`.
 
         Each passage is compared with the version of the query in its own language (the glossary's Chinese terms
         put into an English question for a Chinese passage), so a passage is not preferred for being in the
-        asker's language.
+        asker's language. When the question asks for a kind of fact (`asked`: a period, a fee, a year), a sentence
+        that states one gains `FACT_BONUS`: "How long is the certificate valid?" is answered by the sentence with
+        the period, not by the one most like the question's other words.
         """
         embedder = self.kb.embedder
         versions: dict[str, str] = {}
@@ -531,6 +542,9 @@ class Answerer:
             wanted = query_vectors[_passage_lang(hit)]
             scores = [float(vectors[row + i] @ wanted) for i in range(len(spans))]
             row += len(spans)
+            for i in fact_sentences(asked, hit.text) if asked is not None else []:
+                if i < len(scores):
+                    scores[i] += FACT_BONUS
             index = max(range(len(spans)), key=lambda i: scores[i])
             if len(hit.text) <= WHOLE_PASSAGE_CHARS:
                 span = (0, len(hit.text))
@@ -541,18 +555,26 @@ class Answerer:
             best.append((scores[index], span))
         return best
 
-    def _extractive(self, question: str, query: str, lang: str, hits: list[Hit]) -> Answer:
+    def _extractive(
+        self, question: str, query: str, lang: str, hits: list[Hit], asked: AskedFact | None = None
+    ) -> Answer:
         """The evidence, quoted: of the top passages, the one whose best sentence answers best in its own language
         (`choose_evidence`), and a second one that answers about as well; short passages whole, long ones by their
-        best sentence with the sentences that qualify it. A notice goes on top with `_with_notice`."""
+        best sentence with the sentences that qualify it. A question asking for a kind of fact (`asked`) also
+        draws on the passages down to `FACT_DEPTH` that state one, and prefers the sentences that do. A notice goes
+        on top with `_with_notice`."""
         candidates: list[Hit] = []
         seen: set[str] = set()
-        for hit in hits:  # the same text stored twice (under two names) is quoted once, from its better-ranked copy
+        for rank, hit in enumerate(hits):  # the same text stored twice is quoted once, from its better-ranked copy
             text = " ".join(hit.text.split())
-            if text not in seen and len(candidates) < EVIDENCE_DEPTH:
+            if text in seen:
+                continue
+            if len(candidates) < EVIDENCE_DEPTH or (
+                asked is not None and rank < FACT_DEPTH and states_fact(asked, hit.text)
+            ):
                 seen.add(text)
                 candidates.append(hit)
-        spans = self._evidence_spans(query, lang, candidates) if candidates else []
+        spans = self._evidence_spans(query, lang, candidates, asked) if candidates else []
         chosen = choose_evidence([score for score, _ in spans], [_passage_lang(hit) for hit in candidates], lang)
         citations = [Citation.of(n, candidates[index], spans[index][1]) for n, index in enumerate(chosen, start=1)]
         body = self._quotes_body(citations, lang)

@@ -137,19 +137,30 @@ def asked_fact(question: str) -> AskedFact | None:
 
 def states_fact(asked: AskedFact, passage: str) -> bool:
     """Does one sentence of `passage` state a fact of the kind asked (a figure of that kind, tied to the question)?"""
+    return bool(fact_sentences(asked, passage))
+
+
+def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
+    """The indexes (in `passage_sentences(passage)`) of the sentences that state a fact of the kind asked: the
+    evidence quotes one of them first, since a question that asks for a period is answered by the period.
+
+    >>> fact_sentences(asked_fact("证书有效期是几年？"), "证书由认证机构颁发。证书有效期为三年。")
+    [1]
+    """
     figure = {"year": _YEAR, "fee": _MONEY, "amount": _MONEY, "validity": _TIME, "duration": _TIME}.get(asked.kind)
-    for start, end in passage_sentences(passage) or [(0, len(passage))]:
+    found = []
+    for index, (start, end) in enumerate(passage_sentences(passage) or [(0, len(passage))]):
         sentence = passage[start:end]
         if asked.kind == "count":
             # a number beside the counted noun or a counting word, in either language (the passage may be in
             # the other one: "93项控制措施" for "how many controls")
             counted = asked.tie is not None and asked.tie.search(sentence)
             if _COUNTING.search(sentence) or (counted and numbers_in(sentence) - years_in(sentence)):
-                return True
+                found.append(index)
             continue
         if figure is not None and figure.search(sentence) and (asked.tie is None or asked.tie.search(sentence)):
-            return True
-    return False
+            found.append(index)
+    return found
 
 
 _CLAUSE = re.compile(r",\s*(?:and|or|plus)\s+|;\s*|\band also\b|\bas well as\b|[，；]\s*|以及|另外|还有|并且")

@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import time
 import uuid
 from collections import Counter
@@ -64,6 +65,11 @@ from kb.types import FILTER_FIELDS, Chunk, Filters, Hit, KBStats
 FORMAT = 1
 Progress = Callable[[int, int], None]
 EMBED_BATCH = 16
+
+
+# A name in Latin script: two capitals or more ("RCM", "JAKIM", "SGS-CSTC", "DAkkS", "UN38.3", "FDA 510(k)" gives FDA).
+_NAME = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*)(?:[-/.][A-Za-z0-9]+)*")
+_ROMAN = re.compile(r"[IVX]+")
 
 
 def _rebuild_hint(kb_dir: Path, spec: str) -> str:
@@ -363,6 +369,29 @@ class KnowledgeBase:
         if where is None:
             raise FilterError("delete_where needs at least one filter; to empty the knowledge base, rebuild it")
         return self.delete(self.store.ids(where))
+
+    def unknown_names(self, text: str) -> list[str]:
+        """The names in `text` (acronyms, scheme and body names, codes: "RCM", "JAKIM", "UN38.3") that no passage
+        of this knowledge base contains, neither as written nor as the glossary's Chinese for them.
+
+        A question about a scheme or market the documents never mention cannot be answered from them, however
+        similar its other words are; the relevance gate weighs this (`bot.gate`).
+
+        Roman numerals ("Class II") are not names. A name is known when every one of its index terms is.
+        """
+        index = self._lexical_index()
+        glossary = shipped_glossary()
+        unknown: list[str] = []
+        for match in _NAME.finditer(text):
+            name = match.group(0)
+            terms = tokenize(name)
+            if not terms or _ROMAN.fullmatch(name) or name in unknown:
+                continue
+            translated = glossary.translate(terms)
+            if all(index.knows(t) for t in terms) or (translated != terms and all(index.knows(t) for t in translated)):
+                continue
+            unknown.append(name)
+        return unknown
 
     def doc_ids(self) -> set[str]:
         """The ids of every document with at least one chunk in the store."""

@@ -120,6 +120,10 @@ class LexicalIndex:
         df = self._df.get(term, 0) or 1
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
+    def knows(self, term: str) -> bool:
+        """Does any passage contain this term?"""
+        return term in self._df
+
     def coverage(self, tokens: Iterable[str]) -> float:
         """How much of the query this index can know: the idf-weighted share of query terms it has seen.
 

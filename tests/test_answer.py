@@ -250,6 +250,31 @@ def test_the_gate_reads_the_best_version_of_the_question_on_that_version_s_scale
     assert Gate().score(translated) > Gate().score(as_asked)
 
 
+def test_names_no_passage_contains_count_against_answering(fake_kb: KnowledgeBase) -> None:
+    from bot.gate import gate_features
+    from kb.types import Hit
+
+    # the sample passages name CCC; Australia's RCM mark and its EESS database appear nowhere; "Class II" is a
+    # roman numeral, not a name
+    assert fake_kb.unknown_names("Do we need CCC, or the RCM mark and EESS registration for a Class II device?") == [
+        "RCM",
+        "EESS",
+    ]
+    assert fake_kb.unknown_names("CCC 认证要多久？") == []
+    found = Hit.from_stored("c", "CCC ...", {"lang": "en", "source": "r.md"}, 0.1)
+    found.dense_score = 0.9
+    known, unknown = gate_features([found], "en"), gate_features([found], "en", ["RCM"])
+    assert known["unknown_name"] == 0.0 and unknown["unknown_name"] == 1.0
+    assert Gate().score(unknown) < Gate().score(known)
+    refused = Gate(threshold=1.01).decide([found], "en", ["RCM", "EESS"])
+    assert not refused.passed and refused.unknown_names == ["RCM", "EESS"] and "RCM, EESS" in refused.reason
+    # the refusal says what the documents never mention, in the asker's language
+    answer = Answerer(fake_kb, gate=CLOSED).answer("What do we need for the RCM mark in Australia?")
+    assert answer.refused and "No document of the knowledge base mentions RCM." in answer.body
+    answer = Answerer(fake_kb, gate=CLOSED).answer("出口澳大利亚要办 RCM 吗？")
+    assert answer.refused and "知识库的文档中没有提到 RCM。" in answer.body
+
+
 def test_an_answer_survives_its_json_form(fake_kb: KnowledgeBase) -> None:
     from bot.answer import Answer
 

@@ -241,3 +241,30 @@ def test_a_qualifier_one_sentence_further_on_is_quoted_with_the_answer() -> None
     start, end = with_qualifiers(text, spans, 0)
     assert text[start:end].endswith("only if follow-up surveillance is passed.")
     assert "Fees" not in text[start:end]
+
+
+def test_a_question_for_a_period_quotes_the_sentence_that_states_one(
+    fake_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.answer
+    from kb.types import Hit
+
+    filler = "The diamond PSE route covers specified electrical products sold in Japan by a registered business. "
+    passages = [
+        ("pse-1", filler * 3),
+        ("pse-2", "A registered body tests a sample of the AC adapter and inspects the factory. " * 3),
+        ("pse-3", "The business keeps the records and marks the product with the diamond PSE mark. " * 3),
+        ("pse-4", filler + "The body's conformity certificate is valid for 3 to 7 years, by product. " + filler),
+    ]
+    hits = [Hit.from_stored(cid, text, {"lang": "en", "source": f"{cid}.md"}, 0.1) for cid, text in passages]
+    question = "How many years does a diamond PSE certificate for an AC adapter last?"
+    asked = asked_fact(question)
+    assert asked is not None and asked.kind == "duration"
+    answerer = Answerer(fake_kb, gate=OPEN)
+    # without the kind of fact asked, the evidence comes from the top three passages, none of which has a period
+    assert "3 to 7 years" not in answerer._extractive(question, question, "en", hits).body
+    # with it, the passage down to FACT_DEPTH that states a period is a candidate, and its sentence gains the bonus
+    # (made large here: the fake embedder's similarities are noise; the real bonus is measured in docs/answering.md)
+    monkeypatch.setattr(bot.answer, "FACT_BONUS", 1.0)
+    answer = answerer._extractive(question, question, "en", hits, asked)
+    assert answer.citations[0].meta.source == "pse-4.md" and "valid for 3 to 7 years" in answer.citations[0].quote
