@@ -406,7 +406,9 @@ class Answerer:
             hits = [hits[i] for i in order]
         timings["retrieve"] = time.perf_counter() - t
         decision = self.gate.decide(hits, lang, self.kb.unknown_names(standalone))
-        asked = asked_fact(question)
+        # a follow-up ("And Japan's PSE certificate?" after "How long is a Saudi PCoC valid?") asks for the same kind
+        # of fact as the question it continues
+        asked = asked_fact(question) or (asked_fact(standalone) if standalone != question else None)
 
         unstated = ""  # a part of the question asks for a fact no passage states
 

@@ -131,6 +131,15 @@ def test_the_sources_not_stating_a_fact_is_said_and_the_model_is_not_called(fake
     assert zh.refused and zh.body.startswith("来源中没有写明费用或价格。")
     stated = Answerer(fake_kb, gate=OPEN).answer("ISO 9001 证书有效期多久？")  # the passage says 三年
     assert not stated.refused and "三年" in stated.body
+    # a follow-up asks for the kind of fact the question it continues asked for
+    from bot.answer import Turn
+
+    history = [Turn("user", "ISO 9001 证书有效期多久？"), Turn("assistant", "三年 [1]")]
+    follow_up = Answerer(fake_kb, gate=OPEN).answer("What about the fee?", history)
+    assert follow_up.refused and follow_up.body.startswith("The sources do not state a fee or price.")
+    history = [Turn("user", "What is the fee for a CE certificate?"), Turn("assistant", "...")]
+    follow_up = Answerer(fake_kb, gate=OPEN).answer("And for CCC?", history)
+    assert follow_up.refused and follow_up.body.startswith("The sources do not state a fee or price.")
 
 
 @pytest.mark.parametrize(
