@@ -24,11 +24,14 @@ extractive one with a notice saying why (`Answer.fallback` names the reason: `FA
 from __future__ import annotations
 
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+import numpy as np
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
@@ -67,6 +70,7 @@ FACT_DEPTH = 5  # passages that must state a fact of the kind a question asks fo
 WHOLE_PASSAGE_CHARS = 220  # a passage this short (one law article, one agreement row) is quoted whole
 MIN_QUOTE_CHARS = 40  # a shorter best sentence is quoted with the one before it
 RANK_PENALTY = 0.01  # similarity a passage's best sentence loses per rank below the first (see choose_evidence)
+SENTENCE_CACHE = 20_000  # passage sentences whose vectors an answerer keeps (384 floats each: about 30 MB)
 FACT_BONUS = 0.05  # similarity a sentence gains by stating the kind of fact the question asks for (a period, a fee)
 # Why a chat model's part of an answer was replaced by the quoted evidence (`Answer.fallback`): the model failed or
 # timed out (composing or translating), returned nothing, said it found nothing, left no sentence tied to a source
@@ -343,6 +347,11 @@ class Answerer:
         self.context_k = context_k
         self.translator = translator
         self.role: Role = role
+        # the vectors of passage sentences already embedded for evidence: top passages recur across questions, and
+        # embedding their sentences was most of an extractive answer's time (20 embedder calls, ~0.6 s each on a
+        # busy 2-core machine)
+        self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._sentence_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, kb: KnowledgeBase) -> Answerer:
@@ -537,7 +546,7 @@ class Answerer:
             texts.extend(hit.text[s:e] for s, e in spans)
             versions.setdefault(_passage_lang(hit), _query_for(query, lang, _passage_lang(hit)))
         query_vectors = {code: embedder.embed_query(text) for code, text in versions.items()}
-        vectors = embedder.embed_passages(texts)
+        vectors = self._sentence_embeddings(texts)
         best: list[tuple[float, tuple[int, int]]] = []
         row = 0
         for hit, spans in zip(hits, spans_of, strict=True):
@@ -556,6 +565,24 @@ class Answerer:
                     span = (spans[index - 1][0], span[1])  # the sentence it continues
             best.append((scores[index], span))
         return best
+
+    def _sentence_embeddings(self, texts: list[str]) -> list[np.ndarray]:
+        """The embedder's passage vectors of `texts`, from the cache where it has them (`SENTENCE_CACHE` most
+        recently used sentences; a knowledge base has one embedder, so the text is the key)."""
+        with self._sentence_lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._sentence_vectors))
+        fresh: Sequence[np.ndarray] = self.kb.embedder.embed_passages(missing) if missing else []
+        with self._sentence_lock:
+            cache = self._sentence_vectors
+            vectors = dict(zip(missing, fresh, strict=True))
+            for text in texts:
+                if text in cache:
+                    vectors.setdefault(text, cache[text])
+                    cache.move_to_end(text)
+            cache.update((text, vectors[text]) for text in missing)
+            while len(cache) > SENTENCE_CACHE:
+                cache.popitem(last=False)
+        return [vectors[text] for text in texts]
 
     def _extractive(
         self, question: str, query: str, lang: str, hits: list[Hit], asked: AskedFact | None = None

@@ -277,3 +277,20 @@ def test_a_question_for_a_period_quotes_the_sentence_that_states_one(
     monkeypatch.setattr(bot.answer, "FACT_BONUS", 1.0)
     answer = answerer._extractive(question, question, "en", hits, asked)
     assert answer.citations[0].meta.source == "pse-4.md" and "valid for 3 to 7 years" in answer.citations[0].quote
+
+
+def test_sentence_vectors_are_embedded_once_per_answerer(fake_kb: KnowledgeBase) -> None:
+    calls: list[int] = []
+    embed = fake_kb.embedder.embed_passages
+
+    def counting(texts: list[str]) -> object:
+        calls.append(len(texts))
+        return embed(texts)
+
+    answerer = Answerer(fake_kb, gate=OPEN)
+    fake_kb.embedder.embed_passages = counting  # type: ignore[method-assign]
+    first = answerer.answer("认证机构的注册资本要求是多少？")
+    embedded = sum(calls)
+    again = answerer.answer("认证机构的注册资本要求是多少？")
+    assert embedded > 0 and sum(calls) == embedded  # the second answer embedded no sentence again
+    assert again.body == first.body
