@@ -309,8 +309,14 @@ def test_an_english_passage_is_found_by_the_words_the_glossary_translated_away(f
 
 
 EDITIONS = [  # two editions of one rule, as consecutive editions are: nearly the same words; and another passage
-    ("cert-2016", "第十条 认证机构的注册资本不得少于人民币300万元，并有10名以上专职认证人员。Capital RMB 3 million, 10 auditors."),
-    ("cert-2023", "第十条 认证机构的注册资本不得少于人民币300万元，并有15名以上专职认证人员。Capital RMB 3 million, 15 auditors."),
+    (
+        "cert-2016",
+        "第十条 认证机构的注册资本不得少于人民币300万元，并有10名以上专职认证人员。Capital RMB 3 million, 10 auditors.",
+    ),
+    (
+        "cert-2023",
+        "第十条 认证机构的注册资本不得少于人民币300万元，并有15名以上专职认证人员。Capital RMB 3 million, 15 auditors.",
+    ),
     ("ccc-other", "列入目录的产品，必须经过强制性产品认证（CCC）。Listed products need CCC."),
     ("lab-10", "实验室应有10名以上检测人员，at least 10 staff."),  # "10" is a common word in a real index
     ("days-10", "认证决定在10个工作日内作出，within 10 working days."),
@@ -328,7 +334,9 @@ def _editions_kb(tmp_path: Path, old_status: str) -> KnowledgeBase:
     return kb
 
 
-@pytest.mark.parametrize("question", ["认证机构要有10名专职认证人员吗？", "Capital RMB 3 million and 10 auditors（认证机构）?"])
+@pytest.mark.parametrize(
+    "question", ["认证机构要有10名专职认证人员吗？", "Capital RMB 3 million and 10 auditors（认证机构）?"]
+)
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
 def test_a_superseded_edition_ranks_below_the_one_in_force(tmp_path: Path, question: str, mode: str) -> None:
     control = [hit.chunk_id for hit in _editions_kb(tmp_path, "in force").search(question, k=5, mode=mode)]
@@ -343,7 +351,9 @@ def test_a_superseded_edition_ranks_below_the_one_in_force(tmp_path: Path, quest
 
 def test_search_filters_on_status(tmp_path: Path) -> None:
     kb = _editions_kb(tmp_path, "superseded")
-    assert [h.chunk_id for h in kb.search("注册资本 registered capital", k=5, filters={"status": "in force"})] == ["cert-2023"]
+    assert [h.chunk_id for h in kb.search("注册资本 registered capital", k=5, filters={"status": "in force"})] == [
+        "cert-2023"
+    ]
     assert {h.chunk_id for h in kb.search("注册资本", k=5, filters={"status": ["superseded", "in force"]})} == {
         "cert-2016",
         "cert-2023",

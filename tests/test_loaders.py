@@ -223,7 +223,9 @@ def test_dates_and_official_links_are_read_from_front_matter(tmp_path: Path) -> 
         SourceRef("GB 4943.1-2011，已被 GB 4943.1-2022 代替"),
         SourceRef("国家标准全文公开系统（SAMR）", "https://openstd.samr.gov.cn/"),
     )
-    assert meta.changes == (DatedChange("2023-08-01", "GB 4943.1-2022 取代本版，CCC 认证按新版进行（new edition applies to CCC）"),)
+    assert meta.changes == (
+        DatedChange("2023-08-01", "GB 4943.1-2022 取代本版，CCC 认证按新版进行（new edition applies to CCC）"),
+    )
     chunk = Chunker().chunk(load_document(path), "d1", "gb4943.md")[0]
     assert chunk.meta.source_url == meta.source_url and chunk.meta.status == "superseded"  # every passage has them
 
@@ -237,7 +239,10 @@ def test_dates_and_official_links_are_read_from_front_matter(tmp_path: Path) -> 
         ("effective: soon", "effective 'soon' is not a date"),
         ("source_url: javascript:alert(1)", "gb4943.md: source_url 'javascript:alert(1)' is not a web address"),
         ("source_url: www.samr.gov.cn", "is not a web address (http:// or https://)"),
-        ("sources: [{url: 'https://www.samr.gov.cn/'}]", "gb4943.md: source 1 must be a text or {title: ..., url: ...}"),
+        (
+            "sources: [{url: 'https://www.samr.gov.cn/'}]",
+            "gb4943.md: source 1 must be a text or {title: ..., url: ...}",
+        ),
         ("sources: [{title: SAMR, link: x}]", "(unknown keys: link)"),
         ("changes: [{date: 2027-01-20}]", "gb4943.md: change 1 must be {date: YYYY-MM-DD, what: ...}"),
         ("changes: [{date: next year, what: 新版}]", "change 1: date 'next year' is not a date"),
@@ -255,8 +260,17 @@ def test_a_bad_date_status_or_link_is_an_error_naming_the_file(tmp_path: Path, l
 def test_status_spellings_and_a_document_without_dates(tmp_path: Path) -> None:
     path = tmp_path / "rules.md"
     for written, stored in (("in_force", "in force"), ("In-Force", "in force"), ("DRAFT", "draft"), ("", "")):
-        path.write_text(f"---\nstatus: {written}\n---\n# 规则 Rules\n\n认证规则，certification rules。", encoding="utf-8")
+        path.write_text(
+            f"---\nstatus: {written}\n---\n# 规则 Rules\n\n认证规则，certification rules。", encoding="utf-8"
+        )
         assert load_document(path).meta.status == stored
     path.write_text("# 规则\n\n没有元数据。No metadata.", encoding="utf-8")
     meta = load_document(path).meta
-    assert (meta.as_of, meta.effective, meta.status, meta.source_url, meta.sources, meta.changes) == ("", "", "", "", (), ())
+    assert (meta.as_of, meta.effective, meta.status, meta.source_url, meta.sources, meta.changes) == (
+        "",
+        "",
+        "",
+        "",
+        (),
+        (),
+    )
