@@ -24,7 +24,7 @@ from kb.types import PassageMeta
 STATUSES = ("in force", "superseded", "repealed", "draft")
 OUTDATED = ("superseded", "repealed")  # no longer in force: ranked lower, and an answer citing one says so
 DEFAULT_STALE_MONTHS = 12
-_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
+_DATE = re.compile(r"^([0-9]{4})(?:-([0-9]{1,2})(?:-([0-9]{1,2}))?)?$")
 
 WarningKind = Literal["superseded", "repealed", "draft", "stale", "changed", "upcoming"]
 # the kinds that say a passage may no longer be right (an "upcoming" change is information, not a warning)
