@@ -334,7 +334,7 @@ def _official(c: Citation, t: dict[str, str]) -> str:
     parts = []
     if url:
         parts.append(f'<div class="src-links">{_esc(t["official"])}: {_link(url, url)} ↗</div>')
-    named = [ref for ref in c.meta.sources if safe_url(ref.url) != url or not url]
+    named = c.meta.sources
     if named:
         items = "".join(
             f"<li>{_link(safe_url(ref.url), ref.title) if safe_url(ref.url) else _esc(ref.title)}</li>" for ref in named

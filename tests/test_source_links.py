@@ -149,6 +149,7 @@ def test_the_sources_panel_links_the_official_page_in_a_new_tab(linked_kb: Knowl
             '<a href="https://www.samr.gov.cn/" target="_blank" rel="noopener">国家市场监督管理总局（SAMR）</a>' in html
         )
         assert "<li>各省市场监管部门公告（无统一网址）</li>" in html  # named, no page: no link
+        assert html.count("<li>") == 3  # every source the document names, the main one included
         assert "施行自 2023-07-20" in html if ui == "zh" else "in force since 2023-07-20" in html
 
 
