@@ -45,6 +45,7 @@ from bot.citations import (
     passage_sentences,
     strip_refusal,
 )
+from bot.dated import date_citations
 from bot.evidence import contradiction, negations, with_qualifiers
 from bot.figures import key_figures, numbers_in, spelled_figures
 from bot.followup import on_topic_first, standalone_question
@@ -52,6 +53,7 @@ from bot.gate import Gate, GateDecision
 from bot.llm import make_chat_model
 from bot.prompts import Rendered, Template
 from bot.translate import QueryTranslator, make_translator
+from kb.dates import DEFAULT_STALE_MONTHS, DateWarning
 from kb.errors import ConfigError, LLMError
 from kb.glossary import shipped as shipped_glossary
 from kb.knowledge_base import KnowledgeBase
@@ -178,6 +180,7 @@ class Citation:
     quote_start: int
     quote_end: int
     terms: list[tuple[str, str]] = field(default_factory=list)  # (term in the passage, English), for other askers
+    dated: list[DateWarning] = field(default_factory=list)  # what its document's dates say (`bot.dated`)
 
     @classmethod
     def of(cls, n: int, hit: Hit, span: tuple[int, int]) -> Citation:
@@ -198,6 +201,7 @@ class Citation:
             "text": self.text,
             **meta,
             "terms": [list(pair) for pair in self.terms],
+            "dated": [warning.to_dict() for warning in self.dated],
         }
 
     @classmethod
@@ -212,11 +216,14 @@ class Citation:
             int(data.get("quote_start", 0)),
             int(data.get("quote_end", 0)),
             [(str(a), str(b)) for a, b in data.get("terms", [])],
+            [w for w in map(DateWarning.from_dict, data.get("dated") or []) if w is not None],
         )
 
     def label(self) -> str:
+        """'[n] title › section (source, p. N)', then the official page's address when the document gives one."""
         page = f", p. {self.meta.page}" if self.meta.page is not None else ""
-        return f"[{self.n}] {self.meta.where()} ({self.meta.source}{page})"
+        url = f" {self.meta.source_url}" if self.meta.source_url else ""
+        return f"[{self.n}] {self.meta.where()} ({self.meta.source}{page}){url}"
 
 
 @dataclass
@@ -335,6 +342,7 @@ class Answerer:
         context_k: int = CONTEXT_K,
         translator: QueryTranslator | None = None,
         role: Role = "compose",
+        stale_months: int = DEFAULT_STALE_MONTHS,
     ) -> None:
         if context_k < 1:
             raise ConfigError("context_k must be at least 1")
@@ -347,6 +355,7 @@ class Answerer:
         self.context_k = context_k
         self.translator = translator
         self.role: Role = role
+        self.stale_months = stale_months  # an answer citing a document whose as_of is older says so (0: never)
         # the vectors of passage sentences already embedded for evidence: top passages recur across questions, and
         # embedding their sentences was most of an extractive answer's time (20 embedder calls, ~0.6 s each on a
         # busy 2-core machine)
@@ -364,7 +373,7 @@ class Answerer:
         backend, model = make_chat_model(settings)
         role: Role = "translate" if backend == "local" and settings.llm == "auto" else "compose"
         translator = make_translator(settings, backend, model) if role == "compose" else None
-        return cls(kb, model, backend, translator=translator, role=role)
+        return cls(kb, model, backend, translator=translator, role=role, stale_months=settings.stale_months)
 
     # ---- public API ----------------------------------------------------------------------------------------
 
@@ -424,6 +433,9 @@ class Answerer:
         def finish(answer: Answer, translations: dict[str, str] | None = None, query: str = "") -> AnswerEvent:
             if unstated and not answer.refused:
                 answer = _with_notice(answer, unstated, lang)
+            dated = date_citations(answer.citations, lang, self.stale_months)  # superseded, old or changed sources
+            if dated and not answer.refused:
+                answer = _with_notice(answer, dated, lang)
             answer.standalone_question = query or standalone
             answer.translations = translations or {}
             answer.gate = decision.features

@@ -78,6 +78,16 @@ def _llm_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _stale_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stale-months",
+        type=int,
+        metavar="N",
+        help="a document whose as_of is more than N months old is flagged as possibly out of date "
+        "(default $CERTKB_STALE_MONTHS or 12; 0: never)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="certkb", description="Certification knowledge base: ingest documents, search them with citations."
@@ -136,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print the answer object as JSON")
     _kb_options(ask)
     _llm_options(ask)
+    _stale_option(ask)
 
     evaluate = commands.add_parser(
         "eval",
@@ -182,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _kb_options(serve, many=True)
     _llm_options(serve)
+    _stale_option(serve)
 
     rebuild = commands.add_parser(
         "rebuild", help="empty the knowledge base and re-ingest every document from where it came from"
@@ -213,8 +225,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="text (default), markdown (a handout table), tsv (the shipped file's format), json",
     )
 
-    docs = commands.add_parser("docs", help="list ingested documents")
+    docs = commands.add_parser("docs", help="list ingested documents, with their dates and official pages")
     docs.add_argument("--json", action="store_true")
+    docs.add_argument(
+        "--stale",
+        action="store_true",
+        help="only the documents an answer would warn about: superseded, repealed, draft, as_of older than "
+        "--stale-months, or rules changed since as_of",
+    )
+    _stale_option(docs)
     _kb_options(docs)
 
     gaps = commands.add_parser(
@@ -267,6 +286,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         llm_model=getattr(args, "llm_model", None),
         reranker=getattr(args, "reranker", None),
         translate=False if getattr(args, "no_translate", False) else None,
+        stale_months=getattr(args, "stale_months", None),
     )
 
 
@@ -459,13 +479,46 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 def cmd_docs(args: argparse.Namespace) -> int:
     from ingest.pipeline import Ingester
+    from kb.dates import WARNINGS, date_warnings
 
-    documents = Ingester(KnowledgeBase.open(settings=_settings(args))).documents()
+    settings = _settings(args)
+    kb = KnowledgeBase.open(settings=settings)
+    metas = kb.documents()
+    documents = []
+    for entry in Ingester(kb).documents():
+        meta = metas.get(str(entry["doc_id"]))
+        warnings = date_warnings(meta, stale_months=settings.stale_months) if meta is not None else []
+        if args.stale and not any(w.kind in WARNINGS for w in warnings):
+            continue
+        if meta is not None:
+            entry = {**entry, **{key: getattr(meta, key) for key in _DOC_FIELDS}}
+        documents.append({**entry, "dated": [w.to_dict() for w in warnings]})
     if args.json:
         _print_json(documents)
-    for entry in [] if args.json else documents:
+        return 0
+    if args.stale and not documents:
+        print(f"No document is superseded, repealed, a draft or older than {settings.stale_months} months.")
+    for entry in documents:
         print(f"{entry['chunks']:5d} chunks  {entry['ingested']}  {entry['source']}")
+        for warning in entry["dated"]:
+            if warning["kind"] in WARNINGS or not args.stale:
+                print(f"      {_date_line(warning, settings.stale_months)}")
     return 0
+
+
+_DOC_FIELDS = ("title", "as_of", "effective", "status", "superseded_by", "supersedes", "source_url")
+
+
+def _date_line(warning: dict[str, str], months: int) -> str:
+    kind, date, detail = warning["kind"], warning["date"], warning["detail"]
+    return {
+        "superseded": f"superseded{' by ' + detail if detail else ''}",
+        "repealed": "repealed",
+        "draft": "a draft, not in force",
+        "stale": f"as of {date}: more than {months} months ago",
+        "changed": f"rules changed on {date}, after its as_of: {detail}",
+        "upcoming": f"changes on {date}: {detail}",
+    }.get(kind, kind)
 
 
 def cmd_glossary(args: argparse.Namespace) -> int:

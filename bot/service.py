@@ -256,6 +256,7 @@ class ChatService:
             context_k=self.answerer.context_k,
             translator=self.answerer.translator,
             role=self.answerer.role,
+            stale_months=self.answerer.stale_months,
         )
         other = ChatService(settings, kb=kb, answerer=answerer, question_sets=question_sets, keys=self.keys, name=name)
         other.admin, other.max_pending, other._pending = self.admin, self.max_pending, self._pending
@@ -330,7 +331,12 @@ class ChatService:
         if backend != "none":
             raise ConfigError(f"unknown backend {backend!r}: this server answers with {' or '.join(self.backends())}")
         if self._extractive is None:  # the same knowledge base and gate, without the chat model
-            self._extractive = Answerer(self.kb, gate=self.answerer.gate, context_k=self.answerer.context_k)
+            self._extractive = Answerer(
+                self.kb,
+                gate=self.answerer.gate,
+                context_k=self.answerer.context_k,
+                stale_months=self.answerer.stale_months,
+            )
         return self._extractive
 
     def _admitted(self, events: Iterator[AnswerEvent], client: str) -> Iterator[AnswerEvent]:

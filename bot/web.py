@@ -79,6 +79,16 @@ TEXT = {
         "share": "Link to this answer (opens the question, answer and sources)",
         "share_missing": "This shared answer is not in this knowledge base (the link may be mistyped).",
         "shared_on": "A shared answer, given on {date}. Ask again for today's answer.",
+        "official": "Official source",
+        "named_sources": "Sources it names ({n})",
+        "effective": "in force since",
+        "dated_superseded": "Superseded{by}",
+        "dated_by": " by {name}",
+        "dated_repealed": "Repealed",
+        "dated_draft": "Draft, not in force",
+        "dated_stale": "Last checked {date}: may be out of date",
+        "dated_changed": "Rules changed on {date}: {what}",
+        "dated_upcoming": "Changes on {date}: {what}",
     },
     "zh": {
         "title": "certkb · 认证知识库",
@@ -119,6 +129,16 @@ TEXT = {
         "share": "本回答的链接（打开后显示问题、回答和来源）",
         "share_missing": "本知识库中没有这个分享的回答（链接可能有误）。",
         "shared_on": "这是分享的回答，生成于 {date}。再次提问可得到当前的回答。",
+        "official": "官方来源",
+        "named_sources": "所列来源（{n}）",
+        "effective": "施行自",
+        "dated_superseded": "已被取代{by}",
+        "dated_by": "：{name}",
+        "dated_repealed": "已废止",
+        "dated_draft": "草案，尚未生效",
+        "dated_stale": "核实于 {date}，可能已过时",
+        "dated_changed": "{date} 起规则有变：{what}",
+        "dated_upcoming": "{date} 起将有变化：{what}",
     },
 }
 
@@ -147,6 +167,13 @@ sup.cite { font-weight: 700; color: var(--color-accent); font-size: 0.75em; padd
 .src-refused { border: 1px solid #e8a33d; background: #fff7e6; color: #6b4300; border-radius: 10px;
                padding: 0.8rem; }
 .src-empty { opacity: 0.7; }
+.src-links { font-size: 0.85rem; margin: 0 0 0.4rem; }
+.src-links a { color: var(--color-accent); }
+.src-dated { display: flex; flex-wrap: wrap; gap: 0.3rem; margin: 0 0 0.4rem; }
+.src-warn { border-radius: 6px; padding: 0 0.4rem; font-size: 0.8rem; border: 1px solid #e8a33d; background: #fff7e6;
+            color: #6b4300; }
+.src-warn-upcoming { border-color: var(--border-color-primary); background: none; color: inherit; }
+.src-sources ul { margin: 0.2rem 0 0; padding-left: 1.1rem; font-size: 0.85rem; }
 #certkb-question-list { max-height: 32vh; overflow-y: auto; }
 #certkb-question-list button, #certkb-question-list .gallery-item { white-space: normal; text-align: left; }
 #certkb-sources { max-height: 70vh; overflow-y: auto !important; }
@@ -267,6 +294,8 @@ def render_sources(answer: Answer | None, ui: str) -> str:
         if c.meta.page is not None:
             meta.append(f"{t['page']} {c.meta.page}")
         meta += [part for part in (c.meta.jurisdiction, c.meta.doc_type) if part]
+        if c.meta.effective:
+            meta.append(f"{t['effective']} {c.meta.effective}")
         if c.meta.as_of:
             meta.append(f"{t['as_of']} {c.meta.as_of}")
         meta.append(c.meta.source)
@@ -275,6 +304,7 @@ def render_sources(answer: Answer | None, ui: str) -> str:
             f'<div class="src-head"><span class="src-n">{c.n}</span>'
             f"<span>{_esc(c.meta.title or c.meta.source)}</span></div>"
             f'<div class="src-meta">{" · ".join(_esc(m) for m in meta)}</div>'
+            f"{_dated(c, t)}{_official(c, t)}"
             f'<blockquote class="src-quote">{_excerpt(c)}</blockquote>'
             f"{_terms(c, t)}"
             f"<details><summary>{_esc(t['full'])}</summary>"
@@ -282,6 +312,47 @@ def render_sources(answer: Answer | None, ui: str) -> str:
             "</div>"
         )
     return "".join(cards)
+
+
+_WEB_ADDRESS = re.compile(r"^https?://[^\s\"'<>]+$", re.IGNORECASE)
+
+
+def safe_url(url: str) -> str:
+    """`url` when it is an http(s) address (ingestion accepts no other, but a stored answer or an older knowledge
+    base is not trusted with a `javascript:` link), else ""."""
+    return url if _WEB_ADDRESS.match(url or "") else ""
+
+
+def _link(url: str, text: str) -> str:
+    """A link that opens the official page in a new tab, without giving that page a handle on this one."""
+    return f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener">{_esc(text)}</a>'
+
+
+def _official(c: Citation, t: dict[str, str]) -> str:
+    """The official page of the cited document, and the other sources it names (linked where they have a page)."""
+    url = safe_url(c.meta.source_url)
+    parts = []
+    if url:
+        parts.append(f'<div class="src-links">{_esc(t["official"])}: {_link(url, url)} ↗</div>')
+    named = c.meta.sources
+    if named:
+        items = "".join(
+            f"<li>{_link(safe_url(ref.url), ref.title) if safe_url(ref.url) else _esc(ref.title)}</li>" for ref in named
+        )
+        summary = _esc(t["named_sources"].format(n=len(named)))
+        parts.append(f'<details class="src-sources"><summary>{summary}</summary><ul>{items}</ul></details>')
+    return "".join(parts)
+
+
+def _dated(c: Citation, t: dict[str, str]) -> str:
+    """A mark per date warning of the cited document (`bot.dated`): superseded, repealed, draft, old, changed,
+    and changes ahead."""
+    marks = []
+    for warning in c.dated:
+        by = t["dated_by"].format(name=warning.detail) if warning.detail else ""
+        text = t[f"dated_{warning.kind}"].format(by=by, date=warning.date, what=warning.detail)
+        marks.append(f'<span class="src-warn src-warn-{warning.kind}">{_esc(text)}</span>')
+    return f'<div class="src-dated">{"".join(marks)}</div>' if marks else ""
 
 
 GLOSSARY_ROWS = 30  # a projector shows about this many; the CLI and the API give all
@@ -363,7 +434,9 @@ def conversation_markdown(history: list[dict[str, Any]], answers: list[dict[str,
         lines += [body[0]["content"].replace("&", "&amp;").replace("<", "&lt;") if body else "", ""]  # > quotes stay
         for c in (meta or {}).get("citations", []):
             where = " › ".join(_inert(p) for p in (c["title"], c["section"]) if p)
-            lines.append(f"- [{c['n']}] {where} ({_inert(c['source'])}): “{_inert(_one_line(c['quote']))}”")
+            url = safe_url(str(c.get("source_url") or ""))
+            link = f" <{url}>" if url else ""  # a CommonMark autolink: the official page
+            lines.append(f"- [{c['n']}] {where} ({_inert(c['source'])}): “{_inert(_one_line(c['quote']))}”{link}")
         lines += ["", "---", ""]
     return "\n".join(lines)
 
@@ -395,7 +468,7 @@ def conversation_html(history: list[dict[str, Any]], answers: list[dict[str, Any
         body = conversation_turns([message], [meta])
         sources = "".join(
             f"<li>[{c['n']}] {html.escape(' › '.join(p for p in (c['title'], c['section']) if p))} "
-            f"({html.escape(c['source'])}): “{html.escape(_one_line(c['quote']))}”</li>"
+            f"({html.escape(c['source'])}): “{html.escape(_one_line(c['quote']))}”{_handout_link(c)}</li>"
             for c in (meta or {}).get("citations", [])
         )
         sections.append(
@@ -408,6 +481,12 @@ def conversation_html(history: list[dict[str, Any]], answers: list[dict[str, Any
         f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{HANDOUT_CSS}</style></head><body><h1>{html.escape(title)}</h1>{''.join(sections)}</body></html>"
     )
+
+
+def _handout_link(citation: dict[str, Any]) -> str:
+    """The official page of a hand-out citation, printed as its address (a printed page cannot be clicked)."""
+    url = safe_url(str(citation.get("source_url") or ""))
+    return f' — <a href="{html.escape(url, quote=True)}">{html.escape(url)}</a>' if url else ""
 
 
 def _one_line(text: str) -> str:
@@ -769,7 +848,14 @@ def _answer_meta(answer: Answer) -> dict[str, Any]:
         "lang": answer.lang,
         "answer": answer,  # to draw the sources panel again, e.g. in the other interface language
         "citations": [
-            {"n": c.n, "title": c.meta.title, "section": c.meta.section, "source": c.meta.source, "quote": c.quote}
+            {
+                "n": c.n,
+                "title": c.meta.title,
+                "section": c.meta.section,
+                "source": c.meta.source,
+                "quote": c.quote,
+                "source_url": c.meta.source_url,
+            }
             for c in answer.citations
         ],
     }

@@ -10,10 +10,19 @@
 | .csv .xlsx              | one row per chunk, each value labelled with its column name                 |
 
 Front matter (Markdown and text) may set: title, doc_type (policy | law | standard | agreement | guide),
-jurisdiction (or market), lang, as_of, source_url, sources, and `ingest: false` to skip a file. Formats that cannot
-carry front matter (a PDF, a spreadsheet) take the same keys from a sidecar file beside them, named after the file
-plus `.meta.yaml` (`agreements.csv.meta.yaml`); the sidecar wins over what the file itself says. Full-width digits
-and Latin letters are folded to half-width everywhere; CJK punctuation is kept.
+jurisdiction (or market), lang, as_of, source_url, sources, the dates (effective, status, superseded_by, supersedes,
+changes), and `ingest: false` to skip a file. Formats that cannot carry front matter (a PDF, a spreadsheet) take the
+same keys from a sidecar file beside them, named after the file plus `.meta.yaml` (`agreements.csv.meta.yaml`); the
+sidecar wins over what the file itself says. Full-width digits and Latin letters are folded to half-width
+everywhere; CJK punctuation is kept.
+
+- `source_url`: the official page of the document's main source (an http(s) address).
+- `sources`: the sources it names, each a text or `{title: ..., url: ...}` (the official page of that source).
+- `as_of` and `effective`: dates (YYYY-MM-DD, YYYY-MM or YYYY); `status`: in force | superseded | repealed | draft;
+  `superseded_by` / `supersedes`: the newer or older document or edition, by name; `changes`: dated changes to the
+  rules it describes, each `{date: ..., what: ...}`.
+
+A value of the wrong form is an `IngestError` naming the file and the key (corpus/README.md documents the fields).
 """
 
 from __future__ import annotations
@@ -30,10 +39,14 @@ import yaml
 from ingest.cleaner import clean_extracted, looks_hard_wrapped, normalise_width
 from ingest.encoding import decode
 from ingest.errors import EmptyDocumentError, IngestError, UnsupportedFileError
+from kb.dates import STATUSES, normalise_status, parse_date
 from kb.lang import document_language
-from kb.types import PassageMeta
+from kb.types import DatedChange, PassageMeta, SourceRef
 
 DOC_TYPES = ("policy", "law", "standard", "agreement", "guide")
+# Part of every document id (ingest.pipeline): a new metadata field re-reads every file on the next ingest, so a
+# knowledge base built before it gets the field from files that already set it. 2: dates and official links.
+METADATA_VERSION = 2
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 
 
@@ -296,6 +309,81 @@ def _first_heading(text: str) -> str:
     return ""
 
 
+# ---- metadata values -------------------------------------------------------------------------------------------
+
+_KNOWN = {
+    "title", "doc_type", "jurisdiction", "market", "lang", "as_of", "source_url", "effective", "status",
+    "superseded_by", "supersedes", "sources", "changes",
+}  # fmt: skip
+_URL = re.compile(r"^https?://[^\s/?#]+(?:[/?#]\S*)?$", re.IGNORECASE)
+
+
+def _date(meta: dict[str, Any], key: str, name: str) -> str:
+    """A date value as written (YAML reads 2026-11-01 as a date, 2026-11 as text, 2026 as a number)."""
+    value = meta.get(key)
+    if value is None or str(value).strip() == "":
+        return ""
+    text = str(value).strip()
+    if parse_date(text) is None:
+        raise IngestError(f"{name}: {key} {value!r} is not a date; write it as YYYY-MM-DD, YYYY-MM or YYYY")
+    return text
+
+
+def _text(meta: dict[str, Any], key: str, name: str) -> str:
+    value = meta.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        raise IngestError(f"{name}: {key} must be a text (the name of the document or edition), not {value!r}")
+    return normalise_width(str(value).strip())
+
+
+def _url(value: Any, where: str) -> str:
+    """An official page's address: http(s) only, so a link in a citation can never run a script."""
+    if value is None or str(value).strip() == "":
+        return ""
+    url = str(value).strip()
+    if not _URL.match(url):
+        raise IngestError(f"{where} {value!r} is not a web address (http:// or https://)")
+    return url
+
+
+def _sources(value: Any, name: str) -> tuple[SourceRef, ...]:
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    refs = []
+    for number, item in enumerate(items, start=1):
+        if isinstance(item, dict):
+            title = str(item.get("title") or "").strip()
+            unknown = sorted(set(item) - {"title", "url"})
+            if not title or unknown:
+                raise IngestError(
+                    f"{name}: source {number} must be a text or {{title: ..., url: ...}}"
+                    + (f" (unknown keys: {', '.join(map(str, unknown))})" if unknown else " (no title)")
+                )
+            refs.append(SourceRef(normalise_width(title), _url(item.get("url"), f"{name}: source {number} url")))
+        elif str(item).strip():
+            refs.append(SourceRef(normalise_width(str(item).strip())))
+    return tuple(refs)
+
+
+def _changes(value: Any, name: str) -> tuple[DatedChange, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise IngestError(f"{name}: changes must be a list of {{date: ..., what: ...}}")
+    changes = []
+    for number, item in enumerate(value, start=1):
+        if not isinstance(item, dict) or not str(item.get("what") or "").strip():
+            raise IngestError(f"{name}: change {number} must be {{date: YYYY-MM-DD, what: ...}}")
+        when = _date(item, "date", f"{name}: change {number}")
+        if not when:
+            raise IngestError(f"{name}: change {number} has no date")
+        changes.append(DatedChange(when, normalise_width(str(item["what"]).strip())))
+    return tuple(changes)
+
+
 def load_document(path: Path, raw: bytes | None = None) -> LoadedDocument:
     """Read one file; raises an `IngestError` subclass whose message says what is wrong with it."""
     loader = LOADERS.get(path.suffix.lower())
@@ -315,7 +403,9 @@ def load_document(path: Path, raw: bytes | None = None) -> LoadedDocument:
     doc_type = str(meta.get("doc_type", "") or "")
     if doc_type and doc_type not in DOC_TYPES:
         raise IngestError(f"{path.name}: doc_type {doc_type!r} is not one of {', '.join(DOC_TYPES)}")
-    known = {"title", "doc_type", "jurisdiction", "market", "lang", "as_of", "source_url"}
+    status = normalise_status(meta.get("status"))
+    if status is None:
+        raise IngestError(f"{path.name}: status {meta.get('status')!r} is not one of {', '.join(STATUSES)}")
     return LoadedDocument(
         path=path,
         text=text,
@@ -324,10 +414,16 @@ def load_document(path: Path, raw: bytes | None = None) -> LoadedDocument:
             doc_type=doc_type,
             jurisdiction=str(meta.get("jurisdiction") or meta.get("market") or ""),
             lang=str(meta.get("lang") or document_language(text)),
-            as_of=str(meta.get("as_of") or ""),
-            source_url=str(meta.get("source_url") or ""),
+            as_of=_date(meta, "as_of", path.name),
+            source_url=_url(meta.get("source_url"), f"{path.name}: source_url"),
+            effective=_date(meta, "effective", path.name),
+            status=status,
+            superseded_by=_text(meta, "superseded_by", path.name),
+            supersedes=_text(meta, "supersedes", path.name),
+            sources=_sources(meta.get("sources"), path.name),
+            changes=_changes(meta.get("changes"), path.name),
         ),
-        extra={k: v for k, v in meta.items() if k not in known},
+        extra={k: v for k, v in meta.items() if k not in _KNOWN},
         kind=extracted.kind,
         page_starts=extracted.page_starts,
         encoding=extracted.encoding,

@@ -24,7 +24,7 @@ from typing import Any
 
 from ingest.chunker import Chunker
 from ingest.errors import IngestError
-from ingest.loaders import SIDECAR_SUFFIX, load_document, sidecar_path
+from ingest.loaders import METADATA_VERSION, SIDECAR_SUFFIX, load_document, sidecar_path
 from kb.errors import CertkbError, ConfigError
 from kb.files import write_atomic
 from kb.knowledge_base import KnowledgeBase
@@ -117,6 +117,13 @@ def _display_source(file: Path, root: Path) -> str:
 def document_id(key: str, data: bytes, chunking: str = "") -> str:
     """A hash of the file's path, its bytes and the chunker settings: change any and the file is re-ingested."""
     return hashlib.sha256(f"{key}\0{chunking}\0".encode() + data).hexdigest()[:24]
+
+
+def ingest_signature(chunker: Chunker) -> str:
+    """What besides a file's bytes its document id depends on: the chunker's settings and the metadata fields
+    this version reads (`METADATA_VERSION`), so a knowledge base built before a new field gets it on the next ingest
+    (every file is read and embedded again once)."""
+    return f"{chunker.settings.signature()}:meta-v{METADATA_VERSION}"
 
 
 class Ingester:
@@ -218,7 +225,7 @@ class Ingester:
         data = file.read_bytes()
         sidecar = sidecar_path(file)
         extra = sidecar.read_bytes() if sidecar.is_file() else b""  # editing the sidecar re-ingests the file
-        doc_id = document_id(key, data + b"\0" + extra, self.chunker.settings.signature())
+        doc_id = document_id(key, data + b"\0" + extra, ingest_signature(self.chunker))
         previous = self.manifest.files.get(key) or self._moved(key, source)
         if previous is not None and previous["doc_id"] == doc_id:
             report.skipped.append(source)

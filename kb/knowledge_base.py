@@ -21,6 +21,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ from kb.search import (
     RetrieverScores,
     SearchMode,
     SearchOptions,
+    demote_outdated,
     dense_runs,
     fuse,
     fusion_lists,
@@ -60,7 +62,7 @@ from kb.search import rerank as rerank_hits  # `rerank` is also search's flag
 from kb.settings import DEFAULT_EMBEDDER, Settings
 from kb.store import ChromaStore, StoredChunk
 from kb.tokenize import tokenize
-from kb.types import FILTER_FIELDS, Chunk, Filters, Hit, KBStats
+from kb.types import FILTER_FIELDS, Chunk, Filters, Hit, KBStats, PassageMeta
 
 FORMAT = 1
 Progress = Callable[[int, int], None]
@@ -470,6 +472,9 @@ class KnowledgeBase:
         its Chinese version, not by cross-lingual similarity, which ranks a neighbouring article as often as
         the right one. `fusion="flat"` counts every ranking fully.
 
+        Passages of documents whose `status` is superseded or repealed count less in the fusion
+        (`kb.search.demote_outdated`): the version in force comes first, the old one stays findable.
+
         With a `reranker` (and `rerank`), the best `RERANK_DEPTH` fused passages are reordered by it.
 
         `lang` is the question's language as the caller decided it (`kb.lang.detect_language`, which the answerer
@@ -507,6 +512,10 @@ class KnowledgeBase:
         passage_lang = (lambda cid: index.field(cid, "lang")) if index is not None else (lambda cid: "")
         lists = fusion_lists(dense, lexical, covered, options, coverage, passage_lang)
         fused = fuse(mode, dense, lexical, lists)
+        dense_status = {h.stored.chunk_id: str(h.stored.metadata.get("status", "")) for run in dense for h in run.hits}
+        fused = demote_outdated(
+            fused, lambda cid: dense_status.get(cid) or (index.field(cid, "status") if index is not None else "")
+        )
         fused = fused[: max(k, RERANK_DEPTH) if rerank and self.reranker is not None else k]
 
         scores = RetrieverScores.of(dense, lexical, coverage)
@@ -521,6 +530,17 @@ class KnowledgeBase:
         if rerank:
             hits = rerank_hits(query, hits, self.reranker)
         return hits[:k]
+
+    def documents(self) -> dict[str, PassageMeta]:
+        """{doc_id: the document's metadata} (its first passage's, without the passage's own section, article, page
+        and offsets), for listings such as `certkb docs`."""
+        found: dict[str, PassageMeta] = {}
+        for stored in self.store.iter_all():
+            doc_id = str(stored.metadata.get("doc_id", ""))
+            if doc_id and doc_id not in found:
+                meta = PassageMeta.from_store(stored.metadata)
+                found[doc_id] = replace(meta, section="", article="", page=None, start=0, end=0)
+        return found
 
     def language_shares(self) -> dict[str, float]:
         """{language: share of the chunks}, e.g. {"zh": 0.9, "en": 0.1}; cached until the next write."""

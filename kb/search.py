@@ -8,8 +8,9 @@
    translated them.
 4. `fusion_lists`: every ranking weighed for the fusion (`lexical_ranking` is the BM25 weighting policy,
    `for_language` the language-aware weights), then `fuse` (reciprocal rank fusion, or one retriever's scores).
-5. `RetrieverScores.annotate`: what each retriever thought of each fused passage, for the relevance gate.
-6. `rerank`: an optional cross-encoder reorders the best fused passages.
+5. `demote_outdated`: passages of superseded or repealed documents move below those of documents in force.
+6. `RetrieverScores.annotate`: what each retriever thought of each fused passage, for the relevance gate.
+7. `rerank`: an optional cross-encoder reorders the best fused passages.
 
 >>> [v.lang for v in query_variants("注册资本", "zh", None, {"en": "registered capital"})]
 ['zh', 'en']
@@ -22,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from kb.dates import OUTDATED
 from kb.errors import ConfigError
 from kb.fusion import Ranked, reciprocal_rank_fusion
 from kb.glossary import Glossary
@@ -40,6 +42,10 @@ Fusion = Literal["language", "flat"]
 # letters are Chinese characters (measured in session 3, docs/retrieval.md; lower than `detect_language`'s 2/7:
 # e5 reads a handful of Chinese terms in an English frame as Chinese).
 MIXED_MIN_HAN = 0.2
+# The fused score of a passage whose document is superseded or repealed is multiplied by this. In reciprocal rank
+# fusion 0.8 is about a dozen ranks down one list: the current version of a rule, which matches the question about
+# as well as the old one, comes first, and the old one is still found when the question names it.
+OUTDATED_WEIGHT = 0.8
 
 
 @dataclass(frozen=True)
@@ -232,6 +238,18 @@ def fuse(
     if mode == "lexical" and len(lexical) == 1:
         return [Fused(hit.chunk_id, hit.score) for hit in lexical[0].hits]
     return [Fused(chunk_id, score) for chunk_id, score in reciprocal_rank_fusion(lists)]
+
+
+def demote_outdated(fused: Sequence[Fused], status: Callable[[str], str]) -> list[Fused]:
+    """`fused` with the passages whose document `status` is superseded or repealed (`kb.dates.OUTDATED`) weighted by
+    `OUTDATED_WEIGHT` and the list sorted again (stable: equal scores keep their order)."""
+    weighted = [
+        Fused(item.chunk_id, item.score * OUTDATED_WEIGHT) if status(item.chunk_id) in OUTDATED else item
+        for item in fused
+    ]
+    if all(new is old for new, old in zip(weighted, fused, strict=True)):
+        return list(fused)
+    return sorted(weighted, key=lambda item: -item.score)
 
 
 @dataclass

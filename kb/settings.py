@@ -17,6 +17,7 @@ environment and the flags and handed down every layer, and they are plain values
 | model_dir    | CERTKB_MODEL_DIR     | `$XDG_CACHE_HOME/certkb/models`: where the local model is assembled |
 | reranker     | CERTKB_RERANKER      | none; a local sentence-transformers CrossEncoder folder          |
 | translate    | CERTKB_TRANSLATE     | `1`: with a chat model, questions are also searched translated  |
+| stale_months | CERTKB_STALE_MONTHS  | 12: an answer citing a document whose `as_of` is older says so; 0 off |
 
 The API key of an endpoint is read from CERTKB_LLM_API_KEY (or OPENAI_API_KEY) when the model is built, and is never
 part of the settings, so printing settings cannot leak it.
@@ -31,6 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from kb.dates import DEFAULT_STALE_MONTHS
 from kb.errors import ConfigError
 
 DEFAULT_EMBEDDER = "e5-small-q4"
@@ -78,6 +80,7 @@ class Settings:
     model_dir: Path | None = None
     translate: bool = True
     reranker: str | None = None
+    stale_months: int = DEFAULT_STALE_MONTHS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -99,6 +102,11 @@ class Settings:
         translate_raw = env.get("CERTKB_TRANSLATE", "1").strip().lower()
         if translate_raw not in ("1", "0", "true", "false", "yes", "no", "on", "off", ""):
             raise ConfigError(f"CERTKB_TRANSLATE must be 1 or 0, got {translate_raw!r}")
+        stale_raw = env.get("CERTKB_STALE_MONTHS", "").strip()
+        try:
+            stale_months = int(stale_raw) if stale_raw else DEFAULT_STALE_MONTHS
+        except ValueError:
+            raise ConfigError(f"CERTKB_STALE_MONTHS must be a whole number of months, got {stale_raw!r}") from None
         settings = cls(
             kb_dir=kb_dir,
             embedder=env.get("CERTKB_EMBEDDER") or None,
@@ -111,6 +119,7 @@ class Settings:
             model_dir=Path(env["CERTKB_MODEL_DIR"]).expanduser() if env.get("CERTKB_MODEL_DIR") else None,
             translate=translate_raw not in ("0", "false", "no", "off"),
             reranker=env.get("CERTKB_RERANKER") or None,
+            stale_months=stale_months,
         )
         settings.check()
         return settings
@@ -138,5 +147,7 @@ class Settings:
                 f"the LLM URL must start with http:// or https://, got {self.llm_url!r} "
                 "(example: CERTKB_LLM_URL=http://127.0.0.1:8080/v1)"
             )
+        if self.stale_months < 0:
+            raise ConfigError(f"stale_months must be 0 (no age check) or a number of months, got {self.stale_months}")
         if not math.isfinite(self.llm_timeout) or self.llm_timeout <= 0:
             raise ConfigError(f"the LLM timeout must be a positive number of seconds, got {self.llm_timeout}")

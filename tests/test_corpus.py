@@ -44,7 +44,7 @@ def test_every_file_is_labelled(path: Path) -> None:
     missing = [key for key in REQUIRED if not meta.get(key)]
     assert not missing, f"{path.name} lacks {missing}"
     assert meta["doc_type"] == FOLDER_TYPES[path.parent.name]
-    assert isinstance(meta["sources"], list) and all(isinstance(s, str) and len(s) > 10 for s in meta["sources"])
+    assert isinstance(meta["sources"], list) and all(_source_title(s) for s in meta["sources"])
     as_of = meta["as_of"]
     as_of = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
     assert dt.date(2020, 1, 1) <= as_of <= dt.date(2026, 12, 31)
@@ -52,6 +52,23 @@ def test_every_file_is_labelled(path: Path) -> None:
         assert meta["lang"] == path.name.split(".")[-2], f"{path.name}: lang {meta['lang']} vs file name"
     document = load_document(path)
     assert document.meta.doc_type == meta["doc_type"] and document.meta.title
+    assert document.meta.source_url.startswith("https://") or document.meta.source_url.startswith("http://")
+    assert document.meta.status == "in force"  # the corpus describes the rules in force; editions ahead are `changes`
+
+
+def _source_title(source: object) -> bool:
+    """A source is a text naming it, or {title, url} with the official page of that source."""
+    if isinstance(source, dict):
+        return len(str(source.get("title", ""))) > 10 and str(source.get("url", "")).startswith(("https://", "http://"))
+    return isinstance(source, str) and len(source) > 10
+
+
+@pytest.mark.parametrize("pair", [p for p in DOCUMENTS if p.name.endswith(".zh.md")], ids=lambda p: p.name)
+def test_chinese_and_english_versions_share_links_and_dates(pair: Path) -> None:
+    zh, en = load_document(pair).meta, load_document(pair.with_name(pair.name.replace(".zh.md", ".en.md"))).meta
+    assert (zh.source_url, zh.effective, zh.status) == (en.source_url, en.effective, en.status)
+    assert [ref.url for ref in zh.sources] == [ref.url for ref in en.sources]
+    assert [change.date for change in zh.changes] == [change.date for change in en.changes]
 
 
 _MULTIPLIERS = {"万": 10_000, "亿": 100_000_000, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
@@ -98,6 +115,8 @@ def test_corpus_ingests_cleanly(tmp_path: Path) -> None:
     assert report.failed == {}
     assert len(report.added) == len(DOCUMENTS)
     assert report.skipped == ["corpus/README.md"]
+    documents = kb.documents()
+    assert len(documents) == len(DOCUMENTS) and all(meta.source_url for meta in documents.values())
 
 
 def test_corpus_question_set_is_sound() -> None:

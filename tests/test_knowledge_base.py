@@ -306,3 +306,55 @@ def test_an_english_passage_is_found_by_the_words_the_glossary_translated_away(f
     translated = fake_kb.search(question, k=4, translations={"zh": "受监管的出口产品需要哪种产品合格证书？"})
     assert ids(translated)[0] == "en-saber"
     assert "en-saber" in ids(fake_kb.search(question, k=2, mode="lexical"))  # BM25 alone searches both versions
+
+
+EDITIONS = [  # two editions of one rule, as consecutive editions are: nearly the same words; and another passage
+    (
+        "cert-2016",
+        "第十条 认证机构的注册资本不得少于人民币300万元，并有10名以上专职认证人员。Capital RMB 3 million, 10 auditors.",
+    ),
+    (
+        "cert-2023",
+        "第十条 认证机构的注册资本不得少于人民币300万元，并有15名以上专职认证人员。Capital RMB 3 million, 15 auditors.",
+    ),
+    ("ccc-other", "列入目录的产品，必须经过强制性产品认证（CCC）。Listed products need CCC."),
+    ("lab-10", "实验室应有10名以上检测人员，at least 10 staff."),  # "10" is a common word in a real index
+    ("days-10", "认证决定在10个工作日内作出，within 10 working days."),
+]
+
+
+def _editions_kb(tmp_path: Path, old_status: str) -> KnowledgeBase:
+    kb = KnowledgeBase.open(tmp_path / old_status.replace(" ", "-"), embedder="fake", create=True)
+    status = {"cert-2016": old_status, "cert-2023": "in force"}
+    superseded_by = {"cert-2016": "认证认可条例（2023年修订）"} if old_status == "superseded" else {}
+    kb.add([
+        make_chunk(cid, text, lang="zh", status=status.get(cid, ""), superseded_by=superseded_by.get(cid, ""))
+        for cid, text in EDITIONS
+    ])  # fmt: skip
+    return kb
+
+
+@pytest.mark.parametrize(
+    "question", ["认证机构要有10名专职认证人员吗？", "Capital RMB 3 million and 10 auditors（认证机构）?"]
+)
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_a_superseded_edition_ranks_below_the_one_in_force(tmp_path: Path, question: str, mode: str) -> None:
+    control = [hit.chunk_id for hit in _editions_kb(tmp_path, "in force").search(question, k=5, mode=mode)]
+    assert control.index("cert-2016") < control.index("cert-2023")  # as worded ("10"), the old edition matches best
+    for status in ("superseded", "repealed"):
+        hits = _editions_kb(tmp_path, status).search(question, k=5, mode=mode)
+        ranked = [hit.chunk_id for hit in hits]
+        assert ranked.index("cert-2023") < ranked.index("cert-2016"), (status, ranked)
+        assert hits[ranked.index("cert-2016")].meta.status == status  # still found, and says what it is
+    assert [h.chunk_id for h in _editions_kb(tmp_path, "draft").search(question, k=5, mode=mode)] == control
+
+
+def test_search_filters_on_status(tmp_path: Path) -> None:
+    kb = _editions_kb(tmp_path, "superseded")
+    assert [h.chunk_id for h in kb.search("注册资本 registered capital", k=5, filters={"status": "in force"})] == [
+        "cert-2023"
+    ]
+    assert {h.chunk_id for h in kb.search("注册资本", k=5, filters={"status": ["superseded", "in force"]})} == {
+        "cert-2016",
+        "cert-2023",
+    }

@@ -181,3 +181,96 @@ def test_long_table_rows_are_cut_between_fields_and_every_piece_names_its_row(tm
     assert len(chunks) > 1
     assert all(c.meta.section == "名称 Name: IAF MLA" and "名称 Name: IAF MLA" in c.embed_text for c in chunks)
     assert all(len(c.text) <= 150 for c in chunks)
+
+
+DATED_FRONT_MATTER = """---
+title: GB 4943.1-2011《信息技术设备　安全》（旧版，old edition）
+doc_type: standard
+jurisdiction: CN
+as_of: 2026-11
+source_url: https://openstd.samr.gov.cn/
+sources:
+  - "GB 4943.1-2011，已被 GB 4943.1-2022 代替"
+  - title: 国家标准全文公开系统（SAMR）
+    url: https://openstd.samr.gov.cn/
+effective: 2012-12-01
+status: Superseded
+superseded_by: GB 4943.1-2022《音视频、信息技术和通信技术设备　第１部分：安全要求》
+changes:
+  - date: 2023-08-01
+    what: GB 4943.1-2022 取代本版，CCC 认证按新版进行（new edition applies to CCC）
+---
+# GB 4943.1-2011
+
+信息技术设备的安全要求。Safety of IT equipment.
+"""
+
+
+def test_dates_and_official_links_are_read_from_front_matter(tmp_path: Path) -> None:
+    from kb.types import DatedChange, SourceRef
+
+    path = tmp_path / "gb4943.md"
+    path.write_text(DATED_FRONT_MATTER, encoding="utf-8")
+    meta = load_document(path).meta
+    assert (meta.as_of, meta.effective, meta.status, meta.source_url) == (
+        "2026-11",
+        "2012-12-01",
+        "superseded",  # letter case folded
+        "https://openstd.samr.gov.cn/",
+    )
+    assert meta.superseded_by == "GB 4943.1-2022《音视频、信息技术和通信技术设备 第1部分：安全要求》"  # width folded
+    assert meta.sources == (
+        SourceRef("GB 4943.1-2011，已被 GB 4943.1-2022 代替"),
+        SourceRef("国家标准全文公开系统（SAMR）", "https://openstd.samr.gov.cn/"),
+    )
+    assert meta.changes == (
+        DatedChange("2023-08-01", "GB 4943.1-2022 取代本版，CCC 认证按新版进行（new edition applies to CCC）"),
+    )
+    chunk = Chunker().chunk(load_document(path), "d1", "gb4943.md")[0]
+    assert chunk.meta.source_url == meta.source_url and chunk.meta.status == "superseded"  # every passage has them
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("status: 现行", "gb4943.md: status '现行' is not one of in force, superseded, repealed, draft"),
+        ("status: expired", "status 'expired' is not one of in force"),
+        ("as_of: 2026年11月", "gb4943.md: as_of '2026年11月' is not a date; write it as YYYY-MM-DD, YYYY-MM or YYYY"),
+        ("effective: soon", "effective 'soon' is not a date"),
+        ("source_url: javascript:alert(1)", "gb4943.md: source_url 'javascript:alert(1)' is not a web address"),
+        ("source_url: www.samr.gov.cn", "is not a web address (http:// or https://)"),
+        (
+            "sources: [{url: 'https://www.samr.gov.cn/'}]",
+            "gb4943.md: source 1 must be a text or {title: ..., url: ...}",
+        ),
+        ("sources: [{title: SAMR, link: x}]", "(unknown keys: link)"),
+        ("changes: [{date: 2027-01-20}]", "gb4943.md: change 1 must be {date: YYYY-MM-DD, what: ...}"),
+        ("changes: [{date: next year, what: 新版}]", "change 1: date 'next year' is not a date"),
+        ("superseded_by: [a, b]", "superseded_by must be a text"),
+    ],
+)
+def test_a_bad_date_status_or_link_is_an_error_naming_the_file(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "gb4943.md"
+    path.write_text(f"---\ntitle: 标准 Standard\n{line}\n---\n# 标准\n\n正文，text。", encoding="utf-8")
+    with pytest.raises(IngestError) as caught:
+        load_document(path)
+    assert message in str(caught.value)
+
+
+def test_status_spellings_and_a_document_without_dates(tmp_path: Path) -> None:
+    path = tmp_path / "rules.md"
+    for written, stored in (("in_force", "in force"), ("In-Force", "in force"), ("DRAFT", "draft"), ("", "")):
+        path.write_text(
+            f"---\nstatus: {written}\n---\n# 规则 Rules\n\n认证规则，certification rules。", encoding="utf-8"
+        )
+        assert load_document(path).meta.status == stored
+    path.write_text("# 规则\n\n没有元数据。No metadata.", encoding="utf-8")
+    meta = load_document(path).meta
+    assert (meta.as_of, meta.effective, meta.status, meta.source_url, meta.sources, meta.changes) == (
+        "",
+        "",
+        "",
+        "",
+        (),
+        (),
+    )

@@ -152,11 +152,11 @@ def test_interrupted_write_is_cleaned_up_and_completed(docs: Path, setup: tuple,
     ingester = Ingester(kb)
     from ingest.chunker import Chunker
     from ingest.loaders import load_document
-    from ingest.pipeline import document_id
+    from ingest.pipeline import document_id, ingest_signature
 
     path = docs / "ccc-rules.zh.md"
     key = str(path.resolve())
-    doc_id = document_id(key, path.read_bytes(), Chunker().settings.signature())
+    doc_id = document_id(key, path.read_bytes() + b"\0", ingest_signature(Chunker()))
     chunks = Chunker().chunk(load_document(path), doc_id, "docs/ccc-rules.zh.md")
     ingester.manifest.pending[doc_id] = key
     ingester.manifest.save()
@@ -267,3 +267,28 @@ def test_rebuild_of_given_folders_replaces_an_unreadable_manifest_and_keeps_feed
     assert report.failed == {} and len(report.added) == len(list(docs.iterdir()))
     assert rebuilt.embedder.spec == kb.embedder.spec  # no embedder asked: the recorded one stays
     assert kb.layout.feedback.read_bytes() == b"kept"
+
+
+def test_a_knowledge_base_built_before_the_date_fields_gets_them_on_the_next_ingest(
+    docs: Path, setup: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that already set `status` was read by an older certkb that dropped it: the metadata version is part of
+    every document id, so the next ingest reads every file again (once), and the store has the field."""
+    import ingest.pipeline
+
+    kb, _ = setup
+    rules = docs / "ccc-rules.zh.md"
+    rules.write_text(
+        rules.read_text(encoding="utf-8").replace("---\n", "---\nstatus: superseded\n", 1),
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(ingest.pipeline, "METADATA_VERSION", 1)  # the knowledge base an older certkb built
+    Ingester(kb).sync([docs])
+    same = Ingester(kb).sync([docs])
+    assert same.added == same.updated == [] and len(same.skipped) == 3  # same version: nothing to do
+    monkeypatch.undo()
+    report = Ingester(kb).sync([docs])
+    assert sorted(report.updated) == ["docs/ccc-rules.zh.md", "docs/mixed-faq.md", "docs/saso-guide.en.md"]
+    hit = kb.search("注册资本", k=1, filters={"source": "docs/ccc-rules.zh.md"})[0]
+    assert (hit.meta.status, hit.meta.source_url) == ("superseded", "https://www.cnca.gov.cn/")
+    assert Ingester(kb).sync([docs]).updated == []  # and once only

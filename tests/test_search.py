@@ -8,12 +8,15 @@ from kb.errors import ConfigError
 from kb.glossary import shipped
 from kb.lexical import LexicalHit
 from kb.search import (
+    OUTDATED_WEIGHT,
     DenseHit,
     DenseRun,
+    Fused,
     LexicalRun,
     QueryVariant,
     RetrieverScores,
     SearchOptions,
+    demote_outdated,
     fuse,
     fusion_lists,
     lexical_ranking,
@@ -116,3 +119,13 @@ def test_rerank_reorders_and_records_scores_only_with_a_reranker() -> None:
     assert rerank("q", hits, None) == hits
     reordered = rerank("CCC 认证？", hits, Reverse())
     assert [h.chunk_id for h in reordered] == ["c", "b", "a"] and reordered[0].extra["rerank_score"] == 2.0
+
+
+def test_demote_outdated_moves_superseded_and_repealed_passages_down() -> None:
+    fused = [Fused("old-zh", 0.05), Fused("new-zh", 0.045), Fused("repealed-en", 0.044), Fused("other", 0.03)]
+    status = {"old-zh": "superseded", "new-zh": "in force", "repealed-en": "repealed", "other": ""}
+    demoted = demote_outdated(fused, status.__getitem__)
+    assert [f.chunk_id for f in demoted] == ["new-zh", "old-zh", "repealed-en", "other"]
+    assert demoted[1].score == pytest.approx(0.05 * OUTDATED_WEIGHT)
+    in_force = {cid: "in force" for cid in status}
+    assert demote_outdated(fused, in_force.__getitem__) == fused  # nothing outdated: the order stands

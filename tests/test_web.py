@@ -201,6 +201,28 @@ def test_documents_cannot_run_scripts_in_the_page(browser: Any, tmp_path: Path) 
         assert "<script>" in page.sources()  # shown as text, not run
 
 
+def test_the_sources_panel_links_the_official_page_and_marks_a_superseded_source(browser: Any, tmp_path: Path) -> None:
+    from bot.gate import Gate
+
+    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
+    kb.add([
+        make_chunk(
+            "old-capital", "第十条 认证机构的注册资本不得少于人民币300万元。", lang="zh",
+            title="认证认可条例（2016年）", status="superseded", superseded_by="认证认可条例（2023年修订）",
+            as_of="2026-11-01", source_url="https://flk.npc.gov.cn/",
+        )
+    ])  # fmt: skip
+    settings = Settings.from_env().with_overrides(kb_dir=kb.kb_dir)
+    with live_server(ChatService(settings, kb=kb, answerer=Answerer(kb, gate=Gate(threshold=0.0)))) as url:
+        page = Page(browser, url)
+        shown = page.ask("认证机构的注册资本要求是多少？")
+        assert "请注意日期" in shown[-1] or "Check the dates" in shown[-1]  # the notice is in the answer
+        link = page.page.locator('#certkb-sources a[href="https://flk.npc.gov.cn/"]').first
+        assert link.get_attribute("target") == "_blank" and "noopener" in (link.get_attribute("rel") or "")
+        assert page.page.locator("#certkb-sources .src-warn-superseded").count() == 1
+        assert page.external == []  # the link is there, nothing was fetched from it
+
+
 def test_admin_upload_works_only_with_credentials(browser: Any, tmp_path: Path) -> None:
     kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
     admin = AdminCredentials("trainer", "workshop-2026")
