@@ -24,7 +24,11 @@ from kb.evaluation import Question, is_hit, load_questions
 from kb.knowledge_base import KnowledgeBase
 from kb.search import SearchMode
 
-VARIANTS: dict[str, SearchMode] = {"certkb default (hybrid)": "hybrid", "certkb bm25": "lexical", "certkb dense": "dense"}
+VARIANTS: dict[str, SearchMode] = {
+    "certkb default (hybrid)": "hybrid",
+    "certkb bm25": "lexical",
+    "certkb dense": "dense",
+}
 
 
 def rank_of(question: Question, search: Callable[[str], list[tuple[str, str]]]) -> int | None:
