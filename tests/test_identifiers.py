@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 from helpers import make_chunk
 
-from kb.identifiers import find
+from kb.identifiers import find, units
 from kb.knowledge_base import KnowledgeBase
-from kb.lexical import LexicalIndex
+from kb.lexical import LexicalHit, LexicalIndex
+from kb.search import DenseHit, DenseRun, LexicalRun, QueryVariant, SearchOptions, fuse, fusion_lists, lexical_runs
+from kb.store import StoredChunk
 from kb.tokenize import tokenize
 
 
-def units(text: str) -> list[list[str]]:
+def tokens_of(text: str) -> list[list[str]]:
     return [identifier.tokens for identifier in find(text)]
 
 
@@ -52,7 +54,7 @@ def units(text: str) -> list[list[str]]:
     ],
 )
 def test_each_form_is_one_identifier_with_its_unit_token(text: str, unit: str) -> None:
-    found = units(text)
+    found = tokens_of(text)
     assert len(found) == 1 and unit in found[0]
 
 
@@ -78,14 +80,14 @@ def test_a_reader_finds_it_by_the_forms_people_write() -> None:
 def test_joint_and_listed_numbers_are_each_found() -> None:
     assert {"iso/iec17065", "iso/iec17021-1", "iso/iec17025"} <= set(tokenize("ISO/IEC 17065/17021-1/17025"))
     assert {"en55032", "en55035"} <= set(tokenize("EN 55032/EN 55035"))
-    assert units("TR CU 004/2011 和 TR CU 020/2011")[1][-2:] == ["tr/cu020/2011", "020/2011"]
+    assert tokens_of("TR CU 004/2011 和 TR CU 020/2011")[1][-2:] == ["tr/cu020/2011", "020/2011"]
 
 
 def test_ordinary_words_numbers_and_dates_are_not_identifiers() -> None:
     assert tokenize("It is 10 years, as 2 units.") == ["10", "year", "2", "unit"]
     assert tokenize("isolated 5 ul") == ["isolated", "5", "ul"]
     assert find("2025/10/31，2022-2023年，一次检测") == []
-    assert units("0.1% w/w") == [["0.1"]]
+    assert tokens_of("0.1% w/w") == [["0.1"]]
 
 
 def test_a_question_naming_a_standard_ranks_the_passage_that_names_it_first() -> None:
@@ -125,3 +127,46 @@ def test_a_bm25_file_made_by_older_tokens_is_rebuilt_from_the_store(tmp_path: Pa
     hits = reopened.search("GB/T 27341", k=1, mode="lexical")
     assert [hit.chunk_id for hit in hits] == ["haccp"]
     assert reopened.search("stale", k=1, mode="lexical") == []
+
+
+def test_what_a_question_names_is_searched_on_its_own() -> None:
+    assert units("What is GB/T 27341？") == ["gb/t27341", "gb27341", "27341"]
+    assert units("（EU）2023/1230号机械条例何时适用？") == ["2023/1230"]
+    assert units("What is the 0.1% limit in ISO standards?") == []  # a number, and a body without a number
+    searched: list[list[str]] = []
+
+    def bm25(tokens: list[str]) -> list[LexicalHit]:
+        searched.append(tokens)
+        return [LexicalHit("haccp-zh", 3.0, 1.0)]
+
+    question = "Who certifies against GB/T 27341?"
+    variants = [QueryVariant("en", question, tokenize(question))]
+    runs = lexical_runs(question, variants, bm25, "language")
+    assert [(run.lang, run.identifiers) for run in runs] == [("en", False), ("", True)]
+    assert searched[-1] == ["gb/t27341", "gb27341", "27341"]
+    assert not any(run.identifiers for run in lexical_runs("Who certifies food?", variants[:1], bm25, "language"))
+
+
+def test_the_passage_naming_the_identifier_outranks_what_the_dense_retriever_prefers() -> None:
+    """ "GB/T 27341" means nothing to an embedding: its nearest passages were unrelated NRTL ones (issue 17), and
+    BM25's match share of an English question over a Chinese passage is small, so only a ranking by the identifier
+    itself puts the HACCP passage first."""
+
+    def passage(cid: str, lang: str) -> StoredChunk:
+        return StoredChunk(cid, cid, {"doc_id": cid, "source": f"{cid}.md", "lang": lang})
+
+    dense = [
+        DenseRun("en", [DenseHit(passage("nrtl-en", "en"), 0.9), DenseHit(passage("ccc-en", "en"), 0.8)]),
+        DenseRun("zh", [DenseHit(passage("nrtl-zh", "zh"), 0.9), DenseHit(passage("ccc-zh", "zh"), 0.8)]),
+    ]
+    question = "What is GB/T 27341?"
+    variants = [QueryVariant("en", question, tokenize(question)), QueryVariant("zh", "What is 国家标准/T 27341?", [])]
+    lexical = lexical_runs(question, variants, lambda tokens: [LexicalHit("haccp-zh", 5.0, 0.2)], "language")
+    langs = {"haccp-zh": "zh", "nrtl-zh": "zh", "ccc-zh": "zh", "nrtl-en": "en", "ccc-en": "en"}
+
+    def first(runs: list[LexicalRun]) -> str:
+        lists = fusion_lists(dense, runs, {"en", "zh"}, SearchOptions(), 0.5, langs.__getitem__)
+        return fuse("hybrid", dense, runs, lists)[0].chunk_id
+
+    assert first(lexical) == "haccp-zh"
+    assert first([run for run in lexical if not run.identifiers]) == "nrtl-en"  # what the identifier ranking changes
