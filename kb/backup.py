@@ -2,8 +2,9 @@
 
 The archive (`.tar.gz`) holds the passages with their vectors (`chunks.jsonl`: id, text, metadata, vector), the
 knowledge base's record (`kb.json`: embedder, dimension), the ingest manifest, the feedback database and the site's
-glossary when they exist, and `certkb-export.json` with the format, the counts and the SHA-256 of every member. Vectors travel with
-the passages, so importing embeds nothing; it works from an embedded store or a Chroma server alike.
+glossary when they exist, and `certkb-export.json` with the format, the counts and the SHA-256 of every member.
+Vectors travel with the passages, so importing embeds nothing; it works from an embedded store or a Chroma server
+alike.
 
 Export holds the knowledge base's write lock (no ingest interleaves) and writes a temporary file that is renamed
 into place only when complete. Import checks every member against the recorded hashes before building anything,
