@@ -583,7 +583,7 @@ class Answerer:
         recently used sentences; a knowledge base has one embedder, so the text is the key)."""
         with self._sentence_lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._sentence_vectors))
-        fresh: Sequence[np.ndarray] = self.kb.embedder.embed_passages(missing) if missing else []
+        fresh: list[np.ndarray] = list(self.kb.embedder.embed_passages(missing)) if missing else []
         with self._sentence_lock:
             cache = self._sentence_vectors
             vectors = dict(zip(missing, fresh, strict=True))

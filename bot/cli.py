@@ -224,6 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="text",
         help="text (default), markdown (a handout table), tsv (the shipped file's format), json",
     )
+    glossary.add_argument(
+        "--kb",
+        metavar="DIR",
+        help="knowledge-base folder whose site glossary (DIR/glossary.tsv) is added to the shipped one, as its "
+        "searches do (default: $CERTKB_KB_DIR or ~/.local/share/certkb/kb; no knowledge base needs to exist there)",
+    )
 
     docs = commands.add_parser("docs", help="list ingested documents, with their dates and official pages")
     docs.add_argument("--json", action="store_true")
@@ -522,9 +528,9 @@ def _date_line(warning: dict[str, str], months: int) -> str:
 
 
 def cmd_glossary(args: argparse.Namespace) -> int:
-    from kb.glossary import shipped
+    from kb.glossary import for_kb
 
-    glossary = shipped()
+    glossary = for_kb(Settings.from_env().with_overrides(kb_dir=args.kb).kb_dir)
     concepts = glossary.lookup(args.query) if args.query.strip() else list(glossary.concepts)
     if not concepts:
         print(f"certkb: no glossary term matches {args.query.strip()!r}", file=sys.stderr)

@@ -7,8 +7,8 @@ none names the first (the admin area's; the page and its MCP tool offer those th
 
     [open]  GET  /api/health      liveness and what is loaded (backend, chunk count), for load balancers
     [key]   GET  /api/stats       documents, chunks, embedder (as `certkb stats --json`)
-    [key]   GET  /api/glossary    ?q=term-or-question&limit=50 -> {query, total, concepts} (as `certkb glossary
-                                  --format json`)
+    [key]   GET  /api/glossary    ?q=term-or-question&limit=50&kb=NAME -> {query, total, concepts} (as `certkb
+                                  glossary --format json`; with that knowledge base's site glossary)
     [key]   POST /api/search      {query, k, filters} -> hits (as `certkb search --json`)
     [key]   POST /api/ask         {question, history, filters, stream, backend, k, lang} -> the answer (as `certkb
                                   ask --json`, with its "answer_id"); with "stream": true, NDJSON lines {"type":
@@ -72,7 +72,6 @@ from bot.questions import MAX_FILE_BYTES as MAX_QUESTION_FILE_BYTES
 from bot.service import MAX_UPLOAD_BYTES, Catalog, ChatService
 from kb.errors import BusyError, CertkbError, ConfigError
 from kb.glossary import MAX_LOOKUP_CHARS
-from kb.glossary import shipped as shipped_glossary
 
 MAX_HISTORY = 40
 MAX_UPLOAD_FILES = 20
@@ -415,10 +414,12 @@ def create_api(service: ChatService, catalog: Catalog | None = None) -> FastAPI:
 
     @app.get("/api/glossary")
     def glossary(
+        request: Request,
         q: Annotated[str, Query(max_length=MAX_LOOKUP_CHARS, description="a term, phrase or question; none: all")] = "",
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+        kb: Annotated[str | None, Query(max_length=64, description="whose site glossary to add; none: default")] = None,
     ) -> dict[str, Any]:
-        glossary = shipped_glossary()
+        glossary = served(request, kb).kb.glossary()  # the shipped terms and that knowledge base's own
         concepts = glossary.lookup(q) if q.strip() else list(glossary.concepts)
         return {"query": q, "total": len(concepts), "concepts": [c.to_dict() for c in concepts[:limit]]}
 

@@ -25,8 +25,7 @@ from bot.answer_log import gaps_markdown as gaps_markdown_text
 from bot.keys import key_of
 from bot.service import Catalog, ChatService
 from kb.errors import BusyError, CertkbError
-from kb.glossary import MAX_LOOKUP_CHARS
-from kb.glossary import shipped as shipped_glossary
+from kb.glossary import MAX_LOOKUP_CHARS, Glossary
 
 EXAMPLES = [
     "认证机构的注册资本要求是多少？",
@@ -358,11 +357,12 @@ def _dated(c: Citation, t: dict[str, str]) -> str:
 GLOSSARY_ROWS = 30  # a projector shows about this many; the CLI and the API give all
 
 
-def render_glossary(query: str, ui: str) -> str:
-    """The glossary concepts for `query` (a term or a whole question) as an escaped table."""
+def render_glossary(query: str, ui: str, glossary: Glossary) -> str:
+    """The concepts of `glossary` (a knowledge base's: the shipped terms and its site's) for `query` (a term or a
+    whole question) as an escaped table."""
     if not query.strip():
         return ""
-    concepts = shipped_glossary().lookup(query[:MAX_LOOKUP_CHARS])
+    concepts = glossary.lookup(query[:MAX_LOOKUP_CHARS])
     if not concepts:
         return f'<div class="gl-none">{_esc(TEXT[ui]["glossary_none"])}</div>'
     rows = "".join(
@@ -759,10 +759,13 @@ def build_ui(service: ChatService, catalog: Catalog | None = None) -> gr.Blocks:
 
         clear.click(clear_all, ui_lang, [chatbot, answers, sources, status, export, handout], api_visibility="private")
 
-        def look_up(query: str, ui_choice: str) -> str:
-            return render_glossary(query or "", ui_code(ui_choice))
+        def look_up(query: str, ui_choice: str, kb_name: str, request: gr.Request) -> str:
+            try:  # the chosen knowledge base's glossary: the shipped terms and its site's glossary.tsv
+                return render_glossary(query or "", ui_code(ui_choice), chosen(kb_name, request).kb.glossary())
+            except CertkbError as exc:  # e.g. a bad line in the site's glossary.tsv: say which
+                return f'<div class="gl-none">{_esc(str(exc))}</div>'
 
-        glossary_query.submit(look_up, [glossary_query, ui_lang], glossary_found, api_visibility="private")
+        glossary_query.submit(look_up, [glossary_query, ui_lang, kb_choice], glossary_found, api_visibility="private")
 
         def switch(choice: str, kept: list[dict[str, Any] | None]) -> tuple[Any, ...]:
             tt = TEXT[ui_code(choice)]

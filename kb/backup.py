@@ -1,9 +1,10 @@
 """Export a whole knowledge base to one file and import it elsewhere: `certkb export FILE`, `certkb import FILE`.
 
 The archive (`.tar.gz`) holds the passages with their vectors (`chunks.jsonl`: id, text, metadata, vector), the
-knowledge base's record (`kb.json`: embedder, dimension), the ingest manifest and the feedback database when they
-exist, and `certkb-export.json` with the format, the counts and the SHA-256 of every member. Vectors travel with
-the passages, so importing embeds nothing; it works from an embedded store or a Chroma server alike.
+knowledge base's record (`kb.json`: embedder, dimension), the ingest manifest, the feedback database and the site's
+glossary when they exist, and `certkb-export.json` with the format, the counts and the SHA-256 of every member.
+Vectors travel with the passages, so importing embeds nothing; it works from an embedded store or a Chroma server
+alike.
 
 Export holds the knowledge base's write lock (no ingest interleaves) and writes a temporary file that is renamed
 into place only when complete. Import checks every member against the recorded hashes before building anything,
@@ -31,7 +32,7 @@ import numpy as np
 from kb.errors import ConfigError
 from kb.files import replacing
 from kb.knowledge_base import KnowledgeBase
-from kb.layout import FEEDBACK_FILE, MANIFEST_FILE, RECORD_FILE, KBLayout
+from kb.layout import FEEDBACK_FILE, GLOSSARY_FILE, MANIFEST_FILE, RECORD_FILE, KBLayout
 from kb.settings import Settings
 from kb.store import StoredChunk
 
@@ -39,7 +40,7 @@ FORMAT = 1
 INDEX = "certkb-export.json"
 CHUNKS = "chunks.jsonl"
 # the folder's own files travel under their names in kb.layout
-MEMBERS = {INDEX, CHUNKS, RECORD_FILE, MANIFEST_FILE, FEEDBACK_FILE}
+MEMBERS = {INDEX, CHUNKS, RECORD_FILE, MANIFEST_FILE, FEEDBACK_FILE, GLOSSARY_FILE}
 MAX_MEMBER_BYTES = 8 * 2**30
 
 
@@ -85,6 +86,8 @@ def export_kb(kb: KnowledgeBase, target: Path) -> BackupReport:
                 members[MANIFEST_FILE] = kb.layout.manifest.read_bytes()
             if kb.layout.feedback.is_file():
                 members[FEEDBACK_FILE] = _sqlite_copy(kb.layout.feedback)
+            if kb.layout.glossary.is_file():  # the site's terms: its searches use them
+                members[GLOSSARY_FILE] = kb.layout.glossary.read_bytes()
             chunks = bytearray()
             count = 0
             documents: set[str] = set()
@@ -181,7 +184,11 @@ def import_kb(archive_path: Path, kb_dir: Path, settings: Settings | None = None
         vectors = np.asarray([r["vector"] for r in rows], dtype=np.float32).reshape(len(rows), -1)
         kb.restore(stored, vectors)
         restored = KBLayout(building)
-        for name, path in ((MANIFEST_FILE, restored.manifest), (FEEDBACK_FILE, restored.feedback)):
+        for name, path in (
+            (MANIFEST_FILE, restored.manifest),
+            (FEEDBACK_FILE, restored.feedback),
+            (GLOSSARY_FILE, restored.glossary),
+        ):
             if name in members:
                 path.write_bytes(members[name])
         if kb_dir.exists():

@@ -38,6 +38,11 @@ class FilterError(ConfigError):
     """A search filter names an unknown field or has an unusable value."""
 
 
+class GlossaryError(CertkbError):
+    """A glossary file (the shipped one or a site's, `<kb dir>/glossary.tsv`) has a line certkb cannot use; the
+    message names the file and the line."""
+
+
 # LLMError and BusyError are raised only by bot/, yet live here on purpose: the hierarchy is one module that every
 # edge (CLI, REST API, web UI) translates in one place, and kb is the layer everyone already imports, so hosting
 # them costs kb no dependency on bot.

@@ -21,21 +21,32 @@ whole question in either language (`certkb glossary`, `GET /api/glossary`: for t
 [('认证机构', 'certification body'), ('注册资本', 'registered capital')]
 >>> [c.chinese for c in g.lookup("capital")]
 [('注册资本',)]
+
+A site adds or overrides terms in `glossary.tsv` in its knowledge-base folder (`for_kb`), in the shipped file's
+format: one concept a line, `English variants<TAB>Chinese variants<TAB>note`, variants separated by "|", the note
+optional; an `en zh note` header, blank lines and lines starting with "#" are skipped; UTF-8. A site line takes its
+English variants over from the shipped concepts that had them (matched the way search matches: case, width and
+plurals folded), and its concepts come first. A line certkb cannot use is a `GlossaryError` naming the file and the
+line.
 """
 
 from __future__ import annotations
 
-import csv
 import functools
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kb.errors import GlossaryError
+from kb.layout import KBLayout
 from kb.tokenize import HAN, latin_tokens, normalise, tokenize
 
 GLOSSARY_FILE = Path(__file__).with_name("glossary.tsv")
 MAX_LOOKUP_CHARS = 2000  # a lookup is a term or a question, not a document
+HEADER = ("en", "zh", "note")
+Row = tuple[str, str, str]  # English variants, Chinese variants (each "|"-separated), note
 
 
 @dataclass(frozen=True)
@@ -60,41 +71,66 @@ class Glossary:
     chinese: dict[tuple[str, ...], str] = field(default_factory=dict)  # English key -> its first Chinese term
     english: dict[str, str] = field(default_factory=dict)  # Chinese term -> the first English name of its concept
     concepts: tuple[Concept, ...] = ()
+    by_key: dict[tuple[str, ...], Concept] = field(default_factory=dict)  # English key -> the concept it names
+    by_term: dict[str, Concept] = field(default_factory=dict)  # Chinese term -> the concept it names
 
     @classmethod
     def from_rows(cls, rows: Iterable[Sequence[str]]) -> Glossary:
-        """A glossary from (English variants, Chinese variants[, note]) rows, variants separated by "|"."""
+        """A glossary from (English variants, Chinese variants[, note]) rows, variants separated by "|".
+
+        A Chinese term several concepts share ("符合": comply, conform) names the concept it is the usual (first)
+        term of, else the first concept that has it: that is the English shown for it and the concept a Chinese
+        lookup finds."""
         phrases: dict[tuple[str, ...], list[str]] = {}
         chinese_terms: dict[tuple[str, ...], str] = {}
-        english_names: dict[str, str] = {}
         concepts: list[Concept] = []
+        by_key: dict[tuple[str, ...], Concept] = {}
         for row in rows:
             english, chinese = row[0], row[1]
             zh_terms = [term.strip() for term in chinese.split("|") if term.strip()]
             zh_tokens = [token for term in zh_terms for token in tokenize(term)]
             en_names = [variant.strip() for variant in english.split("|") if variant.strip()]
-            if en_names and zh_terms:
-                concepts.append(Concept(tuple(en_names), tuple(zh_terms), row[2].strip() if len(row) > 2 else ""))
+            if not (en_names and zh_terms):
+                continue
+            concept = Concept(tuple(en_names), tuple(zh_terms), row[2].strip() if len(row) > 2 else "")
+            concepts.append(concept)
             for variant in en_names:
                 key = tuple(tokenize(variant))
                 if key and zh_tokens:
                     merged = phrases.setdefault(key, [])
                     merged.extend(token for token in zh_tokens if token not in merged)
                     chinese_terms.setdefault(key, zh_terms[0])
-            for term in zh_terms:
-                if en_names and len(term) >= 2 and HAN.search(term):
-                    english_names.setdefault(term, en_names[0])
+                    by_key.setdefault(key, concept)
+        by_term: dict[str, Concept] = {}
+        for concept in concepts:  # usual terms first, then the others
+            by_term.setdefault(concept.chinese[0], concept)
+        for concept in concepts:
+            for term in concept.chinese[1:]:
+                by_term.setdefault(term, concept)
+        english_names = {
+            term: concept.english[0] for term, concept in by_term.items() if len(term) >= 2 and HAN.search(term)
+        }
         frozen = {key: tuple(value) for key, value in phrases.items()}
         longest = max((len(key) for key in frozen), default=0)
-        return cls(frozen, longest, chinese_terms, english_names, tuple(concepts))
+        return cls(frozen, longest, chinese_terms, english_names, tuple(concepts), by_key, by_term)
 
     @classmethod
     def load(cls, path: Path = GLOSSARY_FILE) -> Glossary:
-        """Read a glossary TSV (header `en<TAB>zh<TAB>note`)."""
-        with open(path, encoding="utf-8", newline="") as handle:
-            reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-            next(reader, None)
-            return cls.from_rows(row for row in reader if len(row) >= 2 and row[0] and row[1])
+        """Read a glossary file (see the module's docstring for its format); a bad line is a `GlossaryError`."""
+        return cls.from_rows(read_rows(path))
+
+    @classmethod
+    def combined(cls, shipped_rows: Sequence[Row], site_rows: Sequence[Row]) -> Glossary:
+        """The shipped rows with a site's rows on top: the site's concepts first, and an English variant the site
+        defines (compared as search compares them) taken away from the shipped concept that had it, so
+        "notified body" means what the site says and nothing else."""
+        taken = {tuple(tokenize(variant)) for row in site_rows for variant in _variants(row[0])}
+        kept: list[Row] = []
+        for english, chinese, note in shipped_rows:
+            left = [variant for variant in _variants(english) if tuple(tokenize(variant)) not in taken]
+            if left:
+                kept.append(("|".join(left), chinese, note))
+        return cls.from_rows([*site_rows, *kept])
 
     def __len__(self) -> int:
         return len(self.phrases)
@@ -118,14 +154,19 @@ class Glossary:
     def matches(self, text: str) -> list[tuple[int, int, str]]:
         """(start, end, Chinese term) of every glossary phrase in `text` (longest match first, left to right);
         offsets are into `surface(text)`."""
+        return [(start, end, self.chinese[key]) for start, end, key in self._phrases_in(text)]
+
+    def _phrases_in(self, text: str) -> list[tuple[int, int, tuple[str, ...]]]:
+        """(start, end, English key) of every glossary phrase in `text`, the longest at each place first: "notified
+        body" is one phrase, not "notified" (通知) and a stray "body"."""
         words = latin_tokens(normalise(text))
-        found: list[tuple[int, int, str]] = []
+        found: list[tuple[int, int, tuple[str, ...]]] = []
         i = 0
         while i < len(words):
             for size in range(min(self.longest, len(words) - i), 0, -1):
-                term = self.chinese.get(tuple(word for word, _, _ in words[i : i + size]))
-                if term:
-                    found.append((words[i][1], words[i + size - 1][2], term))
+                key = tuple(word for word, _, _ in words[i : i + size])
+                if key in self.chinese:
+                    found.append((words[i][1], words[i + size - 1][2], key))
                     i += size
                     break
             else:
@@ -154,15 +195,12 @@ class Glossary:
         text = query.strip()
         if not text:
             return []
-        by_term: dict[str, Concept] = {}
-        for concept in self.concepts:
-            for term in concept.chinese:
-                by_term.setdefault(term, concept)
         if HAN.search(text):
-            exact = [c for c in self.concepts if text in c.chinese]
+            # the concept whose usual term it is first ("装运": shipment, then loading, which also says 装运)
+            exact = sorted((c for c in self.concepts if text in c.chinese), key=lambda c: c.chinese[0] != text)
             partial = [c for c in self.concepts if any(text in variant for variant in c.chinese)]
             # the longest terms found in it, in order of appearance (as the term hints under a quote show them)
-            found = [term for term, _ in self.hints(text, limit=len(text))]
+            inside = [self.by_term[term] for term, _ in self.hints(text, limit=len(text)) if term in self.by_term]
         else:
             key = tuple(tokenize(text))
             if not key:
@@ -170,8 +208,8 @@ class Glossary:
             keyed = [(c, [tuple(tokenize(variant)) for variant in c.english]) for c in self.concepts]
             exact = [c for c, variants in keyed if key in variants]
             partial = [c for c, variants in keyed if any(_within(key, variant) for variant in variants)]
-            found = [term for _, _, term in self.matches(text)]
-        inside = [by_term[term] for term in found if term in by_term]
+            # each phrase found names its own concept, not the first one sharing its Chinese term
+            inside = [self.by_key[key] for _, _, key in self._phrases_in(text) if key in self.by_key]
         seen: set[int] = set()
         ordered: list[Concept] = []
         for concept in (*exact, *partial, *inside):
@@ -209,7 +247,94 @@ def surface(text: str) -> str:
     return text if len(folded) == len(text) else folded
 
 
+def _variants(column: str) -> list[str]:
+    return [variant.strip() for variant in column.split("|") if variant.strip()]
+
+
+def read_rows(path: Path) -> list[Row]:
+    """The rows of a glossary file, each checked: a line certkb cannot use is a `GlossaryError` that names the file
+    and the line and says what is wrong, rather than a term silently left out of every search."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise GlossaryError(f"cannot read the glossary {path}: {exc.strerror or exc}") from None
+    rows: list[Row] = []
+    seen_content = False
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        where = f"{path} line {number}"
+        try:
+            line = raw.decode("utf-8").rstrip("\r").lstrip("\ufeff" if number == 1 else "")
+        except UnicodeDecodeError:
+            raise GlossaryError(f"{where}: not UTF-8 text; save the file as UTF-8") from None
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = line.split("\t")
+        if not seen_content and tuple(f.strip().lower() for f in fields) in (HEADER, HEADER[:2]):
+            seen_content = True  # the header
+            continue
+        seen_content = True
+        rows.append(_check_row(fields, where))
+    return rows
+
+
+def _check_row(fields: list[str], where: str) -> Row:
+    if len(fields) < 2:
+        raise GlossaryError(
+            f"{where}: expected English variants, a tab, Chinese variants (and optionally a tab and a note), but "
+            "the line has no tab; the columns must be separated by tabs, not spaces"
+        )
+    if len(fields) > 3:
+        raise GlossaryError(f"{where}: {len(fields)} tab-separated columns; expected 2 or 3 (a note has no tabs)")
+    english, chinese, note = fields[0].strip(), fields[1].strip(), fields[2].strip() if len(fields) == 3 else ""
+    for name, column in (("English", english), ("Chinese", chinese)):
+        variants = column.split("|")
+        if not column or any(not variant.strip() for variant in variants):
+            raise GlossaryError(f"{where}: an empty {name} variant (in {column!r}); write terms between the |s")
+    if HAN.search(english):
+        raise GlossaryError(f"{where}: the first column is English, the second Chinese; {english!r} has Chinese")
+    for variant in english.split("|"):
+        if not tokenize(variant):
+            raise GlossaryError(f"{where}: {variant.strip()!r} has no searchable words (stop words only)")
+    return english, chinese, note
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_rows() -> tuple[Row, ...]:
+    """The rows of the glossary shipped with the package (none if the file is missing), read once per process."""
+    return tuple(read_rows(GLOSSARY_FILE)) if GLOSSARY_FILE.is_file() else ()
+
+
 @functools.lru_cache(maxsize=1)
 def shipped() -> Glossary:
     """The glossary shipped with the package (empty if the file is missing), loaded once per process."""
-    return Glossary.load() if GLOSSARY_FILE.is_file() else Glossary({}, 0)
+    return Glossary.from_rows(shipped_rows())
+
+
+_site_lock = threading.Lock()
+_site_cache: dict[Path, tuple[tuple[int, int], Glossary]] = {}
+
+
+def for_kb(kb_dir: Path) -> Glossary:
+    """The glossary a knowledge base searches with: the shipped one, with `<kb_dir>/glossary.tsv` on top when that
+    file exists (see `Glossary.combined`). The file is read again when it changes, so a site's edit applies to the
+    next search of a running server; a bad line raises `GlossaryError`.
+
+    >>> for_kb(Path("/nonexistent")) is shipped()
+    True
+    """
+    path = KBLayout(Path(kb_dir)).glossary
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return shipped()
+    except OSError as exc:
+        raise GlossaryError(f"cannot read the glossary {path}: {exc.strerror or exc}") from None
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    with _site_lock:
+        cached = _site_cache.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    glossary = Glossary.combined(shipped_rows(), read_rows(path))
+    with _site_lock:
+        _site_cache[path] = (stamp, glossary)
+    return glossary

@@ -37,7 +37,7 @@ from kb.errors import (
     StoreError,
 )
 from kb.files import write_atomic
-from kb.glossary import shipped as shipped_glossary
+from kb.glossary import Glossary, for_kb
 from kb.lang import base_language, detect_language
 from kb.layout import KBLayout
 from kb.lexical import LexicalIndex
@@ -382,7 +382,7 @@ class KnowledgeBase:
         Roman numerals ("Class II") are not names. A name is known when every one of its index terms is.
         """
         index = self._lexical_index()
-        glossary = shipped_glossary()
+        glossary = self.glossary()
         unknown: list[str] = []
         for match in _NAME.finditer(text):
             name = match.group(0)
@@ -464,7 +464,8 @@ class KnowledgeBase:
         query terms the whole index knows; "flat" is plain RRF.
 
         The query is searched in several versions: as asked; with `glossary` (default), a Latin-script query
-        also with the shipped bilingual glossary's Chinese terms put in place of the English ones it knows
+        also with the bilingual glossary's Chinese terms (the shipped ones and the site's, `glossary()`) put in
+        place of the English ones it knows
         (`Glossary.mix` for the dense retriever, `Glossary.translate` for BM25); and each of `translations`
         ({language: translated query}, e.g. from a chat model). With `fusion="language"` (default) each
         version's dense ranking counts fully for passages in that version's language and not at all for
@@ -488,7 +489,7 @@ class KnowledgeBase:
         wanted = _normalise_filters(filters)
         depth = max(4 * k, 30)
         lang = lang or detect_language(query)
-        variants = query_variants(query, lang, shipped_glossary() if glossary else None, translations or {})
+        variants = query_variants(query, lang, self.glossary() if glossary else None, translations or {})
 
         dense: list[DenseRun] = []
         if options.dense:
@@ -541,6 +542,11 @@ class KnowledgeBase:
                 meta = PassageMeta.from_store(stored.metadata)
                 found[doc_id] = replace(meta, section="", article="", page=None, start=0, end=0)
         return found
+
+    def glossary(self) -> Glossary:
+        """The glossary this knowledge base searches with: the shipped one plus the site's `glossary.tsv` in its
+        folder, when there is one (`kb.glossary.for_kb`; a bad line raises `GlossaryError`)."""
+        return for_kb(self.kb_dir)
 
     def language_shares(self) -> dict[str, float]:
         """{language: share of the chunks}, e.g. {"zh": 0.9, "en": 0.1}; cached until the next write."""

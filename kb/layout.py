@@ -12,6 +12,7 @@
 | `uploads/`         | documents uploaded on the admin page                         | `bot.service`       | keeps     |
 | `question-sets/`   | question sets uploaded on the admin page, loaded at start    | `bot.service`       | keeps     |
 | `api-keys.json`    | the API keys' names, grants and SHA-256 hashes (not exported)| `bot.keys`          | keeps     |
+| `glossary.tsv`     | the site's own glossary terms, added to the shipped ones     | the site (by hand)  | keeps     |
 
 Every module finds these through `KBLayout`, so moving or adding one is one edit here; `kb` never needs to know
 what its callers keep beside the index, and a rebuild or an export can list what it touches.
@@ -36,6 +37,7 @@ ANSWERS_FILE = "answers.sqlite3"
 UPLOADS_DIR = "uploads"
 QUESTION_SETS_DIR = "question-sets"
 KEYS_FILE = "api-keys.json"
+GLOSSARY_FILE = "glossary.tsv"
 
 
 @dataclass(frozen=True)
@@ -83,3 +85,7 @@ class KBLayout:
     @property
     def keys(self) -> Path:
         return self.root / KEYS_FILE
+
+    @property
+    def glossary(self) -> Path:
+        return self.root / GLOSSARY_FILE

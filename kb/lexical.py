@@ -1,8 +1,10 @@
 """A BM25 index over `kb.tokenize` tokens, kept in step with the vector store.
 
 The vector store is the source of truth; this index is derived from it. It is saved as one JSON file stamped with
-the store's revision, and the knowledge base rebuilds it from the store whenever the stamps differ (a crash
-between the two writes, or another process writing to a shared Chroma server).
+the store's revision and the tokenizer's version, and the knowledge base rebuilds it from the store whenever the
+revision differs (a crash between the two writes, or another process writing to a shared Chroma server) or the file
+was made by other tokens (a certkb upgrade that changed `kb.tokenize`): the passages and vectors stay, only the
+BM25 index is made again, once.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kb.files import write_atomic
+from kb.tokenize import TOKENIZER_VERSION
 
 FORMAT = 1
 
@@ -171,6 +174,7 @@ class LexicalIndex:
         """Write atomically: a crash leaves the previous file or the new one, never half of one."""
         payload = {
             "format": FORMAT,
+            "tokenizer": TOKENIZER_VERSION,
             "revision": revision,
             "chunks": {cid: {"terms": terms, "meta": self._meta[cid]} for cid, terms in self._terms.items()},
         }
@@ -178,13 +182,16 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, path: Path) -> tuple[LexicalIndex, str] | None:
-        """The saved index and the revision it matches, or None if there is no usable file."""
+        """The saved index and the revision it matches, or None if there is no usable file (missing, damaged, or
+        made by another version of the tokenizer, whose tokens queries would no longer match)."""
         try:
             with open(path, encoding="utf-8") as handle:
                 payload = json.load(handle)
         except (OSError, ValueError):
             return None
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            return None
+        if payload.get("tokenizer") != TOKENIZER_VERSION:  # files before the stamp hold version-1 tokens
             return None
         index = cls()
         for chunk_id, entry in payload["chunks"].items():

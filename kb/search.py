@@ -5,7 +5,7 @@
 1. `query_variants`: the question as asked, its glossary-mixed Chinese version, and any translations.
 2. `dense_runs`: one dense ranking per variant (the store does the nearest-neighbour search).
 3. `lexical_runs`: one BM25 ranking per distinct token list, plus the question's own words when the glossary
-   translated them.
+   translated them, plus the identifiers it names (GB/T 27341, 2014/35/EU) when it names any.
 4. `fusion_lists`: every ranking weighed for the fusion (`lexical_ranking` is the BM25 weighting policy,
    `for_language` the language-aware weights), then `fuse` (reciprocal rank fusion, or one retriever's scores).
 5. `demote_outdated`: passages of superseded or repealed documents move below those of documents in force.
@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from kb import identifiers
 from kb.dates import OUTDATED
 from kb.errors import ConfigError
 from kb.fusion import Ranked, reciprocal_rank_fusion
@@ -46,6 +47,10 @@ MIXED_MIN_HAN = 0.2
 # fusion 0.8 is about a dozen ranks down one list: the current version of a rule, which matches the question about
 # as well as the old one, comes first, and the old one is still found when the question names it.
 OUTDATED_WEIGHT = 0.8
+# How much the ranking by the identifiers a question names counts in the fusion, against 1 for each other ranking:
+# one more vote, for passages of every language, is enough for the passage naming "GB/T 27341" to beat the dense
+# rankings, which cannot read it (2 measured the same on the identifier set's dev part; docs/retrieval.md).
+IDENTIFIER_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -101,11 +106,14 @@ class DenseRun:
 @dataclass(frozen=True)
 class LexicalRun:
     """One BM25 ranking, best first: `lang` is the language whose passages it ranks; `whole` says it counts as a
-    whole list in "match" weighting rather than by each passage's match share (see `lexical_ranking`)."""
+    whole list in "match" weighting rather than by each passage's match share (see `lexical_ranking`);
+    `identifiers` marks the ranking by the identifiers the question names, which ranks passages of every language
+    and counts `IDENTIFIER_WEIGHT`."""
 
     lang: str
     hits: list[LexicalHit]
     whole: bool = False
+    identifiers: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,7 +154,10 @@ def lexical_runs(
     A run of glossary-translated tokens searches Chinese passages and counts whole; when the glossary translated
     the question, its own words are searched too, for passages in its language (the glossary's version has Chinese
     terms in place of the English ones an English passage contains); whole under language-aware fusion, as plain
-    hybrid search counts BM25, where the language weights keep it away from passages in other languages.
+    hybrid search counts BM25, where the language weights keep it away from passages in other languages. When the
+    question names identifiers (`kb.identifiers.units`: "GB/T 27341", "(EU) 2024/2847"), a last run searches for
+    them alone, in passages of every language: a passage that names the standard asked about is evidence whatever
+    else the question says, and the other words must not drown it.
     """
     first = variants[0]
     as_asked = first.tokens if first.lang == "zh" else tokenize(query)  # before the glossary
@@ -161,6 +172,9 @@ def lexical_runs(
         runs.append(LexicalRun("zh" if run_glossed else variant.lang, bm25(variant.tokens), run_glossed))
     if glossed:
         runs.append(LexicalRun(first.lang, bm25(as_asked), fusion == "language"))
+    named = identifiers.units(query)
+    if named:
+        runs.append(LexicalRun("", bm25(named), whole=True, identifiers=True))
     return runs
 
 
@@ -216,9 +230,12 @@ def fusion_lists(
             passage_langs = [str(hit.stored.metadata.get("lang", "")) for hit in run.hits]
             ranking = for_language(ranking, passage_langs, run.lang, covered, dense_votes[run.lang])
         lists.append(ranking)
-    lexical_langs = {run.lang for run in lexical}
+    lexical_langs = {run.lang for run in lexical if not run.identifiers}
     lexical_votes = Counter(run.lang for run in lexical)
     for lexical_run in lexical:
+        if lexical_run.identifiers:  # every language's passages, at its own weight
+            lists.append(Ranked([hit.chunk_id for hit in lexical_run.hits], IDENTIFIER_WEIGHT))
+            continue
         ranking = lexical_ranking(lexical_run, options.lexical_weighting, coverage)
         if language and len(lexical_langs) > 1:
             passage_langs = [passage_lang(hit.chunk_id) for hit in lexical_run.hits]

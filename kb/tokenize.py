@@ -2,10 +2,14 @@
 
 Chinese runs go through jieba's search-mode cut (whole words plus their shorter parts, so 注册资本 also matches
 注册 and 资本); Latin runs become lower-case words with a light plural strip; digits stay as tokens (article
-numbers, amounts). Full-width letters and digits are folded to half-width first. Stopwords of both languages go.
+numbers, amounts). Standard, regulation and code numbers stay whole (`kb.identifiers`: "GB/T 27341" is
+`gb/t27341` and `27341`, not `gb`, `t`, `27341`). Full-width letters and digits are folded to half-width first.
+Stopwords of both languages go.
 
 >>> tokenize("认证机构的注册资本 Registered capital of ＣＣＣ bodies")
 ['认证', '机构', '注册', '资本', '注册资本', 'registered', 'capital', 'ccc', 'body']
+>>> tokenize("Directive 2014/35/EU，依据GB/T 27341")
+['directive', '2014/35', 'eu', '依据', 'gb', 'gb/t27341', 'gb27341', '27341']
 """
 
 from __future__ import annotations
@@ -19,6 +23,11 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+from kb import identifiers
+
+# What `tokenize` does, as stamped into every saved BM25 index: an index made by other tokens is rebuilt from the
+# store when opened (v2: identifiers as units).
+TOKENIZER_VERSION = "tokens-v2"
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _RUN = re.compile(rf"[{_CJK}]+|[a-z0-9]+(?:['’][a-z]+)?")
 _CJK_RUN = re.compile(rf"[{_CJK}]+")
@@ -266,7 +275,19 @@ def normalise(text: str) -> str:
 def tokenize(text: str) -> list[str]:
     """Index/query tokens of `text`, in order of appearance, with repeats (BM25 counts them)."""
     tokens: list[str] = []
-    for match in _RUN.finditer(normalise(text)):
+    unified = unicodedata.normalize("NFKC", text)
+    cursor = 0
+    for found in identifiers.find(unified):
+        _words(unified[cursor : found.start].lower(), tokens)
+        tokens.extend(found.tokens)
+        cursor = found.end
+    _words(unified[cursor:].lower(), tokens)
+    return tokens
+
+
+def _words(folded: str, tokens: list[str]) -> None:
+    """Append the word tokens of normalised text that holds no identifier."""
+    for match in _RUN.finditer(folded):
         run = match.group()
         if _CJK_RUN.fullmatch(run):
             for word in _JIEBA.get().cut_for_search(run):
@@ -276,7 +297,6 @@ def tokenize(text: str) -> list[str]:
             word = latin_token(run)
             if word:
                 tokens.append(word)
-    return tokens
 
 
 def latin_token(run: str) -> str:

@@ -28,6 +28,7 @@ def built(tmp_path: Path) -> KnowledgeBase:
     kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
     Ingester(kb).sync([docs])
     FeedbackStore(kb.layout.feedback).add("CCC?", "yes [1]", ["x"], "up")
+    kb.layout.glossary.write_text("frobnicator\t注册资本\tthe site's own word\n", encoding="utf-8")
     return kb
 
 
@@ -46,7 +47,7 @@ def test_round_trip_keeps_every_passage_vector_and_ranking(built: KnowledgeBase,
     for cid, (text, meta, vector) in original.items():
         assert restored[cid][0] == text and restored[cid][1] == meta
         assert np.allclose(restored[cid][2], vector, atol=1e-6)
-    for query in ("认证机构的注册资本", "Saudi Arabia test report", "CCC"):
+    for query in ("认证机构的注册资本", "Saudi Arabia test report", "CCC", "Tell me about frobnicators"):
         for mode in ("hybrid", "dense", "lexical"):
             assert [h.chunk_id for h in again.search(query, k=5, mode=mode)] == [
                 h.chunk_id for h in built.search(query, k=5, mode=mode)
@@ -54,6 +55,7 @@ def test_round_trip_keeps_every_passage_vector_and_ranking(built: KnowledgeBase,
     restored = KBLayout(tmp_path / "restored")
     assert restored.manifest.read_bytes() == built.layout.manifest.read_bytes()
     assert FeedbackStore(restored.feedback).list()[0].question == "CCC?"
+    assert again.glossary().lookup("frobnicator")[0].note == "the site's own word"  # the site's glossary travels
     assert Ingester(again).documents() == Ingester(built).documents()
 
 

@@ -1,3 +1,7 @@
+import re
+
+from helpers import ROOT
+
 from kb.glossary import GLOSSARY_FILE, Glossary
 from kb.tokenize import tokenize
 
@@ -84,3 +88,99 @@ def test_the_shipped_glossary_keeps_every_concept_with_its_note() -> None:
     concepts = Glossary.load().concepts
     assert len(concepts) == len(lines)
     assert concepts[3].note == lines[3].split("\t")[2]
+
+
+def test_a_phrase_is_looked_up_whole_not_by_its_words() -> None:
+    """Issue 17: "notified body" was 通知 (notice), "declaration of conformity" 遵守, "shipment certificate" 装货."""
+    glossary = Glossary.load()
+    for phrase, term, not_as in [
+        ("notified body", "公告机构", "通知"),
+        ("declaration of conformity", "符合性声明", "遵守"),
+        ("shipment certificate", "批次证书", "装货"),
+        ("Which notified bodies may issue an EU-type examination certificate?", "公告机构", "通知"),
+        ("出口沙特每批货都要批次证书吗？", "批次证书", "装货"),  # a sentence: its terms in order (出口, 批次证书)
+    ]:
+        found = glossary.lookup(phrase)
+        assert term in [concept.chinese[0] for concept in found][:2], phrase
+        assert all(not_as not in concept.chinese for concept in found), phrase
+    assert glossary.mix("Who keeps the declaration of conformity of a notified body?") == (
+        "Who keeps the 符合性声明 of a 公告机构?"
+    )
+    assert glossary.translate(tokenize("shipment certificate")) == ["批次", "证书", "sc"]
+
+
+def test_a_chinese_term_names_the_concept_it_is_the_usual_term_of() -> None:
+    comply, conform = ("comply|observe", "遵守|符合"), ("conform|conformity", "符合")
+    glossary = Glossary.from_rows([comply, conform, ("loading", "装货|装运"), ("shipment", "装运")])
+    assert [c.english[0] for c in glossary.lookup("符合")] == ["conform", "comply"]
+    assert glossary.hints("产品符合标准，装运前检验") == [("符合", "conform"), ("装运", "shipment")]
+    # and an English phrase names its own concept, not the first one that shares its Chinese term
+    assert [c.english[0] for c in glossary.lookup("Does it conform before shipment?")] == ["conform", "shipment"]
+
+
+# Capitalised names in the corpus that are not schemes, bodies or document types: technology and chemistry, places,
+# numbering, and the words of longer names the glossary has whole (checked in PHRASES below).
+NOT_TERMS = {
+    "AV", "DC", "ESD", "GNSS", "ICT", "IT", "LED", "PCB", "PD", "PDF", "PV", "QR", "RF", "RFID", "USB", "XRF",
+    "BBP", "DBP", "DEHP", "DIBP", "PBB", "PBDE",
+    "NZ", "US",
+    "II", "III", "IV", "VIII", "IX", "XVII",
+    "AC", "AP", "CAP", "CM", "CS", "CU", "EE", "ENERGY", "ID", "STAR", "TR",
+}  # fmt: skip
+# Scheme, body and document names of several words the corpus uses; each must be a glossary phrase of its own.
+PHRASES = [
+    "CE marking", "UKCA marking", "UKNI mark", "notified body", "declaration of conformity",
+    "EU declaration of conformity", "UK declaration of conformity", "supplier's declaration of conformity",
+    "technical documentation", "technical file", "authorised representative", "economic operator",
+    "fulfilment service provider", "harmonised standards", "designated standards", "UK approved body",
+    "product certificate of conformity", "shipment certificate", "SABER platform", "G-mark",
+    "GSO Conformity Tracking Symbol", "CB Scheme", "CB test certificate", "CB test report", "CB report",
+    "national certification body", "CB Testing Laboratories", "Ex test report", "quality assessment report",
+    "IECEx certificate of conformity", "FCC ID", "Telecommunication Certification Body", "equipment authorization",
+    "ENERGY STAR", "nationally recognized testing laboratory", "Recognized Component", "ISI mark",
+    "Quality Control Order", "Compulsory Registration Scheme", "Authorised Indian Representative",
+    "Foreign Manufacturers Certification Scheme", "EAC mark", "TR CU", "unified register", "HS code",
+    "tariff code", "Eurasian Economic Union", "Low Voltage Directive", "EMC Directive", "Radio Equipment Directive",
+    "Machinery Directive", "partly completed machinery", "declaration of incorporation", "EU-type examination",
+    "Candidate List", "Safety Gate", "Cyber Resilience Act", "IECQ HSPM", "OIML-CS", "IAF MLA", "ILAC MRA",
+    "Global ACI MRA", "CQC mark", "China Environmental Labelling", "advanced certified enterprise", "IAF CertSearch",
+    "R-number", "CM/L number", "diamond PSE", "round PSE", "safety confirmation", "supplier's conformity confirmation",
+]  # fmt: skip
+
+
+def _corpus_bodies() -> str:
+    texts = []
+    for path in sorted((ROOT / "corpus").rglob("*")):
+        if path.suffix in (".md", ".csv") and path.name != "README.md":
+            text = path.read_text(encoding="utf-8")
+            texts.append(text.split("\n---\n", 1)[1] if text.startswith("---") else text)
+    return "\n".join(texts)
+
+
+def _names_it(glossary: Glossary, name: str) -> bool:
+    """Whether looking `name` up finds, first, a concept with a variant that contains it whole."""
+    key = tuple(tokenize(name))
+    found = glossary.lookup(name)
+    return bool(found) and any(_within(key, tuple(tokenize(variant))) for variant in found[0].english)
+
+
+def _within(needle: tuple[str, ...], hay: tuple[str, ...]) -> bool:
+    return any(hay[i : i + len(needle)] == needle for i in range(len(hay) - len(needle) + 1))
+
+
+def test_the_glossary_covers_every_scheme_body_and_document_the_corpus_names() -> None:
+    """Walks the corpus: every capitalised abbreviation or name in it (CE, UKCA, SABER, PCoC, NCBs, ExTR, ...)
+    is a glossary term, a standards family that prefixes identifiers (GB, EN, IS: kb.identifiers), or listed in
+    NOT_TERMS with the reason; and every multi-word name in PHRASES occurs in the corpus and is a phrase of its own."""
+    glossary = Glossary.load()
+    corpus = _corpus_bodies()
+    names = set(re.findall(r"(?<![A-Za-z0-9])([A-Z][A-Za-z&]*[A-Z][A-Za-z]*)(?![A-Za-z0-9])", corpus))
+    singular = {re.sub(r"(?<=[A-Z])s$", "", name) for name in names}  # NCBs, CBTLs, QCOs
+    prefixes = {name for name in singular if any("12345" in token for token in tokenize(f"{name} 12345"))}
+    missing = sorted(n for n in singular - NOT_TERMS - prefixes if not _names_it(glossary, n))
+    assert missing == [], f"corpus names the glossary lacks: {missing}"
+    assert sorted(NOT_TERMS - singular) == [], "NOT_TERMS lists names the corpus no longer uses"
+    absent = [phrase for phrase in PHRASES if phrase.lower() not in corpus.lower()]
+    assert absent == [], f"PHRASES the corpus does not use: {absent}"
+    unknown = [phrase for phrase in PHRASES if not _names_it(glossary, phrase)]
+    assert unknown == [], f"phrases the glossary does not have whole: {unknown}"

@@ -177,14 +177,13 @@ def test_markup_in_file_names_titles_and_sections_is_inert_in_the_sources_panel(
     assert "<script>" not in markdown and "&lt;script&gt;alert(1)" in markdown  # no tag for a Markdown viewer
 
 
-def test_markup_in_glossary_entries_is_inert_in_the_glossary_panel(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_markup_in_glossary_entries_is_inert_in_the_glossary_panel() -> None:
     import bot.web
     from kb.glossary import Glossary
 
     hostile = Glossary.from_rows([("<img src=x onerror=alert(1)>", "认证<script>alert(2)</script>", "</td><b>x")])
-    monkeypatch.setattr(bot.web, "shipped_glossary", lambda: hostile)
-    html = bot.web.render_glossary("认证", "en")
+    html = bot.web.render_glossary("认证", "en", hostile)  # a site's glossary.tsv is as untrusted as a document
     assert "<script>" not in html and "<img" not in html and "<b>" not in html
     assert "&lt;script&gt;" in html and html.count("<td>") == 3
-    assert bot.web.render_glossary("   ", "en") == ""
-    assert 'class="gl-none"' in bot.web.render_glossary("xyzzy", "zh")
+    assert bot.web.render_glossary("   ", "en", hostile) == ""
+    assert 'class="gl-none"' in bot.web.render_glossary("xyzzy", "zh", hostile)

@@ -100,3 +100,17 @@ def test_shipped_corpus_question_set_meets_the_measured_floors(corpus_kb: Knowle
     assert result["all"].hit_at_k >= 0.88 and result["all"].hit_at_1 >= 0.52
     assert result["cross-lingual"].hit_at_k >= 0.85 and result["cross-lingual"].hit_at_1 >= 0.58
     assert result["same-language"].hit_at_k >= 0.86
+
+
+def test_identifier_lookups_rank_the_passage_naming_the_identifier_first(corpus_kb: KnowledgeBase) -> None:
+    """benchmarks/identifier-questions.jsonl (40 questions naming GB/T 27341, 2014/35/EU, TR CU 020/2011, ...), as
+    benchmarks/eval_identifiers.py runs it (measured 2026-12-03: hit@1 1.000 on dev and held-out, 0.775 before
+    identifiers were tokens of their own with a ranking of their own); issue 17 asks for hit@1 >= 0.95."""
+    questions = load_questions(ROOT / "benchmarks" / "identifier-questions.jsonl")
+
+    def retrieve(question: Question) -> list[tuple[str, str]]:
+        return [(hit.meta.source, hit.text) for hit in corpus_kb.search(question.question, k=5)]
+
+    for split in ("dev", "heldout"):
+        result = evaluate([q for q in questions if q.split == split], retrieve, k=5)
+        assert result["all"].hit_at_1 >= 0.95, (split, result["all"].missed)
