@@ -17,6 +17,7 @@ environment and the flags and handed down every layer, and they are plain values
 | model_dir    | CERTKB_MODEL_DIR     | `$XDG_CACHE_HOME/certkb/models`: where the local model is assembled |
 | reranker     | CERTKB_RERANKER      | none; a local sentence-transformers CrossEncoder folder          |
 | translate    | CERTKB_TRANSLATE     | `1`: with a chat model, questions are also searched translated  |
+| ocr          | CERTKB_OCR           | `1`: scanned PDF pages and images are read with OCR when installed |
 
 The API key of an endpoint is read from CERTKB_LLM_API_KEY (or OPENAI_API_KEY) when the model is built, and is never
 part of the settings, so printing settings cannot leak it.
@@ -78,6 +79,7 @@ class Settings:
     model_dir: Path | None = None
     translate: bool = True
     reranker: str | None = None
+    ocr: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -99,6 +101,9 @@ class Settings:
         translate_raw = env.get("CERTKB_TRANSLATE", "1").strip().lower()
         if translate_raw not in ("1", "0", "true", "false", "yes", "no", "on", "off", ""):
             raise ConfigError(f"CERTKB_TRANSLATE must be 1 or 0, got {translate_raw!r}")
+        ocr_raw = env.get("CERTKB_OCR", "1").strip().lower()
+        if ocr_raw not in ("1", "0", "true", "false", "yes", "no", "on", "off", ""):
+            raise ConfigError(f"CERTKB_OCR must be 1 or 0, got {ocr_raw!r}")
         settings = cls(
             kb_dir=kb_dir,
             embedder=env.get("CERTKB_EMBEDDER") or None,
@@ -111,6 +116,7 @@ class Settings:
             model_dir=Path(env["CERTKB_MODEL_DIR"]).expanduser() if env.get("CERTKB_MODEL_DIR") else None,
             translate=translate_raw not in ("0", "false", "no", "off"),
             reranker=env.get("CERTKB_RERANKER") or None,
+            ocr=ocr_raw not in ("0", "false", "no", "off"),
         )
         settings.check()
         return settings
