@@ -257,13 +257,15 @@ class Ingester:
         chunks = self.chunker.chunk(document, doc_id, source)
         if not chunks:
             raise IngestError(f"{file.name}: no text to index after cleaning")
+        rereading = previous is not None and previous["doc_id"] == doc_id  # the same bytes, scans now read
+        if rereading:
+            del self.manifest.files[key]  # forgotten first: a kill before the end leaves a pending id to clean up
         self.manifest.pending[doc_id] = key
         self.manifest.save()
-        if previous is not None and previous["doc_id"] == doc_id:
-            self.kb.delete_where(doc_id=doc_id)  # the same bytes, now with their scanned pages read
-            previous = None
+        if rereading:
+            self.kb.delete_where(doc_id=doc_id)
         self.kb.add(chunks, progress=on_chunks)
-        if previous is not None:
+        if previous is not None and not rereading:
             self.kb.delete_where(doc_id=previous["doc_id"])
         self.manifest.files[key] = {
             "doc_id": doc_id,

@@ -13,6 +13,7 @@ import io
 import math
 import statistics
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -100,12 +101,14 @@ def image_pages(name: str, raw: bytes, settings: OcrSettings) -> list[Callable[[
     from PIL import UnidentifiedImageError
 
     try:
-        image = PILImage.open(io.BytesIO(raw))
-        count = getattr(image, "n_frames", 1)
+        with warnings.catch_warnings():  # Pillow only warns between its two limits: refuse those as well
+            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            image = PILImage.open(io.BytesIO(raw))
+            count = getattr(image, "n_frames", 1)
+    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
+        raise IngestError(f"{name} is refused as a decompression bomb: {exc}") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise IngestError(f"{name} is not a readable image (damaged, or not PNG, JPEG or TIFF): {exc}") from None
-    except PILImage.DecompressionBombError as exc:
-        raise IngestError(f"{name} is refused as a decompression bomb: {exc}") from None
     if image.format not in ("PNG", "JPEG", "TIFF", "MPO"):
         raise IngestError(f"{name} is a {image.format} image; certkb reads PNG, JPEG and TIFF")
     width, height = image.size

@@ -59,23 +59,31 @@ def test_two_columns_are_read_column_by_column_under_a_full_width_title() -> Non
         line("出口认证指南 Export certification guide", 300, 40, 760, h=56),
         line("- 1 -", 690, 1000, 60, h=24),
     ]
-    left_lines = ["CCC 是中国的强制性产品认证，列入目录", "的产品必须获证后方可出厂、销售、进口。", "The mark must be shown on the product."]
-    right_lines = ["欧盟的 CE 标志表示产品符合欧盟法规的", "基本要求，由制造商自我声明或经公告机构", "评定。CE marking is a self-declaration."]
+    left_lines = [
+        "CCC 是中国的强制性产品认证，列入目录",
+        "的产品必须获证后方可出厂、销售、进口。",
+        "The mark is on it.",
+    ]
+    right_lines = [
+        "欧盟的 CE 标志表示产品符合欧盟法规的",
+        "基本要求，由制造商自我声明或经公告机构",
+        "评定。CE is self-declared.",
+    ]
     for n, (a, b) in enumerate(zip(left_lines, right_lines, strict=True)):
         y = 150 + 50 * n
         boxes.append(line(b, right, y, width if n < 2 else 560))  # the right column first: order must not matter
         boxes.append(line(a, left, y, width if n < 2 else 540))
     assert page_paragraphs(boxes) == [
         "## 出口认证指南 Export certification guide",
-        "CCC 是中国的强制性产品认证，列入目录的产品必须获证后方可出厂、销售、进口。The mark must be shown on the product.",
-        "欧盟的 CE 标志表示产品符合欧盟法规的基本要求，由制造商自我声明或经公告机构评定。CE marking is a self-declaration.",
+        "CCC 是中国的强制性产品认证，列入目录的产品必须获证后方可出厂、销售、进口。The mark is on it.",
+        "欧盟的 CE 标志表示产品符合欧盟法规的基本要求，由制造商自我声明或经公告机构评定。CE is self-declared.",
         "- 1 -",
     ]
 
 
 def test_a_table_is_read_row_by_row_not_as_columns() -> None:
     rows = [("市场 Market", "标志 Mark", "期限 Time"), ("沙特 Saudi", "SABER", "45日"), ("欧盟 EU", "CE", "—")]
-    boxes = [line(cell, 100 + 400 * col, 100 + 60 * r, 180) for r, row in enumerate(rows) for col, cell in enumerate(row)]
+    boxes = [line(cell, 100 + 400 * c, 100 + 60 * r, 180) for r, row in enumerate(rows) for c, cell in enumerate(row)]
     assert page_paragraphs(boxes) == ["市场 Market 标志 Mark 期限 Time", "沙特 Saudi SABER 45日", "欧盟 EU CE —"]
 
 
