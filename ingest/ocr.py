@@ -102,6 +102,7 @@ class RapidOcrEngine:
             "use_cls": False,
             "det_limit_type": "max",
             "det_limit_side_len": self.detect_side,
+            "rec_batch_num": 1,  # batched, a short English line padded to a long Chinese one lost its spaces
         }
         if self.threads > 0:
             options.update(intra_op_num_threads=self.threads, inter_op_num_threads=1)
