@@ -9,13 +9,17 @@ engine reads real rendered text in test_ocr_real.py.
 from __future__ import annotations
 
 import io
+import os
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from helpers import ROOT
 from makefiles import ZH_LINES, make_image_pdf, make_pdf
 
 from ingest.chunker import Chunker
@@ -99,7 +103,7 @@ def test_with_ocr_off_scans_say_why_and_a_mixed_pdf_keeps_its_text(tmp_path: Pat
         load_document(make_image_pdf(tmp_path / "scan.pdf", [page_image(3)]), ocr=off)
     png = tmp_path / "notice.png"
     page_image(3).save(png)
-    with pytest.raises(EmptyDocumentError, match="notice.png is an image: its text can only be read with OCR, and OCR"):
+    with pytest.raises(EmptyDocumentError, match=r"notice\.png is an image: its text can only be read with OCR, and"):
         load_document(png, ocr=off)
     import pypdf
 
@@ -152,7 +156,10 @@ def test_a_failing_page_is_reported_and_the_other_pages_go_in(tmp_path: Path) ->
     assert doc.ocr is not None and doc.ocr.pages == 2
     assert doc.ocr.failed_pages == {2: "RuntimeError: onnxruntime: invalid input"}
     assert "page 2 failed: RuntimeError" in doc.ocr.summary()
-    assert [(c.meta.article, c.meta.page) for c in Chunker().chunk(doc, "d", "scan.pdf")] == [("第3条", 1), ("第5条", 3)]
+    assert [(c.meta.article, c.meta.page) for c in Chunker().chunk(doc, "d", "scan.pdf")] == [
+        ("第3条", 1),
+        ("第5条", 3),
+    ]
     with pytest.raises(EmptyDocumentError, match="no text found by OCR on its 1 scanned pages"):
         load_document(make_image_pdf(tmp_path / "one.pdf", [page_image(4)]), ocr=Ocr(PageEngine(fail_on=(4,))))
 
@@ -238,7 +245,7 @@ def test_a_truncated_image_fails_its_page_with_the_reason(tmp_path: Path) -> Non
     buffer = io.BytesIO()
     page_image(3, (600, 800)).save(buffer, format="PNG", compress_level=0)
     (tmp_path / "cut.png").write_bytes(buffer.getvalue()[:5000])
-    with pytest.raises(EmptyDocumentError, match="cut.png: OCR could not read it \\(page 1: .*truncated"):
+    with pytest.raises(EmptyDocumentError, match=r"cut\.png: OCR could not read it \(page 1: .*truncated"):
         load_document(tmp_path / "cut.png", ocr=Ocr(PageEngine()))
 
 
@@ -275,7 +282,7 @@ def test_a_500_page_scan_is_refused_before_any_page_is_read(tmp_path: Path) -> N
     assert engine.seen == []
     tiff = tmp_path / "fax.tif"
     page_image(3).save(tiff, save_all=True, append_images=[page_image(4)] * 4)
-    with pytest.raises(IngestError, match="fax.tif has 5 scanned pages to read with OCR, over the limit of 3"):
+    with pytest.raises(IngestError, match=r"fax\.tif has 5 scanned pages to read with OCR, over the limit of 3"):
         load_document(tiff, ocr=Ocr(engine, OcrSettings(max_pages=3)))
 
 
@@ -284,3 +291,57 @@ def test_settings_refuse_nonsense() -> None:
         OcrSettings(dpi=10)
     with pytest.raises(ValueError, match="confidence threshold"):
         OcrSettings(min_confidence=1.5)
+
+
+def _cli(*args: str, kb: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CERTKB_KB_DIR": str(kb)}
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, encoding="utf-8", env=env,
+        cwd=ROOT, timeout=300,
+    )  # fmt: skip
+
+
+def test_the_cli_turns_ocr_off_and_checks_its_limit(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    page_image(3).save(folder / "notice.png")
+    (folder / "guide.md").write_text("# 指南 Guide\n\n第一条 认证机构应当公正。\n", encoding="utf-8")
+    result = _cli("ingest", str(folder), "--no-ocr", "--embedder", "fake", kb=tmp_path / "kb")
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.startswith("added 1, updated 0, deleted 0, skipped 0, failed 1;")
+    assert (
+        "FAILED docs/notice.png: notice.png is an image: its text can only be read with OCR, and OCR is turned off"
+        in (result.stderr)
+    )
+    result = _cli("ingest", str(folder), "--ocr-max-pages", "0", "--embedder", "fake", kb=tmp_path / "kb")
+    assert result.returncode == 2 and "--ocr-max-pages: the OCR page limit must be at least 1" in result.stderr
+
+
+def test_ocr_settings_come_from_the_environment_and_a_missing_engine_says_how_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kb.errors import ConfigError
+    from kb.settings import Settings
+
+    assert Settings.from_env({"CERTKB_OCR": "0"}).ocr is False and Settings.from_env({}).ocr is True
+    with pytest.raises(ConfigError, match="CERTKB_OCR must be 1 or 0"):
+        Settings.from_env({"CERTKB_OCR": "maybe"})
+    assert Ocr.from_settings(Settings.from_env({"CERTKB_OCR": "off"})).off_reason.startswith("OCR is turned off")
+    import ingest.ocr
+
+    monkeypatch.setattr(ingest.ocr, "find_spec", lambda name: None)
+    off = Ocr.default()
+    assert (
+        not off.available
+        and off.off_reason == "OCR is not installed (install it with scripts/setup.sh, or: pip install 'certkb[ocr]')"
+    )
+
+
+def test_ocr_runs_on_the_headless_opencv_without_the_gui_build() -> None:
+    """The GUI build needs libGL, which servers lack; uv's override in pyproject.toml keeps it out of the install."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    pytest.importorskip("rapidocr_onnxruntime", reason="the ocr extra is not installed (Python 3.13+?)")
+    assert distribution("opencv-python-headless").version
+    with pytest.raises(PackageNotFoundError):
+        distribution("opencv-python")
