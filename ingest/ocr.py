@@ -40,14 +40,14 @@ class OcrSettings:
 
     `dpi`: the resolution PDF pages are rendered at (200 measured best for speed and accuracy, docs/ingestion.md);
     `min_confidence`: lines the engine is less sure of are dropped and counted in the report; `max_pages`: a file
-    with more scanned pages is refused before any is read (at a few seconds a page, 300 pages is a quarter of an
-    hour on 2 cores); `max_pixels`: an image larger than this is refused before it is decoded (a decompression
+    with more scanned pages is refused before any is read (at about 20 s a dense page on 2 cores, 200 pages take
+    an hour); `max_pixels`: an image larger than this is refused before it is decoded (a decompression
     bomb is a small file that decodes to gigabytes), and a PDF page is rendered at a lower resolution to fit.
     """
 
     dpi: int = 200
     min_confidence: float = 0.5
-    max_pages: int = 300
+    max_pages: int = 200
     max_pixels: int = 60_000_000
     threads: int = 0  # onnxruntime's threads per model; 0 for its default (the machine's cores)
 

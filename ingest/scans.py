@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 PageProgress = Callable[[int, int], None]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+SECONDS_PER_PAGE = 20  # a dense A4 page on 2 cores (docs/ingestion.md), for the estimate in the page-limit error
 
 
 @dataclass
@@ -64,7 +65,8 @@ def check_page_count(name: str, count: int, settings: OcrSettings) -> None:
     if count > settings.max_pages:
         raise IngestError(
             f"{name} has {count:,} scanned pages to read with OCR, over the limit of {settings.max_pages:,} a file "
-            f"(about {count * 4 / 60:,.0f} minutes on 2 cores); split it, or raise the limit with --ocr-max-pages"
+            f"(about {count * SECONDS_PER_PAGE / 60:,.0f} minutes on 2 cores); split it, or raise the limit with "
+            "--ocr-max-pages"
         )
 
 

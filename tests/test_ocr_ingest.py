@@ -277,7 +277,7 @@ def test_a_500_page_scan_is_refused_before_any_page_is_read(tmp_path: Path) -> N
         pdf.showPage()
     pdf.save()
     engine = PageEngine()
-    with pytest.raises(IngestError, match="has 500 scanned pages to read with OCR, over the limit of 300 a file"):
+    with pytest.raises(IngestError, match="has 500 scanned pages to read with OCR, over the limit of 200 a file"):
         load_document(tmp_path / "archive.pdf", ocr=Ocr(engine))
     assert engine.seen == []
     tiff = tmp_path / "fax.tif"
