@@ -130,29 +130,45 @@ def _side(line: OcrLine) -> float:
 
 
 def _gutters(boxes: list[_Box], body: float) -> list[float]:
-    """x positions of column gutters: strips at least 1.5 line heights wide that no line of a column crosses, with
-    enough column-filling lines on both sides. Empty for a single-column page. Lines wider than half the page (a
-    title) and short runs (a page number, a bullet) do not count: they may cross a gutter."""
+    """x positions of column gutters: strips at least 1.5 line heights wide that (almost) no line of a column
+    crosses, with enough column-filling lines on both sides. Empty for a single-column page. Lines wider than half
+    the page and short runs (a page number, a bullet) do not count, and a strip may be crossed by a few lines (a
+    title or heading centred over both columns): those are read as spanning the columns."""
     left, right = min(b.x0 for b in boxes), max(b.x1 for b in boxes)
     span = right - left
     narrow = [b for b in boxes if 3 * body <= b.width <= 0.55 * span]
     if span <= 0 or len(narrow) < 6 or len(narrow) < 0.6 * len(boxes):
         return []
-    covered = sorted((b.x0, b.x1) for b in narrow)
+    tolerance = max(1, len(narrow) // 20)
+    step = max(body / 4, 1.0)
     gaps: list[tuple[float, float]] = []
-    reach = covered[0][1]
-    for x0, x1 in covered[1:]:
-        if x0 - reach >= 1.5 * body:
-            gaps.append((reach, x0))
-        reach = max(reach, x1)
+    start: float | None = None
+    x = left
+    while x <= right:
+        open_strip = sum(1 for b in narrow if b.x0 < x < b.x1) <= tolerance
+        if open_strip and start is None:
+            start = x
+        elif not open_strip and start is not None:
+            if x - start >= 1.5 * body and start > left:
+                gaps.append((start, x))
+            start = None
+        x += step
     edges = [left, *(x for gap in gaps for x in gap), right]
     columns = [(edges[i], edges[i + 1]) for i in range(0, len(edges), 2)]
+    if len(columns) < 2:
+        return []
+    gutters = [(a + b) / 2 for a, b in gaps]
     for x0, x1 in columns:
-        inside = [b for b in narrow if b.x0 >= x0 - 1 and b.x1 <= x1 + 1]
-        too_narrow = x1 - x0 < max(0.25 * span, 12 * body)  # a column of text holds a dozen characters a line
-        if too_narrow or len(inside) < 3 or statistics.median(b.width for b in inside) < 0.5 * (x1 - x0):
+        inside = [
+            b for b in narrow if x0 <= (b.x0 + b.x1) / 2 <= x1 and not any(b.x0 < g < b.x1 for g in gutters)
+        ]
+        if len(inside) < 3:
+            return []
+        width = max(b.x1 for b in inside) - min(b.x0 for b in inside)
+        too_narrow = width < max(0.25 * span, 12 * body)  # a column of text holds a dozen characters a line
+        if too_narrow or statistics.median(b.width for b in inside) < 0.5 * width:
             return []  # a table's cells or a stray box, not columns of text
-    return [(a + b) / 2 for a, b in gaps]
+    return gutters
 
 
 def _rows(boxes: list[_Box]) -> list[_Row]:
