@@ -159,9 +159,7 @@ def _gutters(boxes: list[_Box], body: float) -> list[float]:
         return []
     gutters = [(a + b) / 2 for a, b in gaps]
     for x0, x1 in columns:
-        inside = [
-            b for b in narrow if x0 <= (b.x0 + b.x1) / 2 <= x1 and not any(b.x0 < g < b.x1 for g in gutters)
-        ]
+        inside = [b for b in narrow if x0 <= (b.x0 + b.x1) / 2 <= x1 and not any(b.x0 < g < b.x1 for g in gutters)]
         if len(inside) < 3:
             return []
         width = max(b.x1 for b in inside) - min(b.x0 for b in inside)
@@ -185,11 +183,44 @@ def _rows(boxes: list[_Box]) -> list[_Row]:
     return rows
 
 
+def _split_merged(boxes: list[_Box], gutters: list[float], body: float) -> list[_Box]:
+    """Boxes in which the engine ran a line of one column into the line beside it in the next (it does where both
+    reach a narrow gutter), cut in two at the gutter. Such a box is body-sized type that starts at its column's
+    left edge and crosses one gutter; a title or a heading over both columns (larger, or centred) is left whole.
+    The text is cut where the page's typical character width puts the start of the right part (CJK characters
+    are all one width; Latin text is cut at the nearest space)."""
+    out = []
+    for box in boxes:
+        crossed = [g for g in gutters if box.x0 < g < box.x1]
+        if len(crossed) != 1 or box.width < 3 * body or _is_heading(box.height, body) or len(box.text) < 2:
+            out.append(box)
+            continue
+        g = crossed[0]
+        left = [b for b in boxes if b.x1 <= g and b.x0 < g]
+        right = [b for b in boxes if b.x0 >= g]
+        if not left or not right or box.x0 > min(b.x0 for b in left) + 3 * body:
+            out.append(box)
+            continue
+        left_end, right_start = max(b.x1 for b in left), min(b.x0 for b in right)
+        # the right part starts at its column's edge and ends where the box does, so its width is known; the left
+        # part may end short of the gutter
+        per_char = statistics.median(b.width / len(b.text) for b in left + right if b.text)
+        cut = len(box.text) - round((box.x1 - max(right_start, box.x0)) / max(per_char, 1.0))
+        cut = min(max(cut, 1), len(box.text) - 1)
+        if box.text.isascii():
+            spaces = [i for i, c in enumerate(box.text) if c == " " and abs(i - cut) <= 6]
+            cut = min(spaces, key=lambda i: abs(i - cut)) if spaces else cut
+        out.append(_Box(box.x0, box.y0, min(left_end, box.x1), box.y1, box.text[:cut].rstrip()))
+        out.append(_Box(max(right_start, box.x0), box.y0, box.x1, box.y1, box.text[cut:].lstrip()))
+    return out
+
+
 def _reading_order(boxes: list[_Box], body: float) -> list[list[_Row]]:
     """The page's text blocks (each a list of rows, top to bottom) in reading order."""
     gutters = _gutters(boxes, body)
     if not gutters:
         return [_rows(boxes)]
+    boxes = _split_merged(boxes, gutters, body)
     spanning = sorted((b for b in boxes if any(b.x0 < g < b.x1 for g in gutters)), key=lambda b: b.cy)
     blocks: list[list[_Row]] = []
     top = -math.inf

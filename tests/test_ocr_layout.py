@@ -81,6 +81,22 @@ def test_two_columns_are_read_column_by_column_under_a_full_width_title() -> Non
     ]
 
 
+def test_a_box_the_engine_ran_across_the_gutter_is_cut_back_into_its_columns() -> None:
+    # 第n条 lines of 12 characters (34 px each) in two columns 60 px apart; the engine merged the third rows
+    left_text = ["一二三四五六七八九十甲乙", "子丑寅卯辰巳午未申酉戌亥", "（一）食品生产和加工，"]
+    right_text = ["天地玄黄宇宙洪荒日月盈昃", "辰宿列张寒来暑往秋收冬藏", "定的职责，承担有关工作。"]
+    boxes = [line("第一条 文章", 100, 40, 340)]
+    for n in range(2):
+        boxes.append(line(left_text[n], 100, 100 + 50 * n, 408))
+        boxes.append(line(right_text[n], 568, 100 + 50 * n, 408))
+    boxes.append(line(left_text[2] + right_text[2], 100, 200, 876))  # 11 + 12 characters, and the gutter
+    for n in range(3, 6):
+        boxes.append(line("左" * 12, 100, 100 + 50 * n, 408))
+        boxes.append(line("右" * 12, 568, 100 + 50 * n, 408))
+    text = "".join(page_paragraphs(boxes))
+    assert text == "第一条 文章" + "".join(left_text) + "左" * 36 + "".join(right_text) + "右" * 36
+
+
 def test_a_table_is_read_row_by_row_not_as_columns() -> None:
     rows = [("市场 Market", "标志 Mark", "期限 Time"), ("沙特 Saudi", "SABER", "45日"), ("欧盟 EU", "CE", "—")]
     boxes = [line(cell, 100 + 400 * c, 100 + 60 * r, 180) for r, row in enumerate(rows) for c, cell in enumerate(row)]
