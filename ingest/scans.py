@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 PageProgress = Callable[[int, int], None]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
-SECONDS_PER_PAGE = 20  # a dense A4 page on 2 cores (docs/ingestion.md), for the estimate in the page-limit error
+SECONDS_PER_PAGE = 20  # a dense A4 page on 2 busy cores (docs/ingestion.md), for the page-limit error's estimate
 
 
 @dataclass
