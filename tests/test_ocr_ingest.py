@@ -345,3 +345,16 @@ def test_ocr_runs_on_the_headless_opencv_without_the_gui_build() -> None:
     assert distribution("opencv-python-headless").version
     with pytest.raises(PackageNotFoundError):
         distribution("opencv-python")
+
+
+def test_the_admin_upload_takes_images_whose_content_matches_their_name() -> None:
+    from bot.service import check_upload
+    from kb.errors import ConfigError
+
+    png, tiff = io.BytesIO(), io.BytesIO()
+    page_image(3).save(png, format="PNG")
+    page_image(3).save(tiff, format="TIFF")
+    assert check_upload("notice.png", png.getvalue()) == "notice.png"
+    assert check_upload("report.TIF", tiff.getvalue()) == "report.tif"
+    with pytest.raises(ConfigError, match=r"photo\.jpg is not really a \.jpg file"):
+        check_upload("photo.jpg", png.getvalue())
