@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ingest.chunker import ChunkerSettings
+from ingest.ocr import Ocr, OcrSettings
 from ingest.pipeline import DEFAULT_MAX_BYTES, IngestReport
 from kb.errors import CertkbError, ConfigError, EmbedderMismatchError, KnowledgeBaseNotFoundError
 from kb.knowledge_base import KnowledgeBase
@@ -51,6 +52,28 @@ def _kb_options(parser: argparse.ArgumentParser, many: bool = False) -> None:
     parser.add_argument(
         "--reranker", metavar="DIR", help="rerank with a local sentence-transformers CrossEncoder (default none)"
     )
+
+
+def _ocr_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-ocr",
+        action="store_true",
+        help="do not read scanned PDF pages and images with OCR (they are reported instead; default $CERTKB_OCR)",
+    )
+    parser.add_argument(
+        "--ocr-max-pages",
+        type=int,
+        default=OcrSettings.max_pages,
+        metavar="N",
+        help=f"refuse a file with more scanned pages than this (default {OcrSettings.max_pages})",
+    )
+
+
+def _ocr(args: argparse.Namespace, settings: Settings) -> Ocr:
+    try:
+        return Ocr.from_settings(settings, max_pages=args.ocr_max_pages)
+    except ValueError as exc:
+        raise ConfigError(f"--ocr-max-pages: {exc}") from None
 
 
 def _filter_option(parser: argparse.ArgumentParser, purpose: str) -> None:
@@ -119,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MB",
         help=f"skip (and report) files larger than this (default {DEFAULT_MAX_BYTES // 2**20})",
     )
+    _ocr_options(ingest)
     _kb_options(ingest)
 
     search = commands.add_parser("search", help="ranked passages for a question")
@@ -199,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
         "rebuild", help="empty the knowledge base and re-ingest every document from where it came from"
     )
     rebuild.add_argument("--json", action="store_true", help="print the report as JSON")
+    _ocr_options(rebuild)
     _kb_options(rebuild)
 
     export = commands.add_parser("export", help="write the whole knowledge base to one .tar.gz file (a backup)")
@@ -293,6 +318,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         reranker=getattr(args, "reranker", None),
         translate=False if getattr(args, "no_translate", False) else None,
         stale_months=getattr(args, "stale_months", None),
+        ocr=False if getattr(args, "no_ocr", False) else None,
     )
 
 
@@ -332,6 +358,9 @@ class _Progress:
     def on_chunks(self, done: int, total: int) -> None:
         self._show(f"  embedding {done}/{total}")
 
+    def on_page(self, done: int, total: int) -> None:
+        self._show(f"  OCR page {done}/{total}")
+
     def _show(self, detail: str) -> None:
         if not self.enabled:
             return
@@ -365,6 +394,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from None
     if args.max_file_mb <= 0:
         raise ConfigError("--max-file-mb must be positive")
+    ocr = _ocr(args, settings)
     progress = _Progress()
     try:
         chunker, max_bytes = Chunker(chunking), int(args.max_file_mb * 2**20)
@@ -376,11 +406,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 max_bytes=max_bytes,
                 on_file=progress.on_file,
                 on_chunks=progress.on_chunks,
+                on_page=progress.on_page,
+                ocr=ocr,
             )
         else:
             kb = KnowledgeBase.open(settings=settings, create=True)
-            ingester = Ingester(kb, chunker=chunker, max_bytes=max_bytes)
-            report = ingester.sync(paths, on_file=progress.on_file, on_chunks=progress.on_chunks)
+            ingester = Ingester(kb, chunker=chunker, max_bytes=max_bytes, ocr=ocr)
+            report = ingester.sync(
+                paths, on_file=progress.on_file, on_chunks=progress.on_chunks, on_page=progress.on_page
+            )
     finally:
         progress.done()
     return _report(report, kb, args.json)
@@ -393,7 +427,19 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"Rebuilding from {', '.join(str(root) for root in roots)}")
 
-    kb, report = rebuild(_settings(args), on_roots=announce)
+    settings = _settings(args)
+    progress = _Progress()
+    try:
+        kb, report = rebuild(
+            settings,
+            on_roots=announce,
+            on_file=progress.on_file,
+            on_chunks=progress.on_chunks,
+            on_page=progress.on_page,
+            ocr=_ocr(args, settings),
+        )
+    finally:
+        progress.done()
     return _report(report, kb, args.json)
 
 
@@ -432,6 +478,8 @@ def _report(report: IngestReport, kb: KnowledgeBase, as_json: bool) -> int:
         f"skipped {len(report.skipped)}, failed {len(report.failed)}; {report.chunks} chunks written "
         f"in {report.seconds:.1f} s -> {kb.kb_dir}"
     )
+    for source, ocr in report.ocr.items():
+        print(f"  {source}: {ocr.summary()}")
     for source, reason in report.failed.items():
         print(f"  FAILED {source}: {reason}", file=sys.stderr)
     return report.exit_code

@@ -31,6 +31,7 @@ from bot.keys import ApiKey, KeyStore
 from bot.questions import FORMATS, QuestionItem, load_questions, parse_questions, set_name, shipped_sets
 from ingest.errors import IngestError
 from ingest.loaders import SUPPORTED_SUFFIXES, check_zip_container
+from ingest.ocr import Ocr
 from ingest.pipeline import FileProgress, Ingester, IngestReport, rebuild
 from kb.errors import BusyError, ConfigError
 from kb.files import write_atomic
@@ -56,7 +57,16 @@ MAX_PENDING_SEARCHES = 8
 ASKS_PER_MINUTE = 60  # per client address (behind a reverse proxy every user has the proxy's: raise it or use 0)
 
 # What a file must start with to be what its extension says (text formats are checked by decoding instead).
-_MAGIC = {".pdf": (b"%PDF-",), ".docx": (b"PK\x03\x04",), ".xlsx": (b"PK\x03\x04",)}
+_MAGIC = {
+    ".pdf": (b"%PDF-",),
+    ".docx": (b"PK\x03\x04",),
+    ".xlsx": (b"PK\x03\x04",),
+    ".png": (b"\x89PNG\r\n\x1a\n",),
+    ".jpg": (b"\xff\xd8\xff",),
+    ".jpeg": (b"\xff\xd8\xff",),
+    ".tif": (b"II*\x00", b"MM\x00*"),
+    ".tiff": (b"II*\x00", b"MM\x00*"),
+}
 
 
 @dataclass(frozen=True)
@@ -424,7 +434,7 @@ class ChatService:
             folder.mkdir(parents=True, exist_ok=True)
             for name, data in checked:
                 write_atomic(folder / name, data)
-            return Ingester(self.kb).sync([folder], on_file=on_file)
+            return Ingester(self.kb, ocr=Ocr.from_settings(self.settings)).sync([folder], on_file=on_file)
 
     def delete(self, source: str) -> int:
         with self._write_lock:

@@ -21,7 +21,7 @@ _PAGE_NUMBER = re.compile(
     r"(?:\s*[-–—])?\s*$",
     re.IGNORECASE,
 )
-_BLOCK_START = re.compile(
+BLOCK_START = re.compile(
     r"^(?:#{1,6}\s|第[零一二三四五六七八九十百千\d]+[编章节条]|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[）)]"
     r"|\d+(?:\.\d+)*[.、．]\s*\S|[-*•●]\s)"
 )
@@ -47,7 +47,8 @@ def running_headers(pages: list[list[str]]) -> set[str]:
     return {line for line, n in edges.items() if n >= max(3, len(pages) // 2)}
 
 
-def _join(left: str, right: str) -> str:
+def join_wrapped(left: str, right: str) -> str:
+    """Join a line broken by wrapping to the next: no space between CJK text, a hyphenated word made whole."""
     if not left or not right:
         return left + right
     if left.endswith("-") and left[-2:-1].isalpha() and right[:1].islower():
@@ -71,10 +72,10 @@ def unwrap(lines: list[str]) -> str:
     paragraphs: list[str] = []
     current = ""
     for line in content:
-        if current and _BLOCK_START.match(line):
+        if current and BLOCK_START.match(line):
             paragraphs.append(current)
             current = ""
-        current = _join(current, line)
+        current = join_wrapped(current, line)
         if len(line) < full:
             paragraphs.append(current)
             current = ""
@@ -120,3 +121,37 @@ def clean_extracted(pages: list[str]) -> tuple[str, list[int]]:
         starts.append(found if found >= 0 else cursor)
         cursor = max(cursor, starts[-1])
     return text, starts
+
+
+def clean_paragraph_pages(pages: list[list[str]]) -> tuple[str, list[int]]:
+    """Join pages that are already paragraphs (what OCR's layout step makes): drop page numbers and running
+    headers, and continue a paragraph that a page break cut mid-sentence. Returns the text and, for each page, the
+    offset where its text starts (as `clean_extracted` does)."""
+    furniture = running_headers(pages)
+    paragraphs: list[str] = []
+    starts: list[int] = []
+    length = 0  # len("\n\n".join(paragraphs)), kept as we go
+    for page in pages:
+        kept = [p.strip() for p in page if p.strip() and p.strip() not in furniture and not is_page_furniture(p)]
+        if not kept:
+            starts.append(length if paragraphs else 0)
+            continue
+        first = kept[0]
+        continues = (
+            paragraphs
+            and not _SENTENCE_END.search(paragraphs[-1])
+            and not paragraphs[-1].startswith("#")
+            and not BLOCK_START.match(first)
+        )
+        if continues:
+            joined = join_wrapped(paragraphs[-1], first)
+            starts.append(length + len(joined) - len(paragraphs[-1]) - len(first))
+            length += len(joined) - len(paragraphs[-1])
+            paragraphs[-1] = joined
+            kept = kept[1:]
+        else:
+            starts.append(length + 2 if paragraphs else 0)
+        for paragraph in kept:
+            length += len(paragraph) + (2 if paragraphs else 0)
+            paragraphs.append(paragraph)
+    return "\n\n".join(paragraphs), starts

@@ -4,17 +4,20 @@
 |-------------------------|-----------------------------------------------------------------------------|
 | .md .markdown .txt      | UTF-8 / GB18030 / Big5 detected; optional YAML front matter; hard-wrapped   |
 |                         | text (as extracted from a PDF) is unwrapped                                 |
-| .pdf                    | the text layer, page by page (pages kept), page numbers and running headers dropped |
+| .pdf                    | the text layer, page by page (pages kept), page numbers and running headers dropped; |
+|                         | pages without a text layer (scans) rendered and read with OCR                 |
+| .png .jpg .jpeg         | OCR (`ingest.ocr`): lines joined into paragraphs in reading order             |
+| .tif .tiff              | the same, every page of a multi-page TIFF (pages kept)                        |
 | .docx                   | paragraphs, headings (as Markdown headings) and tables, in document order   |
 | .html .htm              | headings, paragraphs, list items and tables; scripts, styles and navigation dropped |
 | .csv .xlsx              | one row per chunk, each value labelled with its column name                 |
 
 Front matter (Markdown and text) may set: title, doc_type (policy | law | standard | agreement | guide),
 jurisdiction (or market), lang, as_of, source_url, sources, the dates (effective, status, superseded_by, supersedes,
-changes), and `ingest: false` to skip a file. Formats that cannot carry front matter (a PDF, a spreadsheet) take the
-same keys from a sidecar file beside them, named after the file plus `.meta.yaml` (`agreements.csv.meta.yaml`); the
-sidecar wins over what the file itself says. Full-width digits and Latin letters are folded to half-width
-everywhere; CJK punctuation is kept.
+changes), and `ingest: false` to skip a file. Formats that cannot carry front matter (a PDF, an image, a
+spreadsheet) take the same keys from a sidecar file beside them, named after the file plus `.meta.yaml`
+(`agreements.csv.meta.yaml`, `notice.png.meta.yaml`); the sidecar wins over what the file itself says. Full-width
+digits and Latin letters are folded to half-width everywhere; CJK punctuation is kept.
 
 - `source_url`: the official page of the document's main source (an http(s) address).
 - `sources`: the sources it names, each a text or `{title: ..., url: ...}` (the official page of that source).
@@ -32,16 +35,29 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ingest.cleaner import clean_extracted, looks_hard_wrapped, normalise_width
+from ingest.cleaner import clean_extracted, clean_paragraph_pages, looks_hard_wrapped, normalise_width
 from ingest.encoding import decode
 from ingest.errors import EmptyDocumentError, IngestError, UnsupportedFileError
+from ingest.ocr import Ocr
+from ingest.scans import (
+    IMAGE_SUFFIXES,
+    OcrReport,
+    PageProgress,
+    check_page_count,
+    image_pages,
+    pdf_page_renderer,
+    read_pages,
+)
 from kb.dates import STATUSES, normalise_status, parse_date
 from kb.lang import document_language
 from kb.types import DatedChange, PassageMeta, SourceRef
+
+if TYPE_CHECKING:
+    from ingest.ocr import Image
 
 DOC_TYPES = ("policy", "law", "standard", "agreement", "guide")
 # Part of every document id (ingest.pipeline): a new metadata field re-reads every file on the next ingest, so a
@@ -62,6 +78,7 @@ class LoadedDocument:
     kind: str = "text"
     page_starts: tuple[int, ...] = ()
     encoding: str = ""
+    ocr: OcrReport | None = None  # scanned pages read (or left out) with OCR
 
     def page_at(self, offset: int) -> int | None:
         """The page number (1-based) holding the character at `offset`, or None for documents without pages."""
@@ -83,6 +100,7 @@ class Extracted:
     kind: str = "text"
     page_starts: tuple[int, ...] = ()
     encoding: str = ""
+    ocr: OcrReport | None = None
 
 
 def _front_matter(text: str, name: str) -> tuple[dict[str, Any], str]:
@@ -134,7 +152,31 @@ def load_text(path: Path, raw: bytes) -> Extracted:
     return Extracted(body, meta, encoding=encoding)
 
 
-def load_pdf(path: Path, raw: bytes) -> Extracted:
+MIN_TEXT_LAYER_CHARS = 20  # a page with less text than this and an image on it is a scan (with a stamped page number)
+
+
+def _page_images(page: Any) -> list[tuple[int, int]]:
+    """(width, height) of the images drawn directly on a PDF page, read from its resources without decoding them."""
+    sizes = []
+    try:
+        xobjects = page.get("/Resources", {}).get_object().get("/XObject", {}).get_object()
+        for ref in xobjects.values():
+            obj = ref.get_object()
+            if obj.get("/Subtype") == "/Image":
+                sizes.append((int(obj.get("/Width", 0)), int(obj.get("/Height", 0))))
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return sizes
+    return sizes
+
+
+def _is_scanned(text: str, page: Any) -> bool:
+    stripped = re.sub(r"\s+", "", text)
+    return not stripped or (len(stripped) < MIN_TEXT_LAYER_CHARS and bool(_page_images(page)))
+
+
+def load_pdf(path: Path, raw: bytes, ocr: Ocr, on_page: PageProgress | None = None) -> Extracted:
+    """The text layer page by page; pages without one (scans) are rendered and read with `ocr` when it is
+    available, and left out (and reported) when it is not. A PDF that is all scans without OCR has no text."""
     import pypdf
     from pypdf.errors import PdfReadError
 
@@ -143,6 +185,8 @@ def load_pdf(path: Path, raw: bytes) -> Extracted:
         if reader.is_encrypted and not reader.decrypt(""):
             raise IngestError(f"{path.name} is an encrypted PDF; save a copy without a password and ingest that")
         pages = [_newlines(page.extract_text() or "") for page in reader.pages]
+        scanned = [n for n, page in enumerate(reader.pages, start=1) if _is_scanned(pages[n - 1], page)]
+        images = {n: _page_images(reader.pages[n - 1]) for n in scanned}
         info = reader.metadata
         title = str(info.title) if info and info.title else ""
     except IngestError:
@@ -153,12 +197,89 @@ def load_pdf(path: Path, raw: bytes) -> Extracted:
         if "crypt" in str(exc).lower():
             raise IngestError(f"{path.name} is an encrypted PDF that cannot be opened without its password") from None
         raise IngestError(f"{path.name} is not a readable PDF: {exc}") from None
-    if not any(page.strip() for page in pages):
-        raise EmptyDocumentError(
-            f"{path.name}: no text found; the PDF is probably scanned images, and OCR is not enabled"
-        )
-    text, starts = clean_extracted(pages)
-    return Extracted(text, {"title": title} if title else {}, page_starts=tuple(starts))
+    meta = {"title": title} if title else {}
+    if not scanned:
+        text, starts = clean_extracted(pages)
+        return Extracted(text, meta, page_starts=tuple(starts))
+    if not ocr.available:
+        if len(scanned) == len(pages):
+            raise EmptyDocumentError(
+                f"{path.name}: no text found; the PDF is probably scanned images, and {ocr.off_reason}"
+            )
+        report = OcrReport(left_out=scanned, left_out_reason=ocr.off_reason)
+        text, starts = clean_extracted([("" if n in scanned else page) for n, page in enumerate(pages, 1)])
+        return Extracted(text, meta, page_starts=tuple(starts), ocr=report)
+
+    check_page_count(path.name, len(scanned), ocr.settings)
+    try:
+        render = pdf_page_renderer(raw, ocr.settings)
+    except Exception as exc:  # pdfium refuses what pypdf could read: report the scans, keep the text pages
+        render = None
+        render_error = f"cannot render the page: {exc}"
+
+    def decoder(number: int) -> Callable[[], Image]:
+        def decode() -> Image:
+            sizes = images.get(number, [])
+            if sum(w * h for w, h in sizes) > 4 * ocr.settings.max_pixels:
+                raise IngestError(
+                    f"its images hold {sum(w * h for w, h in sizes) / 1e6:,.0f} megapixels, over 4 x the OCR limit "
+                    "(a decompression bomb, or a scan at an absurd resolution)"
+                )
+            if render is None:
+                raise IngestError(render_error)
+            return render(number)
+
+        return decode
+
+    found, report = read_pages(ocr, [(n, decoder(n)) for n in scanned], on_page)
+    if not found and len(scanned) == len(pages):
+        reasons = "; ".join(f"page {n}: {why}" for n, why in list(report.failed_pages.items())[:3])
+        raise EmptyDocumentError(f"{path.name}: no text found by OCR on its {len(pages)} scanned pages ({reasons})")
+    text, starts = _combine(pages, found)
+    return Extracted(text, meta, page_starts=tuple(starts), ocr=report)
+
+
+def _combine(pages: list[str], ocr_pages: dict[int, list[str]]) -> tuple[str, list[int]]:
+    """A PDF whose pages are partly text layer and partly OCR: each run of consecutive pages of one kind is cleaned
+    as such (text lines unwrapped, OCR paragraphs joined), and the runs are put together in page order. Every page
+    that was neither read nor had text counts as an empty page of the run it is in."""
+    runs: list[tuple[bool, list[int]]] = []
+    for number in range(1, len(pages) + 1):
+        is_ocr = number in ocr_pages or (not pages[number - 1].strip() and bool(runs) and runs[-1][0])
+        if runs and runs[-1][0] == is_ocr:
+            runs[-1][1].append(number)
+        else:
+            runs.append((is_ocr, [number]))
+    texts: list[str] = []
+    starts: list[int] = []
+    offset = 0
+    for is_ocr, numbers in runs:
+        if is_ocr:
+            text, run_starts = clean_paragraph_pages([ocr_pages.get(n, []) for n in numbers])
+        else:
+            text, run_starts = clean_extracted([pages[n - 1] for n in numbers])
+        if not text.strip():
+            starts.extend(offset for _ in numbers)
+            continue
+        if texts:
+            offset += 2
+        starts.extend(offset + start for start in run_starts)
+        texts.append(text)
+        offset += len(text)
+    return "\n\n".join(texts), starts
+
+
+def load_image(path: Path, raw: bytes, ocr: Ocr, on_page: PageProgress | None = None) -> Extracted:
+    """A scanned page or a photo (PNG, JPEG, TIFF; each page of a multi-page TIFF), read with OCR."""
+    decoders = image_pages(path.name, raw, ocr.settings)  # a damaged or oversized image says so, OCR or not
+    if not ocr.available:
+        raise EmptyDocumentError(f"{path.name} is an image: its text can only be read with OCR, and {ocr.off_reason}")
+    found, report = read_pages(ocr, list(enumerate(decoders, start=1)), on_page)
+    if not found:
+        reasons = "; ".join(f"page {n}: {why}" for n, why in list(report.failed_pages.items())[:3])
+        raise EmptyDocumentError(f"{path.name}: OCR could not read it ({reasons})")
+    text, starts = clean_paragraph_pages([found.get(n, []) for n in range(1, len(decoders) + 1)])
+    return Extracted(text, page_starts=tuple(starts) if len(decoders) > 1 else (), ocr=report)
 
 
 def _table_row(header: list[str], values: list[Any]) -> str:
@@ -287,18 +408,20 @@ def load_html(path: Path, raw: bytes) -> Extracted:
 
 
 Loader = Callable[[Path, bytes], Extracted]
+ScanLoader = Callable[[Path, bytes, Ocr, PageProgress | None], Extracted]
 LOADERS: dict[str, Loader] = {
     ".md": load_text,
     ".markdown": load_text,
     ".txt": load_text,
-    ".pdf": load_pdf,
     ".docx": load_docx,
     ".html": load_html,
     ".htm": load_html,
     ".csv": load_csv,
     ".xlsx": load_xlsx,
 }
-SUPPORTED_SUFFIXES = tuple(LOADERS)
+# Formats that may hold scanned pages: they take the OCR reader and report progress page by page.
+SCAN_LOADERS: dict[str, ScanLoader] = {".pdf": load_pdf, **{suffix: load_image for suffix in IMAGE_SUFFIXES}}
+SUPPORTED_SUFFIXES = (*LOADERS, *SCAN_LOADERS)
 
 
 def _first_heading(text: str) -> str:
@@ -384,10 +507,18 @@ def _changes(value: Any, name: str) -> tuple[DatedChange, ...]:
     return tuple(changes)
 
 
-def load_document(path: Path, raw: bytes | None = None) -> LoadedDocument:
-    """Read one file; raises an `IngestError` subclass whose message says what is wrong with it."""
-    loader = LOADERS.get(path.suffix.lower())
-    if loader is None:
+def load_document(
+    path: Path, raw: bytes | None = None, *, ocr: Ocr | None = None, on_page: PageProgress | None = None
+) -> LoadedDocument:
+    """Read one file; raises an `IngestError` subclass whose message says what is wrong with it.
+
+    Scanned PDF pages and images are read with `ocr` (default: none, so they are reported as needing it);
+    `on_page(done, total)` follows the pages read.
+    """
+    suffix = path.suffix.lower()
+    loader = LOADERS.get(suffix)
+    scan_loader = SCAN_LOADERS.get(suffix)
+    if loader is None and scan_loader is None:
         raise UnsupportedFileError(
             f"{path.name}: unsupported file type {path.suffix or '(none)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
         )
@@ -395,7 +526,11 @@ def load_document(path: Path, raw: bytes | None = None) -> LoadedDocument:
         raw = path.read_bytes()
     if not raw.strip():
         raise EmptyDocumentError(f"{path.name} has no text (the file is empty)")
-    extracted = loader(path, raw)
+    if scan_loader is not None:
+        extracted = scan_loader(path, raw, ocr or Ocr.off("OCR is not enabled"), on_page)
+    else:
+        assert loader is not None
+        extracted = loader(path, raw)
     text = normalise_width(extracted.text)  # one character for one: page offsets stay valid
     if not text.strip():
         raise EmptyDocumentError(f"{path.name} has no text")
@@ -427,4 +562,5 @@ def load_document(path: Path, raw: bytes | None = None) -> LoadedDocument:
         kind=extracted.kind,
         page_starts=extracted.page_starts,
         encoding=extracted.encoding,
+        ocr=extracted.ocr,
     )

@@ -25,6 +25,8 @@ from typing import Any
 from ingest.chunker import Chunker
 from ingest.errors import IngestError
 from ingest.loaders import METADATA_VERSION, SIDECAR_SUFFIX, load_document, sidecar_path
+from ingest.ocr import Ocr
+from ingest.scans import OcrReport, PageProgress
 from kb.errors import CertkbError, ConfigError
 from kb.files import write_atomic
 from kb.knowledge_base import KnowledgeBase
@@ -47,6 +49,7 @@ class IngestReport:
     failed: dict[str, str] = field(default_factory=dict)
     chunks: int = 0
     seconds: float = 0.0
+    ocr: dict[str, OcrReport] = field(default_factory=dict)  # per file with scanned pages: what OCR did
 
     @property
     def exit_code(self) -> int:
@@ -128,12 +131,23 @@ def ingest_signature(chunker: Chunker) -> str:
 
 class Ingester:
     """Keeps a knowledge base in step with files and folders: `Ingester(kb).sync([Path("corpus")])` returns an
-    `IngestReport` (added, updated, deleted, skipped, failed with reasons)."""
+    `IngestReport` (added, updated, deleted, skipped, failed with reasons, and what OCR did per scanned file).
 
-    def __init__(self, kb: KnowledgeBase, chunker: Chunker | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    Scanned PDF pages and images are read with `ocr` (default `Ocr.default()`: OCR when installed). A file whose
+    scanned pages were left out because OCR was off is ingested again once OCR is on, though its bytes are the same.
+    """
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        chunker: Chunker | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        ocr: Ocr | None = None,
+    ) -> None:
         self.kb = kb
         self.chunker = chunker or Chunker()
         self.max_bytes = max_bytes
+        self.ocr = ocr if ocr is not None else Ocr.default()
         self.manifest = Manifest(kb.layout.manifest)
 
     def _finish_interrupted(self) -> None:
@@ -157,14 +171,17 @@ class Ingester:
         paths: Sequence[Path],
         on_file: FileProgress | None = None,
         on_chunks: ChunkProgress | None = None,
+        on_page: PageProgress | None = None,
     ) -> IngestReport:
+        """Bring the knowledge base in step with `paths`; `on_file(number, total, source)`, `on_page(done, total)`
+        (pages read with OCR) and `on_chunks(done, total)` follow the progress."""
         started = time.perf_counter()
         report = IngestReport()
         missing = [str(p) for p in paths if not p.exists()]
         if missing:
             raise ConfigError(f"no such file or folder: {', '.join(missing)}")
         with self.kb.batch():
-            self._sync(paths, report, on_file, on_chunks)
+            self._sync(paths, report, on_file, on_chunks, on_page)
             synced = {str(p.resolve()) for p in paths}
             if self.manifest.rebuilding and set(self.manifest.rebuilding) <= synced:
                 self.manifest.rebuilding = []  # an interrupted rebuild's folders are all in step again
@@ -178,6 +195,7 @@ class Ingester:
         report: IngestReport,
         on_file: FileProgress | None,
         on_chunks: ChunkProgress | None,
+        on_page: PageProgress | None = None,
     ) -> None:
         self._finish_interrupted()
         roots = [p.resolve() for p in paths]
@@ -190,7 +208,7 @@ class Ingester:
             if on_file:
                 on_file(number, len(todo), source)
             try:
-                self._sync_file(file, key, source, report, on_chunks)
+                self._sync_file(file, key, source, report, on_chunks, on_page)
             except IngestError as exc:
                 report.failed[source] = str(exc)
             except OSError as exc:
@@ -217,7 +235,13 @@ class Ingester:
         return removed
 
     def _sync_file(
-        self, file: Path, key: str, source: str, report: IngestReport, on_chunks: ChunkProgress | None
+        self,
+        file: Path,
+        key: str,
+        source: str,
+        report: IngestReport,
+        on_chunks: ChunkProgress | None,
+        on_page: PageProgress | None = None,
     ) -> None:
         size = file.stat().st_size
         if size > self.max_bytes:
@@ -227,20 +251,28 @@ class Ingester:
         extra = sidecar.read_bytes() if sidecar.is_file() else b""  # editing the sidecar re-ingests the file
         doc_id = document_id(key, data + b"\0" + extra, ingest_signature(self.chunker))
         previous = self.manifest.files.get(key) or self._moved(key, source)
-        if previous is not None and previous["doc_id"] == doc_id:
+        scans_now_readable = bool(previous and previous.get("scans_left_out")) and self.ocr.available
+        if previous is not None and previous["doc_id"] == doc_id and not scans_now_readable:
             report.skipped.append(source)
             return
-        document = load_document(file, data)
+        document = load_document(file, data, ocr=self.ocr, on_page=on_page)
+        if document.ocr is not None:
+            report.ocr[source] = document.ocr
         if document.extra.get("ingest") is False:
             report.skipped.append(source)
             return
         chunks = self.chunker.chunk(document, doc_id, source)
         if not chunks:
             raise IngestError(f"{file.name}: no text to index after cleaning")
+        rereading = previous is not None and previous["doc_id"] == doc_id  # the same bytes, scans now read
+        if rereading:
+            del self.manifest.files[key]  # forgotten first: a kill before the end leaves a pending id to clean up
         self.manifest.pending[doc_id] = key
         self.manifest.save()
+        if rereading:
+            self.kb.delete_where(doc_id=doc_id)
         self.kb.add(chunks, progress=on_chunks)
-        if previous is not None:
+        if previous is not None and not rereading:
             self.kb.delete_where(doc_id=previous["doc_id"])
         self.manifest.files[key] = {
             "doc_id": doc_id,
@@ -248,6 +280,8 @@ class Ingester:
             "chunks": len(chunks),
             "ingested": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
+        if document.ocr is not None and document.ocr.left_out:
+            self.manifest.files[key]["scans_left_out"] = len(document.ocr.left_out)
         del self.manifest.pending[doc_id]
         self.manifest.save()
         (report.updated if previous is not None else report.added).append(source)
@@ -289,6 +323,8 @@ def rebuild(
     on_roots: Callable[[list[Path]], None] | None = None,
     on_file: FileProgress | None = None,
     on_chunks: ChunkProgress | None = None,
+    on_page: PageProgress | None = None,
+    ocr: Ocr | None = None,
 ) -> tuple[KnowledgeBase, IngestReport]:
     """Empty the knowledge base at `settings.kb_dir` and ingest `paths` into it; without `paths`, every file and
     folder its current documents came from. `certkb ingest --rebuild`, `certkb rebuild` and the admin page's
@@ -334,5 +370,6 @@ def rebuild(
     else:
         KnowledgeBase.remove(settings=settings)
         kb = KnowledgeBase.open(settings=settings, create=True)
-    report = Ingester(kb, chunker=chunker, max_bytes=max_bytes).sync(roots, on_file=on_file, on_chunks=on_chunks)
+    ingester = Ingester(kb, chunker=chunker, max_bytes=max_bytes, ocr=ocr or Ocr.from_settings(settings))
+    report = ingester.sync(roots, on_file=on_file, on_chunks=on_chunks, on_page=on_page)
     return kb, report

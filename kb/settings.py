@@ -18,6 +18,7 @@ environment and the flags and handed down every layer, and they are plain values
 | reranker     | CERTKB_RERANKER      | none; a local sentence-transformers CrossEncoder folder          |
 | translate    | CERTKB_TRANSLATE     | `1`: with a chat model, questions are also searched translated  |
 | stale_months | CERTKB_STALE_MONTHS  | 12: an answer citing a document whose `as_of` is older says so; 0 off |
+| ocr          | CERTKB_OCR           | `1`: scanned PDF pages and images are read with OCR when installed |
 
 The API key of an endpoint is read from CERTKB_LLM_API_KEY (or OPENAI_API_KEY) when the model is built, and is never
 part of the settings, so printing settings cannot leak it.
@@ -81,6 +82,7 @@ class Settings:
     translate: bool = True
     reranker: str | None = None
     stale_months: int = DEFAULT_STALE_MONTHS
+    ocr: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -107,6 +109,9 @@ class Settings:
             stale_months = int(stale_raw) if stale_raw else DEFAULT_STALE_MONTHS
         except ValueError:
             raise ConfigError(f"CERTKB_STALE_MONTHS must be a whole number of months, got {stale_raw!r}") from None
+        ocr_raw = env.get("CERTKB_OCR", "1").strip().lower()
+        if ocr_raw not in ("1", "0", "true", "false", "yes", "no", "on", "off", ""):
+            raise ConfigError(f"CERTKB_OCR must be 1 or 0, got {ocr_raw!r}")
         settings = cls(
             kb_dir=kb_dir,
             embedder=env.get("CERTKB_EMBEDDER") or None,
@@ -120,6 +125,7 @@ class Settings:
             translate=translate_raw not in ("0", "false", "no", "off"),
             reranker=env.get("CERTKB_RERANKER") or None,
             stale_months=stale_months,
+            ocr=ocr_raw not in ("0", "false", "no", "off"),
         )
         settings.check()
         return settings

@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Create .venv beside this repository and install certkb into it with the pinned versions in constraints.txt.
-#   scripts/setup.sh            the application with the offline chat model (1.1 GB of model parts)
+#   scripts/setup.sh            the application with the offline chat model (1.1 GB of model parts) and OCR for
+#                               scanned PDFs and images (the ocr extra, 90 MB; skipped on Python 3.13+)
 #   scripts/setup.sh --dev      the same and everything the tests need
 #   scripts/setup.sh --no-llm   the application without the offline model (answers are extractive unless an
-#                               LLM endpoint is configured)
+#                               LLM endpoint is configured), with OCR
 # Safe to run again: an existing .venv is reused and only what is missing gets installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-extras="[local]"
+extras="[local,ocr]"
 case "${1:-}" in
   "") ;;
   --dev) extras="[dev]" ;;
-  --no-llm) extras="" ;;
+  --no-llm) extras="[ocr]" ;;
   *) echo "usage: scripts/setup.sh [--dev | --no-llm]" >&2; exit 2 ;;
 esac
 
@@ -28,6 +29,8 @@ fi
 if [ -d /opt/wheels ] && [ -z "${UV_FIND_LINKS:-}" ]; then
   export UV_FIND_LINKS=/opt/wheels
 fi
+# Run from this folder, so uv applies pyproject.toml's [tool.uv] override: OCR gets opencv-python-headless, never the
+# GUI build of OpenCV (which needs libGL, absent on most servers).
 .venv/bin/uv pip install --python .venv/bin/python --compile-bytecode --quiet \
   -c constraints.txt -e ".${extras}"
 if [ "$extras" = "[dev]" ] && ! command -v chromium >/dev/null; then

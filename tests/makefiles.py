@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 ZH_LINES = [
     "第十条 取得认证机构资质，应当符合下列条件：注册资本不得少于人民币３００万元，",
@@ -113,4 +114,35 @@ def make_csv(path: Path, encoding: str = "utf-8") -> Path:
         '"GCC, SASO",bilateral,"China; Saudi Arabia",认证 certification',
     ]
     path.write_bytes(("\n".join(rows) + "\n").encode(encoding))
+    return path
+
+
+CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+
+
+def render_page(lines: list[str], *, size: int = 34, width: int = 1400, indent: bool = True) -> Any:
+    """A scanned page as an image: `lines` set in a real CJK font (WenQuanYi Micro Hei), one per line, an article's
+    first line indented two characters as Chinese laws are. Headings start with "## " and are set larger."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    body = ImageFont.truetype(str(CJK_FONT), size)
+    heading = ImageFont.truetype(str(CJK_FONT), round(size * 1.6))
+    height = 120 + sum(round(size * (2.6 if line.startswith("## ") else 1.6)) for line in lines)
+    image = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(image)
+    y = 60.0
+    for line in lines:
+        if line.startswith("## "):
+            draw.text((60, y), line[3:], font=heading, fill=0)
+            y += size * 2.6
+            continue
+        x = 60 + (2 * size if indent and line.startswith("第") else 0)
+        draw.text((x, y), line, font=body, fill=0)
+        y += size * 1.6
+    return image
+
+
+def make_image_pdf(path: Path, pages: list[Any], dpi: int = 200) -> Path:
+    """An image-only PDF (no text layer), one page per image, as a scanner writes it."""
+    pages[0].save(path, save_all=True, append_images=pages[1:], resolution=dpi)
     return path

@@ -126,7 +126,7 @@ def test_bad_files_fail_alone_with_reasons_and_gbk_is_searchable(docs: Path, set
     assert set(reasons) == {"docs/empty.md", "docs/binary.txt", "docs/image.png", "docs/bad-front.md"}
     assert "empty" in reasons["docs/empty.md"]
     assert "binary" in reasons["docs/binary.txt"]
-    assert "unsupported file type .png" in reasons["docs/image.png"]
+    assert "image.png is not a readable image" in reasons["docs/image.png"]
     assert "YAML" in reasons["docs/bad-front.md"]
     assert kb.search("报检地点", k=1)[0].meta.source == "docs/gbk.txt"
 
