@@ -306,7 +306,7 @@ def render_sources(answer: Answer | None, ui: str) -> str:
             f"{_dated(c, t)}{_official(c, t)}"
             f'<blockquote class="src-quote">{_excerpt(c)}</blockquote>'
             f"{_terms(c, t)}"
-            f"<details><summary>{_esc(t['full'])}</summary>"
+            f'<details class="src-more"><summary>{_esc(t["full"])}</summary>'
             f'<div class="src-full">{_highlighted(c.text, c.quote_start, c.quote_end)}</div></details>'
             "</div>"
         )

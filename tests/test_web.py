@@ -112,8 +112,8 @@ def test_answers_show_citations_and_highlighted_sources(browser: Any, extractive
     shown = page.ask("Does Saudi Arabia accept test reports from Chinese labs?")
     assert shown[-1].startswith("The knowledge base says") and "[1]" in shown[-1]
     assert "SASO" in page.sources() or "Saudi" in page.sources()
-    page.page.click("#certkb-sources details summary >> nth=0")  # the full passage on demand
-    assert page.page.locator("#certkb-sources details[open] .src-full mark").count() == 1
+    page.page.click("#certkb-sources details.src-more summary >> nth=0")  # the full passage on demand
+    assert page.page.locator("#certkb-sources details.src-more[open] .src-full mark").count() == 1
     assert page.external == []
 
 
@@ -319,7 +319,7 @@ def test_the_sources_panel_scrolls_and_nothing_is_drawn_over_it(browser: Any, ex
     page = Page(browser, extractive_url)
     page.page.set_viewport_size({"width": 1280, "height": 720})
     page.ask("认证机构的注册资本要求是多少？")
-    page.page.click("#certkb-sources details summary >> nth=0")
+    page.page.click("#certkb-sources details.src-more summary >> nth=0")
     panel = page.page.locator("#certkb-sources")
     sizes = panel.evaluate("e => [e.scrollHeight, e.clientHeight, getComputedStyle(e).overflowY]")
     assert sizes[0] > sizes[1] and sizes[2] == "auto"  # taller than the panel: it scrolls
