@@ -538,15 +538,16 @@ class Answerer:
         return Answer(question, text, text, [], True, lang, self.backend, notices=[notice])
 
     def _evidence_spans(
-        self, query: str, lang: str, hits: list[Hit], asked: AskedFact | None = None
+        self, query: str, lang: str, hits: list[Hit], facts: Sequence[Sequence[int]] | None = None
     ) -> list[tuple[float, tuple[int, int]]]:
         """For each of the top passages, (similarity, span) of its sentence that best answers `query`.
 
         Each passage is compared with the version of the query in its own language (the glossary's Chinese terms
         put into an English question for a Chinese passage), so a passage is not preferred for being in the
-        asker's language. When the question asks for a kind of fact (`asked`: a period, a fee, a year), a sentence
-        that states one gains `FACT_BONUS`: "How long is the certificate valid?" is answered by the sentence with
-        the period, not by the one most like the question's other words.
+        asker's language. When the question asks for a kind of fact (a period, a fee, a year), `facts` holds each
+        passage's sentences that state one (`bot.asked.fact_sentences`), and they gain `FACT_BONUS`: "How long is the
+        certificate valid?" is answered by the sentence with the period, not by the one most like the question's
+        other words.
         """
         embedder = self.kb.embedder
         versions: dict[str, str] = {}
@@ -561,11 +562,11 @@ class Answerer:
         vectors = self._sentence_embeddings(texts)
         best: list[tuple[float, tuple[int, int]]] = []
         row = 0
-        for hit, spans in zip(hits, spans_of, strict=True):
+        for number, (hit, spans) in enumerate(zip(hits, spans_of, strict=True)):
             wanted = query_vectors[_passage_lang(hit)]
             scores = [float(vectors[row + i] @ wanted) for i in range(len(spans))]
             row += len(spans)
-            for i in fact_sentences(asked, hit.text) if asked is not None else []:
+            for i in facts[number] if facts is not None else []:
                 if i < len(scores):
                     scores[i] += FACT_BONUS
             index = max(range(len(spans)), key=lambda i: scores[i])
@@ -605,17 +606,19 @@ class Answerer:
         draws on the passages down to `FACT_DEPTH` that state one, and prefers the sentences that do. A notice goes
         on top with `_with_notice`."""
         candidates: list[Hit] = []
+        facts: list[list[int]] = []  # each candidate's sentences that state the kind of fact asked for
         seen: set[str] = set()
         for rank, hit in enumerate(hits):  # the same text stored twice is quoted once, from its better-ranked copy
             text = " ".join(hit.text.split())
             if text in seen:
                 continue
-            if len(candidates) < EVIDENCE_DEPTH or (
-                asked is not None and rank < FACT_DEPTH and states_fact(asked, hit.text)
-            ):
+            wanted = len(candidates) < EVIDENCE_DEPTH
+            found = fact_sentences(asked, hit.text) if asked is not None and (wanted or rank < FACT_DEPTH) else []
+            if wanted or found:
                 seen.add(text)
                 candidates.append(hit)
-        spans = self._evidence_spans(query, lang, candidates, asked) if candidates else []
+                facts.append(found)
+        spans = self._evidence_spans(query, lang, candidates, facts) if candidates else []
         chosen = choose_evidence([score for score, _ in spans], [_passage_lang(hit) for hit in candidates], lang)
         citations = [Citation.of(n, candidates[index], spans[index][1]) for n, index in enumerate(chosen, start=1)]
         body = self._quotes_body(citations, lang)
