@@ -80,3 +80,11 @@ SAMPLE_CHUNKS = [
         title="ISO 9001",
     ),
 ]
+
+
+# A law article of a superseded edition with its official page (the date and link tests, the sources panel's mark).
+SUPERSEDED_CAPITAL = make_chunk(
+    "old-capital", "第十条 认证机构的注册资本不得少于人民币300万元。", lang="zh",
+    title="认证认可条例（2016年）", status="superseded", superseded_by="认证认可条例（2023年修订）",
+    as_of="2026-11-01", source_url="https://flk.npc.gov.cn/",
+)  # fmt: skip

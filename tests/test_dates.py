@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from helpers import make_chunk
+from helpers import SUPERSEDED_CAPITAL, make_chunk
 
 from bot.answer import Answer, Answerer, Citation
 from bot.dated import Cited, date_citations
@@ -101,11 +101,7 @@ def test_the_notice_names_each_dated_document_once_in_the_answer_language() -> N
 def dated_kb(tmp_path: Path) -> KnowledgeBase:
     kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
     kb.add([
-        make_chunk(
-            "old-capital", "第十条 认证机构的注册资本不得少于人民币300万元。", lang="zh",
-            title="认证认可条例（2016年）", status="superseded", superseded_by="认证认可条例（2023年修订）",
-            as_of="2026-11-01", source_url="https://flk.npc.gov.cn/",
-        ),
+        SUPERSEDED_CAPITAL,
         make_chunk(
             "saber", "Every regulated product exported to Saudi Arabia needs a Product Certificate of Conformity "
             "issued through the SABER platform.", lang="en", title="Saudi Arabia guide", as_of="2020-01-01",

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import make_chunk
+from helpers import SUPERSEDED_CAPITAL, make_chunk
 from live import live_server
 
 from bot.answer import Answerer
@@ -205,13 +205,7 @@ def test_the_sources_panel_links_the_official_page_and_marks_a_superseded_source
     from bot.gate import Gate
 
     kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
-    kb.add([
-        make_chunk(
-            "old-capital", "第十条 认证机构的注册资本不得少于人民币300万元。", lang="zh",
-            title="认证认可条例（2016年）", status="superseded", superseded_by="认证认可条例（2023年修订）",
-            as_of="2026-11-01", source_url="https://flk.npc.gov.cn/",
-        )
-    ])  # fmt: skip
+    kb.add([SUPERSEDED_CAPITAL])
     settings = Settings.from_env().with_overrides(kb_dir=kb.kb_dir)
     with live_server(ChatService(settings, kb=kb, answerer=Answerer(kb, gate=Gate(threshold=0.0)))) as url:
         page = Page(browser, url)
