@@ -507,7 +507,6 @@ def build_ui(service: ChatService, catalog: Catalog | None = None) -> gr.Blocks:
     """The page over `service` (the default knowledge base, whose admin area it shows); with a `catalog` of several,
     a picker offers those the asker's key may read, and every answer, filter and question set follows it."""
     catalog = catalog or Catalog([service])
-    several = len(catalog.names()) > 1
     facets = service.facets()
     ui0 = "en"
     t = TEXT[ui0]
@@ -567,7 +566,9 @@ def build_ui(service: ChatService, catalog: Catalog | None = None) -> gr.Blocks:
                 share = gr.Textbox(label=t["share"], interactive=False, visible=False, buttons=["copy"],
                                    elem_id="certkb-share")  # fmt: skip
             with gr.Column(scale=2, min_width=300):
-                kb_choice = gr.Dropdown(catalog.names(), value=service.name, label=t["kb"], visible=several,
+                # hidden, and naming only the default, until the page's load has asked which ones this browser's
+                # key may read: the other knowledge bases' names are not in the page a restricted key is sent
+                kb_choice = gr.Dropdown([service.name], value=service.name, label=t["kb"], visible=False,
                                         elem_id="certkb-kb")  # fmt: skip
                 sets = service.question_sets
                 first_set = next(iter(sets), None)

@@ -389,11 +389,20 @@ class KnowledgeBase:
             terms = tokenize(name)
             if not terms or _ROMAN.fullmatch(name) or name in unknown:
                 continue
-            translated = glossary.translate(terms)
-            if all(index.knows(t) for t in terms) or (translated != terms and all(index.knows(t) for t in translated)):
+            if all(index.knows(t) for t in terms) or self._known_as_chinese(terms, glossary, index):
                 continue
             unknown.append(name)
         return unknown
+
+    @staticmethod
+    def _known_as_chinese(terms: list[str], glossary: Glossary, index: LexicalIndex) -> bool:
+        """Whether a passage holds one of the Chinese terms the glossary gives for the name `terms`: any one of its
+        variants will do ("SAMR": 市场监督管理部门 or 市场监管总局), not all of them at once."""
+        concept = glossary.by_key.get(tuple(terms))
+        if concept is not None:
+            return any(all(index.knows(t) for t in tokenize(term)) for term in concept.chinese)
+        translated = glossary.translate(terms)
+        return translated != terms and all(index.knows(t) for t in translated)
 
     def doc_ids(self) -> set[str]:
         """The ids of every document with at least one chunk in the store."""

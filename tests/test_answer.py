@@ -261,6 +261,11 @@ def test_names_no_passage_contains_count_against_answering(fake_kb: KnowledgeBas
         "EESS",
     ]
     assert fake_kb.unknown_names("CCC 认证要多久？") == []
+    # a name is known when a passage holds any one of the glossary's Chinese variants for it, here SAMR's short
+    # form 市场监管总局 and not 市场监督管理部门
+    assert fake_kb.unknown_names("How long does SAMR take?") == ["SAMR"]
+    fake_kb.add([make_chunk("samr", "市场监管总局应当自受理申请之日起45日内作出决定。", lang="zh")])
+    assert fake_kb.unknown_names("How long does SAMR take?") == []
     found = Hit.from_stored("c", "CCC ...", {"lang": "en", "source": "r.md"}, 0.1)
     found.dense_score = 0.9
     known, unknown = gate_features([found], "en"), gate_features([found], "en", ["RCM"])

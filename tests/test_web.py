@@ -550,4 +550,6 @@ def test_the_page_offers_the_knowledge_bases_the_key_may_read(browser: Any, tmp_
         page = opened(url, portal)  # granted only the public one: no picker, and nothing of the other
         page.wait_for_timeout(1000)
         assert not page.locator("#certkb-kb").is_visible()
+        config = page.evaluate("() => fetch('/config').then(r => r.text())")
+        assert '"internal"' not in config  # the other knowledge base is not even named in the page
         assert "TR-2026-17" not in ask(page, "内部检测报告 TR-2026-17")
