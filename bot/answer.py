@@ -55,6 +55,7 @@ from bot.prompts import Rendered, Template
 from bot.translate import QueryTranslator, make_translator
 from kb.dates import DEFAULT_STALE_MONTHS, DateWarning
 from kb.errors import ConfigError, LLMError
+from kb.glossary import Glossary
 from kb.glossary import shipped as shipped_glossary
 from kb.knowledge_base import KnowledgeBase
 from kb.lang import LANGUAGE_NAMES, base_language, detect_language, language_name
@@ -542,14 +543,17 @@ class Answerer:
     ) -> list[tuple[float, tuple[int, int]]]:
         """For each of the top passages, (similarity, span) of its sentence that best answers `query`.
 
-        Each passage is compared with the version of the query in its own language (the glossary's Chinese terms
-        put into an English question for a Chinese passage), so a passage is not preferred for being in the
-        asker's language. When the question asks for a kind of fact (a period, a fee, a year), `facts` holds each
+        A passage in the asker's language is compared with the question; a Chinese passage for an asker of another
+        language with the mean of two versions of it: the question as asked, which scores a passage in another
+        language too low, and the glossary-mixed one (its Chinese terms put in), which scores it too high (by
+        0.05-0.1 against the same facts in English: English askers were quoted Chinese twins of the English
+        passages). So a passage is preferred neither for being in the asker's language nor for not being in it.
+        When the question asks for a kind of fact (a period, a fee, a year), `facts` holds each
         passage's sentences that state one (`bot.asked.fact_sentences`), and they gain `FACT_BONUS`: "How long is the
         certificate valid?" is answered by the sentence with the period, not by the one most like the question's
         other words.
         """
-        embedder = self.kb.embedder
+        embedder, glossary = self.kb.embedder, self.kb.glossary()
         versions: dict[str, str] = {}
         spans_of: list[list[tuple[int, int]]] = []
         texts: list[str] = []
@@ -557,8 +561,13 @@ class Answerer:
             spans = passage_sentences(hit.text) or [(0, len(hit.text))]
             spans_of.append(spans)
             texts.extend(hit.text[s:e] for s, e in spans)
-            versions.setdefault(_passage_lang(hit), _query_for(query, lang, _passage_lang(hit)))
-        query_vectors = {code: embedder.embed_query(text) for code, text in versions.items()}
+            versions.setdefault(_passage_lang(hit), _query_for(query, lang, _passage_lang(hit), glossary))
+        asked = embedder.embed_query(query)
+        # the mean of the two similarities is the similarity to the mean of the two vectors
+        query_vectors = {
+            code: asked if text == query else (asked + embedder.embed_query(text)) / 2
+            for code, text in versions.items()
+        }
         vectors = self._sentence_embeddings(texts)
         best: list[tuple[float, tuple[int, int]]] = []
         row = 0
@@ -621,6 +630,9 @@ class Answerer:
         spans = self._evidence_spans(query, lang, candidates, facts) if candidates else []
         chosen = choose_evidence([score for score, _ in spans], [_passage_lang(hit) for hit in candidates], lang)
         citations = [Citation.of(n, candidates[index], spans[index][1]) for n, index in enumerate(chosen, start=1)]
+        for c in citations:  # a Chinese quote's terms in English, from this knowledge base's glossary (`_terms_line`)
+            if lang != "zh" and c.meta.lang.startswith("zh"):
+                c.terms = self.kb.glossary().hints(c.quote)
         body = self._quotes_body(citations, lang)
         return Answer(question, _with_sources(body, citations, lang), body, citations, False, lang, "none")
 
@@ -899,11 +911,11 @@ def _passage_lang(hit: Hit) -> str:
     return base_language(hit.meta.lang)
 
 
-def _query_for(query: str, lang: str, passage_lang: str) -> str:
+def _query_for(query: str, lang: str, passage_lang: str, glossary: Glossary) -> str:
     """The version of the query to compare a passage in `passage_lang` with: the glossary-mixed one for a Chinese
     passage and a question in another language (cross-language similarity ranks sentences worse)."""
     if passage_lang == "zh" and lang != "zh":
-        return shipped_glossary().mix(query)
+        return glossary.mix(query)
     return query
 
 
