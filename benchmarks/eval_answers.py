@@ -19,6 +19,7 @@ whose body is English, polarity (qualified yes/no questions), topic-switch follo
   knowledge base it names, with a dev and a held-out split;
 - heldout: benchmarks/answer-heldout-s7.jsonl (61 questions of all those kinds over both knowledge bases, written
   in session 7 before that session's answer changes by a helper who did not read the answer code);
+- heldout8: benchmarks/answer-heldout-s8.jsonl (60 more, written the same way at the start of session 8);
 - examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
@@ -130,7 +131,8 @@ def answer_table(records: list[AnswerRecord]) -> dict[str, Any]:
     return groups
 
 
-SETS = ("realdocs", "corpus", "behaviour", "heldout", "examples")
+SETS = ("realdocs", "corpus", "behaviour", "heldout", "heldout8", "examples")
+HELDOUT = {"heldout": "answer-heldout-s7.jsonl", "heldout8": "answer-heldout-s8.jsonl"}
 
 
 def question_sets(args: argparse.Namespace) -> dict[str, tuple[str, list[Question]]]:
@@ -145,10 +147,11 @@ def question_sets(args: argparse.Namespace) -> dict[str, tuple[str, list[Questio
         behaviour = load_questions(ROOT / "benchmarks" / "answer-behaviour.jsonl")
         for kb in ("realdocs", "corpus"):
             sets[f"behaviour-{kb}"] = (kb, [q for q in behaviour if q.kb == kb])
-    if "heldout" in chosen:  # written in session 7 before that session's answer changes, never tuned to
-        heldout = load_questions(ROOT / "benchmarks" / "answer-heldout-s7.jsonl")
-        for kb in ("realdocs", "corpus"):
-            sets[f"heldout-{kb}"] = (kb, [q for q in heldout if q.kb == kb])
+    for name, file in HELDOUT.items():  # written before a session's answer changes, never tuned to
+        if name in chosen:
+            heldout = load_questions(ROOT / "benchmarks" / file)
+            for kb in ("realdocs", "corpus"):
+                sets[f"{name}-{kb}"] = (kb, [q for q in heldout if q.kb == kb])
     if "examples" in chosen:
         examples = [
             Question(id=f"example-{n}", lang=detect_language(text), question=text, kind="example")
@@ -174,7 +177,7 @@ def main() -> None:
 
     out: dict[str, Any] = {"date": time.strftime("%Y-%m-%d")}
     kbs = {"realdocs": open_kb("certkb-kb-450-120", realdocs_files())}
-    if args.calibrate or set(args.set or SETS) & {"corpus", "behaviour", "heldout", "examples"}:
+    if args.calibrate or set(args.set or SETS) & {"corpus", "behaviour", "heldout", "heldout8", "examples"}:
         kbs["corpus"] = open_kb("certkb-corpus", [corpus_dir()])
     if args.calibrate:
         realdocs_rows = features(kbs["realdocs"], load_questions(args.questions))
