@@ -548,6 +548,11 @@ class Answerer:
         language too low, and the glossary-mixed one (its Chinese terms put in), which scores it too high (by
         0.05-0.1 against the same facts in English: English askers were quoted Chinese twins of the English
         passages). So a passage is preferred neither for being in the asker's language nor for not being in it.
+
+        Each sentence is embedded behind its passage's title and section ("KC mark › Who runs it: It is run by the
+        RRA."): a sentence rarely names its own subject, and without it the sentence most like the question was
+        often one that repeats the question's words rather than the one that answers it.
+
         When the question asks for a kind of fact (a period, a fee, a year), `facts` holds each
         passage's sentences that state one (`bot.asked.fact_sentences`), and they gain `FACT_BONUS`: "How long is the
         certificate valid?" is answered by the sentence with the period, not by the one most like the question's
@@ -560,7 +565,8 @@ class Answerer:
         for hit in hits:
             spans = passage_sentences(hit.text) or [(0, len(hit.text))]
             spans_of.append(spans)
-            texts.extend(hit.text[s:e] for s, e in spans)
+            heading = _heading(hit)
+            texts.extend(heading + hit.text[s:e] for s, e in spans)
             versions.setdefault(_passage_lang(hit), _query_for(query, lang, _passage_lang(hit), glossary))
         asked = embedder.embed_query(query)
         # the mean of the two similarities is the similarity to the mean of the two vectors
@@ -905,6 +911,12 @@ def _quote_blocks(citations: list[Citation], lang: str, translated: dict[int, st
                 block += "\n>\n> " + terms
         blocks.append(block)
     return "\n>\n".join(blocks), foreign
+
+
+def _heading(hit: Hit) -> str:
+    """ "title › section: ", what a passage's sentences are about, put before each one to embed it."""
+    parts = [part for part in (hit.meta.title, hit.meta.section) if part]
+    return " › ".join(parts) + ": " if parts else ""
 
 
 def _passage_lang(hit: Hit) -> str:
