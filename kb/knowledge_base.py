@@ -141,6 +141,9 @@ class KnowledgeBase:
         self._batch: _Write | None = None
         self._languages: tuple[str, dict[str, float]] | None = None
         self.reranker: Reranker | None = None  # see kb.rerank; set by `open` from the settings' `reranker`
+        # Search an embedded store's vectors exactly in memory (kb.dense); False asks Chroma's HNSW index, as for a
+        # Chroma server (`Settings.exact_search`; for comparisons, or a host short of memory: 20k passages ~60 MB).
+        self.exact_search = True
 
     # ---- opening -------------------------------------------------------------------------------------------
 
@@ -232,11 +235,12 @@ class KnowledgeBase:
                 store.open()
                 cls._check_collection(store, known, kb_dir)
 
-            if url is None and layout.dense.is_file() and layout.chroma.is_dir():
+            if url is None and settings.exact_search and layout.dense.is_file() and layout.chroma.is_dir():
                 store.check_on_first_use(check)  # a search from the saved indexes needs no Chroma (kb.dense)
             else:
                 check()
         kb = cls(kb_dir, store, chosen, record)
+        kb.exact_search = settings.exact_search
         if settings.reranker:
             kb.reranker = CrossEncoderReranker(settings.reranker)
         return kb
@@ -326,7 +330,7 @@ class KnowledgeBase:
         files for the store's contents (`_saved_indexes`), and a write killed half-way leaves none to mislead."""
         current = self._store_revision()
         lexical = self._lexical_index(current)
-        dense = self._dense_in_memory(current) if self.store.url is None else None
+        dense = self._dense_in_memory(current) if self._exact else None
         self._forget_saved()
         revision = uuid.uuid4().hex
         self.store.update_metadata(revision=revision)
@@ -468,7 +472,7 @@ class KnowledgeBase:
             self.store.open(
                 create_metadata={"embedder": self.record["embedder"], "dim": self.record["dim"], "revision": "new"}
             )
-            dense = DenseIndex(int(self.record["dim"])) if self.store.url is None else None
+            dense = DenseIndex(int(self.record["dim"])) if self._exact else None
             self._end_write(_Write(LexicalIndex(), dense, "new"))
 
     # ---- the lexical index ---------------------------------------------------------------------------------
@@ -476,6 +480,11 @@ class KnowledgeBase:
     @staticmethod
     def _filter_meta(meta: dict[str, Any]) -> dict[str, str]:
         return {key: str(meta[key]) for key in FILTER_FIELDS if key in meta}
+
+    @property
+    def _exact(self) -> bool:
+        """Whether this handle keeps the dense index: an embedded store, with exact search on."""
+        return self.store.url is None and self.exact_search
 
     def _store_revision(self) -> str:
         return str(self.store.metadata().get("revision", ""))
@@ -487,13 +496,13 @@ class KnowledgeBase:
         the dense file before it touches the store and saves it again after the BM25 file, so matching stamps mean
         no write has happened since, nor is under way (`_begin_write`). Otherwise the store's revision decides.
         """
-        if self.store.url is None:
+        if self._exact:
             saved = self._saved_indexes()
             if saved is not None:
                 return saved
         revision = self._store_revision()
         lexical = self._lexical_index(revision)
-        if self.store.url is not None:
+        if not self._exact:
             return lexical, None
         dense = self._dense_in_memory(revision)
         if dense is None:
