@@ -331,6 +331,8 @@ class KnowledgeBase:
         current = self._store_revision()
         lexical = self._lexical_index(current)
         dense = self._dense_in_memory(current) if self._exact else None
+        if dense is None and self._exact and self.store.count() == 0:
+            dense = DenseIndex(int(self.record["dim"]))  # a new knowledge base: kept from its first write on
         self._forget_saved()
         revision = uuid.uuid4().hex
         self.store.update_metadata(revision=revision)

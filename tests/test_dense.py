@@ -17,6 +17,7 @@ from helpers import ROOT, SAMPLE_CHUNKS, make_chunk
 from kb.dense import DenseIndex
 from kb.embedders import get_embedder
 from kb.knowledge_base import KnowledgeBase
+from kb.settings import Settings
 from kb.store import StoredChunk
 
 QUESTIONS = [
@@ -176,3 +177,21 @@ def test_an_old_knowledge_base_without_the_saved_index_builds_it(fake_kb: Knowle
 def test_sample_chunks_all_found(fake_kb: KnowledgeBase) -> None:
     for chunk in SAMPLE_CHUNKS:
         assert dense_ids(fake_kb, chunk.text)[0] == chunk.chunk_id
+
+
+def test_a_new_knowledge_base_keeps_its_dense_index_from_the_first_write(tmp_path: Path) -> None:
+    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
+    kb.add(SAMPLE_CHUNKS[:3])
+    assert kb.layout.dense.is_file()  # saved by the write, not left for the first search to rebuild from Chroma
+    probe = "import sys; kb.search('认证', k=1); print('chromadb' in sys.modules)"
+    assert run_python(probe, kb.kb_dir).stdout.strip() == "False"
+
+
+def test_exact_search_off_asks_chroma_and_finds_the_same(fake_kb: KnowledgeBase) -> None:
+    hnsw = KnowledgeBase.open(fake_kb.kb_dir, settings=Settings.from_env({"CERTKB_EXACT_SEARCH": "0"}))
+    for question in QUESTIONS:
+        assert dense_ids(hnsw, question) == dense_ids(fake_kb, question)
+    hnsw.add([make_chunk("iso-17065", PAST, lang="zh")])  # a write without the dense index: the file goes
+    assert not fake_kb.layout.dense.exists()
+    assert dense_ids(KnowledgeBase.open(fake_kb.kb_dir), PAST)[0] == "iso-17065"  # rebuilt from Chroma
+    assert fake_kb.layout.dense.is_file()
