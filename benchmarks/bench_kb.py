@@ -25,6 +25,8 @@ import os
 import random
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -36,7 +38,6 @@ from common import ROOT, realdocs_files, summary_ms
 
 from ingest.chunker import Chunker
 from ingest.loaders import load_document
-from kb.dense import DenseIndex
 from kb.embedders import Embedder, Vectors, get_embedder
 from kb.evaluation import load_questions
 from kb.knowledge_base import KnowledgeBase
@@ -66,10 +67,27 @@ class ReplayEmbedder(Embedder):
         return self.queries[text]
 
 
-def rss_mb() -> float:
-    """This process's resident memory now, in MB (Linux)."""
+RSS_PROBE = """
+import os, sys
+from pathlib import Path
+from kb.dense import DenseIndex
+def rss():
     with open("/proc/self/statm", encoding="ascii") as handle:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+before = rss()
+index = DenseIndex.load(Path(sys.argv[1]))
+assert index is not None
+print(rss() - before)
+"""
+
+
+def dense_rss_mb(path: Path) -> float:
+    """What loading the dense index adds to a fresh process's resident memory, in MB (Linux)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", RSS_PROBE, str(path)], capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise SystemExit(f"measuring the dense index's memory failed: {done.stderr[-500:]}")
+    return float(done.stdout)
 
 
 def real_chunks() -> list[Chunk]:
@@ -158,10 +176,7 @@ def main() -> None:
                     kb.add(synth_chunks[start : start + 40])
             add_s = time.perf_counter() - started
             replay = ReplayEmbedder(embedder, synth_vectors)
-            before = rss_mb()
-            loaded = DenseIndex.load(folder / "kb" / "dense.npz")
-            dense_rss = rss_mb() - before
-            del loaded
+            dense_rss = dense_rss_mb(folder / "kb" / "dense.npz")
             hnsw_settings = Settings.from_env({"CERTKB_EXACT_SEARCH": "0", "CERTKB_THREADS": str(threads)})
             handles = {
                 "hnsw": KnowledgeBase.open(folder / "kb", embedder=replay, settings=hnsw_settings),
