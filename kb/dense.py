@@ -47,6 +47,14 @@ class DenseIndex:
         self._matrix: Matrix | None = None  # the rows stacked, rebuilt after a write
         self._codes: dict[str, tuple[dict[str, int], npt.NDArray[np.int32]]] = {}  # per field, rebuilt too
 
+    def copy(self) -> DenseIndex:
+        """An index a write can change while searches go on reading this one (the rows are shared: a write
+        replaces rows, it never changes one)."""
+        twin = DenseIndex(self.dim)
+        twin._chunks, twin._rows, twin._position = list(self._chunks), list(self._rows), dict(self._position)
+        twin._matrix, twin._codes = self._matrix, dict(self._codes)
+        return twin
+
     def __len__(self) -> int:
         return len(self._chunks)
 

@@ -331,6 +331,7 @@ class KnowledgeBase:
         current = self._store_revision()
         lexical = self._lexical_index(current)
         dense = self._dense_in_memory(current) if self._exact else None
+        dense = dense.copy() if dense is not None else None  # searches in other threads read the one they have
         if dense is None and self._exact and self.store.count() == 0:
             dense = DenseIndex(int(self.record["dim"]))  # a new knowledge base: kept from its first write on
         self._forget_saved()

@@ -195,3 +195,15 @@ def test_exact_search_off_asks_chroma_and_finds_the_same(fake_kb: KnowledgeBase)
     assert not fake_kb.layout.dense.exists()
     assert dense_ids(KnowledgeBase.open(fake_kb.kb_dir), PAST)[0] == "iso-17065"  # rebuilt from Chroma
     assert fake_kb.layout.dense.is_file()
+
+
+def test_a_write_changes_a_copy_so_searches_under_way_keep_theirs() -> None:
+    index = DenseIndex(2)
+    index.add(StoredChunk("a", "认证", {"lang": "zh"}), np.array([1.0, 0.0]))
+    index.add(StoredChunk("b", "CE mark", {"lang": "en"}), np.array([0.0, 1.0]))
+    before = [s.chunk_id for s, _ in index.search(np.array([1.0, 0.2]), 2, {"lang": ["zh", "en"]})]
+    written = index.copy()
+    written.remove("a")
+    written.add(StoredChunk("c", "混合（mixed）", {"lang": "zh"}), np.array([1.0, 0.1]))
+    assert [s.chunk_id for s, _ in index.search(np.array([1.0, 0.2]), 2, {"lang": ["zh", "en"]})] == before
+    assert [s.chunk_id for s, _ in written.search(np.array([1.0, 0.2]), 2, {"lang": ["zh"]})] == ["c"]
