@@ -139,6 +139,7 @@ class KnowledgeBase:
         self._dense_revision: str | None = None
         self._saved_state: tuple[tuple[int, int, int], tuple[int, int, int]] | None = None
         self._batch: _Write | None = None
+        self._writing_now = False  # this handle is writing: its searches read the indexes from before the write
         self._languages: tuple[str, dict[str, float]] | None = None
         self.reranker: Reranker | None = None  # see kb.rerank; set by `open` from the settings' `reranker`
         # Search an embedded store's vectors exactly in memory (kb.dense); False asks Chroma's HNSW index, as for a
@@ -292,6 +293,7 @@ class KnowledgeBase:
             try:
                 yield
             finally:
+                self._writing_now = False
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     @contextlib.contextmanager
@@ -335,6 +337,7 @@ class KnowledgeBase:
         if dense is None and self._exact and self.store.count() == 0:
             dense = DenseIndex(int(self.record["dim"]))  # a new knowledge base: kept from its first write on
         self._forget_saved()
+        self._writing_now = True
         revision = uuid.uuid4().hex
         self.store.update_metadata(revision=revision)
         return _Write(lexical, dense, revision)
@@ -350,7 +353,6 @@ class KnowledgeBase:
     def _forget_saved(self) -> None:
         self.layout.dense.unlink(missing_ok=True)
         self._saved_state = None
-        self._dense = self._dense_revision = None
 
     def _check_dim(self, dim: int) -> None:
         if dim != int(self.record["dim"]):
@@ -499,6 +501,8 @@ class KnowledgeBase:
         the dense file before it touches the store and saves it again after the BM25 file, so matching stamps mean
         no write has happened since, nor is under way (`_begin_write`). Otherwise the store's revision decides.
         """
+        if self._writing_now and self._lexical is not None and (self._dense is not None or not self._exact):
+            return self._lexical, self._dense  # as before this handle's write (an upload while the server answers)
         if self._exact:
             saved = self._saved_indexes()
             if saved is not None:

@@ -207,3 +207,12 @@ def test_a_write_changes_a_copy_so_searches_under_way_keep_theirs() -> None:
     written.add(StoredChunk("c", "混合（mixed）", {"lang": "zh"}), np.array([1.0, 0.1]))
     assert [s.chunk_id for s, _ in index.search(np.array([1.0, 0.2]), 2, {"lang": ["zh", "en"]})] == before
     assert [s.chunk_id for s, _ in written.search(np.array([1.0, 0.2]), 2, {"lang": ["zh"]})] == ["c"]
+
+
+def test_searches_during_this_handles_write_read_the_indexes_from_before_it(fake_kb: KnowledgeBase) -> None:
+    before = dense_ids(fake_kb, PAST)
+    with fake_kb.batch():
+        fake_kb.add([make_chunk("iso-17065", PAST, lang="zh")])
+        assert not fake_kb.layout.dense.exists()  # other processes go to Chroma meanwhile
+        assert dense_ids(fake_kb, PAST) == before  # not rebuilt from a store half-way through the write
+    assert dense_ids(fake_kb, PAST)[0] == "iso-17065" and fake_kb.layout.dense.is_file()
