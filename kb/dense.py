@@ -93,6 +93,9 @@ class DenseIndex:
         self._matrix = None
         self._codes = {}
 
+    def ids(self) -> list[str]:
+        return [stored.chunk_id for stored in self._chunks]
+
     def get(self, ids: Sequence[str]) -> list[StoredChunk]:
         """The passages with these ids that are present, in the order asked."""
         return [self._chunks[self._position[cid]] for cid in ids if cid in self._position]

@@ -711,12 +711,17 @@ class KnowledgeBase:
         """{doc_id: the document's metadata} (its first passage's, without the passage's own section, article, page
         and offsets), for listings such as `certkb docs`."""
         found: dict[str, PassageMeta] = {}
-        for stored in self.store.iter_all():
+        for stored in self._passages():
             doc_id = str(stored.metadata.get("doc_id", ""))
             if doc_id and doc_id not in found:
                 meta = PassageMeta.from_store(stored.metadata)
                 found[doc_id] = replace(meta, section="", article="", page=None, start=0, end=0)
         return found
+
+    def _passages(self) -> Iterator[StoredChunk]:
+        """Every passage: from the dense index when this handle keeps one (no Chroma needed), else the store."""
+        dense = self._indexes()[1] if self._exact else None
+        return iter(dense.get(dense.ids())) if dense is not None else self.store.iter_all()
 
     def glossary(self) -> Glossary:
         """The glossary this knowledge base searches with: the shipped one plus the site's `glossary.tsv` in its
@@ -738,7 +743,7 @@ class KnowledgeBase:
         langs: Counter[str] = Counter()
         types: Counter[str] = Counter()
         docs: set[str] = set()
-        for stored in self.store.iter_all():
+        for stored in self._passages():
             langs[str(stored.metadata.get("lang", "")) or "?"] += 1
             types[str(stored.metadata.get("doc_type", "")) or "?"] += 1
             docs.add(str(stored.metadata.get("doc_id", "")))

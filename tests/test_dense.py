@@ -216,3 +216,12 @@ def test_searches_during_this_handles_write_read_the_indexes_from_before_it(fake
         assert not fake_kb.layout.dense.exists()  # other processes go to Chroma meanwhile
         assert dense_ids(fake_kb, PAST) == before  # not rebuilt from a store half-way through the write
     assert dense_ids(fake_kb, PAST)[0] == "iso-17065" and fake_kb.layout.dense.is_file()
+
+
+def test_stats_and_documents_from_the_saved_index_match_chromas(fake_kb: KnowledgeBase) -> None:
+    hnsw = KnowledgeBase.open(fake_kb.kb_dir, settings=Settings.from_env({"CERTKB_EXACT_SEARCH": "0"}))
+    exact = KnowledgeBase.open(fake_kb.kb_dir)
+    assert exact.stats().to_dict() == hnsw.stats().to_dict()
+    assert exact.documents() == hnsw.documents()
+    probe = "import sys; s = kb.stats(); kb.documents(); print(s.chunks, 'chromadb' in sys.modules)"
+    assert run_python(probe, fake_kb.kb_dir).stdout.strip() == f"{len(SAMPLE_CHUNKS)} False"
