@@ -143,7 +143,7 @@ class KnowledgeBase:
         self._languages: tuple[str, dict[str, float]] | None = None
         self.reranker: Reranker | None = None  # see kb.rerank; set by `open` from the settings' `reranker`
         # Search an embedded store's vectors exactly in memory (kb.dense); False asks Chroma's HNSW index, as for a
-        # Chroma server (`Settings.exact_search`; for comparisons, or a host short of memory: 20k passages ~60 MB).
+        # Chroma server (`Settings.exact_search`; for comparisons, or a host short of memory: 20k passages take 66 MB).
         self.exact_search = True
 
     # ---- opening -------------------------------------------------------------------------------------------
