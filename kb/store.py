@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,20 +91,23 @@ class ChromaStore:
         self._collection: Any = None
         self._max_batch_size: int | None = None
         self._on_first_use: Callable[[], None] | None = None
+        self._opening = threading.RLock()  # the first use may come from several threads at once (a server)
 
     @property
     def _client(self) -> Any:
         """The Chroma client, made (and `chromadb` imported, most of a second) when first needed: a search served
         from the saved indexes (`kb.dense`) never needs it."""
-        if self._on_first_use is not None:
-            check, self._on_first_use = self._on_first_use, None
-            try:
-                check()
-            except BaseException:
-                self._on_first_use = check  # checked again next time, not skipped
-                raise
-        if self._client_handle is None:
-            self._client_handle = _make_client(self.path, self.url)
+        if self._client_handle is None or self._on_first_use is not None:
+            with self._opening:
+                if self._on_first_use is not None:
+                    check, self._on_first_use = self._on_first_use, None
+                    try:
+                        check()  # uses this property again: the lock is re-entrant
+                    except BaseException:
+                        self._on_first_use = check  # checked again next time, not skipped
+                        raise
+                if self._client_handle is None:
+                    self._client_handle = _make_client(self.path, self.url)
         return self._client_handle
 
     @property
@@ -116,11 +120,6 @@ class ChromaStore:
         """Run `check` (open the collection, compare its embedder: `KnowledgeBase.open`) before the first call that
         needs Chroma, instead of now."""
         self._on_first_use = check
-
-    @property
-    def opened(self) -> bool:
-        """Whether Chroma has been reached yet by this handle."""
-        return self._client_handle is not None
 
     @property
     def description(self) -> str:
@@ -151,8 +150,9 @@ class ChromaStore:
 
     @property
     def collection(self) -> Any:
-        if self._on_first_use is not None:
-            self._client  # noqa: B018 - runs the pending check, which opens the collection
+        if self._collection is None:
+            with self._opening:  # waits for a check another thread is running, or runs the pending one
+                self._client  # noqa: B018 - the pending check opens the collection
         if self._collection is None:
             raise StoreError("the collection is not open")
         return self._collection

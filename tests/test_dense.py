@@ -225,3 +225,12 @@ def test_stats_and_documents_from_the_saved_index_match_chromas(fake_kb: Knowled
     assert exact.documents() == hnsw.documents()
     probe = "import sys; s = kb.stats(); kb.documents(); print(s.chunks, 'chromadb' in sys.modules)"
     assert run_python(probe, fake_kb.kb_dir).stdout.strip() == f"{len(SAMPLE_CHUNKS)} False"
+
+
+def test_chroma_opened_late_from_several_threads_at_once(fake_kb: KnowledgeBase) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    late = KnowledgeBase.open(fake_kb.kb_dir)  # the saved indexes exist: Chroma is opened on first need
+    with ThreadPoolExecutor(8) as pool:
+        counts = list(pool.map(lambda _: late.store.count(), range(16)))
+    assert counts == [len(SAMPLE_CHUNKS)] * 16
