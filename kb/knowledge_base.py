@@ -1,7 +1,13 @@
 """The knowledge base: chunks in, ranked and filterable passages out.
 
 A knowledge base is a folder holding `kb.json` (which embedder built it, where its vectors live), the lexical
-index, and, unless a Chroma server is used, the embedded Chroma database; `kb.layout` names every file in it.
+index, and, unless a Chroma server is used, the embedded Chroma database and the dense index derived from it
+(`kb.dense`: searched exactly in memory); `kb.layout` names every file in it.
+
+Both indexes are derived from the store and stamped with its revision. A write removes the saved dense index,
+stamps the store with a new revision, writes, then saves the BM25 index and the dense index; so when the two saved
+files carry the same stamp no write has happened since or is under way, and a search (a whole `certkb search`)
+needs no Chroma at all. Otherwise the store's revision decides, and an index out of step is rebuilt from it.
 
 >>> kb = KnowledgeBase.open("/tmp/certkb-doctest", embedder="fake", create=True)
 >>> kb.add([Chunk("c1", "认证机构注册资本不少于300万元。", PassageMeta(doc_id="d1", source="rules.md", lang="zh"))])
