@@ -247,6 +247,7 @@ def _stem(word: str) -> str:
 # A process that looks up more words than this in the SQLite copy of jieba's dictionary (an ingest, not a question)
 # loads the whole dictionary instead: about 0.8 s, after which each look-up is a dict's.
 LAZY_LOOKUPS = 20_000
+TOKEN_FILES_KEPT = 8  # remembered token files (`tokenize_all`): the shipped glossary's, and a few sites' versions
 
 
 class _Frequencies:
@@ -336,18 +337,20 @@ class _Jieba:
     def _lazy(self, cache_dir: Path) -> Any:
         import jieba
 
-        tokenizer = jieba.Tokenizer()
         try:
             copy = cache_dir / f"jieba-freq-{_dictionary_key()[:16]}.sqlite3"
-            if not copy.is_file():
-                full = self._full(cache_dir)
-                _write_frequencies(copy, full.FREQ, full.total)
-                return full
-            with sqlite3.connect(f"file:{copy}?mode=ro", uri=True) as db:
-                total = int(db.execute("SELECT value FROM meta WHERE key = 'total'").fetchone()[0])
-            tokenizer.FREQ = _Frequencies(copy, lambda: self._full(cache_dir).FREQ)
-        except (OSError, sqlite3.Error, TypeError, ValueError):  # no usable copy: the whole dictionary, as before
+        except OSError:
             return self._full(cache_dir)
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{copy}?mode=ro", uri=True)) as db:
+                total = int(db.execute("SELECT value FROM meta WHERE key = 'total'").fetchone()[0])
+        except (sqlite3.Error, TypeError, ValueError):  # no usable copy yet: the whole dictionary, and a copy made
+            full = self._full(cache_dir)
+            with contextlib.suppress(OSError, sqlite3.Error):  # a read-only cache: the whole dictionary each time
+                _write_frequencies(copy, full.FREQ, full.total)
+            return full
+        tokenizer = jieba.Tokenizer()
+        tokenizer.FREQ = _Frequencies(copy, lambda: self._full(cache_dir).FREQ)
         tokenizer.total = total
         tokenizer.initialized = True
         return tokenizer
@@ -418,12 +421,18 @@ def tokenize_all(texts: Iterable[str]) -> dict[str, list[str]]:
     try:
         remembered = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(remembered, dict) and len(remembered) == len(unique):
+            with contextlib.suppress(OSError):
+                os.utime(path)  # recently used: kept when others are pruned
             return {text: list(remembered[text]) for text in unique}
     except (OSError, ValueError, KeyError, TypeError):
         pass
     tokens = {text: tokenize(text) for text in unique}
     with contextlib.suppress(OSError):  # a read-only cache: cut again next time
         write_atomic(path, json.dumps(tokens, ensure_ascii=False, separators=(",", ":")))
+        # each site glossary edit makes a new set of terms: keep the most recently used few
+        kept = sorted(cache_dir.glob("tokens-*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for stale in kept[TOKEN_FILES_KEPT:]:
+            stale.unlink(missing_ok=True)
     return tokens
 
 

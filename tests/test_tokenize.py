@@ -70,3 +70,14 @@ def test_tokens_remembered_on_disk_are_the_tokens(tmp_path: Path, monkeypatch: p
         }
     finally:
         (tmp_path / "certkb").chmod(0o700)
+
+
+def test_only_the_most_recently_used_token_files_are_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    shipped = ["注册资本", "registered capital"]
+    tokenize_all(shipped)
+    for n in range(tokenizer_module.TOKEN_FILES_KEPT + 3):  # a site editing its glossary again and again
+        tokenize_all([*shipped, f"认证机构{n}号（site term {n}）"])
+        assert tokenize_all(shipped) == {text: tokenize(text) for text in shipped}  # used by every search
+    files = list((tmp_path / "certkb").glob("tokens-*.json"))
+    assert len(files) == tokenizer_module.TOKEN_FILES_KEPT
