@@ -17,19 +17,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# Only what building the parser needs is imported here: a command imports what it runs, so `certkb --help` and
+# `certkb search` load neither the file readers nor the web stack (tests/test_cli_imports.py checks this).
+from ingest import DEFAULT_MAX_BYTES
 from ingest.chunker import ChunkerSettings
-from ingest.ocr import Ocr, OcrSettings
-from ingest.pipeline import DEFAULT_MAX_BYTES, IngestReport
+from ingest.ocr import OcrSettings
 from kb.errors import CertkbError, ConfigError, EmbedderMismatchError, KnowledgeBaseNotFoundError
-from kb.knowledge_base import KnowledgeBase
 from kb.settings import Settings
-from kb.types import FILTER_FIELDS, Hit
+from kb.types import FILTER_FIELDS
 
 if TYPE_CHECKING:
     from bot.answer import Answerer
     from bot.keys import KeyStore
     from bot.questions import QuestionItem
+    from ingest.ocr import Ocr
+    from ingest.pipeline import IngestReport
     from kb.backup import BackupReport
+    from kb.knowledge_base import KnowledgeBase
+    from kb.types import Hit
 
 
 def _kb_options(parser: argparse.ArgumentParser, many: bool = False) -> None:
@@ -70,6 +75,8 @@ def _ocr_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _ocr(args: argparse.Namespace, settings: Settings) -> Ocr:
+    from ingest.ocr import Ocr
+
     try:
         return Ocr.from_settings(settings, max_pages=args.ocr_max_pages)
     except ValueError as exc:
@@ -322,10 +329,16 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
+def _open_kb(settings: Settings, create: bool = False) -> KnowledgeBase:
+    from kb.knowledge_base import KnowledgeBase
+
+    return KnowledgeBase.open(settings=settings, create=create)
+
+
 def _answerer(settings: Settings, kb: KnowledgeBase | None = None) -> Answerer:
     from bot.answer import Answerer
 
-    return Answerer.from_settings(settings, kb or KnowledgeBase.open(settings=settings))
+    return Answerer.from_settings(settings, kb or _open_kb(settings=settings))
 
 
 def _parse_filters(items: Sequence[str]) -> dict[str, str | list[str]]:
@@ -410,7 +423,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 ocr=ocr,
             )
         else:
-            kb = KnowledgeBase.open(settings=settings, create=True)
+            kb = _open_kb(settings=settings, create=True)
             ingester = Ingester(kb, chunker=chunker, max_bytes=max_bytes, ocr=ocr)
             report = ingester.sync(
                 paths, on_file=progress.on_file, on_chunks=progress.on_chunks, on_page=progress.on_page
@@ -446,7 +459,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from kb.backup import export_kb
 
-    report = export_kb(KnowledgeBase.open(settings=_settings(args)), Path(args.file))
+    report = export_kb(_open_kb(settings=_settings(args)), Path(args.file))
     return _backup_report(report, args.json, "exported")
 
 
@@ -495,7 +508,7 @@ def _format_hit(rank: int, hit: Hit) -> str:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    kb = KnowledgeBase.open(settings=_settings(args))
+    kb = _open_kb(settings=_settings(args))
     hits = kb.search(args.query, k=args.k, filters=_parse_filters(args.filter), mode=args.mode)
     if args.json:
         _print_json([hit.to_dict() for hit in hits])
@@ -508,7 +521,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    stats = KnowledgeBase.open(settings=_settings(args)).stats()
+    stats = _open_kb(settings=_settings(args)).stats()
     if args.json:
         _print_json(stats.to_dict())
         return 0
@@ -526,7 +539,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_delete(args: argparse.Namespace) -> int:
     from ingest.pipeline import Ingester
 
-    removed = Ingester(KnowledgeBase.open(settings=_settings(args))).delete(args.source)
+    removed = Ingester(_open_kb(settings=_settings(args))).delete(args.source)
     print(f"deleted {args.source}: {removed} chunks removed")
     return 0
 
@@ -536,7 +549,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
     from kb.dates import WARNINGS, date_warnings
 
     settings = _settings(args)
-    kb = KnowledgeBase.open(settings=settings)
+    kb = _open_kb(settings=settings)
     metas = kb.documents()
     documents = []
     for entry in Ingester(kb).documents():
@@ -666,7 +679,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.questions} holds no questions")
     if args.k < 1:
         raise ConfigError("--k must be at least 1")
-    kb = KnowledgeBase.open(settings=_settings(args))
+    kb = _open_kb(settings=_settings(args))
 
     def retrieve(question: Question) -> list[tuple[str, str]]:
         hits = kb.search(question.question, k=args.k, filters=question.filters or None, mode=args.mode)
@@ -868,7 +881,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if warning:
         banner = "!" * 100
         print(f"{banner}\n{textwrap.fill(warning, 100)}\n{banner}", file=sys.stderr, flush=True)
-    kb = KnowledgeBase.open(settings=settings, create=True)
+    kb = _open_kb(settings=settings, create=True)
     if kb.store.count() == 0 and not others:
         print(f"The knowledge base at {kb.kb_dir} is empty: ingesting the shipped corpus first.", flush=True)
         progress = _Progress()
@@ -895,7 +908,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     catalog = Catalog(
         [
             service,
-            *(service.sibling(s, KnowledgeBase.open(settings=s), n, question_sets) for n, s in others),
+            *(service.sibling(s, _open_kb(settings=s), n, question_sets) for n, s in others),
         ]
     )
     app = create_app(service, catalog)

@@ -17,9 +17,12 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from ingest.loaders import LoadedDocument
 from kb.types import Chunk
+
+if TYPE_CHECKING:  # the command line reads ChunkerSettings' defaults without loading the file readers
+    from ingest.loaders import LoadedDocument
 
 _NUM = r"[零〇一二三四五六七八九十百千两\d]+"
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -144,6 +147,8 @@ class Chunker:
     """Cut a loaded document into `Chunk`s.
 
     >>> from pathlib import Path
+    >>> from ingest.loaders import LoadedDocument
+    >>> from kb.types import PassageMeta
     >>> text = "## 第一章 总则\\n\\n第一条 为了规范认证活动，制定本条例。\\n"
     >>> doc = LoadedDocument(Path("law.md"), text, PassageMeta(title="条例"))
     >>> [(c.meta.section, c.meta.article, c.text) for c in Chunker().chunk(doc, "d1", "law.md")]

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingest import DEFAULT_MAX_BYTES
 from ingest.chunker import Chunker
 from ingest.errors import IngestError
 from ingest.loaders import METADATA_VERSION, SIDECAR_SUFFIX, load_document, sidecar_path
@@ -33,7 +34,6 @@ from kb.knowledge_base import KnowledgeBase
 from kb.layout import KBLayout
 from kb.settings import Settings
 
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 FileProgress = Callable[[int, int, str], None]
 ChunkProgress = Callable[[int, int], None]
 

@@ -41,7 +41,7 @@ from typing import Any
 
 from kb.errors import GlossaryError
 from kb.layout import KBLayout
-from kb.tokenize import HAN, latin_tokens, normalise, tokenize
+from kb.tokenize import HAN, latin_tokens, normalise, tokenize, tokenize_all
 
 GLOSSARY_FILE = Path(__file__).with_name("glossary.tsv")
 MAX_LOOKUP_CHARS = 2000  # a lookup is a term or a question, not a document
@@ -85,17 +85,20 @@ class Glossary:
         chinese_terms: dict[tuple[str, ...], str] = {}
         concepts: list[Concept] = []
         by_key: dict[tuple[str, ...], Concept] = {}
+        rows = list(rows)
+        # every term's tokens, remembered between processes: cutting them was most of a search command's start-up
+        cut = tokenize_all(term for row in rows for column in row[:2] for term in _variants(column))
         for row in rows:
             english, chinese = row[0], row[1]
             zh_terms = [term.strip() for term in chinese.split("|") if term.strip()]
-            zh_tokens = [token for term in zh_terms for token in tokenize(term)]
+            zh_tokens = [token for term in zh_terms for token in cut[term]]
             en_names = [variant.strip() for variant in english.split("|") if variant.strip()]
             if not (en_names and zh_terms):
                 continue
             concept = Concept(tuple(en_names), tuple(zh_terms), row[2].strip() if len(row) > 2 else "")
             concepts.append(concept)
             for variant in en_names:
-                key = tuple(tokenize(variant))
+                key = tuple(cut[variant])
                 if key and zh_tokens:
                     merged = phrases.setdefault(key, [])
                     merged.extend(token for token in zh_tokens if token not in merged)
@@ -125,9 +128,10 @@ class Glossary:
         defines (compared as search compares them) taken away from the shipped concept that had it, so
         "notified body" means what the site says and nothing else."""
         taken = {tuple(tokenize(variant)) for row in site_rows for variant in _variants(row[0])}
+        cut = tokenize_all(variant for row in shipped_rows for variant in _variants(row[0]))
         kept: list[Row] = []
         for english, chinese, note in shipped_rows:
-            left = [variant for variant in _variants(english) if tuple(tokenize(variant)) not in taken]
+            left = [variant for variant in _variants(english) if tuple(cut[variant]) not in taken]
             if left:
                 kept.append(("|".join(left), chinese, note))
         return cls.from_rows([*site_rows, *kept])
@@ -259,6 +263,7 @@ def read_rows(path: Path) -> list[Row]:
     except OSError as exc:
         raise GlossaryError(f"cannot read the glossary {path}: {exc.strerror or exc}") from None
     rows: list[Row] = []
+    lines: list[str] = []
     seen_content = False
     for number, raw in enumerate(data.split(b"\n"), start=1):
         where = f"{path} line {number}"
@@ -274,6 +279,12 @@ def read_rows(path: Path) -> list[Row]:
             continue
         seen_content = True
         rows.append(_check_row(fields, where))
+        lines.append(where)
+    cut = tokenize_all(variant.strip() for row in rows for variant in row[0].split("|"))  # remembered: see from_rows
+    for (english, _, _), where in zip(rows, lines, strict=True):
+        for variant in english.split("|"):
+            if not cut[variant.strip()]:
+                raise GlossaryError(f"{where}: {variant.strip()!r} has no searchable words (stop words only)")
     return rows
 
 
@@ -292,9 +303,6 @@ def _check_row(fields: list[str], where: str) -> Row:
             raise GlossaryError(f"{where}: an empty {name} variant (in {column!r}); write terms between the |s")
     if HAN.search(english):
         raise GlossaryError(f"{where}: the first column is English, the second Chinese; {english!r} has Chinese")
-    for variant in english.split("|"):
-        if not tokenize(variant):
-            raise GlossaryError(f"{where}: {variant.strip()!r} has no searchable words (stop words only)")
     return english, chinese, note
 
 

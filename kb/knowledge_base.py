@@ -1,7 +1,13 @@
 """The knowledge base: chunks in, ranked and filterable passages out.
 
 A knowledge base is a folder holding `kb.json` (which embedder built it, where its vectors live), the lexical
-index, and, unless a Chroma server is used, the embedded Chroma database; `kb.layout` names every file in it.
+index, and, unless a Chroma server is used, the embedded Chroma database and the dense index derived from it
+(`kb.dense`: searched exactly in memory); `kb.layout` names every file in it.
+
+Both indexes are derived from the store and stamped with its revision. A write removes the saved dense index,
+stamps the store with a new revision, writes, then saves the BM25 index and the dense index; so when the two saved
+files carry the same stamp no write has happened since or is under way, and a search (a whole `certkb search`)
+needs no Chroma at all. Otherwise the store's revision decides, and an index out of step is rebuilt from it.
 
 >>> kb = KnowledgeBase.open("/tmp/certkb-doctest", embedder="fake", create=True)
 >>> kb.add([Chunk("c1", "认证机构注册资本不少于300万元。", PassageMeta(doc_id="d1", source="rules.md", lang="zh"))])
@@ -21,13 +27,14 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from kb import embedders
+from kb.dense import DenseIndex
 from kb.embedders import Embedder, get_embedder
 from kb.errors import (
     ConfigError,
@@ -103,6 +110,22 @@ def _indexed_text(stored: StoredChunk) -> str:
     return str(stored.metadata.get("embed_text") or stored.text)
 
 
+def _file_state(path: Path) -> tuple[int, int, int]:
+    """What changes when a file is replaced (`kb.files` writes a new file and renames it over the old one)."""
+    status = path.stat()
+    return status.st_ino, status.st_mtime_ns, status.st_size
+
+
+@dataclass
+class _Write:
+    """The derived indexes a write keeps in step with the store, and the revision it stamps on all three.
+    `dense` is None with a Chroma server, or when no index matching the store was at hand (rebuilt on next search)."""
+
+    lexical: LexicalIndex
+    dense: DenseIndex | None
+    revision: str
+
+
 class KnowledgeBase:
     """Open or create with `KnowledgeBase.open`; add chunks with `add`; query with `search`.
 
@@ -118,9 +141,16 @@ class KnowledgeBase:
         self.record = record
         self._lexical: LexicalIndex | None = None
         self._lexical_revision: str | None = None
-        self._batch: tuple[LexicalIndex, str] | None = None
+        self._dense: DenseIndex | None = None
+        self._dense_revision: str | None = None
+        self._saved_state: tuple[tuple[int, int, int], tuple[int, int, int]] | None = None
+        self._batch: _Write | None = None
+        self._writing_now = False  # this handle is writing: its searches read the indexes from before the write
         self._languages: tuple[str, dict[str, float]] | None = None
         self.reranker: Reranker | None = None  # see kb.rerank; set by `open` from the settings' `reranker`
+        # Search an embedded store's vectors exactly in memory (kb.dense); False asks Chroma's HNSW index, as for a
+        # Chroma server (`Settings.exact_search`; for comparisons, or a host short of memory: 20k passages take 66 MB).
+        self.exact_search = True
 
     # ---- opening -------------------------------------------------------------------------------------------
 
@@ -200,15 +230,24 @@ class KnowledgeBase:
             cls._check_collection(store, record, kb_dir)
             write_atomic(record_path, json.dumps(record, ensure_ascii=False, indent=2))
         else:
-            if not store.exists():
-                raise StoreError(
-                    f"the knowledge base at {kb_dir} expects the collection {collection!r} in "
-                    f"{store.description}, and it is not there; rebuild with `certkb ingest PATH... --kb {kb_dir} "
-                    "--rebuild`"
-                )
-            store.open()
-            cls._check_collection(store, record, kb_dir)
+            known = record
+
+            def check() -> None:
+                if not store.exists():
+                    raise StoreError(
+                        f"the knowledge base at {kb_dir} expects the collection {collection!r} in "
+                        f"{store.description}, and it is not there; rebuild with `certkb ingest PATH... --kb "
+                        f"{kb_dir} --rebuild`"
+                    )
+                store.open()
+                cls._check_collection(store, known, kb_dir)
+
+            if url is None and settings.exact_search and layout.dense.is_file() and layout.chroma.is_dir():
+                store.check_on_first_use(check)  # a search from the saved indexes needs no Chroma (kb.dense)
+            else:
+                check()
         kb = cls(kb_dir, store, chosen, record)
+        kb.exact_search = settings.exact_search
         if settings.reranker:
             kb.reranker = CrossEncoderReranker(settings.reranker)
         return kb
@@ -235,7 +274,7 @@ class KnowledgeBase:
                 pass
         # records first: a kill part-way leaves no record claiming vectors that are gone; leftover vectors are
         # swept by the next ingest, or dropped here by the next rebuild
-        for file in (layout.record, layout.lexical):
+        for file in (layout.record, layout.lexical, layout.dense):
             with contextlib.suppress(FileNotFoundError):
                 file.unlink()
         if url or layout.chroma.is_dir():
@@ -260,6 +299,7 @@ class KnowledgeBase:
             try:
                 yield
             finally:
+                self._writing_now = False
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     @contextlib.contextmanager
@@ -273,34 +313,52 @@ class KnowledgeBase:
             yield
             return
         with self._write_lock():
-            lexical, revision = self._begin_write()
-            self._batch = (lexical, revision)
+            write = self._begin_write()
+            self._batch = write
             try:
                 yield
             finally:
                 self._batch = None
-            self._end_write(lexical, revision)
+            self._end_write(write)
 
     @contextlib.contextmanager
-    def _writing(self) -> Iterator[LexicalIndex]:
+    def _writing(self) -> Iterator[_Write]:
         if self._batch is not None:
-            yield self._batch[0]
+            yield self._batch
             return
         with self._write_lock():
-            lexical, revision = self._begin_write()
-            yield lexical
-            self._end_write(lexical, revision)
+            write = self._begin_write()
+            yield write
+            self._end_write(write)
 
-    def _begin_write(self) -> tuple[LexicalIndex, str]:
-        """Stamp the store with a fresh revision before touching it, so an interrupted write is detected."""
-        lexical = self._lexical_index()
+    def _begin_write(self) -> _Write:
+        """Stamp the store with a fresh revision before touching it, so an interrupted write is detected.
+
+        The saved dense index goes first: until this write ends and saves it again, no reader takes the saved
+        files for the store's contents (`_saved_indexes`), and a write killed half-way leaves none to mislead."""
+        current = self._store_revision()
+        lexical = self._lexical_index(current)
+        dense = self._dense_in_memory(current) if self._exact else None
+        dense = dense.copy() if dense is not None else None  # searches in other threads read the one they have
+        if dense is None and self._exact and self.store.count() == 0:
+            dense = DenseIndex(int(self.record["dim"]))  # a new knowledge base: kept from its first write on
+        self._forget_saved()
+        self._writing_now = True
         revision = uuid.uuid4().hex
         self.store.update_metadata(revision=revision)
-        return lexical, revision
+        return _Write(lexical, dense, revision)
 
-    def _end_write(self, lexical: LexicalIndex, revision: str) -> None:
-        lexical.save(self.layout.lexical, revision)
-        self._lexical, self._lexical_revision = lexical, revision
+    def _end_write(self, write: _Write) -> None:
+        write.lexical.save(self.layout.lexical, write.revision)
+        self._lexical, self._lexical_revision = write.lexical, write.revision
+        if write.dense is not None:
+            write.dense.save(self.layout.dense, write.revision)
+            self._dense, self._dense_revision = write.dense, write.revision
+            self._remember_saved()
+
+    def _forget_saved(self) -> None:
+        self.layout.dense.unlink(missing_ok=True)
+        self._saved_state = None
 
     def _check_dim(self, dim: int) -> None:
         if dim != int(self.record["dim"]):
@@ -333,10 +391,12 @@ class KnowledgeBase:
             if chunk.embed_text and chunk.embed_text != chunk.text:
                 meta["embed_text"] = chunk.embed_text
             metas.append(meta)
-        with self._writing() as lexical:
+        with self._writing() as write:
             self.store.upsert(ids, matrix, [c.text for c in chunks], metas)
-            for chunk, meta in zip(chunks, metas, strict=True):
-                lexical.add(chunk.chunk_id, tokenize(chunk.indexed_text), self._filter_meta(meta))
+            for chunk, meta, vector in zip(chunks, metas, matrix, strict=True):
+                write.lexical.add(chunk.chunk_id, tokenize(chunk.indexed_text), self._filter_meta(meta))
+                if write.dense is not None:
+                    write.dense.add(StoredChunk(chunk.chunk_id, chunk.text, meta), vector)
         return len(chunks)
 
     def restore(self, stored: Sequence[StoredChunk], vectors: np.ndarray) -> int:
@@ -346,23 +406,27 @@ class KnowledgeBase:
         if not stored:
             return 0
         self._check_dim(int(vectors.shape[1]))
-        with self._writing() as lexical:
+        with self._writing() as write:
             self.store.upsert(
                 [s.chunk_id for s in stored], vectors, [s.text for s in stored], [s.metadata for s in stored]
             )
-            for item in stored:
-                lexical.add(item.chunk_id, tokenize(_indexed_text(item)), self._filter_meta(item.metadata))
+            for item, vector in zip(stored, vectors, strict=True):
+                write.lexical.add(item.chunk_id, tokenize(_indexed_text(item)), self._filter_meta(item.metadata))
+                if write.dense is not None:
+                    write.dense.add(item, vector)
         return len(stored)
 
     def delete(self, chunk_ids: Sequence[str]) -> int:
         """Remove chunks by id; unknown ids are ignored. Returns how many were present."""
         if not chunk_ids:
             return 0
-        with self._writing() as lexical:
-            present = [cid for cid in chunk_ids if cid in lexical]
+        with self._writing() as write:
+            present = [cid for cid in chunk_ids if cid in write.lexical]
             self.store.delete(list(chunk_ids))
             for cid in chunk_ids:
-                lexical.remove(cid)
+                write.lexical.remove(cid)
+                if write.dense is not None:
+                    write.dense.remove(cid)
         return len(present)
 
     def delete_where(self, **filters: str) -> int:
@@ -381,7 +445,7 @@ class KnowledgeBase:
 
         Roman numerals ("Class II") are not names. A name is known when every one of its index terms is.
         """
-        index = self._lexical_index()
+        index = self._indexes()[0]
         glossary = self.glossary()
         unknown: list[str] = []
         for match in _NAME.finditer(text):
@@ -414,11 +478,13 @@ class KnowledgeBase:
     def clear(self) -> None:
         """Remove every chunk, keeping the knowledge base and its embedder."""
         with self._write_lock():
+            self._forget_saved()
             self.store.drop()
             self.store.open(
                 create_metadata={"embedder": self.record["embedder"], "dim": self.record["dim"], "revision": "new"}
             )
-            self._end_write(LexicalIndex(), "new")
+            dense = DenseIndex(int(self.record["dim"])) if self._exact else None
+            self._end_write(_Write(LexicalIndex(), dense, "new"))
 
     # ---- the lexical index ---------------------------------------------------------------------------------
 
@@ -426,9 +492,84 @@ class KnowledgeBase:
     def _filter_meta(meta: dict[str, Any]) -> dict[str, str]:
         return {key: str(meta[key]) for key in FILTER_FIELDS if key in meta}
 
-    def _lexical_index(self) -> LexicalIndex:
-        """The BM25 index matching the store's current revision, loaded or rebuilt from the store as needed."""
-        revision = str(self.store.metadata().get("revision", ""))
+    @property
+    def _exact(self) -> bool:
+        """Whether this handle keeps the dense index: an embedded store, with exact search on."""
+        return self.store.url is None and self.exact_search
+
+    def _store_revision(self) -> str:
+        return str(self.store.metadata().get("revision", ""))
+
+    def _indexes(self) -> tuple[LexicalIndex, DenseIndex | None]:
+        """The BM25 index and (embedded Chroma only) the dense index, both matching the store's contents.
+
+        The saved files are trusted without asking Chroma when they carry the same revision: every write removes
+        the dense file before it touches the store and saves it again after the BM25 file, so matching stamps mean
+        no write has happened since, nor is under way (`_begin_write`). Otherwise the store's revision decides.
+        """
+        if self._writing_now and self._lexical is not None and (self._dense is not None or not self._exact):
+            return self._lexical, self._dense  # as before this handle's write (an upload while the server answers)
+        if self._exact:
+            saved = self._saved_indexes()
+            if saved is not None:
+                return saved
+        revision = self._store_revision()
+        lexical = self._lexical_index(revision)
+        if not self._exact:
+            return lexical, None
+        dense = self._dense_in_memory(revision)
+        if dense is None:
+            dense = self._rebuild_dense(revision)
+        return lexical, dense
+
+    def _saved_indexes(self) -> tuple[LexicalIndex, DenseIndex] | None:
+        try:
+            state = (_file_state(self.layout.dense), _file_state(self.layout.lexical))
+        except OSError:  # no dense file: a write is under way, was interrupted, or the index was never saved
+            return None
+        if state == self._saved_state and self._lexical is not None and self._dense is not None:
+            return self._lexical, self._dense
+        dense = DenseIndex.load(self.layout.dense)
+        if dense is None:
+            return None
+        if self._lexical is not None and self._lexical_revision == dense[1]:
+            lexical: tuple[LexicalIndex, str] | None = (self._lexical, dense[1])
+        else:
+            lexical = LexicalIndex.load(self.layout.lexical)
+        if lexical is None or lexical[1] != dense[1]:
+            return None
+        (self._lexical, self._lexical_revision), (self._dense, self._dense_revision) = lexical, dense
+        self._saved_state = state
+        return self._lexical, self._dense
+
+    def _remember_saved(self) -> None:
+        with contextlib.suppress(OSError):
+            self._saved_state = (_file_state(self.layout.dense), _file_state(self.layout.lexical))
+
+    @contextlib.contextmanager
+    def _unless_writing(self) -> Iterator[bool]:
+        """Whether no write is under way (the write lock taken without waiting, and held for the block): only then
+        may a reader save an index it rebuilt from the store, or it could save half of another process's write."""
+        with contextlib.ExitStack() as stack:
+            try:
+                handle = stack.enter_context(open(self.layout.lock, "a", encoding="utf-8"))
+            except OSError:  # a read-only folder: nothing can be saved anyway
+                yield False
+                return
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _lexical_index(self, revision: str | None = None) -> LexicalIndex:
+        """The BM25 index matching the store's `revision` (default: the current one), loaded or rebuilt from the
+        store as needed."""
+        revision = self._store_revision() if revision is None else revision
         if self._lexical is not None and self._lexical_revision == revision:
             return self._lexical
         loaded = LexicalIndex.load(self.layout.lexical)
@@ -442,6 +583,31 @@ class KnowledgeBase:
         with contextlib.suppress(OSError):  # a read-only folder still searches, it just rebuilds each time
             index.save(self.layout.lexical, revision)
         self._lexical, self._lexical_revision = index, revision
+        return index
+
+    def _dense_in_memory(self, revision: str) -> DenseIndex | None:
+        """The dense index matching the store's `revision`, from memory or the saved file; None if neither is."""
+        if self._dense is not None and self._dense_revision == revision:
+            return self._dense
+        loaded = DenseIndex.load(self.layout.dense)
+        if loaded is not None and loaded[1] == revision:
+            self._dense, self._dense_revision = loaded
+            return loaded[0]
+        return None
+
+    def _rebuild_dense(self, revision: str) -> DenseIndex:
+        """Every vector read from the store into a new dense index (a knowledge base made before there was one,
+        or one whose write was interrupted); saved when no write is under way."""
+        with self._unless_writing() as quiet:
+            index = DenseIndex(int(self.record["dim"]))
+            for chunks, vectors in self.store.batches_with_vectors():
+                for stored, vector in zip(chunks, vectors, strict=True):
+                    index.add(stored, vector)
+            self._dense, self._dense_revision = index, revision
+            if quiet and self._lexical_revision == revision:
+                with contextlib.suppress(OSError):
+                    index.save(self.layout.dense, revision)
+                    self._remember_saved()
         return index
 
     # ---- reading -------------------------------------------------------------------------------------------
@@ -500,6 +666,7 @@ class KnowledgeBase:
         lang = lang or detect_language(query)
         variants = query_variants(query, lang, self.glossary() if glossary else None, translations or {})
 
+        lexical_index, dense_index = self._indexes()
         dense: list[DenseRun] = []
         if options.dense:
             where = _chroma_where(wanted)
@@ -507,12 +674,16 @@ class KnowledgeBase:
             def nearest(text: str) -> list[DenseHit]:
                 vector = self.embedder.embed_query(text)
                 self._check_dim(int(vector.shape[0]))
-                return [DenseHit(stored, score) for stored, score in self.store.query(vector, depth, where)]
+                if dense_index is not None:  # embedded: exact, in memory, filters as masks
+                    found = dense_index.search(vector, depth, wanted)
+                else:  # a Chroma server: its HNSW index and `where` filter
+                    found = self.store.query(vector, depth, where)
+                return [DenseHit(stored, score) for stored, score in found]
 
             dense = dense_runs(variants, nearest)
         lexical: list[LexicalRun] = []
         coverage = 0.0
-        index = self._lexical_index() if options.lexical else None
+        index = lexical_index if options.lexical else None
         if index is not None:
             allowed = {key: set(values) for key, values in wanted.items()}
             coverage = index.coverage(variants[0].tokens)
@@ -531,7 +702,8 @@ class KnowledgeBase:
         scores = RetrieverScores.of(dense, lexical, coverage)
         known = {hit.stored.chunk_id: hit.stored for run in dense for hit in run.hits}
         missing = [item.chunk_id for item in fused if item.chunk_id not in known]
-        known.update({stored.chunk_id: stored for stored in self.store.get(missing)})
+        fetched = dense_index.get(missing) if dense_index is not None else self.store.get(missing)
+        known.update({stored.chunk_id: stored for stored in fetched})
         hits = [
             scores.annotate(Hit.from_stored(item.chunk_id, stored.text, stored.metadata, item.score))
             for item in fused
@@ -545,12 +717,17 @@ class KnowledgeBase:
         """{doc_id: the document's metadata} (its first passage's, without the passage's own section, article, page
         and offsets), for listings such as `certkb docs`."""
         found: dict[str, PassageMeta] = {}
-        for stored in self.store.iter_all():
+        for stored in self._passages():
             doc_id = str(stored.metadata.get("doc_id", ""))
             if doc_id and doc_id not in found:
                 meta = PassageMeta.from_store(stored.metadata)
                 found[doc_id] = replace(meta, section="", article="", page=None, start=0, end=0)
         return found
+
+    def _passages(self) -> Iterator[StoredChunk]:
+        """Every passage: from the dense index when this handle keeps one (no Chroma needed), else the store."""
+        dense = self._indexes()[1] if self._exact else None
+        return iter(dense.get(dense.ids())) if dense is not None else self.store.iter_all()
 
     def glossary(self) -> Glossary:
         """The glossary this knowledge base searches with: the shipped one plus the site's `glossary.tsv` in its
@@ -572,7 +749,7 @@ class KnowledgeBase:
         langs: Counter[str] = Counter()
         types: Counter[str] = Counter()
         docs: set[str] = set()
-        for stored in self.store.iter_all():
+        for stored in self._passages():
             langs[str(stored.metadata.get("lang", "")) or "?"] += 1
             types[str(stored.metadata.get("doc_type", "")) or "?"] += 1
             docs.add(str(stored.metadata.get("doc_id", "")))

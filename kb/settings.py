@@ -19,6 +19,7 @@ environment and the flags and handed down every layer, and they are plain values
 | translate    | CERTKB_TRANSLATE     | `1`: with a chat model, questions are also searched translated  |
 | stale_months | CERTKB_STALE_MONTHS  | 12: an answer citing a document whose `as_of` is older says so; 0 off |
 | ocr          | CERTKB_OCR           | `1`: scanned PDF pages and images are read with OCR when installed |
+| exact_search | CERTKB_EXACT_SEARCH  | `1`: an embedded KB is searched exactly in memory (`kb.dense`); `0` HNSW |
 
 The API key of an endpoint is read from CERTKB_LLM_API_KEY (or OPENAI_API_KEY) when the model is built, and is never
 part of the settings, so printing settings cannot leak it.
@@ -83,6 +84,7 @@ class Settings:
     reranker: str | None = None
     stale_months: int = DEFAULT_STALE_MONTHS
     ocr: bool = True
+    exact_search: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -112,6 +114,9 @@ class Settings:
         ocr_raw = env.get("CERTKB_OCR", "1").strip().lower()
         if ocr_raw not in ("1", "0", "true", "false", "yes", "no", "on", "off", ""):
             raise ConfigError(f"CERTKB_OCR must be 1 or 0, got {ocr_raw!r}")
+        exact_raw = env.get("CERTKB_EXACT_SEARCH", "1").strip().lower()
+        if exact_raw not in ("1", "0", "true", "false", "yes", "no", "on", "off", ""):
+            raise ConfigError(f"CERTKB_EXACT_SEARCH must be 1 or 0, got {exact_raw!r}")
         settings = cls(
             kb_dir=kb_dir,
             embedder=env.get("CERTKB_EMBEDDER") or None,
@@ -126,6 +131,7 @@ class Settings:
             reranker=env.get("CERTKB_RERANKER") or None,
             stale_months=stale_months,
             ocr=ocr_raw not in ("0", "false", "no", "off"),
+            exact_search=exact_raw not in ("0", "false", "no", "off"),
         )
         settings.check()
         return settings

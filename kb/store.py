@@ -14,7 +14,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ class StoredChunk:
     metadata: dict[str, Any]
 
 
-def _client(path: Path | None, url: str | None) -> Any:
+def _make_client(path: Path | None, url: str | None) -> Any:
     import chromadb
     import chromadb.config
 
@@ -86,9 +87,39 @@ class ChromaStore:
         self.url = url
         self.path = path
         self.collection_name = collection
-        self._client = _client(path, url)
+        self._client_handle: Any = None
         self._collection: Any = None
-        self._max_batch = int(self._client.get_max_batch_size())
+        self._max_batch_size: int | None = None
+        self._on_first_use: Callable[[], None] | None = None
+        self._opening = threading.RLock()  # the first use may come from several threads at once (a server)
+
+    @property
+    def _client(self) -> Any:
+        """The Chroma client, made (and `chromadb` imported, most of a second) when first needed: a search served
+        from the saved indexes (`kb.dense`) never needs it."""
+        if self._client_handle is None or self._on_first_use is not None:
+            with self._opening:
+                if self._on_first_use is not None:
+                    check, self._on_first_use = self._on_first_use, None
+                    try:
+                        check()  # uses this property again: the lock is re-entrant
+                    except BaseException:
+                        self._on_first_use = check  # checked again next time, not skipped
+                        raise
+                if self._client_handle is None:
+                    self._client_handle = _make_client(self.path, self.url)
+        return self._client_handle
+
+    @property
+    def _max_batch(self) -> int:
+        if self._max_batch_size is None:
+            self._max_batch_size = int(self._client.get_max_batch_size())
+        return self._max_batch_size
+
+    def check_on_first_use(self, check: Callable[[], None]) -> None:
+        """Run `check` (open the collection, compare its embedder: `KnowledgeBase.open`) before the first call that
+        needs Chroma, instead of now."""
+        self._on_first_use = check
 
     @property
     def description(self) -> str:
@@ -119,6 +150,9 @@ class ChromaStore:
 
     @property
     def collection(self) -> Any:
+        if self._collection is None:
+            with self._opening:  # waits for a check another thread is running, or runs the pending one
+                self._client  # noqa: B018 - the pending check opens the collection
         if self._collection is None:
             raise StoreError("the collection is not open")
         return self._collection
@@ -219,14 +253,20 @@ class ChromaStore:
 
     def iter_with_vectors(self, batch: int = 500) -> Iterator[tuple[StoredChunk, list[float]]]:
         """Every passage with its vector (for export)."""
+        for chunks, vectors in self.batches_with_vectors(batch):
+            for stored, vector in zip(chunks, vectors, strict=True):
+                yield stored, [float(x) for x in vector]
+
+    def batches_with_vectors(self, batch: int = 2000) -> Iterator[tuple[list[StoredChunk], Vectors]]:
+        """Every passage with its vector, a batch of passages and their (n, dim) float32 matrix at a time."""
         offset = 0
         while True:
             result = self._do("get", limit=batch, offset=offset, include=["documents", "metadatas", "embeddings"])
             if not len(result["ids"]):
                 return
-            rows = zip(result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True)
-            for cid, text, meta, vector in rows:
-                yield StoredChunk(cid, text or "", dict(meta or {})), [float(x) for x in vector]
+            rows = zip(result["ids"], result["documents"], result["metadatas"], strict=True)
+            chunks = [StoredChunk(cid, text or "", dict(meta or {})) for cid, text, meta in rows]
+            yield chunks, np.asarray(result["embeddings"], dtype=np.float32)
             offset += len(result["ids"])
 
     def metadata_values(self, key: str, batch: int = 5000) -> set[Any]:

@@ -14,16 +14,22 @@ Stopwords of both languages go.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import logging
 import os
 import re
+import sqlite3
 import tempfile
 import threading
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from kb import identifiers
+from kb.files import replacing, write_atomic
 
 # What `tokenize` does, as stamped into every saved BM25 index: an index made by other tokens is rebuilt from the
 # store when opened (v2: identifiers as units).
@@ -238,8 +244,71 @@ def _stem(word: str) -> str:
     return word
 
 
+# A process that looks up more words than this in the SQLite copy of jieba's dictionary (an ingest, not a question)
+# loads the whole dictionary instead: about 0.8 s, after which each look-up is a dict's.
+LAZY_LOOKUPS = 20_000
+TOKEN_FILES_KEPT = 8  # remembered token files (`tokenize_all`): the shipped glossary's, and a few sites' versions
+
+
+class _Frequencies:
+    """jieba's word frequencies (its `FREQ` dict: words and their prefixes) read from a SQLite copy as they are
+    needed. Loading the whole dictionary takes about 0.8 s, most of a short command's start-up (`certkb search`),
+    and a question needs a few hundred look-ups; past `LAZY_LOOKUPS` the whole dictionary is loaded after all.
+    The frequencies are jieba's own, so the tokens are the same either way."""
+
+    def __init__(self, path: Path, load_all: Any) -> None:
+        self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        self._load_all = load_all
+        self._lock = threading.Lock()
+        self._seen: dict[str, int | None] = {}
+        self._all: dict[str, int] | None = None
+
+    def get(self, word: str, default: int | None = None) -> int | None:
+        if self._all is not None:
+            return self._all.get(word, default)
+        found = self._seen.get(word, -1)
+        if found == -1:
+            with self._lock:
+                if len(self._seen) >= LAZY_LOOKUPS:
+                    self._all = self._load_all()
+                    return self.get(word, default)
+                row = self._db.execute("SELECT freq FROM freq WHERE word = ?", (word,)).fetchone()
+                found = self._seen[word] = row[0] if row else None
+        return default if found is None else found
+
+    def __contains__(self, word: object) -> bool:
+        return isinstance(word, str) and self.get(word) is not None
+
+    def __getitem__(self, word: str) -> int:
+        found = self.get(word)
+        if found is None:
+            raise KeyError(word)
+        return found
+
+
+def _cache_dir() -> Path | None:
+    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    folder = Path(cache_home) / "certkb"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return folder
+
+
+def _dictionary_key() -> str:
+    """What jieba's cuts depend on: its version and its dictionary file."""
+    import jieba
+
+    dictionary = Path(jieba.__file__).with_name("dict.txt")
+    status = dictionary.stat()
+    stamp = f"{jieba.__version__}|{dictionary}|{status.st_size}|{status.st_mtime_ns}"
+    return hashlib.sha256(stamp.encode("utf-8")).hexdigest()
+
+
 class _Jieba:
-    """Loads jieba once, quietly, with its 9 MB dictionary cache in certkb's cache folder."""
+    """Loads jieba once, quietly, with its 9 MB dictionary cache in certkb's cache folder, and a SQLite copy of the
+    frequencies beside it that later processes read word by word (`_Frequencies`)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -251,17 +320,51 @@ class _Jieba:
                 import jieba
 
                 jieba.setLogLevel(logging.WARNING)
-                tokenizer = jieba.Tokenizer()
-                cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-                cache_dir = Path(cache_home) / "certkb"
-                try:
-                    cache_dir.mkdir(parents=True, exist_ok=True)
-                    tokenizer.tmp_dir = str(cache_dir)
-                except OSError:
-                    tokenizer.tmp_dir = tempfile.gettempdir()
-                tokenizer.initialize()
+                cache_dir = _cache_dir()
+                tokenizer = self._full(cache_dir) if cache_dir is None else self._lazy(cache_dir)
                 self._tokenizer = tokenizer
             return self._tokenizer
+
+    @staticmethod
+    def _full(cache_dir: Path | None) -> Any:
+        import jieba
+
+        tokenizer = jieba.Tokenizer()
+        tokenizer.tmp_dir = str(cache_dir) if cache_dir is not None else tempfile.gettempdir()
+        tokenizer.initialize()
+        return tokenizer
+
+    def _lazy(self, cache_dir: Path) -> Any:
+        import jieba
+
+        try:
+            copy = cache_dir / f"jieba-freq-{_dictionary_key()[:16]}.sqlite3"
+        except OSError:
+            return self._full(cache_dir)
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{copy}?mode=ro", uri=True)) as db:
+                total = int(db.execute("SELECT value FROM meta WHERE key = 'total'").fetchone()[0])
+        except (sqlite3.Error, TypeError, ValueError):  # no usable copy yet: the whole dictionary, and a copy made
+            full = self._full(cache_dir)
+            with contextlib.suppress(OSError, sqlite3.Error):  # a read-only cache: the whole dictionary each time
+                _write_frequencies(copy, full.FREQ, full.total)
+            return full
+        tokenizer = jieba.Tokenizer()
+        tokenizer.FREQ = _Frequencies(copy, lambda: self._full(cache_dir).FREQ)
+        tokenizer.total = total
+        tokenizer.initialized = True
+        return tokenizer
+
+
+def _write_frequencies(path: Path, frequencies: dict[str, int], total: int) -> None:
+    """The SQLite copy of jieba's frequencies, written beside the final name and renamed into place."""
+    with replacing(path) as tmp:
+        with sqlite3.connect(tmp) as db:
+            db.execute("CREATE TABLE freq (word TEXT PRIMARY KEY, freq INTEGER) WITHOUT ROWID")
+            db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+            db.executemany("INSERT INTO freq VALUES (?, ?)", frequencies.items())
+            db.execute("INSERT INTO meta VALUES ('total', ?)", (str(total),))
+        db.close()
 
 
 _JIEBA = _Jieba()
@@ -297,6 +400,40 @@ def _words(folded: str, tokens: list[str]) -> None:
             word = latin_token(run)
             if word:
                 tokens.append(word)
+
+
+def tokenize_all(texts: Iterable[str]) -> dict[str, list[str]]:
+    """{text: `tokenize(text)`} for many texts, remembered on disk between processes (in certkb's cache folder,
+    keyed by the texts, the tokenizer's version and jieba's dictionary): cutting the glossary's Chinese terms
+    takes jieba's whole dictionary and a few tenths of a second, reading what they were cut into a few
+    milliseconds. Without a writable cache folder the texts are simply cut."""
+    unique = sorted(set(texts))
+    cache_dir = _cache_dir()
+    if cache_dir is None:
+        return {text: tokenize(text) for text in unique}
+    try:
+        digest = hashlib.sha256(f"{TOKENIZER_VERSION}|{_dictionary_key()}".encode())
+    except OSError:
+        return {text: tokenize(text) for text in unique}
+    for text in unique:
+        digest.update(text.encode("utf-8") + b"\0")
+    path = cache_dir / f"tokens-{digest.hexdigest()[:16]}.json"
+    try:
+        remembered = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(remembered, dict) and len(remembered) == len(unique):
+            with contextlib.suppress(OSError):
+                os.utime(path)  # recently used: kept when others are pruned
+            return {text: list(remembered[text]) for text in unique}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    tokens = {text: tokenize(text) for text in unique}
+    with contextlib.suppress(OSError):  # a read-only cache: cut again next time
+        write_atomic(path, json.dumps(tokens, ensure_ascii=False, separators=(",", ":")))
+        # each site glossary edit makes a new set of terms: keep the most recently used few
+        kept = sorted(cache_dir.glob("tokens-*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for stale in kept[TOKEN_FILES_KEPT:]:
+            stale.unlink(missing_ok=True)
+    return tokens
 
 
 def latin_token(run: str) -> str:

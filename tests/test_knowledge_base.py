@@ -110,6 +110,7 @@ def test_lexical_index_is_rebuilt_when_out_of_step_with_the_store(fake_kb: Knowl
     server) leaves different revision stamps; the next open rebuilds BM25 from the store."""
     raw = ChromaStore(path=fake_kb.kb_dir / "chroma")
     raw.open()
+    fake_kb.layout.dense.unlink()  # what a certkb write does first (kb.dense): the saved files no longer vouch
     raw.update_metadata(revision="written-by-someone-else")
     vector = fake_kb.embedder.embed_passages(["GCC conformity tracking symbol G-mark"])
     raw.upsert(["gcc"], vector, ["GCC conformity tracking symbol G-mark"], [{"doc_id": "g", "source": "g.md"}])
