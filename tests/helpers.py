@@ -6,9 +6,12 @@ Tests import these (`from helpers import SAMPLE_CHUNKS`); conftest.py holds only
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kb.types import Chunk, PassageMeta
+
+if TYPE_CHECKING:
+    from kb.knowledge_base import KnowledgeBase
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -80,6 +83,16 @@ SAMPLE_CHUNKS = [
         title="ISO 9001",
     ),
 ]
+
+
+def capital_only(tmp_path: Path) -> KnowledgeBase:
+    """A knowledge base (fake embedder) of the sample law's capital article alone: tests of what happens to a
+    Chinese quote (translation, key terms) get that article whichever sample passage the fake embedder prefers."""
+    from kb.knowledge_base import KnowledgeBase
+
+    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
+    kb.add([chunk for chunk in SAMPLE_CHUNKS if chunk.chunk_id == "zh-capital"])
+    return kb
 
 
 # A law article of a superseded edition with its official page (the date and link tests, the sources panel's mark).

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from fakes import ScriptedChat, passage_number
+from helpers import capital_only
 
 import bot.answer_log
 from bot.answer import Answer, Answerer
@@ -53,17 +54,16 @@ def test_fallback_says_why_a_composing_model_gave_way_to_the_evidence(
     assert got.backend == ("scripted" if not expected else "none")
 
 
-def test_fallback_of_a_translating_model_and_of_answers_without_one(fake_kb: KnowledgeBase) -> None:
-    question = "What registered capital does a certification body need?"  # the quotes are Chinese: translate them
+def test_fallback_of_a_translating_model_and_of_answers_without_one(fake_kb: KnowledgeBase, tmp_path: Path) -> None:
+    question = "What registered capital does a certification body need?"  # the quote is Chinese: translate it
+    capital = capital_only(tmp_path / "capital")  # fake_kb is in tmp_path / "kb"
 
     def translating(reply: object) -> Answer:
-        return Answerer(fake_kb, ScriptedChat(replies=[reply]), "local", gate=OPEN, role="translate").answer(question)
+        return Answerer(capital, ScriptedChat(replies=[reply]), "local", gate=OPEN, role="translate").answer(question)
 
     good = "at least 3 million yuan of registered capital and 10 or more full-time staff"
-    assert translating(lambda m: f"[1] {good}.\n[2] {good}.").fallback == ""
-    assert translating(lambda m: "[1] at least 30 million yuan.\n[2] at least 30 million yuan.").fallback == (
-        "untranslated"  # every translation changed a figure
-    )
+    assert translating(lambda m: f"[1] {good}.").fallback == ""
+    assert translating(lambda m: "[1] at least 30 million yuan.").fallback == "untranslated"  # it changed a figure
     assert translating(LLMError("timed out")).fallback == "llm_failed"
     # an English quote for an English asker needs no translation: the evidence is the answer, not a fallback
     english = Answerer(fake_kb, ScriptedChat(replies=["unused"]), "local", gate=OPEN, role="translate")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fakes import ScriptedChat, passage_number
-from helpers import SAMPLE_CHUNKS, make_chunk
+from helpers import capital_only, make_chunk
 from test_answer import OPEN, cite
 
 from bot.answer import Answerer
@@ -236,15 +236,9 @@ def test_a_translation_that_lost_a_negation_is_not_shown(tmp_path: Path) -> None
     assert not lost.startswith("Machine translation") and negations(quote) == 2
 
 
-def capital_only(tmp_path: Path) -> KnowledgeBase:
-    """The sample law's capital article alone: the evidence is that article whatever the fake embedder's scores."""
-    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
-    kb.add([chunk for chunk in SAMPLE_CHUNKS if chunk.chunk_id == "zh-capital"])
-    return kb
-
-
 def test_an_english_asker_without_a_model_gets_the_glossary_under_a_chinese_quote(tmp_path: Path) -> None:
-    answer = Answerer(capital_only(tmp_path), gate=OPEN).answer("What registered capital does a certification body need?")
+    question = "What registered capital does a certification body need?"
+    answer = Answerer(capital_only(tmp_path), gate=OPEN).answer(question)
     assert "Key terms:" in answer.body and "registered capital" in answer.body
     assert "quoted in the language of the source" in answer.body
 
