@@ -19,6 +19,7 @@ needs no Chroma at all. Otherwise the store's revision decides, and an index out
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -294,7 +295,17 @@ class KnowledgeBase:
 
     @contextlib.contextmanager
     def _write_lock(self) -> Iterator[None]:
-        with open(self.layout.lock, "a", encoding="utf-8") as handle:
+        try:
+            handle = open(self.layout.lock, "a", encoding="utf-8")  # noqa: SIM115 (closed by the with below)
+        except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise StoreError(
+                    f"cannot change the knowledge base at {self.layout.root}: the folder is read-only ({exc.strerror})."
+                    " Searching it still works; to change it, copy the knowledge-base folder somewhere writable"
+                    " (or mount it read-write)."
+                ) from exc
+            raise
+        with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield

@@ -92,11 +92,13 @@ def test_a_read_only_folder_is_a_clear_error_and_changes_nothing(small_disk: Pat
     before = (kb_dir / "manifest.json").read_bytes()
     remount(small_disk, "ro")
     try:
+        # searching needs no write (the saved indexes agree, so Chroma is not opened): a read-only knowledge base
+        # (a mounted share, a workshop's USB stick) answers; changing it is the clear error
         searched = certkb("search", "item123a3", "--kb", str(kb_dir))
-        assert searched.returncode == 1 and "is read-only" in searched.stderr, searched.stderr
+        assert searched.returncode == 0 and "doc123.md" in searched.stdout, searched.stderr
         (docs / "doc000.md").write_text("# 改了\n\n第一条 新内容。\n", encoding="utf-8")
         ingested = certkb("ingest", str(docs), "--kb", str(kb_dir))
-        assert ingested.returncode == 1 and "is read-only" in ingested.stderr, ingested.stderr
+        assert ingested.returncode == 1 and "is read-only" in ingested.stderr and "Searching it still works" in ingested.stderr, ingested.stderr
         assert "Traceback" not in searched.stderr + ingested.stderr
     finally:
         remount(small_disk, "rw")
