@@ -962,6 +962,9 @@ def _stdout_closed() -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    # before any OpenMP runtime loads (the local model's may load before the embedder's): threads that find their
+    # core taken sleep instead of spinning (kb.embedders.E5SmallQ4, benchmarks/bench_threads.py)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -108,3 +108,23 @@ def test_an_answer_gets_the_engine_before_the_ingest_s_next_passage() -> None:
     ingester.join(5)
     asker.join(5)
     assert order == ["passage 1", "question", "passage 2"]
+
+
+@pytest.mark.parametrize(("given", "used"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_the_default_embedders_threads_wait_passively_unless_told_otherwise(given: str | None, used: str) -> None:
+    # spinning OpenMP threads made two embedding processes on 2 cores take 5.9x their solo time
+    # (benchmarks/bench_threads.py); the policy must be in the environment before the engine's library loads
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if key != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    script = (
+        "import os, sys; from kb.embedders import get_embedder; e = get_embedder('e5-small-q4'); "
+        "e.embed_query('认证'); print(os.environ['OMP_WAIT_POLICY'], 'libgomp' in open('/proc/self/maps').read())"
+    )
+    root = str(Path(__file__).resolve().parent.parent)
+    out = subprocess.run([sys.executable, "-c", script], env=env, cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [used, "True"], out.stderr
