@@ -3,10 +3,9 @@
     .venv/bin/python benchmarks/eval_answers.py --calibrate
     .venv/bin/python benchmarks/eval_answers.py --backend none --backend local [--limit N] [--json OUT]
 
-`--calibrate` collects the gate's features (best dense similarity, best BM25 match share) for every question of
-the realdocs answer set (benchmarks/qa-realdocs.jsonl: 90 answerable, 30 unanswerable, 10 follow-ups) and of the
-corpus set (benchmarks/corpus-questions.jsonl), calibrates the gate on each set and scores it on the other
-(held out), then on both together (the shipped default).
+`--calibrate` collects the gate's features (`bot.gate.gate_features`) for every question of every set, fits the
+gate on the dev sets (realdocs, corpus, behaviour and held-out s7, all looked at while building) and scores it,
+per threshold, on each set: the held-out sets written later (s8, s9) are never fitted to, only scored.
 
 Answering runs question sets through the full pipeline with each backend and reports, per set, question language,
 kind and split (dev / held out): answer accuracy, citation precision, refusal accuracy, the share of English answers
@@ -20,6 +19,7 @@ whose body is English, polarity (qualified yes/no questions), topic-switch follo
 - heldout: benchmarks/answer-heldout-s7.jsonl (61 questions of all those kinds over both knowledge bases, written
   in session 7 before that session's answer changes by a helper who did not read the answer code);
 - heldout8: benchmarks/answer-heldout-s8.jsonl (60 more, written the same way at the start of session 8);
+- heldout9: benchmarks/answer-heldout-s9.jsonl (60 more, written the same way at the start of session 9);
 - examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
@@ -87,36 +87,27 @@ def gate_scores(gate: Gate, rows: list[tuple[dict[str, float], bool]]) -> dict[s
     }
 
 
-def calibrate(
-    realdocs: list[tuple[dict[str, float], bool]], corpus: list[tuple[dict[str, float], bool]]
-) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for name, train, test in (("realdocs", realdocs, corpus), ("corpus", corpus, realdocs)):
-        gate = Gate.calibrate(train)
-        result[f"calibrated on {name}"] = {
-            "gate": asdict(gate),
-            "on itself": gate_scores(gate, train),
-            "held out": gate_scores(gate, test),
-        }
-    both = Gate.calibrate(realdocs + corpus)
-    result["calibrated on both"] = {
-        "gate": asdict(both),
-        "realdocs": gate_scores(both, realdocs),
-        "corpus": gate_scores(both, corpus),
+# The gate is fitted on the dev sets (looked at while building) and scored on the held-out ones, never fitted to them
+FIT_SETS = ("realdocs", "corpus", "behaviour-realdocs", "behaviour-corpus", "heldout-realdocs", "heldout-corpus")
+THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
+
+
+def calibrate(rows: dict[str, list[tuple[dict[str, float], bool]]]) -> dict[str, Any]:
+    """Fit the gate on the dev sets of `rows` ({set: features and answerable}); score it per set and threshold,
+    beside the shipped gate."""
+    fit = [row for name, set_rows in rows.items() if name in FIT_SETS for row in set_rows]
+    gate = Gate.calibrate(fit)
+    held_out = [name for name in rows if name not in FIT_SETS]
+    return {
+        "fitted on": [name for name in rows if name in FIT_SETS],
+        "held out": held_out,
+        "gate": asdict(gate),
         "by threshold": {
-            str(t): {
-                "realdocs": gate_scores(replace(both, threshold=t), realdocs),
-                "corpus": gate_scores(replace(both, threshold=t), corpus),
-            }
-            for t in (0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+            str(t): {name: gate_scores(replace(gate, threshold=t), set_rows) for name, set_rows in rows.items()}
+            for t in THRESHOLDS
         },
+        "shipped": {"gate": asdict(Gate()), **{name: gate_scores(Gate(), set_rows) for name, set_rows in rows.items()}},
     }
-    result["shipped default"] = {
-        "gate": asdict(Gate()),
-        "realdocs": gate_scores(Gate(), realdocs),
-        "corpus": gate_scores(Gate(), corpus),
-    }
-    return result
 
 
 def answer_table(records: list[AnswerRecord]) -> dict[str, Any]:
@@ -131,8 +122,12 @@ def answer_table(records: list[AnswerRecord]) -> dict[str, Any]:
     return groups
 
 
-SETS = ("realdocs", "corpus", "behaviour", "heldout", "heldout8", "examples")
-HELDOUT = {"heldout": "answer-heldout-s7.jsonl", "heldout8": "answer-heldout-s8.jsonl"}
+SETS = ("realdocs", "corpus", "behaviour", "heldout", "heldout8", "heldout9", "examples")
+HELDOUT = {
+    "heldout": "answer-heldout-s7.jsonl",
+    "heldout8": "answer-heldout-s8.jsonl",
+    "heldout9": "answer-heldout-s9.jsonl",
+}
 
 
 def question_sets(args: argparse.Namespace) -> dict[str, tuple[str, list[Question]]]:
@@ -177,12 +172,16 @@ def main() -> None:
 
     out: dict[str, Any] = {"date": time.strftime("%Y-%m-%d")}
     kbs = {"realdocs": open_kb("certkb-kb-450-120", realdocs_files())}
-    if args.calibrate or set(args.set or SETS) & {"corpus", "behaviour", "heldout", "heldout8", "examples"}:
+    if args.calibrate or set(args.set or SETS) & {"corpus", "behaviour", *HELDOUT, "examples"}:
         kbs["corpus"] = open_kb("certkb-corpus", [corpus_dir()])
     if args.calibrate:
-        realdocs_rows = features(kbs["realdocs"], load_questions(args.questions))
-        corpus_rows = features(kbs["corpus"], load_questions(args.corpus_questions))
-        out["gate"] = calibrate(realdocs_rows, corpus_rows)
+        every = question_sets(argparse.Namespace(**{**vars(args), "set": None, "limit": 0}))
+        rows = {
+            name: features(kbs[kb_name], questions)
+            for name, (kb_name, questions) in every.items()
+            if name != "examples"
+        }
+        out["gate"] = calibrate(rows)
         print(json.dumps(out["gate"], ensure_ascii=False, indent=1))
     sets = question_sets(args) if args.backend else {}
     out["answers"] = {}

@@ -40,7 +40,8 @@ _TIME = re.compile(
     rf"|{_NUMBER}\s*(?:-|to|–)?\s*{_NUMBER}?\s*(?:working |calendar |business )?"
     r"(?:years?|months?|days?|weeks?|hours?)\b"
     r"|(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve)\s+(?:years?|months?|days?|weeks?|hours?)\b"
-    r"|\b(?:annual|yearly)\b|每年|长期有效|no (?:fixed )?expiry|does not expire|不设有效期",
+    r"|\b(?:annual(?:ly)?|yearly)\b|每年|长期有效|no (?:fixed )?expiry|does not expire|不设有效期"
+    r"|\bonce (?:a|per|every) (?:year|month|week)\b|\b(?:every|each) (?:year|month|week)\b|每(?:半年|季度|月|周)",
     re.IGNORECASE,
 )
 
@@ -49,7 +50,7 @@ _TIME = re.compile(
 class AskedFact:
     """The kind of fact a question asks for, and the word a fitting sentence carries beside the figure."""
 
-    kind: str  # year | fee | amount | validity | duration | count
+    kind: str  # year | fee | amount | validity | duration | count | size
     tie: re.Pattern[str] | None = None  # e.g. "valid|有效" for a validity question; None: the figure alone fits
 
     def label(self, lang: str) -> str:
@@ -65,6 +66,7 @@ _LABELS = {
         "validity": "a validity period",
         "duration": "the time asked for",
         "count": "the number asked for",
+        "size": "the size asked for",
     },
     "zh": {
         "year": "所问的年份",
@@ -73,6 +75,7 @@ _LABELS = {
         "validity": "有效期",
         "duration": "所问的时限",
         "count": "所问的数量",
+        "size": "所问的尺寸",
     },
 }
 
@@ -87,6 +90,7 @@ _YEAR_Q = re.compile(
 )
 _FEE_Q = re.compile(
     r"\b(?:fees?|costs?|price|charges?|how much (?:does|do|will|would|is|are))\b|多少钱|费用|收费|价格|花费"
+    r"|[^\s，。？?、]{1,3}费[^用]{0,8}(?:多少|几)"  # 年费和评审费大概是多少, 检测费是几千
 )
 _FEE_TIE = re.compile(r"fee|cost|price|charg|pay|费|价|免费|收取", re.IGNORECASE)
 _AMOUNT_Q = re.compile(
@@ -99,15 +103,23 @@ _VALID_Q = re.compile(r"\bvalid|validity|expire|有效期|有效多久|有效几
 _VALID_TIE = re.compile(r"valid|expir|有效|到期|届满", re.IGNORECASE)
 _DURATION_Q = re.compile(
     r"\bhow long\b|\bhow many (?:years|months|days|weeks|hours|working days)\b|\bwithin how\b|\bhow soon\b"
-    r"|多久|多长时间|多长|几天|多少天|多少日|几个月|多少个月|几年|多少年|期限是",
+    r"|多久|多长时间|多长|几天|多少天|多少日|几个月|多少个月|几年|多少年|期限是|(?:多少|几)个?工作日|时限"
+    r"|\bhow often\b|\bhow frequently\b|多久一次|每隔多久|频次|频率",
     re.IGNORECASE,
 )
-_COUNTING = re.compile(
-    rf"{_NUMBER}\s*[项个家名种次条人类国批]|\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve)\s+"
+_COUNTING = re.compile(  # "第十一条" is an article's number, not a count of articles
+    rf"(?<![第\d零〇一二两三四五六七八九十百千万亿]){_NUMBER}\s*(?:多|余)?\s*[项个家名种次条人类国批]|\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve)\s+"
     r"(?:[a-z-]+\s+)?(?:times?|audits?|controls?|bodies|members?|countries|economies|items?|types?|categories|"
     r"people|persons|staff|organi[sz]ations|laboratories|labs|parts?|modules?|clauses?)\b",
     re.IGNORECASE,
 )
+_SIZE_Q = re.compile(
+    r"(?:多少|几)(?:毫米|厘米)|尺寸.{0,4}(?:多少|多大)|多大尺寸|多高|高度.{0,6}(?:多少|几)|字体?.{0,8}(?:多大|多少|几号)"
+    r"|最[小大].{0,8}多大|\b(?:minimum|maximum|smallest|largest|min\.?|max\.?) (?:size|height|width|length)\b"
+    r"|\bhow (?:tall|wide|small)\b|\bhow many (?:mm|millimet|centimet|cm|inch)",
+    re.IGNORECASE,
+)
+_SIZE = re.compile(rf"{_NUMBER}\s*(?:(?:mm|cm|inch(?:es)?|pt)\b|毫米|厘米|英寸|磅)", re.IGNORECASE)
 _COUNT_EN = re.compile(r"\bhow many\s+(?:[a-z-]+\s+){0,2}?([a-z-]{3,})", re.IGNORECASE)
 _COUNT_ZH = re.compile(r"(?:多少|几)\s*([个家名项种人类国批次条])")
 
@@ -125,13 +137,15 @@ def asked_fact(question: str) -> AskedFact | None:
         return AskedFact("duration")
     if _AMOUNT_Q.search(q):
         return AskedFact("amount")
+    if _SIZE_Q.search(q):
+        return AskedFact("size")
     counted = _COUNT_EN.search(q)
     if counted:
         stem = counted.group(1).lower().rstrip("s")[:6]
         return AskedFact("count", re.compile(rf"\b{re.escape(stem)}", re.IGNORECASE))
     counted = _COUNT_ZH.search(q)
     if counted:
-        return AskedFact("count", re.compile(rf"{_NUMBER}\s*{re.escape(counted.group(1))}"))
+        return AskedFact("count", re.compile(rf"{_NUMBER}\s*(?:多|余)?\s*{re.escape(counted.group(1))}"))
     return None
 
 
@@ -147,7 +161,8 @@ def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
     >>> fact_sentences(asked_fact("证书有效期是几年？"), "证书由认证机构颁发。证书有效期为三年。")
     [1]
     """
-    figure = {"year": _YEAR, "fee": _MONEY, "amount": _MONEY, "validity": _TIME, "duration": _TIME}.get(asked.kind)
+    figures = {"year": _YEAR, "fee": _MONEY, "amount": _MONEY, "validity": _TIME, "duration": _TIME, "size": _SIZE}
+    figure = figures.get(asked.kind)
     found = []
     for index, (start, end) in enumerate(passage_sentences(passage) or [(0, len(passage))]):
         sentence = passage[start:end]
@@ -174,11 +189,29 @@ def asks_more_than(question: str, asked: AskedFact) -> bool:
     True
     >>> asks_more_than("What is the fee for a CE certificate?", AskedFact("fee"))
     False
+    >>> asks_more_than("一个型号的电源适配器做 CCC 认证，具体要交多少钱？", AskedFact("fee"))
+    False
     """
     clauses = [c for c in _CLAUSE.split(question) if c.strip()]
     if len(clauses) < 2:
         return False
-    return any(asked_fact(c) is None and (len(c.split()) >= 3 or len(HAN.findall(c)) >= 4) for c in clauses)
+    return any(
+        asked_fact(c) is None and _asks(c) and (len(c.split()) >= 3 or len(HAN.findall(c)) >= 4) for c in clauses
+    )
+
+
+# A clause that asks something: a question mark or word, or an English clause opening like a question. "一个型号的
+# 电源适配器做 CCC 认证，具体要交多少钱？" asks one thing; its first clause only says what the question is about.
+_ASKING_ZH = re.compile(r"[?？]|吗|呢|什么|哪|怎么|怎样|如何|是否|能否|可否|要不要|需不需要|是不是|有没有|多少|几")
+_ASKING_EN = re.compile(r"\b(?:what|which|who|whom|whose|how|when|where|why|whether)\b", re.IGNORECASE)
+_OPENS_ASKING = re.compile(
+    r"\s*(?:and\s+|or\s+|also\s+)?(?:do|does|did|is|are|was|were|can|could|must|should|will|would|may|need|has|have)\b",
+    re.IGNORECASE,
+)
+
+
+def _asks(clause: str) -> bool:
+    return bool(_ASKING_ZH.search(clause) or _ASKING_EN.search(clause) or _OPENS_ASKING.match(clause))
 
 
 def years_in(text: str) -> set[float]:

@@ -80,6 +80,8 @@ EMBED_BATCH = 16
 # A name in Latin script: two capitals or more ("RCM", "JAKIM", "SGS-CSTC", "DAkkS", "UN38.3", "FDA 510(k)" gives FDA).
 _NAME = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*)(?:[-/.][A-Za-z0-9]+)*")
 _ROMAN = re.compile(r"[IVX]+")
+# capitals that are not names: "OK, unrelated: ..." is not a question about a scheme called OK
+_NOT_NAMES = frozenset({"OK", "OKAY", "FYI", "ASAP", "PS", "FAQ", "FAQS", "NB", "AKA", "ETA", "DIY", "AM", "PM"})
 
 
 def _rebuild_hint(kb_dir: Path, spec: str) -> str:
@@ -462,7 +464,7 @@ class KnowledgeBase:
         for match in _NAME.finditer(text):
             name = match.group(0)
             terms = tokenize(name)
-            if not terms or _ROMAN.fullmatch(name) or name in unknown:
+            if not terms or _ROMAN.fullmatch(name) or name in unknown or name.upper() in _NOT_NAMES:
                 continue
             if all(index.knows(t) for t in terms) or self._known_as_chinese(terms, glossary, index):
                 continue

@@ -261,6 +261,7 @@ def test_names_no_passage_contains_count_against_answering(fake_kb: KnowledgeBas
         "EESS",
     ]
     assert fake_kb.unknown_names("CCC 认证要多久？") == []
+    assert fake_kb.unknown_names("OK, unrelated: how long does CCC take?") == []  # "OK" is not a scheme
     # a name is known when a passage holds any one of the glossary's Chinese variants for it, here SAMR's short
     # form 市场监管总局 and not 市场监督管理部门
     assert fake_kb.unknown_names("How long does SAMR take?") == ["SAMR"]

@@ -91,6 +91,12 @@ def test_opening_yes_in_both_languages() -> None:
         ("认证机构作出决定的期限是多少天？", "duration"),
         ("认证机构的注册资本要求是多少？", "amount"),
         ("How many notified bodies are listed for the RED?", "count"),
+        ("实验室申请CNAS认可，每年的年费和评审费大概是多少？", "fee"),
+        ("产品配方注册的审批时限一般是多少个工作日？", "duration"),
+        ("How often must the body audit an ISO 9001 certified company?", "duration"),
+        ("我们的铭牌空间很小，CE 标志最小可以印多大？", "size"),
+        ("What is the minimum height of the CE marking?", "size"),
+        ("How big can the fine be under the Product Quality Law?", None),
         ("Does Saudi Arabia accept our Chinese test report?", None),
         ("Do I need CCC certification for power adapters sold in China?", None),
         ("What is the penalty for selling products without the required certification?", None),
@@ -119,6 +125,23 @@ def test_a_fact_fits_only_with_its_figure_and_its_tie() -> None:
     since = asked_fact("SCIP 数据库从什么时候开始要求提交数据？")
     assert since is not None and states_fact(since, "Suppliers have notified the SCIP database since 5 January 2021.")
     assert asked_fact("When does the common charger rule apply to laptops?") is None  # a charger is not a charge
+
+
+def test_article_numbers_are_not_counts_and_context_clauses_do_not_ask() -> None:
+    bodies = asked_fact("目前国内一共有多少家经批准的认证机构？")
+    assert bodies is not None and bodies.kind == "count"
+    assert not states_fact(bodies, "第十一条 认证机构资质的申请和批准程序：")  # an article's number counts nothing
+    assert states_fact(bodies, "全国共有认证机构1000多家。")
+    often = asked_fact("How often are surveillance audits?")
+    assert often is not None and states_fact(often, "Surveillance audits take place once a year.")
+    assert not states_fact(often, "认证机构应当对其认证的管理体系实施有效的跟踪调查。")
+    size = asked_fact("What is the minimum height of the CE marking?")
+    assert size is not None and states_fact(size, "Affix it (normally at least 5 mm high).")
+    assert not states_fact(size, "The CE marking must be visible, legible and indelible.")
+    # the first clause says what the question is about; only the second asks, and it asks for the fee
+    fee = asked_fact("一个型号的电源适配器做 CCC 认证，具体要交多少钱？")
+    assert fee is not None and not asks_more_than("一个型号的电源适配器做 CCC 认证，具体要交多少钱？", fee)
+    assert asks_more_than("Our adapter is sold in Saudi Arabia, which documents are needed, and the fee?", fee)
 
 
 def test_the_sources_not_stating_a_fact_is_said_and_the_model_is_not_called(fake_kb: KnowledgeBase) -> None:
