@@ -1,12 +1,14 @@
-"""Which passage the evidence quotes first: hit@1 of the evidence by language, for several rank penalties.
+"""Which passage the evidence quotes first: hit@1 of the evidence by language, for several ways of choosing it.
 
     .venv/bin/python benchmarks/eval_evidence.py [--set realdocs --set corpus] [--json OUT]
 
 For every answerable question of a set, searches as the answerer does, scores each of the top passages by its
 best sentence's similarity to the question in the passage's language (`Answerer._evidence_spans`), and reports how
-often the first quote holds the expected evidence (`kb.evaluation.is_hit`) when a passage loses `rank_penalty` of
-similarity per rank below the first: 0 quotes the passage that answers best, a large penalty quotes retrieval's
-first passage whatever it says. Retrieval hit@1 is the large-penalty row.
+often the first quote holds the expected evidence (`kb.evaluation.is_hit`) when the passage is chosen by:
+- "sentence": its best sentence alone;
+- "rank 0.01": the sentence, minus 0.01 per rank below the first (sessions 5-8);
+- "retrieval": retrieval's first passage, whatever it says (retrieval hit@1);
+- "support": the sentence plus what retrieval knows of the whole passage (`passage_support`; what ships).
 """
 
 from __future__ import annotations
@@ -19,12 +21,28 @@ from typing import Any
 from common import ROOT, realdocs_files
 from eval_answers import open_kb
 
-from bot.answer import EVIDENCE_DEPTH, RETRIEVE_K, Answerer, Turn, _passage_lang, choose_evidence, joined_follow_up
+from bot.answer import (
+    EVIDENCE_DEPTH,
+    RETRIEVE_K,
+    Answerer,
+    Turn,
+    _passage_lang,
+    choose_evidence,
+    joined_follow_up,
+    passage_support,
+)
 from kb.evaluation import is_hit, load_questions
 from kb.lang import detect_language
 from kb.resources import corpus_dir
 
-PENALTIES = (0.0, 0.005, 0.01, 0.02, 0.05, 1.0)
+VARIANTS = ("sentence", "rank 0.01", "retrieval", "support")
+
+
+def adjusted(variant: str, sentence: list[float], hits: list[Any]) -> list[float]:
+    if variant == "support":
+        return [s + p for s, p in zip(sentence, passage_support(hits), strict=True)]
+    penalty = {"sentence": 0.0, "rank 0.01": 0.01, "retrieval": 1.0}[variant]
+    return [s - penalty * rank for rank, s in enumerate(sentence)]
 
 
 def main() -> None:
@@ -41,7 +59,7 @@ def main() -> None:
         make, file = sets[name]
         kb = make()
         answerer = Answerer(kb)
-        rows: dict[str, dict[float, list[bool]]] = {}
+        rows: dict[str, dict[str, list[bool]]] = {}
         for q in load_questions(ROOT / "benchmarks" / file):
             if not q.answerable:
                 continue
@@ -49,14 +67,16 @@ def main() -> None:
             query = joined_follow_up(q.question, Turn.from_dicts(q.history), lang)
             hits = kb.search(query, k=RETRIEVE_K, filters=q.filters or None, lang=lang)[:EVIDENCE_DEPTH]
             spans = answerer._evidence_spans(query, lang, hits)
-            for penalty in PENALTIES:
-                chosen = choose_evidence([s for s, _ in spans], [_passage_lang(h) for h in hits], lang, penalty)
+            for variant in VARIANTS:
+                scores = adjusted(variant, [s for s, _ in spans], hits)
+                chosen = choose_evidence(scores, [_passage_lang(h) for h in hits], lang)
                 hit = bool(chosen) and is_hit(q, hits[chosen[0]].meta.source, hits[chosen[0]].text)
                 for group in (q.lang, "all"):
-                    rows.setdefault(group, {}).setdefault(penalty, []).append(hit)
+                    rows.setdefault(group, {}).setdefault(variant, []).append(hit)
         out[name] = {
-            group: {str(p): round(sum(v) / len(v), 3) for p, v in by_penalty.items()} | {"n": len(by_penalty[0.0])}
-            for group, by_penalty in rows.items()
+            group: {v: round(sum(hits) / len(hits), 3) for v, hits in by_variant.items()}
+            | {"n": len(by_variant["sentence"])}
+            for group, by_variant in rows.items()
         }
         print(name, json.dumps(out[name], indent=1), flush=True)
     if args.json:

@@ -319,3 +319,25 @@ def test_sentence_vectors_are_embedded_once_per_answerer(fake_kb: KnowledgeBase)
     again = answerer.answer("认证机构的注册资本要求是多少？")
     assert embedded > 0 and sum(calls) == embedded  # the second answer embedded no sentence again
     assert again.body == first.body
+
+
+def test_a_passage_is_chosen_by_its_best_sentence_and_what_retrieval_knows_of_it() -> None:
+    from bot.answer import choose_evidence, passage_support
+    from kb.types import Hit, PassageMeta
+
+    def hit(dense: float | None, lexical: float | None) -> Hit:
+        extra = {k: v for k, v in (("best_dense", dense), ("lexical_match", lexical)) if v is not None}
+        return Hit("c", "text", PassageMeta(source="s.md", doc_id="d"), extra=extra)
+
+    # dense similarity counts whole, the share of question terms a tenth; found by BM25 alone: the lowest dense
+    support = passage_support([hit(0.9, 0.5), hit(None, 1.0), hit(0.8, None)])
+    assert [round(v, 3) for v in support] == [0.95, 0.9, 0.8]
+    assert passage_support([hit(None, 0.5)]) == [0.05]
+    # the second passage's sentence is a little less similar, but the passage answers the question far better
+    sentences = [0.86, 0.85]
+    scores = [s + p for s, p in zip(sentences, passage_support([hit(0.82, 0.2), hit(0.88, 0.6)]), strict=True)]
+    assert choose_evidence(scores, ["en", "en"], "en") == [1]
+    # a second quote within the margin, unless the asker reads the first and not the second
+    assert choose_evidence([1.80, 1.79], ["en", "en"], "en") == [0, 1]
+    assert choose_evidence([1.80, 1.79], ["en", "zh"], "en") == [0]
+    assert choose_evidence([1.80, 1.70], ["en", "en"], "en") == [0]
