@@ -60,6 +60,7 @@ from kb.glossary import shipped as shipped_glossary
 from kb.knowledge_base import KnowledgeBase
 from kb.lang import LANGUAGE_NAMES, base_language, detect_language, language_name
 from kb.settings import Settings
+from kb.tokenize import HAN
 from kb.types import Filters, Hit, PassageMeta
 
 MAX_QUESTION_CHARS = 2000
@@ -923,7 +924,7 @@ def _quote_blocks(citations: list[Citation], lang: str, translated: dict[int, st
         if c.n in translated:  # the checked translation, and the original under it to verify it by
             blocks.append(f"> {translated[c.n]} [{c.n}]\n>\n> {_ui(lang, 'original')} {_quoted(_one_line(c.quote))}")
             continue
-        block = f"> {_quoted(c.quote)} [{c.n}]"
+        block = f"> {_list_lead(c)}{_quoted(c.quote)} [{c.n}]"
         if base_language(c.meta.lang) != base_language(lang):
             foreign = True
             terms = _terms_line(c, lang)
@@ -931,6 +932,18 @@ def _quote_blocks(citations: list[Citation], lang: str, translated: dict[int, st
                 block += "\n>\n> " + terms
         blocks.append(block)
     return "\n>\n".join(blocks), foreign
+
+
+_DASH_ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,3}[.)])\s")
+
+
+def _list_lead(citation: Citation) -> str:
+    """For a quote that is a list's items, the heading of the list they stand in ("Common pitfalls:") as a line
+    above them: "- Selling direct to EU consumers with no EU responsible person." alone reads like advice."""
+    section = citation.meta.section.split(" > ")[-1].strip()
+    if not section or not _DASH_ITEM.match(citation.quote):
+        return ""
+    return f"{section}{'：' if HAN.search(section) else ':'}\n> "
 
 
 def _heading(hit: Hit) -> str:

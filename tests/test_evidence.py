@@ -341,3 +341,23 @@ def test_a_passage_is_chosen_by_its_best_sentence_and_what_retrieval_knows_of_it
     assert choose_evidence([1.80, 1.79], ["en", "en"], "en") == [0, 1]
     assert choose_evidence([1.80, 1.79], ["en", "zh"], "en") == [0]
     assert choose_evidence([1.80, 1.70], ["en", "en"], "en") == [0]
+
+
+def test_a_quoted_list_item_carries_the_heading_of_its_list() -> None:
+    from bot.answer import Citation, _quote_blocks
+    from kb.types import Hit, PassageMeta
+
+    text = "- Selling direct to EU consumers with no EU responsible person.\n- Listings without warnings."
+    meta = PassageMeta(source="gpsr.en.md", doc_id="d", lang="en", section="GPSR > Common pitfalls")
+    pitfall = Citation.of(1, Hit("c1", text, meta), (0, len(text)))
+    blocks, _ = _quote_blocks([pitfall], "en")
+    assert blocks.startswith("> Common pitfalls:\n> - Selling direct")  # not read as advice
+    zh = "- 把半成品机械当作整机处理。"
+    meta_zh = PassageMeta(source="m.zh.md", doc_id="z", lang="zh", section="常见问题")
+    assert _quote_blocks([Citation.of(1, Hit("c2", zh, meta_zh), (0, len(zh)))], "zh")[0].startswith(
+        "> 常见问题：\n> - 把"
+    )
+    # a sentence that is not a list item needs no lead
+    plain = "The GPSR applies from 13 December 2024."
+    cited = Citation.of(1, Hit("c3", plain, meta), (0, len(plain)))
+    assert _quote_blocks([cited], "en")[0] == f"> {plain} [1]"
