@@ -38,9 +38,9 @@ from kb.resources import corpus_dir
 VARIANTS = ("sentence", "rank 0.01", "retrieval", "support")
 
 
-def adjusted(variant: str, sentence: list[float], hits: list[Any]) -> list[float]:
+def adjusted(variant: str, sentence: list[float], hits: list[Any], lang: str) -> list[float]:
     if variant == "support":
-        return [s + p for s, p in zip(sentence, passage_support(hits), strict=True)]
+        return [s + p for s, p in zip(sentence, passage_support(hits, lang), strict=True)]
     penalty = {"sentence": 0.0, "rank 0.01": 0.01, "retrieval": 1.0}[variant]
     return [s - penalty * rank for rank, s in enumerate(sentence)]
 
@@ -68,7 +68,7 @@ def main() -> None:
             hits = kb.search(query, k=RETRIEVE_K, filters=q.filters or None, lang=lang)[:EVIDENCE_DEPTH]
             spans = answerer._evidence_spans(query, lang, hits)
             for variant in VARIANTS:
-                scores = adjusted(variant, [s for s, _ in spans], hits)
+                scores = adjusted(variant, [s for s, _ in spans], hits, lang)
                 chosen = choose_evidence(scores, [_passage_lang(h) for h in hits], lang)
                 hit = bool(chosen) and is_hit(q, hits[chosen[0]].meta.source, hits[chosen[0]].text)
                 for group in (q.lang, "all"):

@@ -325,17 +325,20 @@ def test_a_passage_is_chosen_by_its_best_sentence_and_what_retrieval_knows_of_it
     from bot.answer import choose_evidence, passage_support
     from kb.types import Hit, PassageMeta
 
-    def hit(dense: float | None, lexical: float | None) -> Hit:
+    def hit(dense: float | None, lexical: float | None, lang: str = "en") -> Hit:
         extra = {k: v for k, v in (("best_dense", dense), ("lexical_match", lexical)) if v is not None}
-        return Hit("c", "text", PassageMeta(source="s.md", doc_id="d"), extra=extra)
+        return Hit("c", "text", PassageMeta(source="s.md", doc_id="d", lang=lang), extra=extra)
 
     # dense similarity counts whole, the share of question terms a tenth; found by BM25 alone: the lowest dense
-    support = passage_support([hit(0.9, 0.5), hit(None, 1.0), hit(0.8, None)])
+    support = passage_support([hit(0.9, 0.5), hit(None, 1.0), hit(0.8, None)], "en")
     assert [round(v, 3) for v in support] == [0.95, 0.9, 0.8]
-    assert passage_support([hit(None, 0.5)]) == [0.05]
+    assert passage_support([hit(None, 0.5)], "en") == [0.05]
+    # a Chinese passage's similarity to an English question is over its mixed versions, which score it high
+    assert [round(v, 3) for v in passage_support([hit(0.9, 0.0, "zh")], "en")] == [0.86]
+    assert [round(v, 3) for v in passage_support([hit(0.9, 0.0, "en")], "zh")] == [0.9]
     # the second passage's sentence is a little less similar, but the passage answers the question far better
     sentences = [0.86, 0.85]
-    scores = [s + p for s, p in zip(sentences, passage_support([hit(0.82, 0.2), hit(0.88, 0.6)]), strict=True)]
+    scores = [s + p for s, p in zip(sentences, passage_support([hit(0.82, 0.2), hit(0.88, 0.6)], "en"), strict=True)]
     assert choose_evidence(scores, ["en", "en"], "en") == [1]
     # a second quote within the margin, unless the asker reads the first and not the second
     assert choose_evidence([1.80, 1.79], ["en", "en"], "en") == [0, 1]
