@@ -92,6 +92,7 @@ _FEE_Q = re.compile(
     r"\b(?:fees?|costs?|price|charges?|how much (?:does|do|will|would|is|are))\b|多少钱|费用|收费|价格|花费"
     r"|[^\s，。？?、]{1,3}费[^用]{0,8}(?:多少|几)"  # 年费和评审费大概是多少, 检测费是几千
 )
+_FINE_Q = re.compile(r"罚|\bfined?\b|\bfines\b|\bpenalt", re.IGNORECASE)
 _FEE_TIE = re.compile(r"fee|cost|price|charg|pay|费|价|免费|收取", re.IGNORECASE)
 _AMOUNT_Q = re.compile(
     r"\bhow much\b|\b(?:minimum|maximum) (?:capital|amount|fine)\b|\b(?:what|how (?:large|big|high))(?: an?)? fines?\b"
@@ -129,6 +130,8 @@ def asked_fact(question: str) -> AskedFact | None:
     q = question.strip()
     if _YEAR_Q.search(q) and re.search(_EVENT, q, re.IGNORECASE):
         return AskedFact("year", re.compile(f"{_EVENT}|{_SINCE}", re.IGNORECASE))
+    if _FINE_Q.search(q) and (_FEE_Q.search(q) or _AMOUNT_Q.search(q)):
+        return AskedFact("amount")  # "会被罚多少钱", "how much is the fine": a fine is a sum, not a fee
     if _FEE_Q.search(q):
         return AskedFact("fee", _FEE_TIE)
     if _VALID_Q.search(q) and _DURATION_Q.search(q):

@@ -97,6 +97,8 @@ def test_opening_yes_in_both_languages() -> None:
         ("我们的铭牌空间很小，CE 标志最小可以印多大？", "size"),
         ("What is the minimum height of the CE marking?", "size"),
         ("How big can the fine be under the Product Quality Law?", None),
+        ("建材店卖了没有生产许可证的目录内产品，会被罚多少钱？", "amount"),  # a fine, not a fee
+        ("How much is the fine for selling unlicensed products?", "amount"),
         ("Does Saudi Arabia accept our Chinese test report?", None),
         ("Do I need CCC certification for power adapters sold in China?", None),
         ("What is the penalty for selling products without the required certification?", None),
