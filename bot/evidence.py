@@ -83,6 +83,26 @@ def negations(text: str) -> int:
     return len(_NEGATION_EN.findall(text)) + len(_NEGATION_ZH.findall(text))
 
 
+# A question answered by yes or no: it opens like one, ends on a tag ("..., right?", "可以吧？") or asks whether
+_YES_NO = re.compile(
+    r"^\W*(?:do|does|did|is|are|was|were|can|could|must|will|would|should|may|might|need|has|have)\b"
+    r"|\b(?:right|correct|isn't it|aren't they|can't we|can't they|doesn't it|don't we|won't it|surely)\s*\?\s*$"
+    r"|[吗吧]\s*[？?]?\s*$|是否|能否|可否|要不要|是不是|有没有|对吗|行吗",
+    re.IGNORECASE,
+)
+
+
+def is_yes_no(question: str) -> bool:
+    """Is `question` answered by yes or no? Its answer is often a source's "no", "only if" or "not automatically".
+
+    >>> is_yes_no("That covers the GACC registration, doesn't it?"), is_yes_no("这样就可以直接上架销售了吧？")
+    (True, True)
+    >>> is_yes_no("How long is a CB certificate valid?")
+    False
+    """
+    return bool(_YES_NO.search(question.strip()))
+
+
 def limits(text: str) -> bool:
     """Does the text limit, negate or condition what it says (not, only, unless, 不, 仅, 除…外, 但...)?"""
     return bool(_LIMIT_EN.search(text) or _LIMIT_ZH.search(text))

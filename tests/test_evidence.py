@@ -366,3 +366,28 @@ def test_a_quoted_list_item_carries_the_heading_of_its_list() -> None:
     plain = "The GPSR applies from 13 December 2024."
     cited = Citation.of(1, Hit("c3", plain, meta), (0, len(plain)))
     assert _quote_blocks([cited], "en")[0] == f"> {plain} [1]"
+
+
+def test_a_yes_no_question_prefers_the_sentence_that_limits(
+    fake_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.answer
+    from kb.types import Hit
+
+    text = (
+        "A second trade name is not included unless amended. "
+        "National bodies read the report against their own deviations. "
+        "The scheme lists the ratings and the standards applied. "
+        "The existing CB certificate covers our brand and the models tested."
+    )
+    hits = [Hit.from_stored("cb-1", text, {"lang": "en", "source": "cb.md"}, 0.1)]
+    answerer = Answerer(fake_kb, gate=OPEN)
+    # the bonus made large: the fake embedder's similarities are noise; the real one is measured in docs/answering.md
+    monkeypatch.setattr(bot.answer, "QUALIFIER_BONUS", 1.0)
+    question = "The existing CB certificate just covers our new brand as well, right?"
+    assert "not included unless" in answerer._extractive(question, question, "en", hits).citations[0].quote
+    # a question that is not answered by yes or no gets no bonus: the same quote whatever the bonus
+    what = "What does a CB report name?"
+    with_bonus = answerer._extractive(what, what, "en", hits).citations[0].quote
+    monkeypatch.setattr(bot.answer, "QUALIFIER_BONUS", 0.0)
+    assert answerer._extractive(what, what, "en", hits).citations[0].quote == with_bonus
