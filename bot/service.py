@@ -267,6 +267,7 @@ class ChatService:
             translator=self.answerer.translator,
             role=self.answerer.role,
             stale_months=self.answerer.stale_months,
+            window=self.answerer.window,
         )
         other = ChatService(settings, kb=kb, answerer=answerer, question_sets=question_sets, keys=self.keys, name=name)
         other.admin, other.max_pending, other._pending = self.admin, self.max_pending, self._pending
