@@ -29,6 +29,7 @@ from typing import Any
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.ai import InputTokenDetails, UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
@@ -160,6 +161,10 @@ class ChatLocalLlama(BaseChatModel):
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
             "stream": stream,
+            # llama.cpp keeps the slot's last prompt and reuses its longest common prefix (the system prompt and
+            # rules, which come first), plus a RAM cache of earlier prompts for the other templates; the default
+            # is true in this llama.cpp, said here so that a runtime with another default does not re-read it
+            "cache_prompt": True,
         }
         if stop:
             request["stop"] = stop
@@ -183,8 +188,13 @@ class ChatLocalLlama(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        text = "".join(chunk.text for chunk in self._stream(messages, stop, run_manager, **kwargs))
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+        chunks = list(self._stream(messages, stop, run_manager, **kwargs))
+        usage = next((c.message.usage_metadata for c in chunks if c.message.usage_metadata), None)
+        metadata = next((c.message.response_metadata for c in chunks if c.message.response_metadata), {})
+        message = AIMessage(
+            content="".join(c.text for c in chunks), usage_metadata=usage, response_metadata=dict(metadata)
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(
         self,
@@ -233,8 +243,23 @@ class ChatLocalLlama(BaseChatModel):
                         if run_manager is not None:
                             run_manager.on_llm_new_token(token, chunk=chunk)
                         yield chunk
+                if item.get("timings"):  # the last chunk: how much of the prompt was read and how much reused
+                    yield ChatGenerationChunk(message=_usage_chunk(item["timings"]))
         finally:
             cancelled.set()
+
+
+def _usage_chunk(timings: dict[str, Any]) -> AIMessageChunk:
+    """An empty chunk carrying llama.cpp's counts as LangChain usage: `input_tokens` the whole prompt,
+    `input_token_details.cache_read` the part reused from the prompt cache; its timings in `response_metadata`."""
+    read, reused, written = (int(timings.get(key) or 0) for key in ("prompt_n", "cache_n", "predicted_n"))
+    usage = UsageMetadata(
+        input_tokens=read + reused,
+        output_tokens=written,
+        total_tokens=read + reused + written,
+        input_token_details=InputTokenDetails(cache_read=reused),
+    )
+    return AIMessageChunk(content="", usage_metadata=usage, response_metadata={"timings": timings})
 
 
 def _openai(settings: Settings) -> BaseChatModel:
