@@ -996,9 +996,11 @@ def _data(text: str) -> str:
 
 
 def _passage_block(n: int, hit: Hit, shown: str) -> str:
-    """Passage `n` as the model reads it: a one-line header (title › section and source), then `shown` of it."""
-    where = " › ".join(part for part in (hit.meta.title, hit.meta.section) if part)
-    header = re.sub(r"\s+", " ", _data(f"{where} ({hit.meta.source})"))  # one line: a title cannot start a new block
+    """Passage `n` as the model reads it: a one-line header (title › section, or the file when it has neither),
+    then `shown` of it. The file name is left out otherwise: the model cites by number, and a path such as
+    (certification-accreditation-regulation.md) cost the local model about 10 tokens a passage."""
+    where = " › ".join(part for part in (hit.meta.title, hit.meta.section) if part) or hit.meta.source
+    header = re.sub(r"\s+", " ", _data(where))  # one line: a title cannot start a new block
     return f"[{n}] {header}\n{_data(shown)}"
 
 

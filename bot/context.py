@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from bot.citations import passage_sentences
 
-LOCAL_WINDOW_CHARS = 240  # the bundled model: the evidence and about one neighbouring sentence (docs/benchmarks.md)
+LOCAL_WINDOW_CHARS = 160  # the bundled model: the evidence, and a neighbouring sentence when short (docs/benchmarks.md)
 REMOTE_WINDOW_CHARS = 1200  # an endpoint's model: the whole passage for every chunk size certkb cuts (450 by default)
 ELLIPSIS = "…"
 

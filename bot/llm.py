@@ -113,6 +113,25 @@ _servers: dict[tuple[str, int, int], Any] = {}
 _servers_lock = threading.Lock()
 
 
+def server_params(path: Path, threads: int, n_ctx: int) -> Any:
+    """The llama.cpp server settings certkb runs the local model with (an `xllamacpp.CommonParams`).
+
+    One slot (llama.cpp's default here): answers queue, and the slot keeps its last prompt, whose longest common
+    prefix with the next one (the system prompt) is not read again; llama.cpp's RAM prompt cache keeps earlier
+    prompts, so a query translation in between does not cost the answer prompt's prefix."""
+    import xllamacpp
+
+    params = xllamacpp.CommonParams()
+    params.model.path = str(path)
+    params.n_ctx = n_ctx
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
+    params.verbosity = -1
+    # xllamacpp also opens its HTTP endpoint on a random loopback port; a random key keeps it private.
+    params.api_keys = [secrets.token_hex(16)]
+    return params
+
+
 def _local_server(path: Path, threads: int, n_ctx: int) -> Any:
     """One llama.cpp server per (model, threads, context) in this process, loaded on first use."""
     key = (str(path), threads, n_ctx)
@@ -120,15 +139,7 @@ def _local_server(path: Path, threads: int, n_ctx: int) -> Any:
         if key not in _servers:
             import xllamacpp
 
-            params = xllamacpp.CommonParams()
-            params.model.path = str(path)
-            params.n_ctx = n_ctx
-            params.cpuparams.n_threads = threads
-            params.cpuparams_batch.n_threads = threads
-            params.verbosity = -1
-            # xllamacpp also opens its HTTP endpoint on a random loopback port; a random key keeps it private.
-            params.api_keys = [secrets.token_hex(16)]
-            _servers[key] = xllamacpp.Server(params)
+            _servers[key] = xllamacpp.Server(server_params(path, threads, n_ctx))
         return _servers[key]
 
 

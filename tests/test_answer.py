@@ -320,7 +320,7 @@ def test_the_local_model_reads_evidence_windows_numbered_as_on_screen(tmp_path: 
     passages = user.split("<passages>")[1].split("</passages>")[0]
     # the passage is read around its quote, marked as cut, and under the number its quote has on screen
     assert answer.citations[0].chunk_id == "long-fee" and answer.citations[0].quote in passages
-    assert f"[{answer.citations[0].n}] CCC guide › Fees (long-fee.md)\n…" in passages
+    assert f"[{answer.citations[0].n}] CCC guide › Fees\n…" in passages
     assert "750,000" not in passages and "catalogue" not in passages
     # a figure from the part the model was not shown is removed, not credited to the passage
     assert "750,000" not in answer.body and any("750,000" in removed for removed in answer.removed)
