@@ -7,7 +7,8 @@ Answers a fixed list of 12 questions (English and Chinese, over the shipped corp
 with the bundled local model (one model, loaded once), in these variants, interleaved question by question in a
 rotating order so that a busy machine slows each alike:
 
-- `compose-before`: `--llm local` as before this change: each passage's first 700 characters (`PASSAGE_CHARS`);
+- `compose-before`: `--llm local` as before this change: each passage's first 700 characters (`PASSAGE_CHARS`)
+  under a header naming title, section and file;
 - `compose`: `--llm local` now: each passage as its evidence window (`bot.context`, `LOCAL_WINDOW_CHARS`);
 - `compose-nocache` (only with `--variant`): the same, with llama.cpp's prompt cache off for the answer
   (`cache_prompt: false`), so the system prompt is read again: what reusing the constant prefix saves;
@@ -34,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import time
 from pathlib import Path
@@ -45,7 +47,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
 from bot import llm as llm_module
-from bot.answer import Answer, Answerer
+from bot.answer import Answer, Answerer, _data
 from bot.evaluation import judge
 from bot.llm import ChatLocalLlama, make_chat_model, server_params
 from bot.prompts import Template
@@ -78,10 +80,17 @@ PASSAGE_CHARS = 700  # what the model read of a passage before evidence windows:
 
 
 class WholePassages(Answerer):
-    """The answer step as it was: the model reads each passage's first `PASSAGE_CHARS` characters."""
+    """The answer step as it was: the model reads each passage's first `PASSAGE_CHARS` characters, under a
+    header that also names its file."""
 
     def _reading(self, query: str, lang: str, evidence: Answer, context: list[Hit]) -> list[str]:
         return [h.text if len(h.text) <= PASSAGE_CHARS else h.text[:PASSAGE_CHARS] + "…" for h in context]
+
+    @staticmethod
+    def _passage_block(n: int, hit: Hit, shown: str) -> str:
+        where = " › ".join(part for part in (hit.meta.title, hit.meta.section) if part)
+        header = re.sub(r"\s+", " ", _data(f"{where} ({hit.meta.source})"))
+        return f"[{n}] {header}\n{_data(shown)}"
 
 
 class UncachedLlama(ChatLocalLlama):

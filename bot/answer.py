@@ -722,7 +722,7 @@ class Answerer:
         context = [by_id.get(c.chunk_id) or _hit_of(c) for c in evidence.citations]
         context += [hit for hit in hits if hit.chunk_id not in quoted][: max(0, self.context_k - len(context))]
         shown = self._reading(query, lang, evidence, context)
-        passages = "\n\n".join(_passage_block(n, context[n - 1], shown[n - 1]) for n in range(1, len(context) + 1))
+        passages = "\n\n".join(self._passage_block(n, context[n - 1], shown[n - 1]) for n in range(1, len(context) + 1))
         prompt_lang = "zh" if lang == "zh" else "en"
         prompt = Template.load("answer", prompt_lang).render(
             language=language_name(lang), passages=passages, question=query
@@ -768,6 +768,15 @@ class Answerer:
             window_text(hit.text, evidence_window(hit.text, quotes.get(hit.chunk_id, (0, len(hit.text))), self.window))
             for hit in context
         ]
+
+    @staticmethod
+    def _passage_block(n: int, hit: Hit, shown: str) -> str:
+        """Passage `n` as the model reads it: a one-line header (title › section, or the file when it has neither),
+        then `shown` of it. The file name is left out otherwise: the model cites by number, and a path such as
+        (certification-accreditation-regulation.md) cost the local model about 10 tokens a passage."""
+        where = " › ".join(part for part in (hit.meta.title, hit.meta.section) if part) or hit.meta.source
+        header = re.sub(r"\s+", " ", _data(where))  # one line: a title cannot start a new block
+        return f"[{n}] {header}\n{_data(shown)}"
 
     def _model_text(self, prompt: Rendered, timings: dict[str, float]) -> Generator[AnswerEvent, None, str]:
         """Stream the model's reply to `prompt` as token events and return it whole; records `first_token` and
@@ -993,15 +1002,6 @@ _TAG = re.compile(r"</?\s*passages?\s*>", re.IGNORECASE)
 def _data(text: str) -> str:
     """Document text as the model reads it: it cannot close the <passages> block and speak as the user."""
     return _TAG.sub("[tag removed]", text)
-
-
-def _passage_block(n: int, hit: Hit, shown: str) -> str:
-    """Passage `n` as the model reads it: a one-line header (title › section, or the file when it has neither),
-    then `shown` of it. The file name is left out otherwise: the model cites by number, and a path such as
-    (certification-accreditation-regulation.md) cost the local model about 10 tokens a passage."""
-    where = " › ".join(part for part in (hit.meta.title, hit.meta.section) if part) or hit.meta.source
-    header = re.sub(r"\s+", " ", _data(where))  # one line: a title cannot start a new block
-    return f"[{n}] {header}\n{_data(shown)}"
 
 
 def _checkable(hit: Hit, shown: str) -> str:
