@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 import numpy as np
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from bot.asked import AskedFact, asked_fact, asks_more_than, fact_sentences, states_fact
 from bot.citations import (
@@ -382,6 +382,21 @@ class Answerer:
         return cls(kb, model, backend, translator=translator, role=role, stale_months=settings.stale_months)
 
     # ---- public API ----------------------------------------------------------------------------------------
+
+    def constant_prompts(self) -> list[list[BaseMessage]]:
+        """The part of this answerer's model prompts that every question shares: the system prompt with the rules
+        (for English and for Chinese askers) before the first passage or quote. A local model reads them ahead
+        (`ChatLocalLlama.warm`), and llama.cpp keeps what it read as the start of the next prompt that begins the
+        same way, so the first asker after a start does not wait for the rules either."""
+        prompts = []
+        for code in ("en", "zh"):
+            if self.role == "translate":
+                rendered = Template.load("translate_evidence", "en").render(language=language_name(code), quotes="")
+            else:
+                template = Template.load("answer", code)
+                rendered = template.render(language=language_name(code), passages="", question="")
+            prompts.append([SystemMessage(rendered.system), HumanMessage(rendered.text)])
+        return prompts
 
     def answer(
         self,

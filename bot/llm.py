@@ -22,7 +22,7 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -186,11 +186,16 @@ class ChatLocalLlama(BaseChatModel):
             self._server = _local_server(Path(self.model_path), self.threads, self.n_ctx)
         return self._server
 
-    def warm(self) -> None:
+    def warm(self, prompts: Sequence[Sequence[BaseMessage]] = ()) -> None:
         """Load the weights and read them through once (a one-token answer), so the first asker does not wait for
-        it: loading maps the file, and the first prompt pages 1 GB in from disk."""
+        it: loading maps the file, and the first prompt pages 1 GB in from disk. Then read `prompts` (the part
+        every question's prompt starts with: `Answerer.constant_prompts`), which llama.cpp keeps in its prompt
+        cache, so the first questions read only what is theirs."""
+        server = self._get_server()
         request = {"messages": [{"role": "user", "content": "OK"}], "max_tokens": 1, "temperature": 0.0}
-        self._get_server().handle_chat_completions(request)
+        server.handle_chat_completions(request)
+        for messages in prompts:
+            server.handle_chat_completions({**self._request(list(messages), None, stream=False), "max_tokens": 1})
 
     def _generate(
         self,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fakes import ScriptedChat, passage_number
-from helpers import SAMPLE_CHUNKS, make_chunk
+from helpers import SAMPLE_CHUNKS, capital_only, make_chunk
 from langchain_core.messages import BaseMessage
 
 from bot.answer import Answerer, Turn
@@ -333,3 +333,17 @@ def test_an_endpoint_model_reads_whole_passages(tmp_path: Path) -> None:
     model = cite("3,000 yuan", "The fee is 3,000 yuan per unit type [{n}].")
     Answerer(kb, model, "openai", gate=OPEN).answer("What is the application fee for CCC certification?")
     assert LONG_FEE.text in model.calls[0][-1].text
+
+
+def test_every_model_prompt_starts_with_the_constant_prompts_read_ahead(fake_kb: KnowledgeBase, tmp_path: Path) -> None:
+    model = ScriptedChat(replies=["NOT_IN_KB"])
+    compose = Answerer(fake_kb, model, "local", gate=OPEN)
+    compose.answer("What do we need to export to Saudi Arabia?")
+    compose.answer("认证机构的注册资本要求是多少？")
+    for ahead, sent in zip(compose.constant_prompts(), model.calls, strict=True):  # English, then Chinese
+        assert sent[0].text == ahead[0].text
+        assert sent[1].text.startswith("<passages>\n") and ahead[1].text.startswith("<passages>\n")
+    translator = ScriptedChat(replies=["[1] x"])
+    translate = Answerer(capital_only(tmp_path), translator, "local", gate=OPEN, role="translate")
+    translate.answer("What is the minimum registered capital of a certification body?")
+    assert translator.calls[0][0].text == translate.constant_prompts()[0][0].text  # the English asker's rules
