@@ -160,8 +160,16 @@ def main() -> None:
     parser.add_argument("--variant", action="append", choices=VARIANTS, help="variants to run (default: all)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N questions")
     parser.add_argument("--json", type=Path, help="write the figures and every answer's record here")
+    parser.add_argument("--records", type=Path, help="append each answer's record here as it is made (JSON lines)")
+    parser.add_argument("--summarise", type=Path, help="only summarise the records of an earlier run (JSON lines)")
     args = parser.parse_args()
     variants = args.variant or list(DEFAULT_VARIANTS)
+    if args.summarise:
+        with open(args.summarise, encoding="utf-8") as handle:
+            earlier = [json.loads(line) for line in handle if line.strip()]
+        kept = [v for v in VARIANTS if any(r["variant"] == v for r in earlier)]
+        report(earlier, kept, earlier[0].get("threads", 0), args.json)
+        return
 
     settings = Settings.from_env().with_overrides(llm="local")
     _, llm = make_chat_model(settings)
@@ -224,11 +232,15 @@ def main() -> None:
                 "fallback": answer.fallback,
                 "correct": judged.correct,
                 "load": round(os.getloadavg()[0], 2),
+                "threads": llm.threads,
                 **(usage.last if called else {}),
             }
             if called and row.get("prompt_ms") and row.get("read_tokens"):
                 row["ms_per_token"] = round(row["prompt_ms"] / row["read_tokens"], 1)
             records.append(row)
+            if args.records:  # kept as it goes: an interrupted run can still be summarised (`--summarise`)
+                with open(args.records, "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             first = f"{row['first_token']:6.2f} s" if called else "   (no call)"
             tokens = f"{row.get('prompt_tokens')} tokens ({row.get('reused_tokens')} reused)" if called else ""
             print(
@@ -236,18 +248,34 @@ def main() -> None:
                 f"fallback={row['fallback'] or '-'} correct={row['correct']} load {row['load']}",
                 flush=True,
             )
+    report(records, variants, llm.threads, args.json)
+
+
+def report(records: list[dict[str, Any]], variants: list[str], threads: int, path: Path | None) -> None:
+    """Print the figures per variant and write them with every record to `path`."""
     table = {variant: summary([r for r in records if r["variant"] == variant]) for variant in variants}
     loads = [r["load"] for r in records]
+    first = {(r["variant"], r["id"]): r["first_token"] for r in records if r.get("first_token") is not None}
+    pairs = {"compose / compose-before": ("compose", "compose-before"), "translate / nocache": ("translate", "")}
+    for name, (new, old) in pairs.items():  # per question, so that a busy spell weighs on both alike
+        old = old or new + "-nocache"
+        ratios = [first[new, q] / first[old, q] for v, q in first if v == old and (new, q) in first]
+        if ratios:
+            table[f"first-token ratio {name}, per question"] = {
+                "median": round(statistics.median(ratios), 3),
+                "questions": len(ratios),
+            }
     out = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "threads": llm.threads,
+        "threads": threads,
+        "questions": len({r["id"] for r in records}),
         "load_average_1min": {"min": min(loads), "median": statistics.median(loads), "max": max(loads)},
         "summary": table,
         "records": records,
     }
+    if path:
+        path.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(json.dumps({"load_average_1min": out["load_average_1min"], "summary": table}, ensure_ascii=False, indent=1))
-    if args.json:
-        args.json.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
