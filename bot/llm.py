@@ -205,8 +205,9 @@ class ChatLocalLlama(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         chunks = list(self._stream(messages, stop, run_manager, **kwargs))
-        usage = next((c.message.usage_metadata for c in chunks if c.message.usage_metadata), None)
-        metadata = next((c.message.response_metadata for c in chunks if c.message.response_metadata), {})
+        last = [c.message for c in chunks if isinstance(c.message, AIMessageChunk) and c.message.usage_metadata]
+        usage = last[-1].usage_metadata if last else None  # llama.cpp's counts ride on the last chunk
+        metadata = last[-1].response_metadata if last else {}
         message = AIMessage(
             content="".join(c.text for c in chunks), usage_metadata=usage, response_metadata=dict(metadata)
         )
