@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 import numpy as np
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from bot.asked import AskedFact, asked_fact, asks_more_than, fact_sentences, states_fact
 from bot.citations import (
@@ -45,6 +45,7 @@ from bot.citations import (
     passage_sentences,
     strip_refusal,
 )
+from bot.context import evidence_window, window_chars, window_text
 from bot.dated import date_citations
 from bot.evidence import contradiction, is_yes_no, limits, negations, with_qualifiers
 from bot.figures import key_figures, numbers_in, spelled_figures
@@ -65,9 +66,8 @@ from kb.types import Filters, Hit, PassageMeta
 
 MAX_QUESTION_CHARS = 2000
 RETRIEVE_K = 8  # passages retrieved: the gate and the extractive answer look at all of them
-CONTEXT_K = 5  # passages a chat model reads
+CONTEXT_K = 5  # passages a chat model reads (each as an evidence window: `bot.context`)
 MAX_RETRIEVE_K = 50  # the most passages one answer may ask for (`k`)
-PASSAGE_CHARS = 700  # a passage is cut to this many characters in the prompt
 EXTRA_QUOTE_MARGIN = 0.015  # a second passage is quoted when its best sentence is this close to the best one
 EVIDENCE_DEPTH = 3  # passages the evidence is chosen from
 FACT_DEPTH = 5  # passages that must state a fact of the kind a question asks for (a year, a fee...)
@@ -359,9 +359,12 @@ class Answerer:
         translator: QueryTranslator | None = None,
         role: Role = "compose",
         stale_months: int = DEFAULT_STALE_MONTHS,
+        window: int | None = None,
     ) -> None:
         if context_k < 1:
             raise ConfigError("context_k must be at least 1")
+        if window is not None and window < 1:
+            raise ConfigError(f"window must be at least 1 character, got {window}")
         if role not in ("compose", "translate"):
             raise ConfigError(f"unknown model role {role!r}: use compose or translate")
         self.kb = kb
@@ -372,6 +375,8 @@ class Answerer:
         self.translator = translator
         self.role: Role = role
         self.stale_months = stale_months  # an answer citing a document whose as_of is older says so (0: never)
+        # characters the model reads of each passage around its evidence (`bot.context`): few for the local model
+        self.window = window if window is not None else window_chars(self.backend)
         # the vectors of passage sentences already embedded for evidence: top passages recur across questions, and
         # embedding their sentences was most of an extractive answer's time (20 embedder calls, ~0.6 s each on a
         # busy 2-core machine)
@@ -392,6 +397,21 @@ class Answerer:
         return cls(kb, model, backend, translator=translator, role=role, stale_months=settings.stale_months)
 
     # ---- public API ----------------------------------------------------------------------------------------
+
+    def constant_prompts(self) -> list[list[BaseMessage]]:
+        """The part of this answerer's model prompts that every question shares: the system prompt with the rules
+        (for English and for Chinese askers) before the first passage or quote. A local model reads them ahead
+        (`ChatLocalLlama.warm`), and llama.cpp keeps what it read as the start of the next prompt that begins the
+        same way, so the first asker after a start does not wait for the rules either."""
+        prompts = []
+        for code in ("en", "zh"):
+            if self.role == "translate":
+                rendered = Template.load("translate_evidence", "en").render(language=language_name(code), quotes="")
+            else:
+                template = Template.load("answer", code)
+                rendered = template.render(language=language_name(code), passages="", question="")
+            prompts.append([SystemMessage(rendered.system), HumanMessage(rendered.text)])
+        return prompts
 
     def answer(
         self,
@@ -744,7 +764,8 @@ class Answerer:
         by_id = {hit.chunk_id: hit for hit in hits}
         context = [by_id.get(c.chunk_id) or _hit_of(c) for c in evidence.citations]
         context += [hit for hit in hits if hit.chunk_id not in quoted][: max(0, self.context_k - len(context))]
-        passages = "\n\n".join(_passage_block(n, hit) for n, hit in enumerate(context, start=1))
+        shown = self._reading(query, lang, evidence, context)
+        passages = "\n\n".join(self._passage_block(n, context[n - 1], shown[n - 1]) for n in range(1, len(context) + 1))
         prompt_lang = "zh" if lang == "zh" else "en"
         prompt = Template.load("answer", prompt_lang).render(
             language=language_name(lang), passages=passages, question=query
@@ -758,7 +779,8 @@ class Answerer:
             return _with_notice(evidence, _ui(lang, "llm_empty"), lang, fallback="llm_empty")
         t = time.perf_counter()
         try:
-            checked = check_answer(strip_refusal(raw), [_checkable(hit) for hit in context], question)
+            checkable = [_checkable(hit, text) for hit, text in zip(context, shown, strict=True)]
+            checked = check_answer(strip_refusal(raw), checkable, question)
             contradicted = self._contradictions(checked, context, evidence)
         except Exception as exc:  # a checker bug must cost the model's answer, not the asker's answer
             timings["verify"] = time.perf_counter() - t
@@ -775,6 +797,29 @@ class Answerer:
             answer = self._assemble(question, lang, context, checked, evidence, contradicted)
         answer.draft = raw
         return answer
+
+    def _reading(self, query: str, lang: str, evidence: Answer, context: list[Hit]) -> list[str]:
+        """What the model reads of each context passage: its evidence window (`bot.context`) of `self.window`
+        characters. A quoted passage's window is around its quote, as on screen; another passage longer than the
+        window is read around the sentence the evidence step would quote from it (`_evidence_spans`: the same
+        choice, and the sentence vectors are mostly cached from that step)."""
+        quotes = {c.chunk_id: (c.quote_start, c.quote_end) for c in evidence.citations}
+        others = [hit for hit in context if hit.chunk_id not in quotes and len(hit.text) > self.window]
+        for hit, (_, span) in zip(others, self._evidence_spans(query, lang, others) if others else [], strict=True):
+            quotes[hit.chunk_id] = span
+        return [
+            window_text(hit.text, evidence_window(hit.text, quotes.get(hit.chunk_id, (0, len(hit.text))), self.window))
+            for hit in context
+        ]
+
+    @staticmethod
+    def _passage_block(n: int, hit: Hit, shown: str) -> str:
+        """Passage `n` as the model reads it: a one-line header (title › section, or the file when it has neither),
+        then `shown` of it. The file name is left out otherwise: the model cites by number, and a path such as
+        (certification-accreditation-regulation.md) cost the local model about 10 tokens a passage."""
+        where = " › ".join(part for part in (hit.meta.title, hit.meta.section) if part) or hit.meta.source
+        header = re.sub(r"\s+", " ", _data(where))  # one line: a title cannot start a new block
+        return f"[{n}] {header}\n{_data(shown)}"
 
     def _model_text(self, prompt: Rendered, timings: dict[str, float]) -> Generator[AnswerEvent, None, str]:
         """Stream the model's reply to `prompt` as token events and return it whole; records `first_token` and
@@ -1030,19 +1075,9 @@ def _data(text: str) -> str:
     return _TAG.sub("[tag removed]", text)
 
 
-def _shown(hit: Hit) -> str:
-    return hit.text if len(hit.text) <= PASSAGE_CHARS else hit.text[:PASSAGE_CHARS] + "…"
-
-
-def _passage_block(n: int, hit: Hit) -> str:
-    where = " › ".join(part for part in (hit.meta.title, hit.meta.section) if part)
-    header = re.sub(r"\s+", " ", _data(f"{where} ({hit.meta.source})"))  # one line: a title cannot start a new block
-    return f"[{n}] {header}\n{_data(_shown(hit))}"
-
-
-def _checkable(hit: Hit) -> str:
+def _checkable(hit: Hit, shown: str) -> str:
     """What a citation of this passage may rely on: what the model was shown of it (第十条 lives in the section)."""
-    return f"{hit.meta.title}\n{hit.meta.section}\n{hit.meta.article}\n{_shown(hit)}"
+    return f"{hit.meta.title}\n{hit.meta.section}\n{hit.meta.article}\n{shown}"
 
 
 def _with_sources(body: str, citations: list[Citation], lang: str) -> str:

@@ -22,13 +22,14 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.ai import InputTokenDetails, UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
@@ -112,6 +113,25 @@ _servers: dict[tuple[str, int, int], Any] = {}
 _servers_lock = threading.Lock()
 
 
+def server_params(path: Path, threads: int, n_ctx: int) -> Any:
+    """The llama.cpp server settings certkb runs the local model with (an `xllamacpp.CommonParams`).
+
+    One slot (llama.cpp's default here): answers queue, and the slot keeps its last prompt, whose longest common
+    prefix with the next one (the system prompt) is not read again; llama.cpp's RAM prompt cache keeps earlier
+    prompts, so a query translation in between does not cost the answer prompt's prefix."""
+    import xllamacpp
+
+    params = xllamacpp.CommonParams()
+    params.model.path = str(path)
+    params.n_ctx = n_ctx
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
+    params.verbosity = -1
+    # xllamacpp also opens its HTTP endpoint on a random loopback port; a random key keeps it private.
+    params.api_keys = [secrets.token_hex(16)]
+    return params
+
+
 def _local_server(path: Path, threads: int, n_ctx: int) -> Any:
     """One llama.cpp server per (model, threads, context) in this process, loaded on first use."""
     key = (str(path), threads, n_ctx)
@@ -119,15 +139,7 @@ def _local_server(path: Path, threads: int, n_ctx: int) -> Any:
         if key not in _servers:
             import xllamacpp
 
-            params = xllamacpp.CommonParams()
-            params.model.path = str(path)
-            params.n_ctx = n_ctx
-            params.cpuparams.n_threads = threads
-            params.cpuparams_batch.n_threads = threads
-            params.verbosity = -1
-            # xllamacpp also opens its HTTP endpoint on a random loopback port; a random key keeps it private.
-            params.api_keys = [secrets.token_hex(16)]
-            _servers[key] = xllamacpp.Server(params)
+            _servers[key] = xllamacpp.Server(server_params(path, threads, n_ctx))
         return _servers[key]
 
 
@@ -160,6 +172,10 @@ class ChatLocalLlama(BaseChatModel):
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
             "stream": stream,
+            # llama.cpp keeps the slot's last prompt and reuses its longest common prefix (the system prompt and
+            # rules, which come first), plus a RAM cache of earlier prompts for the other templates; the default
+            # is true in this llama.cpp, said here so that a runtime with another default does not re-read it
+            "cache_prompt": True,
         }
         if stop:
             request["stop"] = stop
@@ -170,11 +186,16 @@ class ChatLocalLlama(BaseChatModel):
             self._server = _local_server(Path(self.model_path), self.threads, self.n_ctx)
         return self._server
 
-    def warm(self) -> None:
+    def warm(self, prompts: Sequence[Sequence[BaseMessage]] = ()) -> None:
         """Load the weights and read them through once (a one-token answer), so the first asker does not wait for
-        it: loading maps the file, and the first prompt pages 1 GB in from disk."""
+        it: loading maps the file, and the first prompt pages 1 GB in from disk. Then read `prompts` (the part
+        every question's prompt starts with: `Answerer.constant_prompts`), which llama.cpp keeps in its prompt
+        cache, so the first questions read only what is theirs."""
+        server = self._get_server()
         request = {"messages": [{"role": "user", "content": "OK"}], "max_tokens": 1, "temperature": 0.0}
-        self._get_server().handle_chat_completions(request)
+        server.handle_chat_completions(request)
+        for messages in prompts:
+            server.handle_chat_completions({**self._request(list(messages), None, stream=False), "max_tokens": 1})
 
     def _generate(
         self,
@@ -183,8 +204,14 @@ class ChatLocalLlama(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        text = "".join(chunk.text for chunk in self._stream(messages, stop, run_manager, **kwargs))
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+        chunks = list(self._stream(messages, stop, run_manager, **kwargs))
+        last = [c.message for c in chunks if isinstance(c.message, AIMessageChunk) and c.message.usage_metadata]
+        usage = last[-1].usage_metadata if last else None  # llama.cpp's counts ride on the last chunk
+        metadata = last[-1].response_metadata if last else {}
+        message = AIMessage(
+            content="".join(c.text for c in chunks), usage_metadata=usage, response_metadata=dict(metadata)
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(
         self,
@@ -233,8 +260,23 @@ class ChatLocalLlama(BaseChatModel):
                         if run_manager is not None:
                             run_manager.on_llm_new_token(token, chunk=chunk)
                         yield chunk
+                if item.get("timings"):  # the last chunk: how much of the prompt was read and how much reused
+                    yield ChatGenerationChunk(message=_usage_chunk(item["timings"]))
         finally:
             cancelled.set()
+
+
+def _usage_chunk(timings: dict[str, Any]) -> AIMessageChunk:
+    """An empty chunk carrying llama.cpp's counts as LangChain usage: `input_tokens` the whole prompt,
+    `input_token_details.cache_read` the part reused from the prompt cache; its timings in `response_metadata`."""
+    read, reused, written = (int(timings.get(key) or 0) for key in ("prompt_n", "cache_n", "predicted_n"))
+    usage = UsageMetadata(
+        input_tokens=read + reused,
+        output_tokens=written,
+        total_tokens=read + reused + written,
+        input_token_details=InputTokenDetails(cache_read=reused),
+    )
+    return AIMessageChunk(content="", usage_metadata=usage, response_metadata={"timings": timings})
 
 
 def _openai(settings: Settings) -> BaseChatModel:

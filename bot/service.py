@@ -267,6 +267,7 @@ class ChatService:
             translator=self.answerer.translator,
             role=self.answerer.role,
             stale_months=self.answerer.stale_months,
+            window=self.answerer.window,
         )
         other = ChatService(settings, kb=kb, answerer=answerer, question_sets=question_sets, keys=self.keys, name=name)
         other.admin, other.max_pending, other._pending = self.admin, self.max_pending, self._pending
@@ -274,8 +275,9 @@ class ChatService:
         return other
 
     def warm_up(self) -> threading.Thread | None:
-        """Load the chat model in the background (the local model takes seconds to read), so the first question
-        after a start does not wait for it; `model_status` says where it is. Nothing to do for other backends."""
+        """Load the chat model in the background (the local model takes seconds to read) and have it read the
+        constant part of its prompts (`Answerer.constant_prompts`), so the first question after a start waits
+        for neither; `model_status` says where it is. Nothing to do for other backends."""
         warm = getattr(self.answerer.llm, "warm", None)
         if warm is None:
             return None
@@ -283,7 +285,7 @@ class ChatService:
 
         def run() -> None:
             try:
-                warm()
+                warm(self.answerer.constant_prompts())
                 self.model_status = "ready"
             except Exception as exc:  # the first answer reports it again, with the evidence shown
                 self.model_status = f"failed: {exc}"

@@ -6,10 +6,11 @@ The real local model and a real OpenAI-compatible server are exercised in test_a
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from fakes import ScriptedChat, passage_number
-from helpers import SAMPLE_CHUNKS, make_chunk
+from helpers import SAMPLE_CHUNKS, capital_only, make_chunk
 from langchain_core.messages import BaseMessage
 
 from bot.answer import Answerer, Turn
@@ -295,3 +296,55 @@ def test_a_law_s_enumerated_conditions_keep_a_line_each_in_the_quote() -> None:
     law = "第十条 取得认证机构资质，应当符合下列条件：\n（一）取得法人资格；\n（二）注册资本不得少于人民币300万元；"
     assert _quoted(law).split("\n> ") == ["第十条 取得认证机构资质，应当符合下列条件：", "（一）取得法人资格；",
                                          "（二）注册资本不得少于人民币300万元；"]  # fmt: skip
+
+
+LONG_FEE = make_chunk(
+    "long-fee",
+    "The CCC scheme covers the products in the catalogue. Importers register on the CNCA portal before shipping. "
+    "The application fee for CCC certification is 3,000 yuan per unit type. The fee is not refundable. "
+    "Factory audits are repeated every year. Certificates are valid for 5 years. "
+    "The penalty for selling uncertified goods is 750,000 yuan.",
+    lang="en",
+    title="CCC guide",
+    section="Fees",
+)
+
+
+def test_the_local_model_reads_evidence_windows_numbered_as_on_screen(tmp_path: Path) -> None:
+    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
+    kb.add([LONG_FEE, *SAMPLE_CHUNKS])
+    model = cite(
+        "3,000 yuan", "The fee is 3,000 yuan per unit type [{n}]. Selling uncertified goods costs 750,000 yuan [{n}]."
+    )
+    answer = Answerer(kb, model, "local", gate=OPEN).answer("What is the application fee for CCC certification?")
+    user = model.calls[0][-1].text
+    passages = user.split("<passages>")[1].split("</passages>")[0]
+    # the passage is read around its quote, marked as cut, and under the number its quote has on screen
+    assert answer.citations[0].chunk_id == "long-fee" and answer.citations[0].quote in passages
+    assert f"[{answer.citations[0].n}] CCC guide › Fees\n…" in passages
+    assert "750,000" not in passages and "catalogue" not in passages
+    # a figure from the part the model was not shown is removed, not credited to the passage
+    assert "750,000" not in answer.body and any("750,000" in removed for removed in answer.removed)
+    assert answer.body.startswith("The fee is 3,000 yuan per unit type [1].")
+
+
+def test_an_endpoint_model_reads_whole_passages(tmp_path: Path) -> None:
+    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
+    kb.add([LONG_FEE, *SAMPLE_CHUNKS])
+    model = cite("3,000 yuan", "The fee is 3,000 yuan per unit type [{n}].")
+    Answerer(kb, model, "openai", gate=OPEN).answer("What is the application fee for CCC certification?")
+    assert LONG_FEE.text in model.calls[0][-1].text
+
+
+def test_every_model_prompt_starts_with_the_constant_prompts_read_ahead(fake_kb: KnowledgeBase, tmp_path: Path) -> None:
+    model = ScriptedChat(replies=["NOT_IN_KB"])
+    compose = Answerer(fake_kb, model, "local", gate=OPEN)
+    compose.answer("What do we need to export to Saudi Arabia?")
+    compose.answer("认证机构的注册资本要求是多少？")
+    for ahead, sent in zip(compose.constant_prompts(), model.calls, strict=True):  # English, then Chinese
+        assert sent[0].text == ahead[0].text
+        assert sent[1].text.startswith("<passages>\n") and ahead[1].text.startswith("<passages>\n")
+    translator = ScriptedChat(replies=["[1] x"])
+    translate = Answerer(capital_only(tmp_path), translator, "local", gate=OPEN, role="translate")
+    translate.answer("What is the minimum registered capital of a certification body?")
+    assert translator.calls[0][0].text == translate.constant_prompts()[0][0].text  # the English asker's rules

@@ -20,10 +20,12 @@ from pathlib import Path
 
 import pytest
 from helpers import SAMPLE_CHUNKS, make_chunk
+from langchain_core.messages import HumanMessage, SystemMessage
 
 from bot.answer import Answer, Answerer
 from bot.gate import Gate
 from bot.llm import assemble_local_model, local_model_installed, make_chat_model
+from bot.prompts import Template
 from bot.translate import QueryTranslator
 from kb.knowledge_base import KnowledgeBase
 from kb.lang import detect_language
@@ -123,6 +125,19 @@ def test_the_local_model_translates_questions_for_search(local: Answerer, tmp_pa
     translator = QueryTranslator(local.llm, "local-test", tmp_path / "t.sqlite3")
     text = translator.translate("What registered capital does a certification body need?", "zh")
     assert text is not None and detect_language(text) == "zh" and "注册资本" in text
+
+
+def test_the_constant_prompt_prefix_is_read_once(local: Answerer) -> None:
+    """llama.cpp reuses the system prompt between questions: the second answer re-reads only what differs, and
+    the model reports how much it reused as LangChain usage."""
+    assert local.llm is not None
+    system = SystemMessage(Template.load("answer", "en").render(language="English", passages="", question="").system)
+    first = local.llm.invoke([system, HumanMessage("Question: What is CCC? Reply OK.")])
+    second = local.llm.invoke([system, HumanMessage("Question: What is the CE mark? Reply OK.")])
+    assert first.usage_metadata is not None and second.usage_metadata is not None
+    reused = second.usage_metadata.get("input_token_details", {}).get("cache_read", 0)
+    assert reused > 0.8 * first.usage_metadata["input_tokens"] and second.usage_metadata["input_tokens"] > reused
+    assert second.response_metadata["timings"]["prompt_n"] < 40  # the question, not the rules, was read again
 
 
 def test_off_topic_question_is_refused_without_the_model(local: Answerer) -> None:

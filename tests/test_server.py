@@ -6,7 +6,7 @@ import base64
 import importlib.util
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -278,11 +278,13 @@ def test_the_chat_model_warms_up_in_the_background_and_says_so(fake_kb: Knowledg
     from fakes import ScriptedChat
 
     release = threading.Event()
+    read_ahead: list[object] = []
 
     class SlowToLoad(ScriptedChat):
-        def warm(self) -> None:
+        def warm(self, prompts: Sequence[object] = ()) -> None:
             if not release.wait(2):
                 raise RuntimeError("the model file is unreadable")
+            read_ahead.extend(prompts)
 
     settings = Settings.from_env().with_overrides(kb_dir=fake_kb.kb_dir)
     service = ChatService(settings, kb=fake_kb, answerer=Answerer(fake_kb, SlowToLoad(replies=["x"]), "local"))
@@ -291,6 +293,7 @@ def test_the_chat_model_warms_up_in_the_background_and_says_so(fake_kb: Knowledg
     release.set()
     thread.join(5)
     assert service.model_status == "ready"
+    assert read_ahead == service.answerer.constant_prompts()  # the rules are read before the first question
 
     failing = ChatService(settings, kb=fake_kb, answerer=Answerer(fake_kb, SlowToLoad(replies=["x"]), "local"))
     release.clear()

@@ -368,7 +368,7 @@ def test_the_page_says_the_model_is_loading_while_it_warms_up(browser: Any, e5_k
     loaded = threading.Event()
 
     class SlowToLoad(ScriptedChat):
-        def warm(self) -> None:
+        def warm(self, prompts: Any = ()) -> None:
             loaded.wait(60)
 
     def answer_once_loaded(messages: Any) -> str:  # as the real model does: it answers after loading
