@@ -27,6 +27,11 @@ pytest.importorskip("playwright.sync_api")  # the `browser` fixture is in confte
 LOCAL = ("http://127.0.0.1", "data:", "blob:", "about:")
 
 
+# the answer bubbles, not Gradio's pending one ("Loading content"): right after Send the status line is still empty
+# and the sources panel still shows the previous answer, so counting the pending bubble ended a wait too early
+ANSWERS = "#certkb-chat .message.bot:not(.pending)"
+
+
 class Page:
     """A browser page on the chat that records every request leaving loopback."""
 
@@ -39,7 +44,7 @@ class Page:
 
     def ask(self, question: str, timeout: float = 180) -> list[str]:
         """Ask and wait for the answer's sources; returns the successive texts the answer bubble showed."""
-        before = self.page.locator("#certkb-chat .message.bot").count()
+        before = self.page.locator(ANSWERS).count()
         self.page.fill("#certkb-question textarea", question)
         self.page.click("#certkb-send")
         self.sent = time.monotonic()
@@ -47,7 +52,7 @@ class Page:
         seen: list[str] = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            bots = self.page.locator("#certkb-chat .message.bot")
+            bots = self.page.locator(ANSWERS)
             if bots.count() > before:
                 text = bots.last.inner_text()
                 if text and (not seen or seen[-1] != text):
@@ -60,7 +65,7 @@ class Page:
 
     def _done(self, before: int) -> bool:
         return self.page.locator("#certkb-sources .src-card, #certkb-sources .src-refused").count() > 0 and (
-            self.page.locator("#certkb-chat .message.bot").count() > before
+            self.page.locator(ANSWERS).count() > before
         )
 
     def sources(self) -> str:
