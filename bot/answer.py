@@ -817,8 +817,7 @@ class Answerer:
         """Passage `n` as the model reads it: a one-line header (title › section, or the file when it has neither),
         then `shown` of it. The file name is left out otherwise: the model cites by number, and a path such as
         (certification-accreditation-regulation.md) cost the local model about 10 tokens a passage."""
-        where = " › ".join(part for part in (hit.meta.title, hit.meta.section) if part) or hit.meta.source
-        header = re.sub(r"\s+", " ", _data(where))  # one line: a title cannot start a new block
+        header = re.sub(r"\s+", " ", _data(hit.meta.where()))  # one line: a title cannot start a new block
         return f"[{n}] {header}\n{_data(shown)}"
 
     def _model_text(self, prompt: Rendered, timings: dict[str, float]) -> Generator[AnswerEvent, None, str]:
