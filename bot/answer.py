@@ -263,6 +263,9 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     fallback: str = ""  # why a chat model's part was replaced by the quoted evidence: one of FALLBACKS, or ""
     answer_id: str = ""  # the answer's id in the answer log (`bot.answer_log`), set by the chat service
+    # the span the evidence step would quote of each passage it weighed, by chunk id (not stored: what a chat model
+    # reads around, `Answerer._reading`); empty when the model answers another query than the evidence did
+    spans: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form; the first five keys are the documented `certkb ask --json` contract, the rest follow."""
@@ -511,6 +514,8 @@ class Answerer:
             timings["translate"] = time.perf_counter() - t
         if translations or query != standalone:
             context = self.kb.search(query, k=retrieve_k, filters=filters, translations=translations, lang=lang)
+        if query != standalone:  # the evidence step weighed its passages' sentences for another query
+            evidence = replace(evidence, spans={})
         yield AnswerEvent("status", "generate")
         answer = yield from self._generate(question, query, lang, evidence, context, timings)
         yield finish(answer, translations, query)
@@ -688,7 +693,9 @@ class Answerer:
             if lang != "zh" and c.meta.lang.startswith("zh"):
                 c.terms = self.kb.glossary().hints(c.quote)
         body = self._quotes_body(citations, lang)
-        return Answer(question, _with_sources(body, citations, lang), body, citations, False, lang, "none")
+        answer = Answer(question, _with_sources(body, citations, lang), body, citations, False, lang, "none")
+        answer.spans = {hit.chunk_id: span for hit, (_, span) in zip(candidates, spans, strict=True)}
+        return answer
 
     @staticmethod
     def _quotes_body(citations: list[Citation], lang: str, translated: dict[int, str] | None = None) -> str:
@@ -801,9 +808,9 @@ class Answerer:
     def _reading(self, query: str, lang: str, evidence: Answer, context: list[Hit]) -> list[str]:
         """What the model reads of each context passage: its evidence window (`bot.context`) of `self.window`
         characters. A quoted passage's window is around its quote, as on screen; another passage longer than the
-        window is read around the sentence the evidence step would quote from it (`_evidence_spans`: the same
-        choice, and the sentence vectors are mostly cached from that step)."""
-        quotes = {c.chunk_id: (c.quote_start, c.quote_end) for c in evidence.citations}
+        window is read around the sentence the evidence step would quote from it: the span it chose when it weighed
+        the passage (`Answer.spans`), else `_evidence_spans`' choice (the sentence vectors are mostly cached)."""
+        quotes = {**evidence.spans, **{c.chunk_id: (c.quote_start, c.quote_end) for c in evidence.citations}}
         others = [hit for hit in context if hit.chunk_id not in quotes and len(hit.text) > self.window]
         for hit, (_, span) in zip(others, self._evidence_spans(query, lang, others) if others else [], strict=True):
             quotes[hit.chunk_id] = span

@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 
 from bot.citations import passage_sentences
+from bot.evidence import ASKS_WHETHER_ZH, AUXILIARIES
 from bot.figures import numbers_in
 from kb.tokenize import HAN
 
@@ -205,12 +206,9 @@ def asks_more_than(question: str, asked: AskedFact) -> bool:
 
 # A clause that asks something: a question mark or word, or an English clause opening like a question. "一个型号的
 # 电源适配器做 CCC 认证，具体要交多少钱？" asks one thing; its first clause only says what the question is about.
-_ASKING_ZH = re.compile(r"[?？]|吗|呢|什么|哪|怎么|怎样|如何|是否|能否|可否|要不要|需不需要|是不是|有没有|多少|几")
+_ASKING_ZH = re.compile(rf"[?？]|吗|呢|什么|哪|怎么|怎样|如何|{ASKS_WHETHER_ZH}|需不需要|多少|几")
 _ASKING_EN = re.compile(r"\b(?:what|which|who|whom|whose|how|when|where|why|whether)\b", re.IGNORECASE)
-_OPENS_ASKING = re.compile(
-    r"\s*(?:and\s+|or\s+|also\s+)?(?:do|does|did|is|are|was|were|can|could|must|should|will|would|may|need|has|have)\b",
-    re.IGNORECASE,
-)
+_OPENS_ASKING = re.compile(rf"\s*(?:and\s+|or\s+|also\s+)?{AUXILIARIES}", re.IGNORECASE)
 
 
 def _asks(clause: str) -> bool:

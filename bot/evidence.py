@@ -83,11 +83,16 @@ def negations(text: str) -> int:
     return len(_NEGATION_EN.findall(text)) + len(_NEGATION_ZH.findall(text))
 
 
+# The words an English yes/no question opens with, and the Chinese ones that ask whether (`bot.asked` reads a
+# clause that opens with one of them as asking something)
+AUXILIARIES = r"(?:do|does|did|is|are|was|were|can|could|must|will|would|should|may|might|need|has|have)\b"
+ASKS_WHETHER_ZH = "是否|能否|可否|要不要|是不是|有没有"
+
 # A question answered by yes or no: it opens like one, ends on a tag ("..., right?", "可以吧？") or asks whether
 _YES_NO = re.compile(
-    r"^\W*(?:do|does|did|is|are|was|were|can|could|must|will|would|should|may|might|need|has|have)\b"
+    rf"^\W*{AUXILIARIES}"
     r"|\b(?:right|correct|isn't it|aren't they|can't we|can't they|doesn't it|don't we|won't it|surely)\s*\?\s*$"
-    r"|[吗吧]\s*[？?]?\s*$|是否|能否|可否|要不要|是不是|有没有|对吗|行吗",
+    rf"|[吗吧]\s*[？?]?\s*$|{ASKS_WHETHER_ZH}|对吗|行吗",
     re.IGNORECASE,
 )
 

@@ -328,6 +328,40 @@ def test_the_local_model_reads_evidence_windows_numbered_as_on_screen(tmp_path: 
     assert answer.body.startswith("The fee is 3,000 yuan per unit type [1].")
 
 
+LONG_AUDIT = make_chunk(
+    "long-audit",
+    "The CCC factory audit checks the production line before the first certificate. "
+    "The application fee is paid to the certification body and covers the type test. "
+    "Follow-up audits are repeated every year and may be unannounced. Auditors check the product against the file. "
+    "Certificates are suspended when an audit finds the product changed without notice.",
+    lang="en",
+    title="CCC guide",
+    section="Audits",
+)
+
+
+def test_the_model_reads_a_weighed_passage_where_the_evidence_step_chose(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
+    kb.add([LONG_FEE, LONG_AUDIT])
+    monkeypatch.setattr("bot.answer.EXTRA_QUOTE_MARGIN", -1.0)  # one quote: the other passage is only weighed
+    weighed: list[list[str]] = []
+    spans = Answerer._evidence_spans
+
+    def counted(self: Answerer, query: str, lang: str, hits: list, *args: object) -> list:
+        weighed.append(sorted(hit.chunk_id for hit in hits))
+        return spans(self, query, lang, hits, *args)
+
+    monkeypatch.setattr(Answerer, "_evidence_spans", counted)
+    model = cite("3,000 yuan", "The fee is 3,000 yuan per unit type [{n}].")
+    answer = Answerer(kb, model, "local", gate=OPEN).answer("What is the application fee for CCC certification?")
+    assert len(answer.citations) == 1
+    # both long passages were weighed once, by the evidence step, and the model read the unquoted one too
+    assert weighed == [["long-audit", "long-fee"]]
+    assert "…" in model.calls[0][-1].text.split("CCC guide › Audits")[1]
+
+
 def test_an_endpoint_model_reads_whole_passages(tmp_path: Path) -> None:
     kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
     kb.add([LONG_FEE, *SAMPLE_CHUNKS])
