@@ -20,6 +20,7 @@ whose body is English, polarity (qualified yes/no questions), topic-switch follo
   in session 7 before that session's answer changes by a helper who did not read the answer code);
 - heldout8: benchmarks/answer-heldout-s8.jsonl (60 more, written the same way at the start of session 8);
 - heldout9: benchmarks/answer-heldout-s9.jsonl (60 more, written the same way at the start of session 9);
+- heldout10: benchmarks/answer-heldout-s10.jsonl (60 more, written the same way at the start of session 10);
 - examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
@@ -122,11 +123,12 @@ def answer_table(records: list[AnswerRecord]) -> dict[str, Any]:
     return groups
 
 
-SETS = ("realdocs", "corpus", "behaviour", "heldout", "heldout8", "heldout9", "examples")
+SETS = ("realdocs", "corpus", "behaviour", "heldout", "heldout8", "heldout9", "heldout10", "examples")
 HELDOUT = {
     "heldout": "answer-heldout-s7.jsonl",
     "heldout8": "answer-heldout-s8.jsonl",
     "heldout9": "answer-heldout-s9.jsonl",
+    "heldout10": "answer-heldout-s10.jsonl",
 }
 
 
