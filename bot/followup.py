@@ -35,7 +35,8 @@ MARKETS = {
     "BR": "Brazil|巴西",
     "SA": "Saudi Arabia|Saudi|KSA|沙特阿拉伯|沙特",
     "GCC": "Gulf|GCC|UAE|Kuwait|Qatar|Bahrain|Oman|海湾|阿联酋|科威特|卡塔尔|巴林|阿曼",
-    "EAEU": "Russia|Kazakhstan|Belarus|Eurasian Economic Union|EAEU|俄罗斯|哈萨克斯坦|白俄罗斯|欧亚经济联盟",
+    "EAEU": "Russia|Kazakhstan|Belarus|Eurasian Economic Union|Eurasian Union|EAEU"
+    "|俄罗斯|哈萨克斯坦|白俄罗斯|欧亚经济联盟",
     "CA": "Canada|加拿大",
     "SG": "Singapore|新加坡",
     "NZ": "New Zealand|新西兰",
@@ -54,7 +55,9 @@ SCHEMES = {
     "BIS|QCO|CRS|ISI": "IN",
     "NRTL|UL|ETL|ENERGY STAR|能源之星|FCC|FCC ID|SDoC": "US",
     "CB scheme|CB report|CB certificate|IECEE|CB体系|CB报告|CB证书|IECEx|IECQ": "",
-    "ISO 9001|ISO 14001|ISO 45001|ISO/IEC 27001|ISO 27001|ISO 22000|HACCP|FSSC 22000": "",
+    "ISO 9001|ISO 14001|ISO 45001|ISO/IEC 27001|ISO 27001|ISO 22000|HACCP|FSSC 22000|OHSAS 18001|OHSAS": "",
+    "OIML|OIML-CS|ILAC|IAF|AEO": "",
+    "ATEX": "EU",
 }
 PRODUCTS = (
     "toys|toy|玩具",
@@ -173,11 +176,65 @@ def is_elliptical(question: str, lang: str) -> bool:
     return q.startswith(starts) or len(words) < 6 or bool(re.search(r"\b(it|they|them|that one|those|there)\b", q))
 
 
+# A follow-up that says the topic changes ("Different question:", "Switching to Brazil:", "换个问题：")
+_NEW_TOPIC = re.compile(
+    r"\b(?:different|another|separate|new)\s+(?:question|topic|thing|law|market|matter|subject)\b|\bunrelated\b"
+    r"|\bswitching to\b|换个(?:问题|话题)|另一个问题",
+    re.IGNORECASE,
+)
+# What a follow-up opens with before it asks: thanks, an acknowledgement, a connective ("OK. And", "好的。那")
+_OPENING_EN = re.compile(
+    r"^(?:\W*(?:ok|okay|right|thanks|thank you|got it|great|fine|sure|understood|i see|now)\b)*\W*",
+    re.IGNORECASE,
+)
+_OPENING_ZH = re.compile(
+    r"^(?:\W*(?:好的|好|明白了|明白|谢谢|了解|知道了|ok|那么|那|还有|另外|此外))*\W*", re.IGNORECASE
+)
+_ASKS_EN = re.compile(r"\b(?:what|which|when|where|who|whom|whose|how|why)\b", re.IGNORECASE)
+_ASKS_ZH = re.compile(r"什么|哪|多少|多久|多长|多大|几|如何|怎么|怎样|谁|何时|是否|能否|可否|要不要|是不是|有没有|吗")
+# Words that lean on the previous question for what they are about ("does it need", "那些", "那……呢？")
+_LEANS_EN = re.compile(r"\b(?:it|its|they|them|those|these|that one|this one|there|the same)\b", re.IGNORECASE)
+_LEANS_ZH = re.compile(r"它|这些|那些|这个|那个|该|其|上述|同样|呢")
+# A name as exporters write one: an acronym or a capitalised code ("OHSAS 18001", "AEO", "SDoC", "GB 4943.1")
+_NAME = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Za-z]*[A-Z][A-Za-z0-9-]*(?:\s?\d[\d.]*)?")
+
+
+def stands_alone(question: str, previous: str, lang: str) -> bool:
+    """Is a follow-up that opens like one ("And ...", "那……") a question of its own? It is when it says the topic
+    changes ("Different question: ...", "换个问题：..."), or asks something (a question word; in English not after
+    "And", "what about") about a name the previous question did not have, in at least 6 words or 8 characters,
+    leaning on nothing before it (no "it", "those", 呢). "那OHSAS 18001的转换期是哪年结束的？" after a question
+    about ISO/IEC 27001 is searched alone: joined, it found the 27001 transition. In English, "And for Brazil, what
+    do we need for the Wi-Fi part?" still needs the question before it (measured on the dev sets' follow-ups).
+
+    >>> stands_alone("那OHSAS 18001的转换期是哪年结束的？", "ISO/IEC 27001:2013版证书什么时候失效？", "zh")
+    True
+    >>> stands_alone("What about BIS in India?", "Can our importer apply for CCC instead of us?", "en")
+    False
+    """
+    leans = _LEANS_ZH if lang == "zh" else _LEANS_EN
+    if leans.search(question):
+        return False
+    if _NEW_TOPIC.search(question):
+        return True
+    if lang == "zh":
+        rest = _OPENING_ZH.sub("", question, count=1)
+        asks, long_enough = bool(_ASKS_ZH.search(rest)), len(HAN.findall(rest)) >= 8
+    else:
+        rest = _OPENING_EN.sub("", question, count=1)
+        opens_leaning = re.match(r"and\b|also\b|(?:what|how) about\b|what if\b|if\b", rest, re.IGNORECASE)
+        asks = bool(_ASKS_EN.search(rest)) and not opens_leaning
+        long_enough = len(re.findall(r"[A-Za-z0-9']+", rest)) >= 6
+    before = {name.casefold() for name in named_topics(previous) + _NAME.findall(previous)}
+    own = [name for name in named_topics(rest) + _NAME.findall(rest) if name.casefold() not in before]
+    return asks and long_enough and bool(own)
+
+
 def standalone_question(question: str, previous: Sequence[str], lang: str) -> str:
     """The question to search for: an elliptical follow-up joined to the previous question (`previous`: the
     asker's earlier questions, oldest first), with the previous markets and schemes replaced by the ones the
-    follow-up names; any other question as it is."""
-    if not previous or not is_elliptical(question, lang):
+    follow-up names; any other question, and a follow-up that `stands_alone`, as it is."""
+    if not previous or not is_elliptical(question, lang) or stands_alone(question, previous[-1], lang):
         return question
     before = _replaced(previous[-1], question)
     return f"{before} {question}".strip() if before else question

@@ -179,6 +179,23 @@ def test_the_sources_not_stating_a_fact_is_said_and_the_model_is_not_called(fake
         ("那罚款呢？", "认证机构的注册资本要求是多少？", "认证机构的注册资本要求是多少？ 那罚款呢？"),
         ("What registered capital does a certification body need in China?", "Do I need CCC?",
          "What registered capital does a certification body need in China?"),  # not elliptical: left alone
+        # a follow-up that asks its own question about a name the previous one did not have stands alone
+        ("那OHSAS 18001的转换期是哪年结束的？", "ISO/IEC 27001:2013版证书什么时候失效？",
+         "那OHSAS 18001的转换期是哪年结束的？"),
+        ("那中欧AEO互认是从什么时候开始实施的？", "中新电子电器互认协定是什么时候生效的？",
+         "那中欧AEO互认是从什么时候开始实施的？"),
+        ("OK. Different question: what is a UKNI mark?", "Do lamps need CE marking in the EU?",
+         "OK. Different question: what is a UKNI mark?"),
+        # ... but not one that leans on it (呢, "it"), or an English one opening with "And"
+        ("那韩国KC的安全认证呢？谁来申请？", "CCC认证可以由我们的进口商来申请吗？",
+         "认证可以由我们的进口商来申请吗？ 那韩国KC的安全认证呢？谁来申请？"),
+        ("And for Brazil, what do we need for the Wi-Fi part?", "Does the host product need FCC authorization?",
+         "Does the host product need authorization? And for Brazil, what do we need for the Wi-Fi part?"),
+        ("那欧盟的GPSR要求的技术文件它要保存多久？", "RoHS对铅的限值是多少？",
+         "对铅的限值是多少？ 那欧盟的GPSR要求的技术文件它要保存多久？"),
+        # a scheme the vocabulary learnt from the corpus replaces the previous one
+        ("What about an OIML certificate for the EU?", "Do Australian regulators accept IECEx certificates?",
+         "Do Australian regulators accept certificates? What about an OIML certificate for the EU?"),
     ],
 )  # fmt: skip
 def test_a_follow_up_that_names_another_topic_replaces_the_previous_one(
