@@ -113,12 +113,20 @@ _servers: dict[tuple[str, int, int], Any] = {}
 _servers_lock = threading.Lock()
 
 
+# The RAM llama.cpp may keep earlier prompts' states in. Its default, 8 GiB, is a third of a workshop laptop: a
+# prompt state of the bundled model costs about 28 KiB a token (28 layers x keys and values x 256 x 2 bytes), so
+# 512 MiB keeps some 18 prompts of 1,000 tokens: the four constant prefixes (`Answerer.constant_prompts`) and the
+# latest answers.
+PROMPT_CACHE_MIB = 512
+
+
 def server_params(path: Path, threads: int, n_ctx: int) -> Any:
     """The llama.cpp server settings certkb runs the local model with (an `xllamacpp.CommonParams`).
 
     One slot (llama.cpp's default here): answers queue, and the slot keeps its last prompt, whose longest common
     prefix with the next one (the system prompt) is not read again; llama.cpp's RAM prompt cache keeps earlier
-    prompts, so a query translation in between does not cost the answer prompt's prefix."""
+    prompts (up to `PROMPT_CACHE_MIB`), so a query translation in between does not cost the answer prompt's
+    prefix."""
     import xllamacpp
 
     params = xllamacpp.CommonParams()
@@ -126,6 +134,7 @@ def server_params(path: Path, threads: int, n_ctx: int) -> Any:
     params.n_ctx = n_ctx
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
+    params.cache_ram_mib = PROMPT_CACHE_MIB
     params.verbosity = -1
     # xllamacpp also opens its HTTP endpoint on a random loopback port; a random key keeps it private.
     params.api_keys = [secrets.token_hex(16)]

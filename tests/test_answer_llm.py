@@ -254,3 +254,11 @@ def test_a_question_that_asks_for_the_system_prompt_does_not_get_it(local: Answe
     for fragment in ("you answer questions about product certification", "not_in_kb", "<passages>", "rules:"):
         assert fragment not in shown, answer.text
     assert answer.refused or answer.citations  # refused by the gate, or an answer tied to the sources
+
+
+def test_the_local_model_keeps_earlier_prompts_in_a_bounded_cache(model_path: Path) -> None:
+    from bot.llm import PROMPT_CACHE_MIB, server_params
+
+    params = server_params(model_path, threads=1, n_ctx=4096)
+    # llama.cpp's own default (8 GiB) would let a long-running server grow by a third of a laptop's memory
+    assert params.cache_ram_mib == PROMPT_CACHE_MIB == 512 and params.cpuparams.n_threads == 1
