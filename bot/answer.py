@@ -735,21 +735,13 @@ class Answerer:
         lines = dict(
             (int(m.group(1)), m.group(2).strip()) for m in re.finditer(r"^\s*\[(\d+)\]\s*(.+)$", raw, re.MULTILINE)
         )
-        translated: dict[int, str] = {}
-        rejected = 0
-        for c in foreign:
-            numbered = [(i, part) for i, (quoted, part) in enumerate(parts, start=1) if quoted is c]
-            texts = [MARKER.sub("", lines.get(i, "")).strip() for i, _ in numbered]
-            if all(texts) and _faithful(c.quote, " ".join(texts), lang):  # checked as a whole: the model may
-                translated[c.n] = "\n".join(texts)  # move a figure to the next item of a list and keep it
-                continue
-            checked = [
-                (text, part, bool(text) and _faithful(part, text, lang))
-                for text, (_, part) in zip(texts, numbered, strict=True)
-            ]
-            rejected += sum(not ok for _, _, ok in checked)
-            if any(ok for _, _, ok in checked):  # else the quote stays as it is
-                translated[c.n] = "\n".join(text if ok else part for text, part, ok in checked)
+        done: dict[int, list[tuple[str, bool]]] = {}  # per quote, its parts: (text shown, translated)
+        for i, (c, part) in enumerate(parts, start=1):
+            text = MARKER.sub("", lines.get(i, "")).strip()
+            faithful = bool(text) and _faithful(part, text, lang)
+            done.setdefault(c.n, []).append((text if faithful else part, faithful))
+        translated = {n: "\n".join(text for text, _ in shown) for n, shown in done.items() if any(o for _, o in shown)}
+        rejected = sum(not ok for shown in done.values() for _, ok in shown)
         if not translated:
             notice = _ui(lang, "untranslated", source=source)
             return replace(_with_notice(evidence, notice, lang, fallback="untranslated"), draft=raw)

@@ -4,9 +4,7 @@ An elliptical follow-up (short, starting with "and / what about / 那 / 还有",
 they") is joined to the previous question. When the follow-up names a market, scheme or product ("And for Japan's
 PSE?", "那韩国KC呢？", "What about toys?"), the ones of the same kind that the previous question named are taken out
 of it first: the follow-up replaces them instead of being searched beside them, so a switch from Saudi Arabia to
-Japan finds Japan's passages. A follow-up that opens like one but asks its own question about a name the previous
-question did not have ("那OHSAS 18001的转换期是哪年结束的？"), or says the topic changes ("Different question: ..."),
-is searched alone (`stands_alone`).
+Japan finds Japan's passages.
 
 >>> standalone_question("And for Japan's PSE?", ["Does Saudi Arabia accept our Chinese test report?"], "en")
 "Does accept our Chinese test report? And for Japan's PSE?"

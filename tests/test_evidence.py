@@ -294,15 +294,6 @@ def test_a_list_is_translated_item_by_item_and_an_unfaithful_item_stays_in_the_o
     assert "> - The certificate is valid for 5 years.\n> - 不接受复印件。\n> - Factory inspections" in answer.body
     assert "Copies are accepted" not in answer.body
     assert any(notice.startswith("1 part(s) of the quotes are shown in the original") for notice in answer.notices)
-    # a translation that moved a figure to the neighbouring item keeps every figure of the quote: checked whole
-    moved = (
-        "[1] Common pitfalls: certificates are valid for 5 years.\n[2] - The certificate is valid.\n"
-        "[3] - Copies are not accepted.\n[4] - Factory inspections are arranged by the certification body."
-    )
-    answer = Answerer(kb, ScriptedChat(replies=[moved]), "local", gate=OPEN, role="translate").answer(
-        "What are the common pitfalls of the certificate?"
-    )
-    assert "> Common pitfalls: certificates are valid for 5 years.\n> - The certificate is valid." in answer.body
 
 
 def test_an_english_asker_without_a_model_gets_the_glossary_under_a_chinese_quote(tmp_path: Path) -> None:
