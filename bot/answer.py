@@ -117,8 +117,8 @@ _UI = {
         "figures and negations were checked against the originals.",
         "untranslated": "The quotes are in {source}; the language model's translation did not match them, so they are "
         "shown as they are.",
-        "untranslated_some": "{n} part(s) of the quotes are shown in the original: their translation did not keep the "
-        "figures or negations.",
+        "untranslated_some": "{n} quote(s) are shown in the original: their translation did not keep the figures or "
+        "negations.",
         "llm_failed_quotes": "The language model is unavailable ({reason}); the quotes are shown in the original.",
         "llm_empty": "The language model returned an empty answer; here are the passages themselves.",
         "empty_kb": "- (the knowledge base is empty: run `certkb ingest` first)",
@@ -145,7 +145,7 @@ _UI = {
         "machine_translation": "以下为所引原文的机器翻译，每段附原文：",
         "machine_translation_notice": "引文由语言模型从{source}机器翻译，数字和否定已与原文核对。",
         "untranslated": "引文为{source}；语言模型的译文与原文不符，因此按原文显示。",
-        "untranslated_some": "引文中有 {n} 处按原文显示：其译文未能保留数字或否定。",
+        "untranslated_some": "{n} 段引文按原文显示：其译文未能保留数字或否定。",
         "llm_failed_quotes": "语言模型暂不可用（{reason}），引文按原文显示。",
         "llm_empty": "语言模型返回了空回答，以下直接给出原文。",
         "empty_kb": "- （知识库为空，请先运行 `certkb ingest`）",
@@ -720,11 +720,8 @@ class Answerer:
         if not foreign:
             return evidence
         yield AnswerEvent("status", "translate")
-        # each quote by its parts (a list's items, a long line's sentences), numbered in one list: a part whose
-        # translation fails the check is shown in the original, not the whole quote; figures in digits first (the
-        # small model reads 300万元 as "300 million")
-        parts = [(c, part) for c in foreign for part in translation_parts(c.quote)]
-        quotes = "\n".join(f"[{i}] {_data(spelled_figures(part))}" for i, (_, part) in enumerate(parts, start=1))
+        # figures in digits first: the small model reads 300万元 as "300 million"
+        quotes = "\n".join(f"[{c.n}] {_data(spelled_figures(_one_line(c.quote)))}" for c in foreign)
         source = language_name(base_language(foreign[0].meta.lang))
         prompt = Template.load("translate_evidence", "en").render(language=language_name(lang), quotes=quotes)
         try:
@@ -735,13 +732,14 @@ class Answerer:
         lines = dict(
             (int(m.group(1)), m.group(2).strip()) for m in re.finditer(r"^\s*\[(\d+)\]\s*(.+)$", raw, re.MULTILINE)
         )
-        done: dict[int, list[tuple[str, bool]]] = {}  # per quote, its parts: (text shown, translated)
-        for i, (c, part) in enumerate(parts, start=1):
-            text = MARKER.sub("", lines.get(i, "")).strip()
-            faithful = bool(text) and _faithful(part, text, lang)
-            done.setdefault(c.n, []).append((text if faithful else part, faithful))
-        translated = {n: "\n".join(text for text, _ in shown) for n, shown in done.items() if any(o for _, o in shown)}
-        rejected = sum(not ok for shown in done.values() for _, ok in shown)
+        translated: dict[int, str] = {}
+        rejected = 0
+        for c in foreign:
+            text = MARKER.sub("", lines.get(c.n, "")).strip()
+            if text and _faithful(c.quote, text, lang):
+                translated[c.n] = text
+            else:
+                rejected += 1
         if not translated:
             notice = _ui(lang, "untranslated", source=source)
             return replace(_with_notice(evidence, notice, lang, fallback="untranslated"), draft=raw)
@@ -998,8 +996,7 @@ def _quote_blocks(citations: list[Citation], lang: str, translated: dict[int, st
     blocks, foreign = [], False
     for c in citations:
         if c.n in translated:  # the checked translation, and the original under it to verify it by
-            shown = translated[c.n].replace("\n", "\n> ")
-            blocks.append(f"> {shown} [{c.n}]\n>\n> {_ui(lang, 'original')} {_quoted(_one_line(c.quote))}")
+            blocks.append(f"> {translated[c.n]} [{c.n}]\n>\n> {_ui(lang, 'original')} {_quoted(_one_line(c.quote))}")
             continue
         block = f"> {_list_lead(c)}{_quoted(c.quote)} [{c.n}]"
         if base_language(c.meta.lang) != base_language(lang):
@@ -1045,27 +1042,6 @@ def _query_for(query: str, lang: str, passage_lang: str, glossary: Glossary) -> 
 _COMPARATIVE = re.compile(
     r"不得?(?:少于|低于|超过|高于|多于|足)|not (?:less|more|fewer) than|no (?:less|more|fewer) than"
 )
-
-
-TRANSLATION_PART_CHARS = 160  # a quote's line longer than this is translated sentence by sentence
-
-
-def translation_parts(quote: str) -> list[str]:
-    """A quote as it is translated and checked: by its lines (a list's items, a law's numbered clauses), a long
-    line by its sentences. The small model dropped a figure or a "not" somewhere in a long list more often than
-    not, and one slip used to cost the whole quote its translation.
-
-    >>> translation_parts("常见问题：\\n- 证书有效期5年。\\n- 不接受复印件。")
-    ['常见问题：', '- 证书有效期5年。', '- 不接受复印件。']
-    """
-    parts = []
-    for line in (line.strip() for line in quote.split("\n")):
-        if len(line) <= TRANSLATION_PART_CHARS:
-            parts += [line] if line else []
-            continue
-        spans = passage_sentences(line) or [(0, len(line))]
-        parts += [line[start:end].strip() for start, end in spans if line[start:end].strip()]
-    return parts
 
 
 def _faithful(quote: str, translation: str, lang: str) -> bool:

@@ -278,24 +278,6 @@ def test_a_translation_that_lost_a_negation_is_not_shown(tmp_path: Path) -> None
     assert not lost.startswith("Machine translation") and negations(quote) == 2
 
 
-def test_a_list_is_translated_item_by_item_and_an_unfaithful_item_stays_in_the_original(tmp_path: Path) -> None:
-    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
-    quote = "常见问题：\n- 证书有效期5年。\n- 不接受复印件。\n- 工厂检查由认证机构安排。"
-    kb.add([make_chunk("zh-pitfalls", quote, lang="zh", title="认证指南")])
-    reply = (
-        "[1] Common pitfalls:\n[2] - The certificate is valid for 5 years.\n[3] - Copies are accepted.\n"
-        "[4] - Factory inspections are arranged by the certification body."
-    )
-    answer = Answerer(kb, ScriptedChat(replies=[reply]), "local", gate=OPEN, role="translate").answer(
-        "What are the common pitfalls of the certificate?"
-    )
-    # the item that lost its "not" is shown as written; the others are translated, each on its own line
-    assert answer.body.startswith("Machine translation")
-    assert "> - The certificate is valid for 5 years.\n> - 不接受复印件。\n> - Factory inspections" in answer.body
-    assert "Copies are accepted" not in answer.body
-    assert any(notice.startswith("1 part(s) of the quotes are shown in the original") for notice in answer.notices)
-
-
 def test_an_english_asker_without_a_model_gets_the_glossary_under_a_chinese_quote(tmp_path: Path) -> None:
     question = "What registered capital does a certification body need?"
     answer = Answerer(capital_only(tmp_path), gate=OPEN).answer(question)
