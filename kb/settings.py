@@ -9,7 +9,7 @@ environment and the flags and handed down every layer, and they are plain values
 | kb_dir       | CERTKB_KB_DIR        | `$XDG_DATA_HOME/certkb/kb` (`~/.local/share/...`) |
 | embedder     | CERTKB_EMBEDDER      | the one the KB was built with, else `e5-small-q4`  |
 | chroma_url   | CERTKB_CHROMA_URL    | none: embedded Chroma inside `kb_dir`             |
-| threads      | CERTKB_THREADS       | the CPU cores this process may use                |
+| threads      | CERTKB_THREADS       | the CPU cores this process may use (cgroup quota) |
 | llm          | CERTKB_LLM           | `auto`: an endpoint if configured, else the local model, else `none` |
 | llm_url      | CERTKB_LLM_URL       | none (OpenAI-compatible base URL, or the Ollama URL)                 |
 | llm_model    | CERTKB_LLM_MODEL     | the endpoint's model name (`local` needs none)                      |
@@ -55,11 +55,67 @@ def default_model_dir(env: Mapping[str, str]) -> Path:
     return default_cache_dir(env) / "models"
 
 
-def available_cores() -> int:
+def cpu_quota(cgroup_root: Path = Path("/sys/fs/cgroup"), own: Path = Path("/proc/self/cgroup")) -> float | None:
+    """The cores this process's cgroup may use in CPU time (`docker run --cpus=1.5` gives 1.5), or None without a
+    limit: the smallest quota on the way from the process's own cgroup to the root, cgroup v2 (`cpu.max`) or v1
+    (`cpu.cfs_quota_us` / `cpu.cfs_period_us`). A container limited to one core of an 8-core host still sees 8
+    cores in its affinity, and 8 threads on one core's time wait on each other."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        lines = own.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    quotas: list[float] = []
+    for line in lines:
+        if line.count(":") < 2:
+            continue
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":
+            base, v2 = cgroup_root, True
+        elif "cpu" in controllers.split(","):
+            base = next((cgroup_root / n for n in ("cpu", "cpu,cpuacct") if (cgroup_root / n).is_dir()), None)
+            if base is None:
+                continue
+            v2 = False
+        else:
+            continue
+        # inside a container the cgroup's path may not exist under the mount (no cgroup namespace): then the
+        # mount's root is the container's own cgroup
+        folder = base / path.lstrip("/")
+        if not folder.is_dir():
+            folder = base
+        for level in [folder, *folder.parents]:
+            quota = _quota_at(level, v2)
+            if quota is not None:
+                quotas.append(quota)
+            if level == base:
+                break
+    return min(quotas) if quotas else None
+
+
+def _quota_at(folder: Path, v2: bool) -> float | None:
+    try:
+        if v2:
+            limit, _, period = (folder / "cpu.max").read_text(encoding="utf-8").partition(" ")
+            if limit.strip() == "max":
+                return None
+            return int(limit) / int(period)
+        limit = int((folder / "cpu.cfs_quota_us").read_text(encoding="utf-8"))
+        if limit <= 0:  # -1: no limit
+            return None
+        return limit / int((folder / "cpu.cfs_period_us").read_text(encoding="utf-8"))
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
+
+
+def available_cores() -> int:
+    """The cores this process may really use: those it may run on (its affinity, which `taskset` and cpusets
+    narrow), no more than its cgroup's CPU quota allows (rounded up)."""
+    try:
+        cores = max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+        cores = max(1, os.cpu_count() or 1)
+    quota = cpu_quota()
+    return min(cores, max(1, math.ceil(quota))) if quota is not None else cores
 
 
 @dataclass(frozen=True)
