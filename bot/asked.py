@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 
 from bot.citations import passage_sentences
-from bot.evidence import ASKS_WHETHER_ZH, AUXILIARIES
+from bot.evidence import ASKS_WHETHER_ZH, AUXILIARIES, is_yes_no
 from bot.figures import numbers_in
 from kb.tokenize import HAN
 
@@ -90,7 +90,7 @@ _YEAR_Q = re.compile(
     r"\b(?:which|what) year\b|\bwhen (?:was|were|did)\b|\bsince when\b|哪一年|哪年|何年|什么时候|何时", re.IGNORECASE
 )
 _FEE_Q = re.compile(
-    r"\b(?:fees?|costs?|price|charges?|how much (?:does|do|will|would|is|are))\b|多少钱|费用|收费|价格|花费"
+    r"\b(?<!-)(?:fees?|costs?|price|charges?|how much (?:does|do|will|would|is|are))\b|多少钱|费用|收费|价格|花费"
     r"|[^\s，。？?、]{1,3}费[^用]{0,8}(?:多少|几)"  # 年费和评审费大概是多少, 检测费是几千
 )
 _FINE_Q = re.compile(r"罚|\bfined?\b|\bfines\b|\bpenalt", re.IGNORECASE)
@@ -126,9 +126,43 @@ _COUNT_EN = re.compile(r"\bhow many\s+(?:[a-z-]+\s+){0,2}?([a-z-]{3,})", re.IGNO
 _COUNT_ZH = re.compile(r"(?:多少|几)\s*([个家名项种人类国批次条])")
 
 
+def asking_part(question: str) -> str:
+    """The sentences of `question` that ask (end with a question mark); all of it when none or every one does.
+
+    What a question says before it asks is context: "Our tablet fast-charges at 45 W. Does the common charger rule
+    require anything else?" asks no fee, and "我们招了几个审核员。会怎么处罚？" no count.
+
+    >>> asking_part("Our tablet fast-charges at 45 W. Does the rule require anything else?")
+    'Does the rule require anything else?'
+    >>> asking_part("我们招了几个审核员，已经派出去了。按条例会怎么处罚？")
+    '按条例会怎么处罚？'
+    """
+    parts = [p.strip() for p in _SENTENCES.split(question) if p.strip()]
+    asking = [p for p in parts if p.endswith(("?", "？"))]
+    return " ".join(asking) if asking and len(asking) < len(parts) else question.strip()
+
+
+# words that ask for a figure ("十几年" says "a dozen or so years"; "几" asks only on its own)
+_FIGURE_ASKED = re.compile(
+    r"\bhow (?:much|many|long|often|soon)\b|\bwhich year\b|\bwhat (?:year|fee|price|amount)\b"
+    r"|多少|(?<![十数])几|多久|多长|哪一?年|何时|什么时候",
+    re.IGNORECASE,
+)
+_SENTENCES = re.compile(r"(?<=[!?。！？])|(?<=[.!?])\s+")
+
+
 def asked_fact(question: str) -> AskedFact | None:
-    """The kind of fact `question` asks for, or None when it asks something else (yes/no, how, which rules...)."""
-    q = question.strip()
+    """The kind of fact `question` asks for, or None when it asks something else (yes/no, how, which rules...).
+    Only the sentences that ask count (`asking_part`), and a yes/no question asks for a figure only with a word
+    that asks for one ("within how many days ... or not?", "最少要来几个人？"): "找了一家收费便宜的实验室，可以吧？" and "Can a
+    consumer claim ten times the price?" ask whether, not how much.
+
+    >>> asked_fact("我们找了一家收费便宜的实验室，它可以做检测吧？") is None
+    True
+    """
+    q = asking_part(question)
+    if is_yes_no(q) and not _FIGURE_ASKED.search(q):
+        return None
     if _YEAR_Q.search(q) and re.search(_EVENT, q, re.IGNORECASE):
         return AskedFact("year", re.compile(f"{_EVENT}|{_SINCE}", re.IGNORECASE))
     if _FINE_Q.search(q) and (_FEE_Q.search(q) or _AMOUNT_Q.search(q)):
