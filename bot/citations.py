@@ -196,11 +196,19 @@ _ABBREVIATION = re.compile(
     r"(?:^|[\s(（\[])(?:Arts?|art|Nos?|no|pp?|paras?|Sec|Ch|Reg|Dir|Vol|cf|vs|approx|e\.g|i\.e)\.$"
 )
 _CONTINUES = re.compile(r"[0-9a-z(]")
+# a list item's number ("1.", "b)") is the start of the sentence after it on the same line, not a sentence: alone,
+# only its passage's heading made it similar to a question, and it was quoted as "1."
+_LIST_MARKER = re.compile(r"(?:\d{1,3}|[A-Za-z]|[ivx]{1,4})[.)]|[(（]\d{1,3}[)）]")
 
 
 def passage_sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) offsets of the sentences of a passage, whitespace trimmed; an abbreviation's dot ("Art. 27")
-    does not end a sentence."""
+    does not end a sentence, nor does a list item's number ("1. Test it." is one sentence).
+
+    >>> text = "How to obtain it:\\n1. 确认产品类别。\\n2. Test it. Keep records."
+    >>> [text[s:e] for s, e in passage_sentences(text)]
+    ['How to obtain it:', '1. 确认产品类别。', '2. Test it.', 'Keep records.']
+    """
     spans: list[tuple[int, int]] = []
     for match in _PASSAGE_SENTENCE.finditer(text):
         start, end = match.start(), match.end()
@@ -210,7 +218,11 @@ def passage_sentences(text: str) -> list[tuple[int, int]]:
             end -= 1
         if end - start < 2:
             continue
-        if spans and _CONTINUES.match(text[start]) and _ABBREVIATION.search(text[spans[-1][0] : spans[-1][1]]):
+        previous = text[spans[-1][0] : spans[-1][1]] if spans else ""
+        if spans and (
+            (_CONTINUES.match(text[start]) and _ABBREVIATION.search(previous))
+            or (_LIST_MARKER.fullmatch(previous) and text[spans[-1][1] : start].strip(" \t") == "")
+        ):
             spans[-1] = (spans[-1][0], end)
         else:
             spans.append((start, end))
