@@ -154,8 +154,8 @@ _SENTENCES = re.compile(r"(?<=[!?。！？])|(?<=[.!?])\s+")
 def asked_fact(question: str) -> AskedFact | None:
     """The kind of fact `question` asks for, or None when it asks something else (yes/no, how, which rules...).
     Only the sentences that ask count (`asking_part`), and a yes/no question asks for a figure only with a word
-    that asks for one ("within how many days ... or not?", "最少要来几个人？"): "找了一家收费便宜的实验室，可以吧？" and "Can a
-    consumer claim ten times the price?" ask whether, not how much.
+    that asks for one ("within how many days ... or not?", "最少要来几个人？"): "找了一家收费便宜的实验室，可以吧？"
+    and "Can a consumer claim ten times the price?" ask whether, not how much.
 
     >>> asked_fact("我们找了一家收费便宜的实验室，它可以做检测吧？") is None
     True
