@@ -69,14 +69,13 @@ def cpu_quota(cgroup_root: Path = Path("/sys/fs/cgroup"), own: Path = Path("/pro
         if line.count(":") < 2:
             continue
         _, controllers, path = line.split(":", 2)
-        if controllers == "":
-            base, v2 = cgroup_root, True
+        base: Path | None = None
+        v2 = controllers == ""
+        if v2:
+            base = cgroup_root
         elif "cpu" in controllers.split(","):
             base = next((cgroup_root / n for n in ("cpu", "cpu,cpuacct") if (cgroup_root / n).is_dir()), None)
-            if base is None:
-                continue
-            v2 = False
-        else:
+        if base is None:
             continue
         # inside a container the cgroup's path may not exist under the mount (no cgroup namespace): then the
         # mount's root is the container's own cgroup
@@ -95,10 +94,10 @@ def cpu_quota(cgroup_root: Path = Path("/sys/fs/cgroup"), own: Path = Path("/pro
 def _quota_at(folder: Path, v2: bool) -> float | None:
     try:
         if v2:
-            limit, _, period = (folder / "cpu.max").read_text(encoding="utf-8").partition(" ")
-            if limit.strip() == "max":
+            quota, _, period = (folder / "cpu.max").read_text(encoding="utf-8").partition(" ")
+            if quota.strip() == "max":
                 return None
-            return int(limit) / int(period)
+            return int(quota) / int(period)
         limit = int((folder / "cpu.cfs_quota_us").read_text(encoding="utf-8"))
         if limit <= 0:  # -1: no limit
             return None
