@@ -80,6 +80,7 @@ EMBED_BATCH = 16
 # A name in Latin script: two capitals or more ("RCM", "JAKIM", "SGS-CSTC", "DAkkS", "UN38.3", "FDA 510(k)" gives FDA).
 _NAME = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*)(?:[-/.][A-Za-z0-9]+)*")
 _ROMAN = re.compile(r"[IVX]+")
+_PLURAL = re.compile(r"([A-Z]{2,}[0-9]*)s")
 # capitals that are not names: "OK, unrelated: ..." is not a question about a scheme called OK
 _NOT_NAMES = frozenset({"OK", "OKAY", "FYI", "ASAP", "PS", "FAQ", "FAQS", "NB", "AKA", "ETA", "DIY", "AM", "PM"})
 
@@ -456,7 +457,8 @@ class KnowledgeBase:
         A question about a scheme or market the documents never mention cannot be answered from them, however
         similar its other words are; the relevance gate weighs this (`bot.gate`).
 
-        Roman numerals ("Class II") are not names. A name is known when every one of its index terms is.
+        Roman numerals ("Class II") are not names. A name is known when every one of its index terms is, and an
+        acronym's plural ("TVs") when its singular is.
         """
         index = self._indexes()[0]
         glossary = self.glossary()
@@ -467,6 +469,9 @@ class KnowledgeBase:
             if not terms or _ROMAN.fullmatch(name) or name in unknown or name.upper() in _NOT_NAMES:
                 continue
             if all(index.knows(t) for t in terms) or self._known_as_chinese(terms, glossary, index):
+                continue
+            singular = _PLURAL.fullmatch(name)  # "TVs", "LEDs": the plural of a name the passages may use
+            if singular and all(index.knows(t) for t in tokenize(singular.group(1))):
                 continue
             unknown.append(name)
         return unknown

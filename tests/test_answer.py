@@ -263,6 +263,10 @@ def test_names_no_passage_contains_count_against_answering(fake_kb: KnowledgeBas
     ]
     assert fake_kb.unknown_names("CCC 认证要多久？") == []
     assert fake_kb.unknown_names("OK, unrelated: how long does CCC take?") == []  # "OK" is not a scheme
+    # an acronym's plural is known when its singular is ("TVs" was refused as naming something unknown)
+    assert fake_kb.unknown_names("Do CCCs cover TVs?") == ["TVs"]
+    fake_kb.add([make_chunk("tv", "A TV needs CCC.", lang="en")])
+    assert fake_kb.unknown_names("Do CCCs cover TVs?") == []
     # a name is known when a passage holds any one of the glossary's Chinese variants for it, here SAMR's short
     # form 市场监管总局 and not 市场监督管理部门
     assert fake_kb.unknown_names("How long does SAMR take?") == ["SAMR"]
