@@ -137,7 +137,7 @@ def asking_part(question: str) -> str:
     >>> asking_part("我们招了几个审核员，已经派出去了。按条例会怎么处罚？")
     '按条例会怎么处罚？'
     """
-    parts = [p.strip() for p in _SENTENCES.split(question) if p.strip()]
+    parts = [question[start:end] for start, end in passage_sentences(question)]
     asking = [p for p in parts if p.endswith(("?", "？"))]
     return " ".join(asking) if asking and len(asking) < len(parts) else question.strip()
 
@@ -148,7 +148,6 @@ _FIGURE_ASKED = re.compile(
     r"|多少|(?<![十数])几|多久|多长|哪一?年|何时|什么时候",
     re.IGNORECASE,
 )
-_SENTENCES = re.compile(r"(?<=[!?。！？])|(?<=[.!?])\s+")
 
 
 def asked_fact(question: str) -> AskedFact | None:
