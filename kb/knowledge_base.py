@@ -463,15 +463,17 @@ class KnowledgeBase:
         index = self._indexes()[0]
         glossary = self.glossary()
         unknown: list[str] = []
+
+        def known(terms: list[str]) -> bool:
+            return all(index.knows(t) for t in terms) or self._known_as_chinese(terms, glossary, index)
+
         for match in _NAME.finditer(text):
             name = match.group(0)
             terms = tokenize(name)
             if not terms or _ROMAN.fullmatch(name) or name in unknown or name.upper() in _NOT_NAMES:
                 continue
-            if all(index.knows(t) for t in terms) or self._known_as_chinese(terms, glossary, index):
-                continue
-            singular = _PLURAL.fullmatch(name)  # "TVs", "LEDs": the plural of a name the passages may use
-            if singular and all(index.knows(t) for t in tokenize(singular.group(1))):
+            singular = _PLURAL.fullmatch(name)  # "TVs", "LEDs": the plural of a name the passages use
+            if known(terms) or (singular is not None and known(tokenize(singular.group(1)))):
                 continue
             unknown.append(name)
         return unknown
