@@ -82,8 +82,7 @@ out = []
 for _ in range({answers}):
     request = {{"messages": [{{"role": "user", "content": prompt}}], "max_tokens": 48, "temperature": 0,
                "cache_prompt": False, "ignore_eos": True}}
-    timings = server.handle_chat_completions(request)["timings"]
-    t = timings
+    t = server.handle_chat_completions(request)["timings"]
     out.append([t["prompt_n"] / t["prompt_ms"] * 1000, t["predicted_n"] / t["predicted_ms"] * 1000])
 print(json.dumps(out))
 """
@@ -96,26 +95,26 @@ def llm_beside_embedding(rounds: int, texts_file: Path, threads: int) -> dict[st
     env.pop("OMP_NUM_THREADS", None)
     embed_script = EMBED_LOOP.format(root=str(ROOT), texts=str(texts_file), threads=threads)
 
-    def embedding_alone(seconds: float) -> float:
+    def start_embedding() -> subprocess.Popen[str]:
         proc = subprocess.Popen([sys.executable, "-c", embed_script], env=env, stdout=subprocess.PIPE, text=True)
-        proc.stdout.readline()
-        time.sleep(seconds)
-        proc.terminate()
+        assert proc.stdout is not None
+        proc.stdout.readline()  # "ready": its model loaded
+        return proc
+
+    def passages_per_s(proc: subprocess.Popen[str]) -> float:
+        proc.terminate()  # it prints its rate on SIGTERM
         return float(proc.communicate()[0].strip().splitlines()[-1])
+
+    def embedding_alone(seconds: float) -> float:
+        proc = start_embedding()
+        time.sleep(seconds)
+        return passages_per_s(proc)
 
     def model(poll: int, beside: bool) -> tuple[list[list[float]], float | None]:
         script = LLM_WORKER.format(root=str(ROOT), texts=str(texts_file), poll=poll, answers=3)
-        embedding = None
-        if beside:
-            embedding = subprocess.Popen(
-                [sys.executable, "-c", embed_script], env=env, stdout=subprocess.PIPE, text=True
-            )
-            embedding.stdout.readline()
+        embedding = start_embedding() if beside else None
         result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
-        rate = None
-        if embedding is not None:
-            embedding.terminate()
-            rate = float(embedding.communicate()[0].strip().splitlines()[-1])
+        rate = passages_per_s(embedding) if embedding is not None else None
         if result.returncode != 0:
             raise SystemExit(f"the model worker failed: {result.stderr[-2000:]}")
         return json.loads(result.stdout.strip().splitlines()[-1]), rate
