@@ -23,6 +23,7 @@ extractive one with a notice saying why (`Answer.fallback` names the reason: `FA
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -43,6 +44,7 @@ from bot.citations import (
     is_refusal,
     locate_evidence,
     passage_sentences,
+    quotable,
     strip_refusal,
 )
 from bot.context import evidence_window, window_chars, window_text
@@ -627,6 +629,10 @@ class Answerer:
             wanted = query_vectors[_passage_lang(hit)]
             scores = [float(vectors[row + i] @ wanted) for i in range(len(spans))]
             row += len(spans)
+            scores = [
+                score if quotable(hit.text[s:e], hit.text[e:]) else -math.inf
+                for score, (s, e) in zip(scores, spans, strict=True)
+            ]
             for i in facts[number] if facts is not None else []:
                 if i < len(scores):
                     scores[i] += FACT_BONUS
@@ -678,6 +684,10 @@ class Answerer:
             text = " ".join(hit.text.split())
             if text in seen:
                 continue
+            if not any(
+                quotable(hit.text[s:e], hit.text[e:]) for s, e in passage_sentences(hit.text) or [(0, len(hit.text))]
+            ):
+                continue  # nothing in it reads as a statement (a listing of files and their digests)
             wanted = len(candidates) < EVIDENCE_DEPTH
             found = fact_sentences(asked, hit.text) if asked is not None and (wanted or rank < FACT_DEPTH) else []
             if wanted or found:

@@ -229,6 +229,36 @@ def passage_sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+# A checksum or digest (a file listing's SHA-256, a commit id) and a label with one word ("SHA-256:") are data about
+# documents, not statements a question can be answered with: a README's table of files and hashes was quoted as the
+# answer to English questions over Chinese laws.
+_DIGEST = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{16,}(?![0-9A-Za-z])")
+_WORD = re.compile(r"(?<![0-9A-Za-z])[A-Za-z]{2,}(?![0-9A-Za-z])")
+_HAN_CHAR = re.compile(r"[\u4e00-\u9fff]")
+_TABLE_RULE = re.compile(r"\|?\s*:?-{3,}")
+
+
+def quotable(sentence: str, after: str = "") -> bool:
+    """Can `sentence` be quoted as evidence: it says something in words (two English words, a Han character, or a
+    figure with a word that is not a label: "0.01%：镉。" and "0.01%: cadmium." state RoHS's cadmium limit, "SHA-256:"
+    introduces a digest), holds no digest, and is not a table's header row (`after`: the passage's text after it,
+    a "|---|" rule next)?
+
+    >>> quotable("SHA-256:"), quotable("9fd97335883ccc5155390235d3e0 zh-laws/a.md"), quotable("- 0.01%：镉。")
+    (False, False, True)
+    >>> quotable("- 0.01%: cadmium."), quotable("Certification:")
+    (True, False)
+    >>> quotable("| file | title |", after="\\n|---|---|\\n| a.md | A |"), quotable("| a.md | The A law |")
+    (False, True)
+    """
+    if _DIGEST.search(sentence) or (sentence.lstrip().startswith("|") and _TABLE_RULE.match(after.lstrip())):
+        return False
+    words = len(_WORD.findall(sentence))
+    if words >= 2 or _HAN_CHAR.search(sentence):
+        return True
+    return words == 1 and any(ch.isdigit() for ch in sentence) and not sentence.rstrip().endswith((":", "："))
+
+
 def locate_evidence(passage: str, claim: str, similarity: Similarity | None = None) -> tuple[int, int]:
     """The (start, end) of the passage sentence that best supports `claim`; the whole passage if it has one.
 

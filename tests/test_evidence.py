@@ -408,3 +408,26 @@ def test_a_yes_no_question_prefers_the_sentence_that_limits(
     with_bonus = answerer._extractive(what, what, "en", hits).citations[0].quote
     monkeypatch.setattr(bot.answer, "QUALIFIER_BONUS", 0.0)
     assert answerer._extractive(what, what, "en", hits).citations[0].quote == with_bonus
+
+
+def test_a_listing_of_files_and_digests_is_never_the_evidence(tmp_path: Path) -> None:
+    # a folder's README (its files, their SHA-256, a table of their titles) was quoted as the answer to English
+    # questions over the Chinese laws it lists: "SHA-256:", a line of hashes, the table's header row
+    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
+    listing = (
+        "| file | title of the certification regulation | fee schedule |\n|---|---|---|\n"
+        "SHA-256:\n9fd97335883ccc5155390235d3e06506e61b09a249fd1b85ea17380340c0f069  certification-regulation.md"
+    )
+    kb.add(
+        [
+            make_chunk("readme", listing, lang="en", title="Files of the collection"),
+            make_chunk("law", "第二十条 认证机构应当公开认证规则、收费标准等信息。", lang="zh", title="认证认可条例"),
+        ]
+    )
+    answer = Answerer(kb, gate=OPEN).answer("Does a certification body have to publish its fee schedule?")
+    assert answer.citations and all(c.meta.title == "认证认可条例" for c in answer.citations)
+    assert "SHA-256" not in answer.body and "9fd97335" not in answer.body
+    # a passage with something to say besides its listing stays quotable, by that sentence
+    kb.add([make_chunk("readme", listing + "\nEvery certification body must publish its fee schedule.", lang="en")])
+    quoted = Answerer(kb, gate=OPEN).answer("Does a certification body have to publish its fee schedule?")
+    assert all("9fd97335" not in c.quote and "| file |" not in c.quote for c in quoted.citations)
