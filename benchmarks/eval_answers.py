@@ -36,7 +36,7 @@ from typing import Any
 
 from common import CACHE, ROOT, realdocs_files
 
-from bot.answer import RETRIEVE_K, Answerer, Turn, joined_follow_up
+from bot.answer import RETRIEVE_K, Answerer, Turn, asked_unknown_names, joined_follow_up
 from bot.evaluation import AnswerRecord, evaluate_answers, summarise
 from bot.gate import Gate, gate_features
 from bot.web import EXAMPLES
@@ -67,7 +67,7 @@ def features(kb: KnowledgeBase, questions: list[Question]) -> list[tuple[dict[st
             gate_features(
                 kb.search(standalone(q), k=RETRIEVE_K, filters=q.filters or None, lang=detect_language(q.question)),
                 detect_language(q.question),
-                kb.unknown_names(standalone(q)),
+                asked_unknown_names(kb, standalone(q)),
             ),
             q.answerable,
         )

@@ -36,7 +36,7 @@ import numpy as np
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from bot.asked import AskedFact, asked_fact, asks_more_than, fact_sentences, states_fact
+from bot.asked import AskedFact, asked_fact, asking_part, asks_more_than, fact_sentences, states_fact
 from bot.citations import (
     MARKER,
     CheckedAnswer,
@@ -341,6 +341,17 @@ def joined_follow_up(question: str, history: Sequence[Turn], lang: str) -> str:
     return standalone_question(question, [turn.content for turn in history if turn.role == "user"], lang)
 
 
+def asked_unknown_names(kb: KnowledgeBase, question: str) -> list[str]:
+    """The names the sentences of `question` that ask (`bot.asked.asking_part`) use and no passage of `kb` contains.
+
+    What a question says before it asks is context, and names there are incidental: the material of a part
+    ("PVC"), a product's feature ("VPN"), the asker's colleague ("EHS manager"). Refusing "XRF found lead in the
+    PVC jacket. Which test standard should the lab use for RoHS?" for naming PVC helps nobody; a question about a
+    market or scheme the documents never mention names it where it asks ("Do we need the RCM mark?").
+    """
+    return kb.unknown_names(asking_part(question))
+
+
 Role = Literal["compose", "translate"]
 
 
@@ -464,7 +475,7 @@ class Answerer:
             order = on_topic_first(question, [f"{h.meta.title}\n{h.meta.section}\n{h.text}" for h in hits])
             hits = [hits[i] for i in order]
         timings["retrieve"] = time.perf_counter() - t
-        decision = self.gate.decide(hits, lang, self.kb.unknown_names(standalone))
+        decision = self.gate.decide(hits, lang, asked_unknown_names(self.kb, standalone))
         # a follow-up ("And Japan's PSE certificate?" after "How long is a Saudi PCoC valid?") asks for the same kind
         # of fact as the question it continues
         asked = asked_fact(question) or (asked_fact(standalone) if standalone != question else None)

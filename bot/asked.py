@@ -18,11 +18,13 @@ True
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from bot.citations import passage_sentences
 from bot.evidence import ASKS_WHETHER_ZH, AUXILIARIES, is_yes_no
 from bot.figures import numbers_in
+from kb.identifiers import find as find_identifiers
 from kb.tokenize import HAN
 
 _NUMBER = r"(?:\d[\d,.]*|[零〇一二两三四五六七八九十百千万亿]+)"
@@ -81,8 +83,9 @@ _LABELS = {
 }
 
 _EVENT = (
-    r"found|establish|set up|creat|introduc|adopt|enact|launch|start|begin"
-    r"|成立|设立|建立|创立|颁布|实施|施行|发布|启动|开始"
+    r"found|establish|set up|creat|introduc|adopt|enact|launch|start|begin|go live|went live|roll(?:ed)? out"
+    r"|compulsory|mandatory|obligatory"
+    r"|成立|设立|建立|创立|颁布|实施|施行|发布|启动|开始|上线|推出|开通|强制"
 )
 # A year states when something began also as "since 2021", "from 1 January 2021", "自2021年起".
 _SINCE = r"since|from|as of|effective|in force|applies|apply|自|起|以来|生效|适用"
@@ -207,7 +210,7 @@ def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
             # a number beside the counted noun or a counting word, in either language (the passage may be in
             # the other one: "93项控制措施" for "how many controls")
             counted = asked.tie is not None and asked.tie.search(sentence)
-            if _COUNTING.search(sentence) or (counted and numbers_in(sentence) - years_in(sentence)):
+            if _COUNTING.search(sentence) or (counted and _counts_in(sentence)):
                 found.append(index)
             continue
         if figure is not None and figure.search(sentence) and (asked.tie is None or asked.tie.search(sentence)):
@@ -246,6 +249,26 @@ _OPENS_ASKING = re.compile(rf"\s*(?:and\s+|or\s+|also\s+)?{AUXILIARIES}", re.IGN
 
 def _asks(clause: str) -> bool:
     return bool(_ASKING_ZH.search(clause) or _ASKING_EN.search(clause) or _OPENS_ASKING.match(clause))
+
+
+# an article's number names a provision, not a count: 第十一条, Article 33, Art. 4
+_ARTICLE = re.compile(
+    r"第\s*[\d零〇一二两三四五六七八九十百千]+\s*[条款项章节]|\bArt(?:icle|\.)s?\s*\d+", re.IGNORECASE
+)
+
+
+def _counts_in(sentence: str) -> set[float]:
+    """The numbers of `sentence` that may count something: not years, and not the numbers of a standard, a
+    regulation or an article ("OSHA recognises private labs under 29 CFR 1910.7" counts no labs).
+
+    >>> sorted(_counts_in("OSHA recognises 20 private labs under 29 CFR 1910.7 and UL 62368-1 (Article 5, 2019)."))
+    [20.0]
+    """
+    text = unicodedata.normalize("NFKC", sentence)
+    for identifier in reversed(find_identifiers(text)):
+        if identifier.names:
+            text = f"{text[: identifier.start]} {text[identifier.end :]}"
+    return numbers_in(_ARTICLE.sub(" ", text)) - years_in(text)
 
 
 def years_in(text: str) -> set[float]:

@@ -286,6 +286,19 @@ def test_names_no_passage_contains_count_against_answering(fake_kb: KnowledgeBas
     assert answer.refused and "知识库的文档中没有提到 RCM。" in answer.body
 
 
+def test_only_the_names_a_question_asks_about_count_as_unknown(fake_kb: KnowledgeBase) -> None:
+    from bot.answer import asked_unknown_names
+
+    # the material of a part, told as context, is no reason to refuse (s11: three answerable questions refused)
+    context = "Screening flagged lead in the PVC jacket of our cords. Which test standard does CCC use?"
+    assert fake_kb.unknown_names(context) == ["PVC"] and asked_unknown_names(fake_kb, context) == []
+    # a scheme the documents never mention, named where the question asks, still counts
+    assert asked_unknown_names(fake_kb, "We make LED drivers. Do we need the RCM mark?") == ["RCM"]
+    assert asked_unknown_names(fake_kb, "我们做LED驱动。出口澳大利亚要办 RCM 吗？") == ["RCM"]
+    # a question of one sentence, or of several that all ask, is all asking
+    assert asked_unknown_names(fake_kb, "PVC cords need CCC") == ["PVC"]
+
+
 def test_an_answer_survives_its_json_form(fake_kb: KnowledgeBase) -> None:
     from bot.answer import Answer
 
