@@ -22,6 +22,7 @@ whose body is English, polarity (qualified yes/no questions), topic-switch follo
 - heldout9: benchmarks/answer-heldout-s9.jsonl (60 more, written the same way at the start of session 9);
 - heldout10: benchmarks/answer-heldout-s10.jsonl (60 more, written the same way at the start of session 10);
 - heldout11: benchmarks/answer-heldout-s11.jsonl (60 more, written the same way at the start of session 11);
+- heldout12: benchmarks/answer-heldout-s12.jsonl (60 more, written the same way at the start of session 12);
 - examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
@@ -124,13 +125,25 @@ def answer_table(records: list[AnswerRecord]) -> dict[str, Any]:
     return groups
 
 
-SETS = ("realdocs", "corpus", "behaviour", "heldout", "heldout8", "heldout9", "heldout10", "heldout11", "examples")
+SETS = (
+    "realdocs",
+    "corpus",
+    "behaviour",
+    "heldout",
+    "heldout8",
+    "heldout9",
+    "heldout10",
+    "heldout11",
+    "heldout12",
+    "examples",
+)
 HELDOUT = {
     "heldout": "answer-heldout-s7.jsonl",
     "heldout8": "answer-heldout-s8.jsonl",
     "heldout9": "answer-heldout-s9.jsonl",
     "heldout10": "answer-heldout-s10.jsonl",
     "heldout11": "answer-heldout-s11.jsonl",
+    "heldout12": "answer-heldout-s12.jsonl",
 }
 
 
