@@ -431,3 +431,19 @@ def test_a_listing_of_files_and_digests_is_never_the_evidence(tmp_path: Path) ->
     kb.add([make_chunk("readme", listing + "\nEvery certification body must publish its fee schedule.", lang="en")])
     quoted = Answerer(kb, gate=OPEN).answer("Does a certification body have to publish its fee schedule?")
     assert all("9fd97335" not in c.quote and "| file |" not in c.quote for c in quoted.citations)
+
+
+def test_a_clause_ending_with_a_semicolon_is_quoted_to_the_end_of_its_sentence() -> None:
+    # Food Safety Law art. 148 (realdocs): the question asked both who pays first and who bears the cost after
+    text = (
+        "第一百四十八条 消费者因不符合食品安全标准的食品受到损害的，可以向经营者要求赔偿损失。"
+        "接到消费者赔偿要求的生产经营者，应当实行首负责任制，先行赔付，不得推诿；"
+        "属于生产者责任的，经营者赔偿后有权向生产者追偿。另有规定的，从其规定。"
+    )
+    spans = passage_sentences(text)
+    quoted = text[slice(*with_qualifiers(text, spans, 1))]
+    assert quoted.startswith("接到消费者") and quoted.endswith("有权向生产者追偿。")
+    # and a clause after a semicolon from its sentence's start
+    assert text[slice(*with_qualifiers(text, spans, 2))] == quoted
+    # a sentence without a semicolon is quoted alone
+    assert text[slice(*with_qualifiers(text, spans, len(spans) - 1))] == "另有规定的，从其规定。"
