@@ -87,6 +87,9 @@ def test_opening_yes_in_both_languages() -> None:
         ("在沙特SABER平台上申请一张PCoC，费用是多少？", "fee"),
         ("FSSC基金会是哪一年成立的？", "year"),
         ("When was CNCA established?", "year"),
+        ("In which year did INMETRO make certification compulsory for LED lamps?", "year"),
+        ("沙特SASO的SABER平台是哪一年正式上线的？", "year"),
+        ("In what year did Japan replace the old T-mark with the PSE mark?", "year"),
         ("How long is a diamond PSE certificate valid?", "validity"),
         ("认证机构作出决定的期限是多少天？", "duration"),
         ("认证机构的注册资本要求是多少？", "amount"),
@@ -137,6 +140,9 @@ def test_article_numbers_are_not_counts_and_context_clauses_do_not_ask() -> None
     often = asked_fact("How often are surveillance audits?")
     assert often is not None and states_fact(often, "Surveillance audits take place once a year.")
     assert not states_fact(often, "认证机构应当对其认证的管理体系实施有效的跟踪调查。")
+    labs = asked_fact("How many labs does OSHA recognise as NRTLs?")  # a regulation's and a standard's numbers
+    assert labs is not None and not states_fact(labs, "OSHA recognises labs under 29 CFR 1910.7 for UL 62368-1.")
+    assert states_fact(labs, "OSHA currently recognises 18 labs.")
     size = asked_fact("What is the minimum height of the CE marking?")
     assert size is not None and states_fact(size, "Affix it (normally at least 5 mm high).")
     assert not states_fact(size, "The CE marking must be visible, legible and indelible.")
