@@ -99,7 +99,8 @@ _FEE_Q = re.compile(
 _FINE_Q = re.compile(r"罚|\bfined?\b|\bfines\b|\bpenalt", re.IGNORECASE)
 _FEE_TIE = re.compile(r"fee|cost|price|charg|pay|费|价|免费|收取", re.IGNORECASE)
 _AMOUNT_Q = re.compile(
-    r"\bhow much\b|\b(?:minimum|maximum) (?:capital|amount|fine)\b|\b(?:what|how (?:large|big|high))(?: an?)? fines?\b"
+    r"\bhow much\b|\b(?:minimum|maximum)(?: [a-z-]+)? (?:capital|amount|fine)\b"  # "minimum registered capital"
+    r"|\b(?:what|how (?:large|big|high))(?: an?)? fines?\b"
     r"|(?:资本|罚款|金额|资金|数额|多少万|多少元).{0,12}(?:多少|几)"
     r"|(?:多少|几).{0,6}(?:资本|罚款|金额|钱)",
     re.IGNORECASE,
