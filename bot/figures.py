@@ -187,10 +187,35 @@ def key_figures(text: str) -> set[float]:
     """The figures of `text` that state something (amounts, periods, counts), not article numbers or list
     enumerators: what a translation must keep.
 
-    >>> sorted(key_figures("第十条 （四）注册资本不得少于人民币300万元"))
-    [3000000.0]
+    >>> sorted(key_figures("第十条 （四）注册资本不得少于人民币300万元")), sorted(key_figures("2. 30日内申报"))
+    ([3000000.0], [30.0])
     """
-    return numbers_in(_REFERENCE.sub(" ", spelled_figures(text)))
+    return numbers_in(_REFERENCE.sub(" ", _LIST_NUMBER.sub("", spelled_figures(text))))
+
+
+_MONTH_NAME = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DATES = (
+    (re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日"), (1, 2, 3)),
+    (re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})\b"), (1, 2, 3)),
+    (re.compile(rf"\b({_MONTH_NAME})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})", re.IGNORECASE), (3, 1, 2)),
+    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH_NAME})\.?,?\s+(\d{{4}})", re.IGNORECASE), (3, 2, 1)),
+)
+
+
+def dates_in(text: str) -> set[tuple[int, int, int]]:
+    """The full dates (year, month, day) a text states, in either language: a translation may not pair a day with
+    another year than its original did, which comparing the figures one by one cannot see.
+
+    >>> dates_in("2016年2月6日修订") == dates_in("revised on 6 February 2016") == dates_in("on February 6, 2016")
+    True
+    """
+    found: set[tuple[int, int, int]] = set()
+    for pattern, (y, m, d) in _DATES:
+        for match in pattern.finditer(text):
+            month = match.group(m)
+            number = int(month) if month.isdigit() else _MONTHS[month.lower()]
+            found.add((int(match.group(y)), number, int(match.group(d))))
+    return found
 
 
 def _as_digits(value: float) -> str:

@@ -284,6 +284,25 @@ def test_a_translation_that_lost_a_negation_is_not_shown(tmp_path: Path) -> None
     assert not lost.startswith("Machine translation") and negations(quote) == 2
 
 
+def test_a_translation_is_judged_by_what_it_says_not_by_the_form_of_its_words() -> None:
+    from bot.answer import _faithful
+
+    # rejected by the bundled model's translations of the dev sets' quotes (session 12), though faithful: 无关 is
+    # "unrelated", 不断 "continuously" negates nothing, 两类 is "two categories", a list item's "2." may go
+    consult = "认证机构不得向委托人提出与认证活动无关的要求或者限制条件。"
+    assert _faithful(consult, "The body shall not impose requirements or conditions unrelated to certification.", "en")
+    assert _faithful("QCO 清单变化频繁：不断有新产品纳入。", "The QCO list changes: new products are added.", "en")
+    assert _faithful("施行令列出约450个受管品目，分为两类：", "The order lists 450 items in two categories:", "en")
+    assert _faithful("2. 开始经营之日起30日内申报。", "File within 30 days of starting the business.", "en")
+    assert _faithful("清单通常每年更新两次。", "The list is usually updated twice a year.", "en")
+    # and still rejected: a lost negation, a lost figure, a date whose day moved to another year
+    assert not _faithful("进口商未建立审核制度的，给予处罚。", "Importers must establish a review system.", "en")
+    assert not _faithful("处2万元以上10万元以下的罚款。", "A fine is imposed.", "en")
+    dated = "2003年9月3日公布 2016年2月6日第一次修订"
+    assert not _faithful(dated, "Issued on September 3, 2016 and revised on February 6, 2016.", "en")
+    assert _faithful(dated, "Issued on 3 September 2003, first revised on 6 February 2016.", "en")
+
+
 def test_an_english_asker_without_a_model_gets_the_glossary_under_a_chinese_quote(tmp_path: Path) -> None:
     question = "What registered capital does a certification body need?"
     answer = Answerer(capital_only(tmp_path), gate=OPEN).answer(question)
