@@ -50,7 +50,7 @@ from bot.citations import (
 from bot.context import evidence_window, window_chars, window_text
 from bot.dated import date_citations
 from bot.evidence import contradiction, is_yes_no, limits, negations, with_qualifiers
-from bot.figures import dates_in, key_figures, numbers_in, spelled_figures
+from bot.figures import dates_in, key_figures, number_words, numbers_in, spelled_figures
 from bot.followup import on_topic_first, standalone_question
 from bot.gate import Gate, GateDecision
 from bot.llm import make_chat_model
@@ -1061,7 +1061,7 @@ def _query_for(query: str, lang: str, passage_lang: str, glossary: Glossary) -> 
 
 # "不少于" is "at least", not a negation a translation must keep as one; nor are 不断 ("continuously"), 不同
 # ("different"), 无论 / 不论 / 不管 ("whatever"), 非常 ("very"), 不少 ("many"), 不久 ("soon"), 不仅 ("not only ... but")
-_COMPARATIVE = re.compile(
+_NOT_NEGATIONS = re.compile(
     r"不得?(?:少于|低于|超过|高于|多于|足)|not (?:less|more|fewer) than|no (?:less|more|fewer) than"
     r"|不断|不同|无论|不论|不管|非常|不少|不久|不仅|not only\b"
 )
@@ -1078,12 +1078,11 @@ _NEGATIVE_WORD = re.compile(
 )
 
 
-# a small figure a translation may keep as a word (`numbers_in` reads "two" as a figure only before a unit): 分为两类
-# "two categories", 二是 "second", 每年两次 "twice a year"
+# a small figure a translation may keep as a word other than a number word (`bot.figures.number_words`: 分为两类
+# "two categories"): 二是 "second", 每年两次 "twice a year"
 _SAID_AS_WORD = {
-    "two": 2.0, "three": 3.0, "four": 4.0, "five": 5.0, "six": 6.0, "seven": 7.0, "eight": 8.0, "nine": 9.0,
-    "ten": 10.0, "second": 2.0, "secondly": 2.0, "twice": 2.0, "third": 3.0, "thirdly": 3.0, "thrice": 3.0,
-    "fourth": 4.0, "fifth": 5.0,
+    "second": 2.0, "secondly": 2.0, "twice": 2.0, "third": 3.0, "thirdly": 3.0, "thrice": 3.0, "fourth": 4.0,
+    "fifth": 5.0,
 }  # fmt: skip
 
 
@@ -1093,13 +1092,14 @@ def _faithful(quote: str, translation: str, lang: str) -> bool:
     writes "a"), keep the quote's negations (an English word may carry one: "unrelated" for 无关), and read in
     `lang`?"""
     stated = numbers_in(translation)
-    said = stated | {value for word, value in _SAID_AS_WORD.items() if re.search(rf"\b{word}\b", translation, re.I)}
+    said = stated | number_words(translation)
+    said |= {value for word, value in _SAID_AS_WORD.items() if re.search(rf"\b{word}\b", translation, re.I)}
     if not stated <= numbers_in(quote) | numbers_in(spelled_figures(quote)) or not key_figures(quote) - {1.0} <= said:
         return False
     if not dates_in(translation) <= dates_in(quote):
         return False  # "2003年9月3日 ... 2016年2月6日" is not "on September 3, 2016"
-    kept = negations(_COMPARATIVE.sub("", translation)) + len(_NEGATIVE_WORD.findall(translation))
-    if kept < negations(_COMPARATIVE.sub("", quote)):
+    kept = negations(_NOT_NEGATIONS.sub("", translation)) + len(_NEGATIVE_WORD.findall(translation))
+    if kept < negations(_NOT_NEGATIONS.sub("", quote)):
         return False  # a translation that lost a "not" says the opposite
     return detect_language(translation) == lang
 

@@ -124,18 +124,18 @@ def with_qualifiers(text: str, spans: Sequence[tuple[int, int]], index: int) -> 
     责任的，经营者赔偿后有权向生产者追偿"; "A 部分采用模式 B+C、H 或 G；B 部分……"), and a list's items often end with
     one; the clause alone left out the half the question asked about."""
     start, end = spans[index]
-    last = index
+    first = last = index
     for later in range(index + 1, min(len(spans), index + 1 + QUALIFIER_REACH)):
         next_start, next_end = spans[later]
         following = text[next_start:next_end]
         if (_CONTRAST_START.match(following) or limits(following)) and next_end - start <= MAX_QUOTE_CHARS:
             end, last = next_end, later
     if index > 0 and _CONTRAST_START.match(text[start:end]) and end - spans[index - 1][0] <= MAX_QUOTE_CHARS:
-        start = spans[index - 1][0]
+        first = index - 1
+        start = spans[first][0]
     while text[end - 1] in ";；" and last + 1 < len(spans) and spans[last + 1][1] - start <= MAX_QUOTE_CHARS:
         last += 1
         end = spans[last][1]
-    first = next(i for i, span in enumerate(spans) if span[0] == start)
     while first > 0 and text[spans[first - 1][1] - 1] in ";；" and end - spans[first - 1][0] <= MAX_QUOTE_CHARS:
         first -= 1
         start = spans[first][0]

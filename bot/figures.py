@@ -121,6 +121,20 @@ def _en_words_value(words: list[str]) -> float:
     return total + current
 
 
+def number_words(text: str) -> set[float]:
+    """The values of the number words of `text`, whatever follows them ("two categories" as well as "two days"):
+    `numbers_in` takes a small number word as a figure only before a unit.
+
+    >>> sorted(number_words("divided into two categories, twenty-one items")), numbers_in("two categories")
+    ([2.0, 21.0], set())
+    """
+    blanked = _EN_NOT_NUMBERS.sub(lambda m: " " * len(m.group(0)), text)
+    return {
+        _en_words_value([w for w in re.split(r"[\s-]+", match.group(0).lower()) if w != "and"])
+        for match in _EN_NUMBER_WORDS.finditer(blanked)
+    }
+
+
 def numbers_in(text: str) -> set[float]:
     """Every number the text states, in any of the forms above (percent signs and units dropped)."""
     found = {value for value in _numbers(text) if math.isfinite(value) and abs(value) < _MAX_VALUE}
