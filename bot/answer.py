@@ -341,6 +341,12 @@ def joined_follow_up(question: str, history: Sequence[Turn], lang: str) -> str:
     return standalone_question(question, [turn.content for turn in history if turn.role == "user"], lang)
 
 
+def _states_something(hit: Hit) -> bool:
+    """Whether a sentence of the passage can be quoted (`bot.citations.quotable`): a README's table listing the
+    files beside it, with their digests, states nothing a question can be answered with."""
+    return any(quotable(hit.text[s:e], hit.text[e:]) for s, e in passage_sentences(hit.text) or [(0, len(hit.text))])
+
+
 def asked_unknown_names(kb: KnowledgeBase, question: str) -> list[str]:
     """The names the sentences of `question` that ask (`bot.asked.asking_part`) use and no passage of `kb` contains.
 
@@ -471,6 +477,9 @@ class Answerer:
         standalone = joined_follow_up(question, history, lang)
         t = time.perf_counter()
         hits = self.kb.search(standalone, k=retrieve_k, filters=filters, lang=lang)
+        if not all(map(_states_something, hits)):  # a README's table of files can fill the top passages: look deeper
+            deeper = self.kb.search(standalone, k=min(MAX_RETRIEVE_K, 3 * retrieve_k), filters=filters, lang=lang)
+            hits = [hit for hit in deeper if _states_something(hit)][:retrieve_k] or hits
         if standalone != question:  # a follow-up: the passages about the market or scheme it names come first
             order = on_topic_first(question, [f"{h.meta.title}\n{h.meta.section}\n{h.text}" for h in hits])
             hits = [hits[i] for i in order]
@@ -695,10 +704,8 @@ class Answerer:
             text = " ".join(hit.text.split())
             if text in seen:
                 continue
-            if not any(
-                quotable(hit.text[s:e], hit.text[e:]) for s, e in passage_sentences(hit.text) or [(0, len(hit.text))]
-            ):
-                continue  # nothing in it reads as a statement (a listing of files and their digests)
+            if not _states_something(hit):
+                continue
             wanted = len(candidates) < EVIDENCE_DEPTH
             found = fact_sentences(asked, hit.text) if asked is not None and (wanted or rank < FACT_DEPTH) else []
             if wanted or found:

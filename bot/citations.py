@@ -236,22 +236,28 @@ _DIGEST = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{16,}(?![0-9A-Za-z])")
 _WORD = re.compile(r"(?<![0-9A-Za-z])[A-Za-z]{2,}(?![0-9A-Za-z])")
 _HAN_CHAR = re.compile(r"[\u4e00-\u9fff]")
 _TABLE_RULE = re.compile(r"\|?\s*:?-{3,}")
+# a table row that names a file ("| `product-quality-law.md` | 中华人民共和国产品质量法 | ... |") lists documents
+_FILE_NAME = re.compile(r"[\w.-]+\.(?:md|markdown|txt|pdf|docx?|html?|csv|tsv|jsonl?|ya?ml|xlsx?)\b", re.IGNORECASE)
 
 
 def quotable(sentence: str, after: str = "") -> bool:
     """Can `sentence` be quoted as evidence: it says something in words (two English words, a Han character, or a
     figure with a word that is not a label: "0.01%：镉。" and "0.01%: cadmium." state RoHS's cadmium limit, "SHA-256:"
     introduces a digest), holds no digest, and is not a table's header row (`after`: the passage's text after it,
-    a "|---|" rule next)?
+    a "|---|" rule next) or a row of a listing of files (a README's table of the documents beside it)?
 
     >>> quotable("SHA-256:"), quotable("9fd97335883ccc5155390235d3e0 zh-laws/a.md"), quotable("- 0.01%：镉。")
     (False, False, True)
     >>> quotable("- 0.01%: cadmium."), quotable("Certification:")
     (True, False)
     >>> quotable("| file | title |", after="\\n|---|---|\\n| a.md | A |"), quotable("| a.md | The A law |")
-    (False, True)
+    (False, False)
+    >>> quotable("| CCC | China | mandatory product certification |")
+    True
     """
-    if _DIGEST.search(sentence) or (sentence.lstrip().startswith("|") and _TABLE_RULE.match(after.lstrip())):
+    if _DIGEST.search(sentence):
+        return False
+    if sentence.lstrip().startswith("|") and (_TABLE_RULE.match(after.lstrip()) or _FILE_NAME.search(sentence)):
         return False
     words = len(_WORD.findall(sentence))
     if words >= 2 or _HAN_CHAR.search(sentence):

@@ -458,6 +458,21 @@ def test_a_listing_of_files_and_digests_is_never_the_evidence(tmp_path: Path) ->
     assert all("9fd97335" not in c.quote and "| file |" not in c.quote for c in quoted.citations)
 
 
+def test_a_table_of_files_filling_the_top_passages_sends_the_search_deeper(tmp_path: Path) -> None:
+    # a README's table of the laws beside it, one row per chunk, held every one of the top 8 passages for English
+    # questions naming a law ("Under China's Food Safety Law ..."), and a row was quoted as the answer
+    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
+    row = "| `law-{n}.md` | 法{n} | Food Safety Law: must a body publish its rules {n} |"
+    rows = [make_chunk(f"row{n}", row.format(n=n), lang="en") for n in range(20)]
+    law = make_chunk("law", "第二十条 认证机构应当公开认证规则、收费标准等信息。", lang="zh", title="认证认可条例")
+    kb.add([*rows, law])
+    question = "Under the Food Safety Law, must a body publish its rules?"
+    assert "law" not in [hit.chunk_id for hit in kb.search(question, k=8)]
+    answer = Answerer(kb, gate=OPEN).answer(question)
+    assert answer.citations and all(c.meta.title == "认证认可条例" for c in answer.citations)
+    assert "law-" not in answer.body
+
+
 def test_a_clause_ending_with_a_semicolon_is_quoted_to_the_end_of_its_sentence() -> None:
     # Food Safety Law art. 148 (realdocs): the question asked both who pays first and who bears the cost after
     text = (
