@@ -23,6 +23,7 @@ whose body is English, polarity (qualified yes/no questions), topic-switch follo
 - heldout10: benchmarks/answer-heldout-s10.jsonl (60 more, written the same way at the start of session 10);
 - heldout11: benchmarks/answer-heldout-s11.jsonl (60 more, written the same way at the start of session 11);
 - heldout12: benchmarks/answer-heldout-s12.jsonl (60 more, written the same way at the start of session 12);
+- heldout13: benchmarks/answer-heldout-s13.jsonl (60 more, written the same way at the start of session 13);
 - examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
@@ -135,6 +136,7 @@ SETS = (
     "heldout10",
     "heldout11",
     "heldout12",
+    "heldout13",
     "examples",
 )
 HELDOUT = {
@@ -144,6 +146,7 @@ HELDOUT = {
     "heldout10": "answer-heldout-s10.jsonl",
     "heldout11": "answer-heldout-s11.jsonl",
     "heldout12": "answer-heldout-s12.jsonl",
+    "heldout13": "answer-heldout-s13.jsonl",
 }
 
 
