@@ -47,10 +47,15 @@ def fact_present(alternative: str, answer: str, answer_numbers: set[float]) -> b
     True
     >>> fact_present("5年", "有效期15年", numbers_in("有效期15年"))
     False
+    >>> fact_present("no longer", "as revised in 2023 no longer contains", set())
+    True
     """
     wanted_text = _squash(alternative)
-    if wanted_text and re.search(r"(?<!\d)" + re.escape(wanted_text) + r"(?!\d)", _squash(answer)):
-        return True  # a figure must not match inside a longer one: "5 years" is not in "15 years"
+    if wanted_text:  # a figure must not match inside a longer one: "5 years" is not in "15 years"; a word may
+        before = r"(?<!\d)" if wanted_text[0].isdigit() else ""  # follow one ("2023 no longer")
+        after = r"(?!\d)" if wanted_text[-1].isdigit() else ""
+        if re.search(before + re.escape(wanted_text) + after, _squash(answer)):
+            return True
     wanted = numbers_in(alternative)
     stripped = re.sub(r"[\d\s,.%万亿元年月日天个工作]|million|thousand|yuan|rmb|days?|years?|months?", "", alternative)
     return bool(wanted) and not stripped.strip() and wanted <= answer_numbers
