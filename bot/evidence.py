@@ -40,6 +40,13 @@ _CONTRAST_START = re.compile(
     r"it (?:is|does) not|not\b|但|但是|然而|不过|除|仅|只有|只|除非|并非|这不|这并不|这并非|否则)",
     re.IGNORECASE,
 )
+# A sentence that opens by pointing back ("It is recognised by the GFSI; ISO 22000 alone is not.", "该证书……",
+# "这些标准……") says nothing on its own of what it is about; 其他/其余 ("the other ...") point nowhere.
+_POINTS_BACK = re.compile(
+    r"^\W*(?:(?:it|its|they|their|this|these|that|those|such|neither|the same)\b"
+    r"|(?!其他|其它|其余)(?:该|其|它|此|这|上述|前述))",
+    re.IGNORECASE,
+)
 # Saying yes: an opening "yes", or an unqualified absolute ("automatically", "any", "all") claim.
 _YES_OPENING = re.compile(
     r"^\W*(?:yes\b|yeah\b|sure\b|correct\b|是的|是，|是。|对，|对的|可以[，。,]|可以的|能[，。,])", re.IGNORECASE
@@ -117,7 +124,8 @@ def with_qualifiers(text: str, spans: Sequence[tuple[int, int]], index: int) -> 
     """The span of sentence `index` of `text`, grown by the neighbours that qualify it: a following sentence that
     limits or contrasts ("This is not blanket acceptance.", up to `QUALIFIER_REACH` sentences on, with those between:
     "Valid for 5 years. Ask the body when to renew. It stays valid only if ..."), the previous one when this one
-    opens with a contrast ("但是……", "However, ..."), within `MAX_QUOTE_CHARS`.
+    opens with a contrast ("但是……", "However, ...") or points back to it ("It is recognised by the GFSI; ISO 22000
+    alone is not." names neither the scheme it is about nor, alone, the answer), within `MAX_QUOTE_CHARS`.
 
     A quote is whole sentences, not the clauses between semicolons: it goes on to the end of its sentence and back
     to its start. A law's sentence is clauses joined by "；" ("……应当实行首负责任制，先行赔付，不得推诿；属于生产者
@@ -130,7 +138,12 @@ def with_qualifiers(text: str, spans: Sequence[tuple[int, int]], index: int) -> 
         following = text[next_start:next_end]
         if (_CONTRAST_START.match(following) or limits(following)) and next_end - start <= MAX_QUOTE_CHARS:
             end, last = next_end, later
-    if index > 0 and _CONTRAST_START.match(text[start:end]) and end - spans[index - 1][0] <= MAX_QUOTE_CHARS:
+    opening = text[start:end]
+    if (
+        index > 0
+        and (_CONTRAST_START.match(opening) or _POINTS_BACK.match(opening))
+        and end - spans[index - 1][0] <= MAX_QUOTE_CHARS
+    ):
         first = index - 1
         start = spans[first][0]
     while text[end - 1] in ";；" and last + 1 < len(spans) and spans[last + 1][1] - start <= MAX_QUOTE_CHARS:

@@ -59,6 +59,32 @@ def test_a_contrast_opening_brings_the_sentence_it_qualifies() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "index", "quoted"),
+    [
+        (  # "It" names neither the scheme nor, alone, the answer (FSSC 22000, corpus)
+            "FSSC 22000 adds sector programmes to ISO 22000. It is recognised by the GFSI; ISO 22000 alone is not.",
+            1,
+            "FSSC 22000 adds sector programmes to ISO 22000. It is recognised by the GFSI; ISO 22000 alone is not.",
+        ),
+        (
+            "KC 安全认证由 KATS 管理。该证书只覆盖受检工厂。增加工厂须另办手续。",
+            1,
+            "KC 安全认证由 KATS 管理。该证书只覆盖受检工厂。",
+        ),
+        # "其他" (the other ...) and a sentence that names its subject point back to nothing
+        ("附件四机械须由公告机构评定。其他机械采用模式 A。", 1, "其他机械采用模式 A。"),
+        (
+            "The LVD covers 50-1000 V AC. Both importers and makers keep the file.",
+            1,
+            "Both importers and makers keep the file.",
+        ),
+    ],
+)
+def test_a_sentence_pointing_back_is_quoted_with_the_one_before(text: str, index: int, quoted: str) -> None:
+    assert text[slice(*with_qualifiers(text, passage_sentences(text), index))] == quoted
+
+
+@pytest.mark.parametrize(
     ("sentence", "evidence", "contradicts"),
     [
         ("Yes, Saudi Arabia accepts test reports from Chinese labs.", SASO, True),
