@@ -83,6 +83,12 @@ _ROMAN = re.compile(r"[IVX]+")
 _PLURAL = re.compile(r"([A-Z]{2,}[0-9]*)s")
 # capitals that are not names: "OK, unrelated: ..." is not a question about a scheme called OK
 _NOT_NAMES = frozenset({"OK", "OKAY", "FYI", "ASAP", "PS", "FAQ", "FAQS", "NB", "AKA", "ETA", "DIY", "AM", "PM"})
+# nor are the everyday words for what a product is, has or is made of: a knowledge base whose rules cover "a
+# multimedia product" answers for "our soundbar with HDMI" though no passage says HDMI
+_PRODUCT_WORDS = frozenset(
+    {"TV", "HDMI", "USB", "LCD", "OLED", "LED", "PC", "PCB", "PCBA", "PVC", "ABS", "GPS", "NFC", "SIM", "CPU", "SSD"}
+    | {"UPS", "AC", "DC", "OEM", "ODM", "SKU", "SKUS", "MOQ", "CAD", "PDF", "QR", "IOT", "AI", "TWS", "HVAC", "DVD"}
+)
 
 
 def _rebuild_hint(kb_dir: Path, spec: str) -> str:
@@ -457,8 +463,8 @@ class KnowledgeBase:
         A question about a scheme or market the documents never mention cannot be answered from them, however
         similar its other words are; the relevance gate weighs this (`bot.gate`).
 
-        Roman numerals ("Class II") are not names. A name is known when every one of its index terms is, and an
-        acronym's plural ("TVs") when its singular is.
+        Roman numerals ("Class II") are not names, nor what a product is or has ("TVs", "HDMI", "PVC"). A name is
+        known when every one of its index terms is, and an acronym's plural ("LEDs") when its singular is.
         """
         index = self._indexes()[0]
         glossary = self.glossary()
@@ -473,6 +479,8 @@ class KnowledgeBase:
             if not terms or _ROMAN.fullmatch(name) or name in unknown or name.upper() in _NOT_NAMES:
                 continue
             singular = _PLURAL.fullmatch(name)  # "TVs", "LEDs": the plural of a name the passages use
+            if (singular.group(1) if singular else name).upper() in _PRODUCT_WORDS:
+                continue
             if known(terms) or (singular is not None and known(tokenize(singular.group(1)))):
                 continue
             unknown.append(name)

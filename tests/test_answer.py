@@ -264,9 +264,12 @@ def test_names_no_passage_contains_count_against_answering(fake_kb: KnowledgeBas
     assert fake_kb.unknown_names("CCC 认证要多久？") == []
     assert fake_kb.unknown_names("OK, unrelated: how long does CCC take?") == []  # "OK" is not a scheme
     # an acronym's plural is known when its singular is ("TVs" was refused as naming something unknown)
-    assert fake_kb.unknown_names("Do CCCs cover TVs?") == ["TVs"]
-    fake_kb.add([make_chunk("tv", "A TV needs CCC.", lang="en")])
-    assert fake_kb.unknown_names("Do CCCs cover TVs?") == []
+    assert fake_kb.unknown_names("Do CCCs cover KCs?") == ["KCs"]
+    fake_kb.add([make_chunk("kc", "A KC certificate is Korean.", lang="en")])
+    assert fake_kb.unknown_names("Do CCCs cover KCs?") == []
+    # what a product is, has or is made of names no scheme: the rules for "a multimedia product" answer for a
+    # soundbar with HDMI (s8) and for LED TVs (s9), both refused as naming something unknown
+    assert fake_kb.unknown_names("Which EMC standards apply to our soundbar with HDMI, and to LED TVs?") == []
     # a name is known when a passage holds any one of the glossary's Chinese variants for it, here SAMR's short
     # form 市场监管总局 and not 市场监督管理部门
     assert fake_kb.unknown_names("How long does SAMR take?") == ["SAMR"]
@@ -290,13 +293,13 @@ def test_only_the_names_a_question_asks_about_count_as_unknown(fake_kb: Knowledg
     from bot.answer import asked_unknown_names
 
     # the material of a part, told as context, is no reason to refuse (s11: three answerable questions refused)
-    context = "Screening flagged lead in the PVC jacket of our cords. Which test standard does CCC use?"
-    assert fake_kb.unknown_names(context) == ["PVC"] and asked_unknown_names(fake_kb, context) == []
+    context = "Screening flagged lead in the TPEE jacket of our cords. Which test standard does CCC use?"
+    assert fake_kb.unknown_names(context) == ["TPEE"] and asked_unknown_names(fake_kb, context) == []
     # a scheme the documents never mention, named where the question asks, still counts
     assert asked_unknown_names(fake_kb, "We make LED drivers. Do we need the RCM mark?") == ["RCM"]
     assert asked_unknown_names(fake_kb, "我们做LED驱动。出口澳大利亚要办 RCM 吗？") == ["RCM"]
     # a question of one sentence, or of several that all ask, is all asking
-    assert asked_unknown_names(fake_kb, "PVC cords need CCC") == ["PVC"]
+    assert asked_unknown_names(fake_kb, "TPEE cords need CCC") == ["TPEE"]
 
 
 def test_an_answer_survives_its_json_form(fake_kb: KnowledgeBase) -> None:
