@@ -51,7 +51,7 @@ from bot.context import evidence_window, window_chars, window_text
 from bot.dated import date_citations
 from bot.evidence import contradiction, is_yes_no, limits, negations, with_qualifiers
 from bot.figures import dates_in, key_figures, number_words, numbers_in, spelled_figures
-from bot.followup import on_topic_first, standalone_question
+from bot.followup import on_topic_first, standalone_question, unmentioned_schemes
 from bot.gate import Gate, GateDecision
 from bot.llm import make_chat_model
 from bot.prompts import Rendered, Template
@@ -506,7 +506,7 @@ class Answerer:
         if not decision.passed:
             yield finish(self._refusal(question, lang, hits, decision))
             return
-        if asked is not None and not any(states_fact(asked, hit.text) for hit in hits[:FACT_DEPTH]):
+        if asked is not None and not self._fact_stated(asked, question, hits):
             if not asks_more_than(question, asked):
                 yield finish(self._unstated(question, lang, hits, asked))
                 return
@@ -586,6 +586,15 @@ class Answerer:
             names = _ui(lang, "unknown_names", names=", ".join(decision.unknown_names))
             text = f"{head}\n\n{names}\n\n{rest}" if rest else f"{head}\n\n{names}"
         return Answer(question, text, text, [], True, lang, self.backend, notices=[decision.reason])
+
+    @staticmethod
+    def _fact_stated(asked: AskedFact, question: str, hits: list[Hit]) -> bool:
+        """Whether one of the top `FACT_DEPTH` passages states a fact of the kind asked, and, when the question asks
+        about a foreign market's scheme ("How long is a KC certificate valid?"), one that names it (in its text or
+        headings): over laws that never mention KC, a production licence's validity is not the answer."""
+        stating = [hit for hit in hits[:FACT_DEPTH] if states_fact(asked, hit.text)]
+        texts = [f"{hit.meta.title}\n{hit.meta.section}\n{hit.text}" for hit in stating]
+        return bool(stating) and not unmentioned_schemes(asking_part(question), texts)
 
     def _unstated(self, question: str, lang: str, hits: list[Hit], asked: AskedFact) -> Answer:
         """The sources touch the question but state no fact of the kind it asks for: say so, name the passages."""

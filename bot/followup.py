@@ -162,6 +162,30 @@ def on_topic_first(question: str, texts: Sequence[str]) -> list[int]:
     return first + [i for i in range(len(texts)) if i not in first]
 
 
+def unmentioned_schemes(question: str, texts: Sequence[str]) -> list[str]:
+    """The schemes of a foreign market that `question` names and none of `texts` (passages, with their titles)
+    mentions: the validity of a production licence does not answer "How long is a KC certificate valid?".
+
+    China's own schemes do not count: its laws and rules govern CCC or the production licence without naming them
+    in each article. Nor do international ones (CB, ISO 9001), which the rules of many markets refer to.
+
+    >>> unmentioned_schemes("韩国KC证书有效期是几年？", ["第二十五条 生产许可证有效期为5年"])
+    ['KC']
+    >>> unmentioned_schemes("How long is a KC certificate valid?", ["KC mark › Validity: 5 years"])
+    []
+    >>> unmentioned_schemes("CCC证书有效期几年？", ["第二十五条 生产许可证有效期为5年"])
+    []
+    """
+    named = [(topic, match.group()) for topic, match in _found(question) if topic.kind == "scheme"]
+    return list(
+        dict.fromkeys(
+            name
+            for topic, name in named
+            if topic.market not in ("", "CN") and not any(topic.pattern.search(text) for text in texts)
+        )
+    )
+
+
 def is_elliptical(question: str, lang: str) -> bool:
     """Does the question lean on the conversation ("and for Japan?", "那进口商品呢？")?"""
     q = question.strip().lower()

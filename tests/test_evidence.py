@@ -197,6 +197,9 @@ def test_the_sources_not_stating_a_fact_is_said_and_the_model_is_not_called(fake
     history = [Turn("user", "What is the fee for a CE certificate?"), Turn("assistant", "...")]
     follow_up = Answerer(fake_kb, gate=OPEN).answer("And for CCC?", history)
     assert follow_up.refused and follow_up.body.startswith("The sources do not state a fee or price.")
+    # a period stated for another scheme is not the validity of a foreign market's scheme the passages never name
+    kc = Answerer(fake_kb, gate=OPEN).answer("韩国KC证书有效期多久？")
+    assert kc.refused and kc.body.startswith("来源中没有写明有效期。")
 
 
 @pytest.mark.parametrize(
