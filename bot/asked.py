@@ -53,7 +53,7 @@ _TIME = re.compile(
 class AskedFact:
     """The kind of fact a question asks for, and the word a fitting sentence carries beside the figure."""
 
-    kind: str  # year | fee | amount | validity | duration | count | size
+    kind: str  # year | fee | amount | validity | duration | count | size | standard
     tie: re.Pattern[str] | None = None  # e.g. "valid|有效" for a validity question; None: the figure alone fits
 
     def label(self, lang: str) -> str:
@@ -70,6 +70,7 @@ _LABELS = {
         "duration": "the time asked for",
         "count": "the number asked for",
         "size": "the size asked for",
+        "standard": "the standard asked for",
     },
     "zh": {
         "year": "所问的年份",
@@ -79,6 +80,7 @@ _LABELS = {
         "duration": "所问的时限",
         "count": "所问的数量",
         "size": "所问的尺寸",
+        "standard": "所问的标准",
     },
 }
 
@@ -123,6 +125,13 @@ _SIZE_Q = re.compile(
     r"(?:多少|几)(?:毫米|厘米)|尺寸.{0,4}(?:多少|多大)|多大尺寸|多高|高度.{0,6}(?:多少|几)|字体?.{0,8}(?:多大|多少|几号)"
     r"|最[小大].{0,8}多大|\b(?:minimum|maximum|smallest|largest|min\.?|max\.?) (?:size|height|width|length)\b"
     r"|\bhow (?:tall|wide|small)\b|\bhow many (?:mm|millimet|centimet|cm|inch)",
+    re.IGNORECASE,
+)
+# "Which EN standard...", "which test standard", "标准编号是多少", "依据哪些国家标准": a standard's number is the
+# answer. Not "what types of standards exist", which asks what kinds there are.
+_STANDARD_Q = re.compile(
+    r"\bwhich (?:[\w/-]+ ){0,3}?standards?\b|\bwhat standards?\b|\bstandard numbers?\b|\bwhich GB(?:/T)?\b"
+    r"|标准号|标准编号|哪(?:个|项|些|一项|一个|部)?(?:国家|国际|行业|检测|测试|协调|欧洲|国内)?标准|什么标准|依据.{0,6}标准",
     re.IGNORECASE,
 )
 _SIZE = re.compile(rf"{_NUMBER}\s*(?:(?:mm|cm|inch(?:es)?|pt)\b|毫米|厘米|英寸|磅)", re.IGNORECASE)
@@ -180,6 +189,8 @@ def asked_fact(question: str) -> AskedFact | None:
         return AskedFact("amount")
     if _SIZE_Q.search(q):
         return AskedFact("size")
+    if _STANDARD_Q.search(q):
+        return AskedFact("standard")
     counted = _COUNT_EN.search(q)
     if counted:
         stem = counted.group(1).lower().rstrip("s")[:6]
@@ -207,6 +218,10 @@ def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
     found = []
     for index, (start, end) in enumerate(passage_sentences(passage) or [(0, len(passage))]):
         sentence = passage[start:end]
+        if asked.kind == "standard":
+            if any(identifier.kind == "standard" for identifier in find_identifiers(sentence)):
+                found.append(index)
+            continue
         if asked.kind == "count":
             # a number beside the counted noun or a counting word, in either language (the passage may be in
             # the other one: "93项控制措施" for "how many controls")

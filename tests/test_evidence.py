@@ -172,6 +172,13 @@ def test_article_numbers_are_not_counts_and_context_clauses_do_not_ask() -> None
     size = asked_fact("What is the minimum height of the CE marking?")
     assert size is not None and states_fact(size, "Affix it (normally at least 5 mm high).")
     assert not states_fact(size, "The CE marking must be visible, legible and indelible.")
+    # a standard's number answers "which standard"; "what types of standards" asks for kinds, not a number
+    standard = asked_fact("Which EN standard should our RoHS technical file be built on?")
+    assert standard is not None and standard.kind == "standard"
+    assert states_fact(standard, "Build the technical file per EN IEC 63000.")
+    assert not states_fact(standard, "第十三条 工业产品必须符合保障人体健康的国家标准、行业标准。")
+    assert asked_fact("国内的HACCP认证通常是依据哪些国家标准来审核的？").kind == "standard"
+    assert asked_fact("What types of standards exist in China, and which of them are mandatory?") is None
     # the first clause says what the question is about; only the second asks, and it asks for the fee
     fee = asked_fact("一个型号的电源适配器做 CCC 认证，具体要交多少钱？")
     assert fee is not None and not asks_more_than("一个型号的电源适配器做 CCC 认证，具体要交多少钱？", fee)
