@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from bot.citations import passage_sentences
 from bot.evidence import ASKS_WHETHER_ZH, AUXILIARIES, is_yes_no
-from bot.figures import numbers_in
+from bot.figures import stated_numbers
 from kb.identifiers import find as find_identifiers
 from kb.tokenize import HAN
 
@@ -115,8 +115,11 @@ _DURATION_Q = re.compile(
     r"|\bhow often\b|\bhow frequently\b|多久一次|每隔多久|频次|频率",
     re.IGNORECASE,
 )
+# a lone 一 before a counter is "a" ("一个成员国出具的证书", "a member's certificate"), not a count
+_NUMERAL = r"[\d零〇一二两三四五六七八九十百千万亿]"
+_ZH_COUNT = rf"(?<![第\d零〇一二两三四五六七八九十百千万亿])(?!一(?!{_NUMERAL})){_NUMBER}\s*(?:多|余)?\s*"
 _COUNTING = re.compile(  # "第十一条" is an article's number, not a count of articles
-    rf"(?<![第\d零〇一二两三四五六七八九十百千万亿]){_NUMBER}\s*(?:多|余)?\s*[项个家名种次条人类国批]|\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve)\s+"
+    rf"{_ZH_COUNT}[项个家名种次条人类国批]|\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve)\s+"
     r"(?:[a-z-]+\s+)?(?:times?|audits?|controls?|bodies|members?|countries|economies|items?|types?|categories|"
     r"people|persons|staff|organi[sz]ations|laboratories|labs|parts?|modules?|clauses?)\b",
     re.IGNORECASE,
@@ -135,8 +138,16 @@ _STANDARD_Q = re.compile(
     re.IGNORECASE,
 )
 _SIZE = re.compile(rf"{_NUMBER}\s*(?:(?:mm|cm|inch(?:es)?|pt)\b|毫米|厘米|英寸|磅)", re.IGNORECASE)
-_COUNT_EN = re.compile(r"\bhow many\s+(?:[a-z-]+\s+){0,2}?([a-z-]{3,})", re.IGNORECASE)
-_COUNT_ZH = re.compile(r"(?:多少|几)\s*([个家名项种人类国批次条])")
+_COUNT_EN = re.compile(r"\bhow many\s+((?:[A-Za-z-]+\s*){1,9})", re.IGNORECASE)
+_BEFORE_NOUN = re.compile(r"of|the|these|those|our|your|its|their|different|separate|individual", re.IGNORECASE)
+# what ends the noun counted: "how many notified bodies are ...", "how many labs does OSHA ..."
+_AFTER_NOUN = re.compile(
+    r"(?:are|is|was|were|do|does|did|have|has|had|must|can|could|will|would|should|may|might|shall|there|in|on|at"
+    r"|for|of|to|under|from|with|by|per|currently|now|today|we|you|they|it|each|every|and|or)",
+    re.IGNORECASE,
+)
+_ZH_COUNTERS = "个家名项种人类国批次条"
+_COUNT_ZH = re.compile(rf"(?:多少|几)\s*([{_ZH_COUNTERS}])")
 
 
 def asking_part(question: str) -> str:
@@ -193,12 +204,52 @@ def asked_fact(question: str) -> AskedFact | None:
         return AskedFact("standard")
     counted = _COUNT_EN.search(q)
     if counted:
-        stem = counted.group(1).lower().rstrip("s")[:6]
-        return AskedFact("count", re.compile(rf"\b{re.escape(stem)}", re.IGNORECASE))
+        stems = "|".join(re.escape(_stem(noun)) for noun in _counted_nouns(counted.group(1)))
+        return AskedFact("count", re.compile(rf"\b(?:{stems})", re.IGNORECASE))
     counted = _COUNT_ZH.search(q)
+    if counted and counted.group(1) == "个":  # the general counter: "几个人" is answered by "2至4名"
+        return AskedFact("count", re.compile(rf"{_ZH_COUNT}[{_ZH_COUNTERS}]"))
     if counted:
-        return AskedFact("count", re.compile(rf"{_NUMBER}\s*(?:多|余)?\s*{re.escape(counted.group(1))}"))
+        counter = "名人" if counted.group(1) in "名人" else counted.group(1)
+        return AskedFact("count", re.compile(rf"{_ZH_COUNT}[{counter}]"))
     return None
+
+
+def _counted_nouns(words: str) -> list[str]:
+    """The nouns a "how many" counts, from the words after it: the last of each noun phrase, before a verb, a
+    preposition or the end of the phrase ("notified bodies are listed" -> "bodies", "EAEU technical regulations
+    (TR CU..." -> "regulations"), not the first ("EAEU", "notified"); two phrases joined by "and" give both.
+
+    >>> _counted_nouns("notified bodies are currently"), _counted_nouns("EAEU technical regulations ")
+    (['bodies'], ['regulations'])
+    >>> _counted_nouns("multilateral agreements and bilateral arrangements has China")
+    ['agreements', 'arrangements']
+    """
+    nouns: list[str] = []
+    kept: list[str] = []
+    for word in words.split():
+        if not kept and _BEFORE_NOUN.fullmatch(word):
+            continue  # "how many of the listed bodies"
+        if (_AFTER_NOUN.fullmatch(word) and kept) or len(kept) == 4:
+            nouns.append(kept[-1])
+            if word.lower() not in ("and", "or"):
+                return nouns
+            kept = []
+            continue
+        kept.append(word)
+    return nouns + kept[-1:] if nouns or kept else words.split()[:1]
+
+
+def _stem(noun: str) -> str:
+    """A prefix that matches a noun's singular and plural: "bodies" -> "bod", "labs" -> "lab"."""
+    noun = noun.lower()
+    if noun.endswith("ies"):
+        noun = noun[:-3]
+    elif noun.endswith(("ches", "shes", "sses", "xes")):
+        noun = noun[:-2]
+    elif noun.endswith("s") and not noun.endswith("ss"):
+        noun = noun[:-1]
+    return noun[:6]
 
 
 def states_fact(asked: AskedFact, passage: str) -> bool:
@@ -223,10 +274,16 @@ def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
                 found.append(index)
             continue
         if asked.kind == "count":
-            # a number beside the counted noun or a counting word, in either language (the passage may be in
-            # the other one: "93项控制措施" for "how many controls")
+            # In the question's language, what it counts: a Chinese question's counter after a number ("多少家"
+            # wants "N家": "两种标志" counts no bodies), an English question's noun beside a number ("how many
+            # regulations": "five member states" counts none). In the other language, a number with any counting
+            # word ("93项控制措施" for "how many controls").
             counted = asked.tie is not None and asked.tie.search(sentence)
-            if _COUNTING.search(sentence) or (counted and _counts_in(sentence)):
+            zh_question = asked.tie is not None and asked.tie.pattern.endswith("]")
+            if zh_question == bool(HAN.search(sentence)):
+                if counted and (zh_question or _counts_in(sentence)):
+                    found.append(index)
+            elif _COUNTING.search(sentence):
                 found.append(index)
             continue
         if figure is not None and figure.search(sentence) and (asked.tie is None or asked.tie.search(sentence)):
@@ -284,7 +341,7 @@ def _counts_in(sentence: str) -> set[float]:
     for identifier in reversed(find_identifiers(text)):
         if identifier.names:
             text = f"{text[: identifier.start]} {text[identifier.end :]}"
-    return numbers_in(_ARTICLE.sub(" ", text)) - years_in(text)
+    return stated_numbers(_ARTICLE.sub(" ", text)) - years_in(text)
 
 
 def years_in(text: str) -> set[float]:

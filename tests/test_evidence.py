@@ -172,6 +172,20 @@ def test_article_numbers_are_not_counts_and_context_clauses_do_not_ask() -> None
     size = asked_fact("What is the minimum height of the CE marking?")
     assert size is not None and states_fact(size, "Affix it (normally at least 5 mm high).")
     assert not states_fact(size, "The CE marking must be visible, legible and indelible.")
+    # what a question counts, in its own language: the noun phrase's last word, not its first ("EAEU technical
+    # regulations" counts regulations), a Chinese question's counter ("多少家" is not answered by "两种标志"), and
+    # a lone 一 before a counter is "a", not a count
+    regulations = asked_fact("How many EAEU technical regulations (TR CU and TR EAEU) are in force?")
+    assert regulations is not None and regulations.kind == "count"
+    assert not states_fact(regulations, "The EAEU has five member states: Russia, Belarus, Kazakhstan, ...")
+    assert states_fact(regulations, "The EAEU has adopted 48 technical regulations.")
+    approved = asked_fact("英国UKMCAB数据库里目前一共登记了多少家英国认可机构？")
+    assert approved is not None and not states_fact(approved, "产品可以同时加施两种标志。")
+    assert states_fact(approved, "目前共登记了120多家认可机构。")
+    members = asked_fact("IECEE CB体系目前一共有多少个成员国？")
+    assert members is not None and not states_fact(members, "一个成员国出具的 CB 测试证书可以用于其他成员国。")
+    assert states_fact(members, "The CB Scheme has 54 member countries.")  # the other language: any counting word
+    assert states_fact(asked_fact("最少要来几个人？"), "应当指派2至4名核查人员。")  # 个 counts people too
     # a standard's number answers "which standard"; "what types of standards" asks for kinds, not a number
     standard = asked_fact("Which EN standard should our RoHS technical file be built on?")
     assert standard is not None and standard.kind == "standard"
