@@ -36,7 +36,7 @@ import numpy as np
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from bot.asked import AskedFact, asked_fact, asking_part, asks_more_than, fact_sentences, states_fact
+from bot.asked import AskedFact, asked_fact, asking_part, asks_more_than, fact_sentences
 from bot.citations import (
     MARKER,
     CheckedAnswer,
@@ -51,7 +51,7 @@ from bot.context import evidence_window, window_chars, window_text
 from bot.dated import date_citations
 from bot.evidence import contradiction, is_yes_no, limits, negations, with_qualifiers
 from bot.figures import dates_in, key_figures, number_words, numbers_in, spelled_figures
-from bot.followup import on_topic_first, standalone_question, unmentioned_schemes
+from bot.followup import names_other_scheme, on_topic_first, standalone_question, unmentioned_schemes
 from bot.gate import Gate, GateDecision
 from bot.llm import make_chat_model
 from bot.prompts import Rendered, Template
@@ -589,12 +589,20 @@ class Answerer:
 
     @staticmethod
     def _fact_stated(asked: AskedFact, question: str, hits: list[Hit]) -> bool:
-        """Whether one of the top `FACT_DEPTH` passages states a fact of the kind asked, and, when the question asks
-        about a foreign market's scheme ("How long is a KC certificate valid?"), one that names it (in its text or
-        headings): over laws that never mention KC, a production licence's validity is not the answer."""
-        stating = [hit for hit in hits[:FACT_DEPTH] if states_fact(asked, hit.text)]
+        """Whether one of the top `FACT_DEPTH` passages states a fact of the kind asked, in a sentence that names no
+        other scheme than the question's ("生产许可证有效期为5年" is not a CCC certificate's validity), and, when
+        the question asks about a foreign market's scheme ("How long is a KC certificate valid?"), one that names it
+        (in its text or headings): over laws that never mention KC, a production licence's validity is not the
+        answer."""
+        asking = asking_part(question)
+        stating = []
+        for hit in hits[:FACT_DEPTH]:
+            spans = passage_sentences(hit.text) or [(0, len(hit.text))]
+            sentences = [hit.text[slice(*spans[i])] for i in fact_sentences(asked, hit.text)]
+            if any(not names_other_scheme(asking, sentence) for sentence in sentences):
+                stating.append(hit)
         texts = [f"{hit.meta.title}\n{hit.meta.section}\n{hit.text}" for hit in stating]
-        return bool(stating) and not unmentioned_schemes(asking_part(question), texts)
+        return bool(stating) and not unmentioned_schemes(asking, texts)
 
     def _unstated(self, question: str, lang: str, hits: list[Hit], asked: AskedFact) -> Answer:
         """The sources touch the question but state no fact of the kind it asks for: say so, name the passages."""

@@ -43,7 +43,8 @@ MARKETS = {
     "AU": "Australia|澳大利亚",
 }
 SCHEMES = {
-    "CCC|3C|强制性产品认证|中国强制性认证|生产许可证|production licence|production license|CQC": "CN",
+    "CCC|3C|强制性产品认证|中国强制性认证|CQC": "CN",
+    "生产许可证|production licence|production license": "CN",
     "CE marking|CE mark|CE|CE标志|CE 标志|CE认证|RoHS|REACH|GPSR|LVD|EMC|RED|Machinery Regulation|机械法规": "EU",
     "UKCA|UKNI": "UK",
     "SASO|SABER|PCoC|沙特标准": "SA",
@@ -160,6 +161,23 @@ def on_topic_first(question: str, texts: Sequence[str]) -> list[int]:
         return list(range(len(texts)))
     first = [i for i, text in enumerate(texts) if any(pattern.search(text) for pattern in named)]
     return first + [i for i in range(len(texts)) if i not in first]
+
+
+def names_other_scheme(question: str, sentence: str) -> bool:
+    """Whether `sentence` names a scheme and none of those `question` names: "生产许可证有效期为5年" states no
+    CCC certificate's validity, "CCC certificates are valid 5 years" no KC certificate's.
+
+    >>> names_other_scheme("How many years is a CCC certificate valid?", "第二十五条 生产许可证有效期为5年")
+    True
+    >>> names_other_scheme("CCC证书有效期几年？", "CCC 证书有效期为5年。")
+    False
+    >>> names_other_scheme("证书有效期几年？", "生产许可证有效期为5年")  # the question names no scheme
+    False
+    """
+    schemes = [topic for topic in _topics() if topic.kind == "scheme"]
+    named = [topic for topic in schemes if topic.pattern.search(question)]
+    mentioned = [topic for topic in schemes if topic.pattern.search(sentence)]
+    return bool(mentioned) and not any(topic in mentioned for topic in named) and bool(named)
 
 
 def unmentioned_schemes(question: str, texts: Sequence[str]) -> list[str]:

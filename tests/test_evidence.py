@@ -221,6 +221,9 @@ def test_the_sources_not_stating_a_fact_is_said_and_the_model_is_not_called(fake
     # a period stated for another scheme is not the validity of a foreign market's scheme the passages never name
     kc = Answerer(fake_kb, gate=OPEN).answer("韩国KC证书有效期多久？")
     assert kc.refused and kc.body.startswith("来源中没有写明有效期。")
+    # nor is another scheme's period the validity of the one asked about (ISO 9001's three years for CCC)
+    ccc = Answerer(fake_kb, gate=OPEN).answer("CCC证书有效期多久？")
+    assert ccc.refused and ccc.body.startswith("来源中没有写明有效期。")
 
 
 @pytest.mark.parametrize(
