@@ -53,7 +53,7 @@ _TIME = re.compile(
 class AskedFact:
     """The kind of fact a question asks for, and the word a fitting sentence carries beside the figure."""
 
-    kind: str  # year | fee | amount | validity | duration | count | size | standard
+    kind: str  # year | fee | amount | validity | duration | count | size | standard | rate
     tie: re.Pattern[str] | None = None  # e.g. "valid|有效" for a validity question; None: the figure alone fits
 
     def label(self, lang: str) -> str:
@@ -71,6 +71,7 @@ _LABELS = {
         "count": "the number asked for",
         "size": "the size asked for",
         "standard": "the standard asked for",
+        "rate": "the rate asked for",
     },
     "zh": {
         "year": "所问的年份",
@@ -81,6 +82,7 @@ _LABELS = {
         "count": "所问的数量",
         "size": "所问的尺寸",
         "standard": "所问的标准",
+        "rate": "所问的比率",
     },
 }
 
@@ -129,6 +131,15 @@ _SIZE_Q = re.compile(
     r"|最[小大].{0,8}多大|\b(?:minimum|maximum|smallest|largest|min\.?|max\.?) (?:size|height|width|length)\b"
     r"|\bhow (?:tall|wide|small)\b|\bhow many (?:mm|millimet|centimet|cm|inch)",
     re.IGNORECASE,
+)
+# a rate is a share: "what import duty rate", "退税率是多少", "百分之几"
+_RATE_Q = re.compile(
+    r"\b(?:what|which|how high|how much)\b[^?.]{0,40}\brates?\b|\bwhat percentage\b|\bhow many per ?cent\b"
+    r"|(?:税率|费率|退税率|比例|比率|百分比).{0,8}(?:多少|几)|(?:多少|几).{0,6}(?:税率|费率|比例)|百分之几|多少%",
+    re.IGNORECASE,
+)
+_RATE = re.compile(
+    rf"\d+(?:\.\d+)?\s*%|百分之[零〇一二两三四五六七八九十百点]+|\bper ?cent\b|{_NUMBER}\s*成", re.IGNORECASE
 )
 # "Which EN standard...", "which test standard", "标准编号是多少", "依据哪些国家标准": a standard's number is the
 # answer. Not "what types of standards exist", which asks what kinds there are.
@@ -188,6 +199,8 @@ def asked_fact(question: str) -> AskedFact | None:
         return None
     if _YEAR_Q.search(q) and re.search(_EVENT, q, re.IGNORECASE):
         return AskedFact("year", re.compile(f"{_EVENT}|{_SINCE}", re.IGNORECASE))
+    if _RATE_Q.search(q):
+        return AskedFact("rate")
     if _FINE_Q.search(q) and (_FEE_Q.search(q) or _AMOUNT_Q.search(q)):
         return AskedFact("amount")  # "会被罚多少钱", "how much is the fine": a fine is a sum, not a fee
     if _FEE_Q.search(q):
@@ -264,7 +277,15 @@ def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
     >>> fact_sentences(asked_fact("证书有效期是几年？"), "证书由认证机构颁发。证书有效期为三年。")
     [1]
     """
-    figures = {"year": _YEAR, "fee": _MONEY, "amount": _MONEY, "validity": _TIME, "duration": _TIME, "size": _SIZE}
+    figures = {
+        "year": _YEAR,
+        "fee": _MONEY,
+        "amount": _MONEY,
+        "validity": _TIME,
+        "duration": _TIME,
+        "size": _SIZE,
+        "rate": _RATE,
+    }
     figure = figures.get(asked.kind)
     found = []
     for index, (start, end) in enumerate(passage_sentences(passage) or [(0, len(passage))]):

@@ -186,6 +186,11 @@ def test_article_numbers_are_not_counts_and_context_clauses_do_not_ask() -> None
     assert members is not None and not states_fact(members, "一个成员国出具的 CB 测试证书可以用于其他成员国。")
     assert states_fact(members, "The CB Scheme has 54 member countries.")  # the other language: any counting word
     assert states_fact(asked_fact("最少要来几个人？"), "应当指派2至4名核查人员。")  # 个 counts people too
+    # a rate is a percentage: a law's fines and periods state no duty rate
+    duty = asked_fact("What import duty rate does China currently apply to lithium-ion battery cells?")
+    assert duty is not None and duty.kind == "rate"
+    assert not states_fact(duty, "第二十五条 生产许可证有效期为5年。处5万元以上20万元以下的罚款。")
+    assert states_fact(duty, "The MFN duty rate is 6%.") and asked_fact("出口退税率是多少？").kind == "rate"
     # a standard's number answers "which standard"; "what types of standards" asks for kinds, not a number
     standard = asked_fact("Which EN standard should our RoHS technical file be built on?")
     assert standard is not None and standard.kind == "standard"
