@@ -993,7 +993,9 @@ def passage_support(hits: Sequence[Hit], lang: str) -> list[float]:
 def choose_evidence(scores: Sequence[float], langs: Sequence[str], lang: str) -> list[int]:
     """Which of the top passages to quote (indexes, in quoting order), from each one's score (its best sentence's
     similarity to the question plus `passage_support`; passages in retrieval order) and its language: the best,
-    then a second one within `EXTRA_QUOTE_MARGIN` of it, unless the asker can read the first and not the second."""
+    then a second one within `EXTRA_QUOTE_MARGIN` of it, unless the asker can read the first and not the second.
+    Of two, the one in the asker's language comes first (an English asker reads "build the technical file per EN
+    IEC 63000" before its Chinese twin)."""
     if not scores:
         return []
     order = sorted(range(len(scores)), key=lambda i: -scores[i])
@@ -1003,6 +1005,8 @@ def choose_evidence(scores: Sequence[float], langs: Sequence[str], lang: str) ->
         if readable and base_language(langs[index]) != base_language(lang):
             continue  # the asker can read the first quote: a second one they cannot read adds nothing
         if scores[index] >= scores[first] - EXTRA_QUOTE_MARGIN:
+            if not readable and base_language(langs[index]) == base_language(lang):
+                return [index, first]
             return [first, index]
         break
     return [first]

@@ -445,6 +445,9 @@ def test_a_passage_is_chosen_by_its_best_sentence_and_what_retrieval_knows_of_it
     # a second quote within the margin, unless the asker reads the first and not the second
     assert choose_evidence([1.80, 1.79], ["en", "en"], "en") == [0, 1]
     assert choose_evidence([1.80, 1.79], ["en", "zh"], "en") == [0]
+    # of two quotes, the one the asker reads comes first
+    assert choose_evidence([1.80, 1.79], ["zh", "en"], "en") == [1, 0]
+    assert choose_evidence([1.80, 1.79], ["en", "zh"], "zh") == [1, 0]  # a Chinese asker too
     assert choose_evidence([1.80, 1.70], ["en", "en"], "en") == [0]
 
 
