@@ -302,7 +302,7 @@ def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
             counted = asked.tie is not None and asked.tie.search(sentence)
             zh_question = asked.tie is not None and asked.tie.pattern.endswith("]")
             if zh_question == bool(HAN.search(sentence)):
-                if counted and (zh_question or _counts_in(sentence)):
+                if counted and (zh_question or _counts_in(sentence) or _counted_in_words(asked.tie, sentence)):
                     found.append(index)
             elif _COUNTING.search(sentence):
                 found.append(index)
@@ -363,6 +363,21 @@ def _counts_in(sentence: str) -> set[float]:
         if identifier.names:
             text = f"{text[: identifier.start]} {text[identifier.end :]}"
     return stated_numbers(_ARTICLE.sub(" ", text)) - years_in(text)
+
+
+_COUNT_WORD = r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|dozens?|hundreds?)"
+
+
+def _counted_in_words(noun: re.Pattern[str], sentence: str) -> bool:
+    """Whether `sentence` counts the `noun` in words ("fall into three levels by risk"): the number word at most two
+    words before it. ("one" is left out: "one of the regulations" counts nothing.)
+
+    >>> _counted_in_words(re.compile(r"\\blevel"), "Products fall into three levels by risk:")
+    True
+    >>> _counted_in_words(re.compile(r"\\bregula"), "Assessment takes one of two forms, as the regulation requires:")
+    False
+    """
+    return bool(re.search(rf"{_COUNT_WORD}\s+(?:[\w-]+\s+){{0,2}}(?:{noun.pattern})", sentence, re.IGNORECASE))
 
 
 def years_in(text: str) -> set[float]:

@@ -179,6 +179,9 @@ def test_article_numbers_are_not_counts_and_context_clauses_do_not_ask() -> None
     assert regulations is not None and regulations.kind == "count"
     assert not states_fact(regulations, "The EAEU has five member states: Russia, Belarus, Kazakhstan, ...")
     assert states_fact(regulations, "The EAEU has adopted 48 technical regulations.")
+    assert not states_fact(regulations, "Assessment takes one of two forms, as the regulation requires:")
+    levels = asked_fact("How many risk levels does Korea's KC electrical safety scheme sort products into?")
+    assert levels is not None and states_fact(levels, "Products fall into three levels by risk:")  # in words
     approved = asked_fact("英国UKMCAB数据库里目前一共登记了多少家英国认可机构？")
     assert approved is not None and not states_fact(approved, "产品可以同时加施两种标志。")
     assert states_fact(approved, "目前共登记了120多家认可机构。")
