@@ -158,7 +158,7 @@ _AFTER_NOUN = re.compile(
     re.IGNORECASE,
 )
 _ZH_COUNTERS = "个家名项种人类国批次条"
-_COUNT_ZH = re.compile(rf"(?:多少|几)\s*([{_ZH_COUNTERS}])")
+_COUNT_ZH = re.compile(rf"(?:多少|(?<!哪)几)\s*([{_ZH_COUNTERS}])")  # 哪几种 asks which, not how many
 
 
 def asking_part(question: str) -> str:

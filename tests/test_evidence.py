@@ -189,6 +189,7 @@ def test_article_numbers_are_not_counts_and_context_clauses_do_not_ask() -> None
     assert members is not None and not states_fact(members, "一个成员国出具的 CB 测试证书可以用于其他成员国。")
     assert states_fact(members, "The CB Scheme has 54 member countries.")  # the other language: any counting word
     assert states_fact(asked_fact("最少要来几个人？"), "应当指派2至4名核查人员。")  # 个 counts people too
+    assert asked_fact("质量认证常被比作哪几种“证”？") is None  # which ones, not how many
     # a rate is a percentage: a law's fines and periods state no duty rate
     duty = asked_fact("What import duty rate does China currently apply to lithium-ion battery cells?")
     assert duty is not None and duty.kind == "rate"
