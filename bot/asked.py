@@ -119,7 +119,7 @@ _DURATION_Q = re.compile(
 )
 # a lone 一 before a counter is "a" ("一个成员国出具的证书", "a member's certificate"), not a count
 _NUMERAL = r"[\d零〇一二两三四五六七八九十百千万亿]"
-_ZH_COUNT = rf"(?<![第\d零〇一二两三四五六七八九十百千万亿])(?!一(?!{_NUMERAL})){_NUMBER}\s*(?:多|余)?\s*"
+_ZH_COUNT = rf"(?<!第)(?<!{_NUMERAL})(?!一(?!{_NUMERAL})){_NUMBER}\s*(?:多|余)?\s*"
 _COUNTING = re.compile(  # "第十一条" is an article's number, not a count of articles
     rf"{_ZH_COUNT}[项个家名种次条人类国批]|\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve)\s+"
     r"(?:[a-z-]+\s+)?(?:times?|audits?|controls?|bodies|members?|countries|economies|items?|types?|categories|"
@@ -138,9 +138,7 @@ _RATE_Q = re.compile(
     r"|(?:税率|费率|退税率|比例|比率|百分比).{0,8}(?:多少|几)|(?:多少|几).{0,6}(?:税率|费率|比例)|百分之几|多少%",
     re.IGNORECASE,
 )
-_RATE = re.compile(
-    rf"\d+(?:\.\d+)?\s*%|百分之[零〇一二两三四五六七八九十百点]+|\bper ?cent\b|{_NUMBER}\s*成", re.IGNORECASE
-)
+_RATE = re.compile(r"\d+(?:\.\d+)?\s*%|百分之[零〇一二两三四五六七八九十百点]+|\bper ?cent\b", re.IGNORECASE)
 # "Which EN standard...", "which test standard", "标准编号是多少", "依据哪些国家标准": a standard's number is the
 # answer. Not "what types of standards exist", which asks what kinds there are.
 _STANDARD_Q = re.compile(
@@ -300,7 +298,7 @@ def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
             # regulations": "five member states" counts none). In the other language, a number with any counting
             # word ("93项控制措施" for "how many controls").
             counted = asked.tie is not None and asked.tie.search(sentence)
-            zh_question = asked.tie is not None and asked.tie.pattern.endswith("]")
+            zh_question = asked.tie is not None and bool(HAN.search(asked.tie.pattern))  # its tie is a counter
             if zh_question == bool(HAN.search(sentence)):
                 if counted and (zh_question or _counts_in(sentence) or _counted_in_words(asked.tie, sentence)):
                     found.append(index)
