@@ -297,10 +297,13 @@ def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
             # wants "N家": "两种标志" counts no bodies), an English question's noun beside a number ("how many
             # regulations": "five member states" counts none). In the other language, a number with any counting
             # word ("93项控制措施" for "how many controls").
-            counted = asked.tie is not None and asked.tie.search(sentence)
-            zh_question = asked.tie is not None and bool(HAN.search(asked.tie.pattern))  # its tie is a counter
+            tie = asked.tie
+            if tie is None:  # `asked_fact` always says what a count counts
+                continue
+            counted = tie.search(sentence)
+            zh_question = bool(HAN.search(tie.pattern))  # its tie is a counter
             if zh_question == bool(HAN.search(sentence)):
-                if counted and (zh_question or _counts_in(sentence) or _counted_in_words(asked.tie, sentence)):
+                if counted and (zh_question or _counts_in(sentence) or _counted_in_words(tie, sentence)):
                     found.append(index)
             elif _COUNTING.search(sentence):
                 found.append(index)
