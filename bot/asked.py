@@ -35,7 +35,7 @@ _MONEY = re.compile(
     rf"|{_NUMBER}\s*(?:million|thousand|billion)?\s*"
     r"(?:yuan|RMB|CNY|USD|dollars?|euros?|EUR|pounds?|GBP|yen|won|rupees?|riyals?)"
     r"|free of charge|no fees?\b|without charge|not (?:be )?charged"
-    r"|免费|免收|不收费|不收取|不得[^。；]{0,20}收取[^。；]{0,12}费",
+    r"|免费|免收|不收费|不收取|不得(?:向[^。；，]{0,12})?收取[^。；]{0,12}费",  # not "不得……返还所收取的费用"
     re.IGNORECASE,
 )
 _TIME = re.compile(

@@ -144,6 +144,8 @@ def test_a_fact_fits_only_with_its_figure_and_its_tie() -> None:
     assert states_fact(fee, "The certification fee is 3,000 yuan per model.")
     assert not states_fact(fee, "处5万元以上20万元以下的罚款。")  # a fine is an amount, not a fee
     assert states_fact(fee, "抽查的样品应当在市场上随机抽取，并不得向被检查人收取检验费用。")  # no fee is a fee fact
+    # but a rule on what happens to the fees collected states none ("must not hand back the fees collected")
+    assert not states_fact(fee, "财政部门不得以任何形式向其返还或者变相返还所收取的费用。")
     assert states_fact(validity, "ISO 9001 证书有效期三年，每年监督审核。")
     assert not states_fact(validity, "认证机构应当在30日内作出决定。")  # a deadline, not a validity
     count = asked_fact("How many certification staff does a body need?")
