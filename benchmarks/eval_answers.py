@@ -24,6 +24,7 @@ whose body is English, polarity (qualified yes/no questions), topic-switch follo
 - heldout11: benchmarks/answer-heldout-s11.jsonl (60 more, written the same way at the start of session 11);
 - heldout12: benchmarks/answer-heldout-s12.jsonl (60 more, written the same way at the start of session 12);
 - heldout13: benchmarks/answer-heldout-s13.jsonl (60 more, written the same way at the start of session 13);
+- heldout14: benchmarks/answer-heldout-s14.jsonl (60 more, written the same way at the start of session 14);
 - examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
@@ -137,6 +138,7 @@ SETS = (
     "heldout11",
     "heldout12",
     "heldout13",
+    "heldout14",
     "examples",
 )
 HELDOUT = {
@@ -147,6 +149,7 @@ HELDOUT = {
     "heldout11": "answer-heldout-s11.jsonl",
     "heldout12": "answer-heldout-s12.jsonl",
     "heldout13": "answer-heldout-s13.jsonl",
+    "heldout14": "answer-heldout-s14.jsonl",
 }
 
 
