@@ -49,7 +49,7 @@ from bot.citations import (
 )
 from bot.context import evidence_window, window_chars, window_text
 from bot.dated import date_citations
-from bot.evidence import contradiction, is_yes_no, limits, negations, with_qualifiers
+from bot.evidence import contradiction, is_yes_no, limits, negations, with_qualifiers, with_runner_up
 from bot.figures import dates_in, key_figures, number_words, numbers_in, spelled_figures
 from bot.followup import names_other_scheme, on_topic_first, standalone_question, unmentioned_schemes
 from bot.gate import Gate, GateDecision
@@ -685,6 +685,7 @@ class Answerer:
                 span = with_qualifiers(hit.text, spans, index)
                 if span[1] - span[0] < MIN_QUOTE_CHARS and index > 0:  # a fragment ("its importer does."): with
                     span = (spans[index - 1][0], span[1])  # the sentence it continues
+                span = with_runner_up(hit.text, spans, span, scores, index)
             best.append((scores[index], span))
         return best
 
@@ -733,6 +734,8 @@ class Answerer:
         support = passage_support(candidates, lang)
         scores = [score + extra for (score, _), extra in zip(spans, support, strict=True)]
         chosen = choose_evidence(scores, [_passage_lang(hit) for hit in candidates], lang)
+        quoted = [" ".join(candidates[i].text[slice(*spans[i][1])].split()) for i in chosen]
+        chosen = [i for n, i in enumerate(chosen) if quoted[n] not in quoted[:n]]  # two rows, one note: quoted once
         citations = [Citation.of(n, candidates[index], spans[index][1]) for n, index in enumerate(chosen, start=1)]
         for c in citations:  # a Chinese quote's terms in English, from this knowledge base's glossary (`_terms_line`)
             if lang != "zh" and c.meta.lang.startswith("zh"):

@@ -14,7 +14,7 @@ from test_answer import OPEN, cite
 from bot.answer import Answerer
 from bot.asked import asked_fact, asks_more_than, states_fact
 from bot.citations import passage_sentences
-from bot.evidence import contradiction, negations, opens_with_yes, with_qualifiers
+from bot.evidence import MAX_QUOTE_CHARS, contradiction, negations, opens_with_yes, with_qualifiers, with_runner_up
 from bot.followup import named_topics, standalone_question
 from kb.knowledge_base import KnowledgeBase
 
@@ -554,3 +554,51 @@ def test_a_clause_ending_with_a_semicolon_is_quoted_to_the_end_of_its_sentence()
     assert text[slice(*with_qualifiers(text, spans, 2))] == quoted
     # a sentence without a semicolon is quoted alone
     assert text[slice(*with_qualifiers(text, spans, len(spans) - 1))] == "另有规定的，从其规定。"
+
+
+def test_a_sentence_answering_about_as_well_as_the_best_is_quoted_with_it() -> None:
+    # s13's topic switch asked for RoHS's cadmium limit "and what is that limit measured against": the quote held
+    # the limit, and the next best sentence of the same passage (homogeneous material) was left out
+    text = (
+        "Cadmium is limited to 0.01%. Lead and mercury are limited to 0.1%. "
+        "Each limit applies by weight in a homogeneous material. Exemptions are listed in Annex III."
+    )
+    spans = passage_sentences(text)
+    best = spans[0]
+    # within the margin: the stretch from the best sentence to the runner-up, the one between included
+    grown = text[slice(*with_runner_up(text, spans, best, [0.80, 0.50, 0.79, 0.60], 0))]
+    assert (
+        grown == "Cadmium is limited to 0.01%. Lead and mercury are limited to 0.1%. Each limit applies by weight "
+        "in a homogeneous material."
+    )
+    # a runner-up before the best one grows the quote backwards
+    back = text[slice(*with_runner_up(text, spans, spans[2], [0.79, 0.50, 0.80, 0.60], 2))]
+    assert back.startswith("Cadmium") and back.endswith("homogeneous material.")
+    # out of the margin, or an unquotable runner-up (scored -inf): the best sentence alone
+    assert with_runner_up(text, spans, best, [0.80, 0.50, 0.77, 0.60], 0) == best
+    assert with_runner_up(text, spans, best, [0.80, float("-inf"), float("-inf"), float("-inf")], 0) == best
+    # a runner-up already inside the quote adds nothing, and one too far away for a readable quote is left out
+    assert with_runner_up(text, spans, (0, spans[1][1]), [0.80, 0.795, 0.60, 0.60], 0) == (0, spans[1][1])
+    far = "Cadmium is limited to 0.01%. " + "Other rules apply to other substances in detail. " * 9 + "Per material."
+    far_spans = passage_sentences(far)
+    scores = [0.8] + [0.1] * (len(far_spans) - 2) + [0.79]
+    assert far_spans[-1][1] > MAX_QUOTE_CHARS
+    assert with_runner_up(far, far_spans, far_spans[0], scores, 0) == far_spans[0]
+
+
+def test_the_same_sentence_in_two_passages_is_quoted_once(
+    fake_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # two rows of the bilateral arrangements table share their notes column: the answer quoted it twice, as [1] and [2]
+    import bot.answer
+    from kb.types import Hit
+
+    note = "The arrangement covers customs treatment only and has nothing to say about CE marking or product rules."
+    rows = [
+        ("row-1", "SHA-256:\n9fd97335883ccc5155390235d3e06506e61b09a249fd1b85ea17380340c0f069 a.md\n" + note * 2),
+        ("row-2", "SHA-256:\n0c1e8a35883ccc5155390235d3e06506e61b09a249fd1b85ea17380340c0f069 b.md\n" + note * 2),
+    ]
+    hits = [Hit.from_stored(cid, text, {"lang": "en", "source": f"{cid}.csv"}, 0.1) for cid, text in rows]
+    monkeypatch.setattr(bot.answer, "EXTRA_QUOTE_MARGIN", 10.0)  # any second passage would be quoted
+    answer = Answerer(fake_kb, gate=OPEN)._extractive("Does the arrangement cover CE marking?", "", "en", hits)
+    assert len(answer.citations) == 1 and note in answer.citations[0].quote
