@@ -204,6 +204,13 @@ def unmentioned_schemes(question: str, texts: Sequence[str]) -> list[str]:
     )
 
 
+# "there" as a place ("do they accept it there?"), not the "there" of "is there another step?"
+_THERE = (
+    r"(?<!\bis )(?<!\bare )(?<!\bwas )(?<!\bwere )\bthere\b"
+    r"(?!\s+(?:is|are|was|were|be|will|must|may|might|should)\b|'s)"
+)
+
+
 def is_elliptical(question: str, lang: str) -> bool:
     """Does the question lean on the conversation ("and for Japan?", "那进口商品呢？")?"""
     q = question.strip().lower()
@@ -215,7 +222,9 @@ def is_elliptical(question: str, lang: str) -> bool:
         )
     words = re.findall(r"[a-z0-9']+", q)
     starts = ("and ", "what about", "how about", "also", "what if", "same for", "is that", "does that", "is it")
-    return q.startswith(starts) or len(words) < 6 or bool(re.search(r"\b(it|they|them|that one|those|there)\b", q))
+    return (
+        q.startswith(starts) or len(words) < 6 or bool(re.search(rf"\b(?:it|they|them|that one|those)\b|{_THERE}", q))
+    )
 
 
 # A follow-up that says the topic changes ("Different question:", "Switching to Brazil:", "换个问题：")
@@ -235,7 +244,7 @@ _OPENING_ZH = re.compile(
 _ASKS_EN = re.compile(r"\b(?:what|which|when|where|who|whom|whose|how|why)\b", re.IGNORECASE)
 _ASKS_ZH = re.compile(r"什么|哪|多少|多久|多长|多大|几|如何|怎么|怎样|谁|何时|是否|能否|可否|要不要|是不是|有没有|吗")
 # Words that lean on the previous question for what they are about ("does it need", "那些", "那……呢？")
-_LEANS_EN = re.compile(r"\b(?:it|its|they|them|those|these|that one|this one|there|the same)\b", re.IGNORECASE)
+_LEANS_EN = re.compile(rf"\b(?:it|its|they|them|those|these|that one|this one|the same)\b|{_THERE}", re.IGNORECASE)
 _LEANS_ZH = re.compile(r"它|这些|那些|这个|那个|该|其|上述|同样|呢")
 # A name as exporters write one: an acronym or a capitalised code ("OHSAS 18001", "AEO", "SDoC", "GB 4943.1")
 _NAME = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Za-z]*[A-Z][A-Za-z0-9-]*(?:\s?\d[\d.]*)?")
