@@ -69,10 +69,11 @@ _EN_NUMBER_WORDS = re.compile(
     re.IGNORECASE,
 )
 _MONTH_WORDS = re.compile(r"\b(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?\s+\d", re.IGNORECASE)
-# Words that are Chinese numerals only by accident: 一些 (some), 统一 (unify), 万一 (in case), 一律 ...
+# Words that are Chinese numerals only by accident: 一些 (some), 统一 (unify), 万一 (in case), 二维码 (QR code) ...
 _ZH_NOT_NUMBERS = re.compile(
     r"一些|一切|一律|一般|一致|一旦|一并|一定|统一|唯一|(?<!分)之一|万一|一起|一方|一次性|一经|同一|进一步|第一时间|"
-    r"第三方|三方|十分|零部件|零件|零售|零星|一样|一直|单一|逐一|一批|一部分|一步|一体|一概|一道|一再|万万|千万|百货"
+    r"第三方|三方|十分|零部件|零件|零售|零星|一样|一直|单一|逐一|一批|一部分|一步|一体|一概|一道|一再|万万|千万|百货|"
+    r"二维码|二维|一带一路|两者"
 )
 # Fractions: 百分之五 is 5 (percent), 三分之一 is recorded by its numerator, as "one third" is.
 _ZH_FRACTION = re.compile(r"[零〇一二两三四五六七八九十百千万]+分之")
