@@ -117,6 +117,19 @@ _DURATION_Q = re.compile(
     r"|\bhow often\b|\bhow frequently\b|多久一次|每隔多久|频次|频率",
     re.IGNORECASE,
 )
+# A question in days or hours ("公告机构几个工作日能出证？", "within how many hours must we report?") is not answered
+# by a period in years or months ("证书通常为一年"): the sentence must state days, weeks or hours (not a date's 1日).
+_SHORT_Q = re.compile(
+    r"(?:几|多少)个?(?:工作日|天|日|小时|钟头)|\b(?:how many|within how many) (?:working |business |calendar )?"
+    r"(?:days|hours)\b",
+    re.IGNORECASE,
+)
+_SHORT_TIME = re.compile(
+    rf"(?<![月\d]){_NUMBER}\s*(?:个)?\s*(?:日|天|周|星期|小时|工作日)"
+    rf"|{_NUMBER}\s*(?:-|to|–)?\s*{_NUMBER}?\s*(?:working |calendar |business )?(?:days?|weeks?|hours?)\b"
+    r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve)\s+(?:days?|weeks?|hours?)\b",
+    re.IGNORECASE,
+)
 # a lone 一 before a counter is "a" ("一个成员国出具的证书", "a member's certificate"), not a count
 _NUMERAL = r"[\d零〇一二两三四五六七八九十百千万亿]"
 _ZH_COUNT = rf"(?<!第)(?<!{_NUMERAL})(?!一(?!{_NUMERAL})){_NUMBER}\s*(?:多|余)?\s*"
@@ -206,7 +219,7 @@ def asked_fact(question: str) -> AskedFact | None:
     if _VALID_Q.search(q) and _DURATION_Q.search(q):
         return AskedFact("validity", _VALID_TIE)
     if _DURATION_Q.search(q):
-        return AskedFact("duration")
+        return AskedFact("duration", _SHORT_TIME if _SHORT_Q.search(q) else None)
     if _AMOUNT_Q.search(q):
         return AskedFact("amount")
     if _SIZE_Q.search(q):

@@ -158,6 +158,17 @@ def test_a_fact_fits_only_with_its_figure_and_its_tie() -> None:
     since = asked_fact("SCIP 数据库从什么时候开始要求提交数据？")
     assert since is not None and states_fact(since, "Suppliers have notified the SCIP database since 5 January 2021.")
     assert asked_fact("When does the common charger rule apply to laptops?") is None  # a charger is not a charge
+    # a question in days or hours is not answered by a period in years, nor by a date's day
+    days = asked_fact("我们的LED灯具通过SABER申请PCoC，公告机构一般几个工作日能出证？")
+    assert days is not None and days.kind == "duration"
+    assert not states_fact(days, "公告机构签发的证书通常为一年，到期前应及时续期。")
+    assert not states_fact(days, "本办法自2016年7月1日起实施。")
+    assert states_fact(days, "资料齐全的，一般5个工作日内出证。")
+    hours = asked_fact("Within how many hours must we send the early warning?")
+    assert hours is not None and states_fact(hours, "An early warning is due within 24 hours of becoming aware.")
+    assert not states_fact(hours, "The rules apply from 11 December 2027, three years after entry into force.")
+    period = asked_fact("How long does the process take?")  # no unit asked: any period
+    assert period is not None and states_fact(period, "It usually takes about 12 months.")
 
 
 def test_article_numbers_are_not_counts_and_context_clauses_do_not_ask() -> None:
@@ -263,6 +274,14 @@ def test_the_sources_not_stating_a_fact_is_said_and_the_model_is_not_called(fake
          "Does the host product need authorization? And for Brazil, what do we need for the Wi-Fi part?"),
         ("那欧盟的GPSR要求的技术文件它要保存多久？", "RoHS对铅的限值是多少？",
          "对铅的限值是多少？ 那欧盟的GPSR要求的技术文件它要保存多久？"),
+        # "is there another step?" asks whether one exists; it does not point at a place named before (s13's
+        # INMETRO switch was joined to the FCC label question and answered with Brazil's label rules)
+        ("OK. Now Brazil: the OCP issues the INMETRO certificate for our blenders. Is that enough, or is there "
+         "another step?", "What has to be on the label of our FCC-certified mouse?",
+         "OK. Now Brazil: the OCP issues the INMETRO certificate for our blenders. Is that enough, or is there "
+         "another step?"),
+        ("Do they accept CB reports there?", "Which body runs KC certification in Korea?",
+         "Which body runs certification in Korea? Do they accept CB reports there?"),
         # a scheme the vocabulary learnt from the corpus replaces the previous one
         ("What about an OIML certificate for the EU?", "Do Australian regulators accept IECEx certificates?",
          "Do Australian regulators accept certificates? What about an OIML certificate for the EU?"),
