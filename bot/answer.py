@@ -685,7 +685,9 @@ class Answerer:
                 span = with_qualifiers(hit.text, spans, index)
                 if span[1] - span[0] < MIN_QUOTE_CHARS and index > 0:  # a fragment ("its importer does."): with
                     span = (spans[index - 1][0], span[1])  # the sentence it continues
-                span = with_runner_up(hit.text, spans, span, scores, index)
+                # a model may translate it for an English asker: kept short (Chinese askers' English quotes: no loss)
+                translated = base_language(lang) != "zh" and _passage_lang(hit) != base_language(lang)
+                span = with_runner_up(hit.text, spans, span, scores, index, forward_only=translated)
             best.append((scores[index], span))
         return best
 
@@ -781,13 +783,16 @@ class Answerer:
             (int(m.group(1)), m.group(2).strip()) for m in re.finditer(r"^\s*\[(\d+)\]\s*(.+)$", raw, re.MULTILINE)
         )
         translated: dict[int, str] = {}
-        rejected = 0
         for c in foreign:
             text = MARKER.sub("", lines.get(c.n, "")).strip()
             if text and _faithful(c.quote, text, lang):
                 translated[c.n] = text
-            else:
-                rejected += 1
+        failed = [c for c in foreign if c.n not in translated and len(_parts(c.quote)) > 1]
+        if failed:  # once more, part by part, for the quotes of several sentences whose translation failed
+            retried = yield from self._translated_parts(failed, lang, timings)
+            translated.update(retried.parts)
+            raw += "\n" + retried.raw
+        rejected = len(foreign) - len(translated)
         if not translated:
             notice = _ui(lang, "untranslated", source=source)
             return replace(_with_notice(evidence, notice, lang, fallback="untranslated"), draft=raw)
@@ -808,6 +813,39 @@ class Answerer:
             draft=raw,
         )
         return answer
+
+    def _translated_parts(
+        self, citations: list[Citation], lang: str, timings: dict[str, float]
+    ) -> Generator[AnswerEvent, None, _Retried]:
+        """The quotes of `citations` translated again, each sentence or list item on its own numbered line; a quote
+        counts as translated only when every part passes the check (`_faithful`) and so do the parts joined. Given a
+        long quote as one line, the bundled model leaves a Chinese word in or drops a figure more often (session 10:
+        part by part rescued four long lists and lost four quotes that had translated whole, so it is only the
+        second try)."""
+        numbered: list[tuple[int, str]] = []  # (citation number, part), in the order the lines are numbered
+        for c in citations:
+            numbered.extend((c.n, part) for part in _parts(c.quote))
+        shown = "\n".join(f"[{k}] {_data(spelled_figures(part))}" for k, (_, part) in enumerate(numbered, start=1))
+        prompt = Template.load("translate_evidence", "en").render(language=language_name(lang), quotes=shown)
+        first, spent = timings.get("first_token"), timings.get("generate", 0.0)
+        try:
+            raw = yield from self._model_text(prompt, timings)
+        except Exception:  # the first try's outcome stands
+            return _Retried({}, "")
+        finally:
+            if first is not None:
+                timings["first_token"] = first
+            timings["generate"] = spent + timings.get("generate", 0.0)
+        lines = {int(m.group(1)): m.group(2).strip() for m in re.finditer(r"^\s*\[(\d+)\]\s*(.+)$", raw, re.MULTILINE)}
+        parts: dict[int, str] = {}
+        for c in citations:
+            pairs = [
+                (part, MARKER.sub("", lines.get(k, "")).strip()) for k, (n, part) in enumerate(numbered, 1) if n == c.n
+            ]
+            joined = " ".join(text for _, text in pairs)
+            if all(text and _faithful(part, text, lang) for part, text in pairs) and _faithful(c.quote, joined, lang):
+                parts[c.n] = joined
+        return _Retried(parts, raw)
 
     def _generate(
         self, question: str, query: str, lang: str, evidence: Answer, hits: list[Hit], timings: dict[str, float]
@@ -1013,6 +1051,19 @@ def choose_evidence(scores: Sequence[float], langs: Sequence[str], lang: str) ->
             return [first, index]
         break
     return [first]
+
+
+@dataclass(frozen=True)
+class _Retried:
+    parts: dict[int, str]  # citation number -> its translation, joined from the parts
+    raw: str  # what the model said
+
+
+def _parts(quote: str) -> list[str]:
+    """A quote's sentences and list items, one line each (at most 12: a longer quote is not retried part by part)."""
+    parts = [_one_line(quote[s:e]) for s, e in passage_sentences(quote)]
+    parts = [part for part in parts if part]
+    return parts if len(parts) <= 12 else [_one_line(quote)]
 
 
 def _one_line(text: str) -> str:

@@ -367,6 +367,38 @@ def test_a_translation_that_lost_a_negation_is_not_shown(tmp_path: Path) -> None
     assert not lost.startswith("Machine translation") and negations(quote) == 2
 
 
+def test_a_long_quote_whose_translation_failed_is_translated_again_part_by_part(tmp_path: Path) -> None:
+    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
+    quote = "- 认证机构应当在受理申请之日起30日内作出决定。\n- 注册资本不得少于300万元。\n- 不得向申请人收取额外费用。"
+    kb.add([make_chunk("zh-rules", quote, lang="zh", title="认证规则")])
+    whole = "[1] The body decides within 30 days of accepting the application; registered capital of 300万元 at least."
+
+    def answer(*replies: str) -> tuple[str, ScriptedChat]:
+        model = ScriptedChat(replies=list(replies))
+        body = Answerer(kb, model, "local", gate=OPEN, role="translate").answer("What are the body's rules?").body
+        return body, model
+
+    # the whole quote in one line came back with a Chinese word left and a negation lost: once more, by its parts
+    parts = (
+        "[1] - The body shall decide within 30 days of accepting the application.\n"
+        "[2] - Registered capital may not be less than 3,000,000 yuan.\n"
+        "[3] - No extra fee may be charged to the applicant."
+    )
+    body, model = answer(whole, parts)
+    assert len(model.calls) == 2 and body.startswith("Machine translation")
+    assert "within 30 days" in body and "No extra fee" in body and "Original: - 认证机构" in body
+    # a part that drops its figure fails the part, and with it the quote: shown in the original
+    dropped = parts.replace("not be less than 3,000,000 yuan", "be large")
+    body, model = answer(whole, dropped)
+    assert len(model.calls) == 2 and not body.startswith("Machine translation") and "300万元" in body
+    # a quote translated whole on the first try is not asked again
+    good = (
+        "[1] The body decides within 30 days; registered capital of at least 3,000,000 yuan; no extra fee is charged."
+    )
+    body, model = answer(good)
+    assert len(model.calls) == 1 and body.startswith("Machine translation")
+
+
 def test_a_translation_is_judged_by_what_it_says_not_by_the_form_of_its_words() -> None:
     from bot.answer import _faithful
 
@@ -593,6 +625,9 @@ def test_a_sentence_answering_about_as_well_as_the_best_is_quoted_with_it() -> N
     # a runner-up before the best one grows the quote backwards
     back = text[slice(*with_runner_up(text, spans, spans[2], [0.79, 0.50, 0.80, 0.60], 2))]
     assert back.startswith("Cadmium") and back.endswith("homogeneous material.")
+    # ... but not for a quote a model will translate
+    assert with_runner_up(text, spans, spans[2], [0.79, 0.50, 0.80, 0.60], 2, forward_only=True) == spans[2]
+    assert with_runner_up(text, spans, best, [0.80, 0.50, 0.79, 0.60], 0, forward_only=True) == (0, spans[2][1])
     # out of the margin, or an unquotable runner-up (scored -inf): the best sentence alone
     assert with_runner_up(text, spans, best, [0.80, 0.50, 0.77, 0.60], 0) == best
     assert with_runner_up(text, spans, best, [0.80, float("-inf"), float("-inf"), float("-inf")], 0) == best
