@@ -770,21 +770,17 @@ class Answerer:
         if not foreign:
             return evidence
         yield AnswerEvent("status", "translate")
-        # figures in digits first: the small model reads 300万元 as "300 million"
-        quotes = "\n".join(f"[{c.n}] {_data(spelled_figures(_one_line(c.quote)))}" for c in foreign)
         source = language_name(base_language(foreign[0].meta.lang))
-        prompt = Template.load("translate_evidence", "en").render(language=language_name(lang), quotes=quotes)
+        prompt = _translation_prompt([(c.n, _one_line(c.quote)) for c in foreign], lang)
         try:
             raw = yield from self._model_text(prompt, timings)
         except Exception as exc:  # the evidence stands; say why it is not translated
             notice = _ui(lang, "llm_failed_quotes", reason=_short_reason(exc, lang))
             return _with_notice(evidence, notice, lang, fallback="llm_failed")
-        lines = dict(
-            (int(m.group(1)), m.group(2).strip()) for m in re.finditer(r"^\s*\[(\d+)\]\s*(.+)$", raw, re.MULTILINE)
-        )
+        lines = _numbered_lines(raw)
         translated: dict[int, str] = {}
         for c in foreign:
-            text = MARKER.sub("", lines.get(c.n, "")).strip()
+            text = lines.get(c.n, "")
             if text and _faithful(c.quote, text, lang):
                 translated[c.n] = text
         failed = [c for c in foreign if c.n not in translated and len(_parts(c.quote)) > 1]
@@ -825,23 +821,15 @@ class Answerer:
         numbered: list[tuple[int, str]] = []  # (citation number, part), in the order the lines are numbered
         for c in citations:
             numbered.extend((c.n, part) for part in _parts(c.quote))
-        shown = "\n".join(f"[{k}] {_data(spelled_figures(part))}" for k, (_, part) in enumerate(numbered, start=1))
-        prompt = Template.load("translate_evidence", "en").render(language=language_name(lang), quotes=shown)
-        first, spent = timings.get("first_token"), timings.get("generate", 0.0)
+        prompt = _translation_prompt([(k, part) for k, (_, part) in enumerate(numbered, start=1)], lang)
         try:
             raw = yield from self._model_text(prompt, timings)
         except Exception:  # the first try's outcome stands
             return _Retried({}, "")
-        finally:
-            if first is not None:
-                timings["first_token"] = first
-            timings["generate"] = spent + timings.get("generate", 0.0)
-        lines = {int(m.group(1)): m.group(2).strip() for m in re.finditer(r"^\s*\[(\d+)\]\s*(.+)$", raw, re.MULTILINE)}
+        lines = _numbered_lines(raw)
         parts: dict[int, str] = {}
         for c in citations:
-            pairs = [
-                (part, MARKER.sub("", lines.get(k, "")).strip()) for k, (n, part) in enumerate(numbered, 1) if n == c.n
-            ]
+            pairs = [(part, lines.get(k, "")) for k, (n, part) in enumerate(numbered, start=1) if n == c.n]
             joined = " ".join(text for _, text in pairs)
             if all(text and _faithful(part, text, lang) for part, text in pairs) and _faithful(c.quote, joined, lang):
                 parts[c.n] = joined
@@ -914,8 +902,9 @@ class Answerer:
         return f"[{n}] {header}\n{_data(shown)}"
 
     def _model_text(self, prompt: Rendered, timings: dict[str, float]) -> Generator[AnswerEvent, None, str]:
-        """Stream the model's reply to `prompt` as token events and return it whole; records `first_token` and
-        `generate` (also when the model fails: the exception goes to the caller, which keeps the evidence)."""
+        """Stream the model's reply to `prompt` as token events and return it whole; records `first_token` (of the
+        answer's first model call) and adds to `generate` (also when the model fails: the exception goes to the
+        caller, which keeps the evidence)."""
         assert self.llm is not None
         t = time.perf_counter()
         pieces: list[str] = []
@@ -923,11 +912,11 @@ class Answerer:
             for chunk in self.llm.stream([SystemMessage(prompt.system), HumanMessage(prompt.text)]):
                 if chunk.text:
                     if not pieces:
-                        timings["first_token"] = time.perf_counter() - t
+                        timings.setdefault("first_token", time.perf_counter() - t)
                     pieces.append(chunk.text)
                     yield AnswerEvent("token", chunk.text)
         finally:
-            timings["generate"] = time.perf_counter() - t
+            timings["generate"] = timings.get("generate", 0.0) + time.perf_counter() - t
         return "".join(pieces)
 
     def _contradictions(self, checked: CheckedAnswer, context: list[Hit], evidence: Answer) -> int:
@@ -1057,6 +1046,19 @@ def choose_evidence(scores: Sequence[float], langs: Sequence[str], lang: str) ->
 class _Retried:
     parts: dict[int, str]  # citation number -> its translation, joined from the parts
     raw: str  # what the model said
+
+
+def _translation_prompt(numbered: Sequence[tuple[int, str]], lang: str) -> Rendered:
+    """The prompt that asks for `numbered` (number, one-line text) in `lang`, one numbered line each; figures in
+    digits first: the small model reads 300万元 as "300 million"."""
+    quotes = "\n".join(f"[{n}] {_data(spelled_figures(text))}" for n, text in numbered)
+    return Template.load("translate_evidence", "en").render(language=language_name(lang), quotes=quotes)
+
+
+def _numbered_lines(raw: str) -> dict[int, str]:
+    """The model's "[n] ..." lines of a translation, by number, without citation markers."""
+    lines = {int(m.group(1)): m.group(2) for m in re.finditer(r"^\s*\[(\d+)\]\s*(.+)$", raw, re.MULTILINE)}
+    return {n: MARKER.sub("", text).strip() for n, text in lines.items()}
 
 
 def _parts(quote: str) -> list[str]:

@@ -38,11 +38,12 @@ _MONEY = re.compile(
     r"|免费|免收|不收费|不收取|不得(?:向[^。；，]{0,12})?收取[^。；]{0,12}费",  # not "不得……返还所收取的费用"
     re.IGNORECASE,
 )
+_SMALL_NUMBER_WORD = "one|two|three|four|five|six|seven|eight|nine|ten|twelve"  # a count or period in words
 _TIME = re.compile(
     rf"{_NUMBER}\s*(?:个)?\s*(?:年|个月|月|日|天|周|星期|小时|工作日)"
     rf"|{_NUMBER}\s*(?:-|to|–)?\s*{_NUMBER}?\s*(?:working |calendar |business )?"
     r"(?:years?|months?|days?|weeks?|hours?)\b"
-    r"|(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve)\s+(?:years?|months?|days?|weeks?|hours?)\b"
+    rf"|(?:{_SMALL_NUMBER_WORD})\s+(?:years?|months?|days?|weeks?|hours?)\b"
     r"|\b(?:annual(?:ly)?|yearly)\b|每年|长期有效|no (?:fixed )?expiry|does not expire|不设有效期"
     r"|\bonce (?:a|per|every) (?:year|month|week)\b|\b(?:every|each) (?:year|month|week)\b|每(?:半年|季度|月|周)",
     re.IGNORECASE,
@@ -127,14 +128,14 @@ _SHORT_Q = re.compile(
 _SHORT_TIME = re.compile(
     rf"(?<![月\d]){_NUMBER}\s*(?:个)?\s*(?:日|天|周|星期|小时|工作日)"
     rf"|{_NUMBER}\s*(?:-|to|–)?\s*{_NUMBER}?\s*(?:working |calendar |business )?(?:days?|weeks?|hours?)\b"
-    r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve)\s+(?:days?|weeks?|hours?)\b",
+    rf"|\b(?:{_SMALL_NUMBER_WORD})\s+(?:days?|weeks?|hours?)\b",
     re.IGNORECASE,
 )
 # a lone 一 before a counter is "a" ("一个成员国出具的证书", "a member's certificate"), not a count
 _NUMERAL = r"[\d零〇一二两三四五六七八九十百千万亿]"
 _ZH_COUNT = rf"(?<!第)(?<!{_NUMERAL})(?!一(?!{_NUMERAL})){_NUMBER}\s*(?:多|余)?\s*"
 _COUNTING = re.compile(  # "第十一条" is an article's number, not a count of articles
-    rf"{_ZH_COUNT}[项个家名种次条人类国批]|\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve)\s+"
+    rf"{_ZH_COUNT}[项个家名种次条人类国批]|\b(?:\d+|{_SMALL_NUMBER_WORD})\s+"
     r"(?:[a-z-]+\s+)?(?:times?|audits?|controls?|bodies|members?|countries|economies|items?|types?|categories|"
     r"people|persons|staff|organi[sz]ations|laboratories|labs|parts?|modules?|clauses?)\b",
     re.IGNORECASE,

@@ -187,14 +187,13 @@ def with_runner_up(
     'The RRA runs it.'
     """
     start, end = span
-    others = [
-        i for i in sorted(range(len(spans)), key=lambda i: -scores[i]) if i != index and not start <= spans[i][0] < end
-    ]
-    if not others or scores[others[0]] < scores[index] - RUNNER_UP_MARGIN:
+    outside = [i for i in range(len(spans)) if i != index and not start <= spans[i][0] < end]
+    if not outside:
         return span
-    if forward_only and spans[others[0]][0] < start:
+    runner_up = max(outside, key=lambda i: scores[i])  # the first of equals, in the passage's order
+    if scores[runner_up] < scores[index] - RUNNER_UP_MARGIN or (forward_only and spans[runner_up][0] < start):
         return span
-    extra_start, extra_end = with_qualifiers(text, spans, others[0])
+    extra_start, extra_end = with_qualifiers(text, spans, runner_up)
     grown = (min(start, extra_start), max(end, extra_end))
     return grown if grown[1] - grown[0] <= MAX_QUOTE_CHARS else span
 
