@@ -25,6 +25,7 @@ whose body is English, polarity (qualified yes/no questions), topic-switch follo
 - heldout12: benchmarks/answer-heldout-s12.jsonl (60 more, written the same way at the start of session 12);
 - heldout13: benchmarks/answer-heldout-s13.jsonl (60 more, written the same way at the start of session 13);
 - heldout14: benchmarks/answer-heldout-s14.jsonl (60 more, written the same way at the start of session 14);
+- heldout15: benchmarks/answer-heldout-s15.jsonl (60 more, written the same way at the start of session 15);
 - examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
@@ -139,6 +140,7 @@ SETS = (
     "heldout12",
     "heldout13",
     "heldout14",
+    "heldout15",
     "examples",
 )
 HELDOUT = {
@@ -150,6 +152,7 @@ HELDOUT = {
     "heldout12": "answer-heldout-s12.jsonl",
     "heldout13": "answer-heldout-s13.jsonl",
     "heldout14": "answer-heldout-s14.jsonl",
+    "heldout15": "answer-heldout-s15.jsonl",
 }
 
 
