@@ -209,6 +209,9 @@ def asked_fact(question: str) -> AskedFact | None:
     q = asking_part(question)
     if is_yes_no(q) and not _FIGURE_ASKED.search(q):
         return None
+    q = _figure_clauses(q)
+    if not q:
+        return None
     if _YEAR_Q.search(q) and re.search(_EVENT, q, re.IGNORECASE):
         return AskedFact("year", re.compile(f"{_EVENT}|{_SINCE}", re.IGNORECASE))
     if _RATE_Q.search(q):
@@ -238,6 +241,27 @@ def asked_fact(question: str) -> AskedFact | None:
         counter = "名人" if counted.group(1) in "名人" else counted.group(1)
         return AskedFact("count", re.compile(rf"{_ZH_COUNT}[{counter}]"))
     return None
+
+
+def _figure_clauses(question: str) -> str:
+    """`question` without its clauses that ask only whether ("can a consumer claim ten times the price"): their
+    words name no fact asked for. The price in "Can a consumer claim ten times the price, and is there a minimum
+    amount?" is not a fee asked about. Empty when every clause of several asks only whether.
+
+    >>> _figure_clauses("Do we need CCC, and how much does it cost?")
+    'how much does it cost?'
+    >>> _figure_clauses("Under the law, can a consumer claim ten times the price, and is there a minimum amount?")
+    ''
+    """
+    clauses = [c for c in _CLAUSE.split(question) if c.strip()]
+    if len(clauses) < 2:
+        return question
+    return " ".join(c.strip() for c in clauses if not _asks_whether(c) or _FIGURE_ASKED.search(c))
+
+
+def _asks_whether(clause: str) -> bool:
+    """A yes/no clause, also after what sets its scene ("Under China's Food Safety Law, can a consumer...")."""
+    return any(is_yes_no(part) for part in re.split(r",\s+", clause))
 
 
 def _counted_nouns(words: str) -> list[str]:

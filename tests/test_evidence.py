@@ -131,6 +131,10 @@ def test_opening_yes_in_both_languages() -> None:
         ("Does Saudi Arabia accept our Chinese test report?", None),
         ("Do I need CCC certification for power adapters sold in China?", None),
         ("What is the penalty for selling products without the required certification?", None),
+        # a clause that asks only whether names no fact asked for: "the price" here is not a fee asked about
+        ("Under China's Food Safety Law, can a consumer claim ten times the price, and is there a minimum?", None),
+        ("Do we need CCC for adapters, and how much does the certificate cost?", "fee"),
+        ("How long do we have to answer the consumer, and can we charge for it?", "duration"),
     ],
 )
 def test_the_kind_of_fact_a_question_asks_for(question: str, kind: str | None) -> None:
