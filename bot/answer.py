@@ -28,7 +28,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -36,7 +36,7 @@ import numpy as np
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from bot.asked import AskedFact, asked_fact, asking_part, asks_more_than, fact_sentences
+from bot.asked import AskedFact, asked_fact, asked_parts, asking_part, asks_more_than, fact_sentences
 from bot.citations import (
     MARKER,
     CheckedAnswer,
@@ -49,7 +49,7 @@ from bot.citations import (
 )
 from bot.context import evidence_window, window_chars, window_text
 from bot.dated import date_citations
-from bot.evidence import contradiction, is_yes_no, limits, negations, with_qualifiers, with_runner_up
+from bot.evidence import contradiction, is_yes_no, limits, negations, with_parts, with_qualifiers, with_runner_up
 from bot.figures import dates_in, key_figures, number_words, numbers_in, spelled_figures
 from bot.followup import names_other_scheme, on_topic_first, standalone_question, unmentioned_schemes
 from bot.gate import Gate, GateDecision
@@ -643,8 +643,7 @@ class Answerer:
         other words. For a yes/no question (`yes_no`) a sentence that limits (not, only, unless; 不, 仅) gains
         `QUALIFIER_BONUS`: the answer is often the source's "no" or "only if".
         """
-        embedder, glossary = self.kb.embedder, self.kb.glossary()
-        versions: dict[str, str] = {}
+        versions: set[str] = set()
         spans_of: list[list[tuple[int, int]]] = []
         texts: list[str] = []
         for hit in hits:
@@ -652,24 +651,19 @@ class Answerer:
             spans_of.append(spans)
             heading = _heading(hit)
             texts.extend(heading + hit.text[s:e] for s, e in spans)
-            versions.setdefault(_passage_lang(hit), _query_for(query, lang, _passage_lang(hit), glossary))
-        asked = embedder.embed_query(query)
-        # the mean of the two similarities is the similarity to the mean of the two vectors
-        query_vectors = {
-            code: asked if text == query else (asked + embedder.embed_query(text)) / 2
-            for code, text in versions.items()
-        }
+            versions.add(_passage_lang(hit))
+        query_vectors = self._question_vectors(query, lang, versions)
+        # a question that asks two things: each part's best sentence is quoted too (`with_parts`)
+        part_vectors = [self._question_vectors(part, lang, versions) for part in asked_parts(query)]
         vectors = self._sentence_embeddings(texts)
         best: list[tuple[float, tuple[int, int]]] = []
         row = 0
         for number, (hit, spans) in enumerate(zip(hits, spans_of, strict=True)):
-            wanted = query_vectors[_passage_lang(hit)]
-            scores = [float(vectors[row + i] @ wanted) for i in range(len(spans))]
+            own = vectors[row : row + len(spans)]
             row += len(spans)
-            scores = [
-                score if quotable(hit.text[s:e], hit.text[e:]) else -math.inf
-                for score, (s, e) in zip(scores, spans, strict=True)
-            ]
+            can_quote = [quotable(hit.text[s:e], hit.text[e:]) for s, e in spans]
+            wanted = query_vectors[_passage_lang(hit)]
+            scores = [float(v @ wanted) if ok else -math.inf for v, ok in zip(own, can_quote, strict=True)]
             for i in facts[number] if facts is not None else []:
                 if i < len(scores):
                     scores[i] += FACT_BONUS
@@ -688,8 +682,25 @@ class Answerer:
                 # a model may translate it for an English asker: kept short (Chinese askers' English quotes: no loss)
                 translated = base_language(lang) != "zh" and _passage_lang(hit) != base_language(lang)
                 span = with_runner_up(hit.text, spans, span, scores, index, forward_only=translated)
+                part_scores = [
+                    [float(v @ vector) if ok else -math.inf for v, ok in zip(own, can_quote, strict=True)]
+                    for vector in (part[_passage_lang(hit)] for part in part_vectors)
+                ]
+                span = with_parts(hit.text, spans, span, part_scores)
             best.append((scores[index], span))
         return best
+
+    def _question_vectors(self, question: str, lang: str, passage_langs: Iterable[str]) -> dict[str, np.ndarray]:
+        """The vector `question` is compared with, per passage language: the question's own, or for a passage in
+        another language the mean of it and the glossary-mixed version's (see `_evidence_spans`)."""
+        embedder, glossary = self.kb.embedder, self.kb.glossary()
+        asked = embedder.embed_query(question)
+        vectors = {}
+        for code in passage_langs:
+            text = _query_for(question, lang, code, glossary)
+            # the mean of the two similarities is the similarity to the mean of the two vectors
+            vectors[code] = asked if text == question else (asked + embedder.embed_query(text)) / 2
+        return vectors
 
     def _sentence_embeddings(self, texts: list[str]) -> list[np.ndarray]:
         """The embedder's passage vectors of `texts`, from the cache where it has them (`SENTENCE_CACHE` most

@@ -368,9 +368,26 @@ def asks_more_than(question: str, asked: AskedFact) -> bool:
     clauses = [c for c in _CLAUSE.split(question) if c.strip()]
     if len(clauses) < 2:
         return False
-    return any(
-        asked_fact(c) is None and _asks(c) and (len(c.split()) >= 3 or len(HAN.findall(c)) >= 4) for c in clauses
-    )
+    return any(asked_fact(c) is None for c in clauses if _asks_something(c))
+
+
+def asked_parts(question: str) -> list[str]:
+    """The parts of a question that ask for two things or more, each in its own clause ("From what date have the
+    rules applied, and which standard was harmonised?"); empty for a question that asks one thing. The evidence
+    quotes each part's best sentence: the sentence most like the whole question answers one half.
+
+    >>> asked_parts("From what date have the rules applied, and which EN standard series was harmonised?")
+    ['From what date have the rules applied', 'which EN standard series was harmonised?']
+    >>> asked_parts("一个型号的电源适配器做 CCC 认证，具体要交多少钱？")
+    []
+    """
+    parts = [c.strip() for c in _CLAUSE.split(asking_part(question)) if c.strip() and _asks_something(c)]
+    return parts if len(parts) >= 2 else []
+
+
+def _asks_something(clause: str) -> bool:
+    """A clause that asks, and says enough to be a question of its own (three words, four characters)."""
+    return _asks(clause) and (len(clause.split()) >= 3 or len(HAN.findall(clause)) >= 4)
 
 
 # A clause that asks something: a question mark or word, or an English clause opening like a question. "一个型号的

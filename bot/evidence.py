@@ -20,6 +20,7 @@ where the evidence only says "may", are contradictions; such a sentence is remov
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 
@@ -196,6 +197,32 @@ def with_runner_up(
     extra_start, extra_end = with_qualifiers(text, spans, runner_up)
     grown = (min(start, extra_start), max(end, extra_end))
     return grown if grown[1] - grown[0] <= MAX_QUOTE_CHARS else span
+
+
+def with_parts(
+    text: str, spans: Sequence[tuple[int, int]], span: tuple[int, int], part_scores: Sequence[Sequence[float]]
+) -> tuple[int, int]:
+    """`span` grown to take in, for each part of a question that asks two things (`bot.asked.asked_parts`), the
+    passage's sentence that best answers that part (`part_scores`: per part, one score per sentence of `spans`),
+    with the sentences between and its qualifiers, within `MAX_QUOTE_CHARS`. "From what date have the rules
+    applied, and which standard was harmonised?" was quoted the standard and not the date beside it.
+
+    >>> text = "The rules apply from 1 August 2025. Labels are in Korean. EN 18031 is harmonised."
+    >>> from bot.citations import passage_sentences
+    >>> spans = passage_sentences(text)
+    >>> text[slice(*with_parts(text, spans, spans[2], [[0.9, 0.1, 0.2], [0.1, 0.2, 0.9]]))]
+    'The rules apply from 1 August 2025. Labels are in Korean. EN 18031 is harmonised.'
+    """
+    start, end = span
+    for scores in part_scores:
+        best = max(range(len(spans)), key=lambda i: scores[i])
+        if start <= spans[best][0] < end or scores[best] == -math.inf:
+            continue
+        extra_start, extra_end = with_qualifiers(text, spans, best)
+        grown = (min(start, extra_start), max(end, extra_end))
+        if grown[1] - grown[0] <= MAX_QUOTE_CHARS:
+            start, end = grown
+    return start, end
 
 
 def contradiction(sentence: str, evidence: str) -> str:
