@@ -12,9 +12,17 @@ from helpers import capital_only, make_chunk
 from test_answer import OPEN, cite
 
 from bot.answer import Answerer
-from bot.asked import asked_fact, asks_more_than, states_fact
+from bot.asked import asked_fact, asked_parts, asks_more_than, states_fact
 from bot.citations import passage_sentences
-from bot.evidence import MAX_QUOTE_CHARS, contradiction, negations, opens_with_yes, with_qualifiers, with_runner_up
+from bot.evidence import (
+    MAX_QUOTE_CHARS,
+    contradiction,
+    negations,
+    opens_with_yes,
+    with_parts,
+    with_qualifiers,
+    with_runner_up,
+)
 from bot.followup import named_topics, standalone_question
 from kb.knowledge_base import KnowledgeBase
 
@@ -660,3 +668,33 @@ def test_the_same_sentence_in_two_passages_is_quoted_once(
     monkeypatch.setattr(bot.answer, "EXTRA_QUOTE_MARGIN", 10.0)  # any second passage would be quoted
     answer = Answerer(fake_kb, gate=OPEN)._extractive("Does the arrangement cover CE marking?", "", "en", hits)
     assert len(answer.citations) == 1 and note in answer.citations[0].quote
+
+
+def test_each_part_of_a_two_part_question_gets_its_best_sentence() -> None:
+    text = "The rules apply from 1 August 2025. Labels must be in Korean. Fees vary. EN 18031 is harmonised."
+    spans = passage_sentences(text)
+    # the best sentence for the whole question answers the second part; the first part's is two sentences back
+    quoted = with_parts(text, spans, spans[3], [[0.9, 0.1, 0.2, 0.3], [0.1, 0.2, 0.3, 0.9]])
+    assert text[slice(*quoted)] == text  # the stretch between comes along, as with the runner-up
+    assert with_parts(text, spans, spans[3], [[0.1, 0.2, 0.3, 0.9]]) == spans[3]  # already quoted: unchanged
+    # a part's sentence too far away to quote with it is left out
+    far = "The rules apply from 1 August 2025. " + "Filler sentence here. " * 25 + "EN 18031 is harmonised."
+    far_spans = passage_sentences(far)
+    last = len(far_spans) - 1
+    scores = [[0.9] + [0.1] * last, [0.1] * last + [0.9]]
+    assert with_parts(far, far_spans, far_spans[last], scores) == far_spans[last]
+    assert asked_parts("Since when has UKCA been in use, and is CE marking still accepted?") == [
+        "Since when has UKCA been in use",
+        "is CE marking still accepted?",
+    ]
+    assert asked_parts("How long is a CB certificate valid?") == []
+
+
+@pytest.mark.slow
+def test_a_two_part_question_is_quoted_both_answers(corpus_kb: KnowledgeBase) -> None:
+    question = (
+        "We sell connected Wi-Fi cameras in the Netherlands. Since what date do the RED cybersecurity rules apply to "
+        "them, and which EN standards were harmonised for those rules?"
+    )
+    quoted = " ".join(c.quote for c in Answerer(corpus_kb).answer(question).citations)
+    assert "1 August 2025" in quoted and "18031" in quoted
