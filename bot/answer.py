@@ -121,6 +121,9 @@ _UI = {
         "shown as they are.",
         "untranslated_some": "{n} quote(s) are shown in the original: their translation did not keep the figures or "
         "negations.",
+        "untranslated_part": "[not translated: {text}]",
+        "partly_translated": "{n} quote(s) are translated in part: the sentences whose translation did not keep the "
+        "figures or negations are shown in the original.",
         "llm_failed_quotes": "The language model is unavailable ({reason}); the quotes are shown in the original.",
         "llm_empty": "The language model returned an empty answer; here are the passages themselves.",
         "empty_kb": "- (the knowledge base is empty: run `certkb ingest` first)",
@@ -148,6 +151,8 @@ _UI = {
         "machine_translation_notice": "引文由语言模型从{source}机器翻译，数字和否定已与原文核对。",
         "untranslated": "引文为{source}；语言模型的译文与原文不符，因此按原文显示。",
         "untranslated_some": "{n} 段引文按原文显示：其译文未能保留数字或否定。",
+        "untranslated_part": "［未翻译：{text}］",
+        "partly_translated": "{n} 段引文只翻译了一部分：译文未能保留数字或否定的句子按原文显示。",
         "llm_failed_quotes": "语言模型暂不可用（{reason}），引文按原文显示。",
         "llm_empty": "语言模型返回了空回答，以下直接给出原文。",
         "empty_kb": "- （知识库为空，请先运行 `certkb ingest`）",
@@ -795,9 +800,11 @@ class Answerer:
             if text and _faithful(c.quote, text, lang):
                 translated[c.n] = text
         failed = [c for c in foreign if c.n not in translated and len(_parts(c.quote)) > 1]
+        partly = 0  # quotes translated in part
         if failed:  # once more, part by part, for the quotes of several sentences whose translation failed
             retried = yield from self._translated_parts(failed, lang, timings)
             translated.update(retried.parts)
+            partly = len(retried.partly)
             raw += "\n" + retried.raw
         rejected = len(foreign) - len(translated)
         if not translated:
@@ -807,6 +814,9 @@ class Answerer:
         notices = [_ui(lang, "machine_translation_notice", source=source)]
         if rejected:
             notices.append(_ui(lang, "untranslated_some", n=rejected))
+            body += "\n\n" + notices[-1]
+        if partly:
+            notices.append(_ui(lang, "partly_translated", n=partly))
             body += "\n\n" + notices[-1]
         answer = Answer(
             evidence.question,
@@ -824,11 +834,15 @@ class Answerer:
     def _translated_parts(
         self, citations: list[Citation], lang: str, timings: dict[str, float]
     ) -> Generator[AnswerEvent, None, _Retried]:
-        """The quotes of `citations` translated again, each sentence or list item on its own numbered line; a quote
-        counts as translated only when every part passes the check (`_faithful`) and so do the parts joined. Given a
+        """The quotes of `citations` translated again, each sentence or list item on its own numbered line. Given a
         long quote as one line, the bundled model leaves a Chinese word in or drops a figure more often (session 10:
         part by part rescued four long lists and lost four quotes that had translated whole, so it is only the
-        second try)."""
+        second try).
+
+        A part whose translation fails the check (`_faithful`) stays in the original, marked, among the translated
+        ones; the quote counts as translated when the model gave a line for every part, the translated parts hold
+        at least half its text, and the parts joined pass the check too. Before, one item that failed left a whole
+        list in Chinese for an English asker."""
         numbered: list[tuple[int, str]] = []  # (citation number, part), in the order the lines are numbered
         for c in citations:
             numbered.extend((c.n, part) for part in _parts(c.quote))
@@ -836,15 +850,24 @@ class Answerer:
         try:
             raw = yield from self._model_text(prompt, timings)
         except Exception:  # the first try's outcome stands
-            return _Retried({}, "")
+            return _Retried({}, set(), "")
         lines = _numbered_lines(raw)
         parts: dict[int, str] = {}
+        partly: set[int] = set()
         for c in citations:
             pairs = [(part, lines.get(k, "")) for k, (n, part) in enumerate(numbered, start=1) if n == c.n]
-            joined = " ".join(text for _, text in pairs)
-            if all(text and _faithful(part, text, lang) for part, text in pairs) and _faithful(c.quote, joined, lang):
+            kept = [bool(text) and _faithful(part, text, lang) for part, text in pairs]
+            joined = " ".join(
+                text if ok else _ui(lang, "untranslated_part", text=part)
+                for (part, text), ok in zip(pairs, kept, strict=True)
+            )
+            translated = sum(len(part) for (part, _), ok in zip(pairs, kept, strict=True) if ok)
+            answered = all(text for _, text in pairs)  # a line missing: the others may have run together
+            if answered and 2 * translated >= sum(len(part) for part, _ in pairs) and _faithful(c.quote, joined, lang):
                 parts[c.n] = joined
-        return _Retried(parts, raw)
+                if not all(kept):
+                    partly.add(c.n)
+        return _Retried(parts, partly, raw)
 
     def _generate(
         self, question: str, query: str, lang: str, evidence: Answer, hits: list[Hit], timings: dict[str, float]
@@ -1056,6 +1079,7 @@ def choose_evidence(scores: Sequence[float], langs: Sequence[str], lang: str) ->
 @dataclass(frozen=True)
 class _Retried:
     parts: dict[int, str]  # citation number -> its translation, joined from the parts
+    partly: set[int]  # the citations translated in part: a part's translation failed, it is shown in the original
     raw: str  # what the model said
 
 

@@ -399,9 +399,15 @@ def test_a_long_quote_whose_translation_failed_is_translated_again_part_by_part(
     body, model = answer(whole, parts)
     assert len(model.calls) == 2 and body.startswith("Machine translation")
     assert "within 30 days" in body and "No extra fee" in body and "Original: - 认证机构" in body
-    # a part that drops its figure fails the part, and with it the quote: shown in the original
+    # a part that drops its figure is shown in the original, marked, among the translated ones
     dropped = parts.replace("not be less than 3,000,000 yuan", "be large")
     body, model = answer(whole, dropped)
+    assert len(model.calls) == 2 and body.startswith("Machine translation") and "be large" not in body
+    assert "within 30 days" in body and "[not translated: - 注册资本不得少于300万元。]" in body
+    assert "1 quote(s) are translated in part" in body
+    # when what is left reads mostly in Chinese, the quote is shown in the original, whole
+    mostly = dropped.replace("- No extra fee may be charged to the applicant.", "- 申请人 fees.")
+    body, model = answer(whole, mostly)
     assert len(model.calls) == 2 and not body.startswith("Machine translation") and "300万元" in body
     # a quote translated whole on the first try is not asked again
     good = (
