@@ -797,8 +797,8 @@ class Answerer:
         translated: dict[int, str] = {}
         for c in foreign:
             text = lines.get(c.n, "")
-            if text and _faithful(c.quote, text, lang):
-                translated[c.n] = text
+            if text and _translated_well(c.quote, text, lang):
+                translated[c.n] = self._glossed(text, lang)
         failed = [c for c in foreign if c.n not in translated and len(_parts(c.quote)) > 1]
         partly = 0  # quotes translated in part
         if failed:  # once more, part by part, for the quotes of several sentences whose translation failed
@@ -856,9 +856,9 @@ class Answerer:
         partly: set[int] = set()
         for c in citations:
             pairs = [(part, lines.get(k, "")) for k, (n, part) in enumerate(numbered, start=1) if n == c.n]
-            kept = [bool(text) and _faithful(part, text, lang) for part, text in pairs]
+            kept = [bool(text) and _translated_well(part, text, lang) for part, text in pairs]
             joined = " ".join(
-                text if ok else _ui(lang, "untranslated_part", text=part)
+                self._glossed(text, lang) if ok else _ui(lang, "untranslated_part", text=part)
                 for (part, text), ok in zip(pairs, kept, strict=True)
             )
             translated = sum(len(part) for (part, _), ok in zip(pairs, kept, strict=True) if ok)
@@ -868,6 +868,23 @@ class Answerer:
                 if not all(kept):
                     partly.add(c.n)
         return _Retried(parts, partly, raw)
+
+    def _glossed(self, translation: str, lang: str) -> str:
+        """A translation into another language than Chinese with the Chinese words it kept that the glossary knows
+        put in the glossary's English ("When 申请人 requests" -> "When applicant requests"); others stay as they are."""
+        if base_language(lang) == "zh":
+            return translation
+        english = self.kb.glossary().english
+
+        def put(match: re.Match[str]) -> str:
+            word = english.get(match.group())
+            if word is None:
+                return match.group()
+            before = " " if match.start() and not translation[match.start() - 1].isspace() else ""
+            after = " " if match.end() < len(translation) and translation[match.end()].isalnum() else ""
+            return before + word + after
+
+        return _HAN_RUN.sub(put, translation)
 
     def _generate(
         self, question: str, query: str, lang: str, evidence: Answer, hits: list[Hit], timings: dict[str, float]
@@ -1203,6 +1220,18 @@ _SAID_AS_WORD = {
     "second": 2.0, "secondly": 2.0, "twice": 2.0, "third": 3.0, "thirdly": 3.0, "thrice": 3.0, "fourth": 4.0,
     "fifth": 5.0,
 }  # fmt: skip
+
+
+def _translated_well(quote: str, translation: str, lang: str) -> bool:
+    """A translation that is faithful (`_faithful`) and leaves no clause in Chinese: six Chinese characters in a row
+    or more, in a translation into another language, are a phrase the model did not translate ("第六十五条 认证机构
+    ……未向国务院认证认可监督管理部门备案的" came back inside an English line and read as English as a whole)."""
+    kept_chinese = base_language(lang) != "zh" and _UNTRANSLATED.search(translation) is not None
+    return _faithful(quote, translation, lang) and not kept_chinese
+
+
+_UNTRANSLATED = re.compile(f"(?:{HAN.pattern}){{6,}}")
+_HAN_RUN = re.compile(f"(?:{HAN.pattern})+")
 
 
 def _faithful(quote: str, translation: str, lang: str) -> bool:

@@ -417,6 +417,23 @@ def test_a_long_quote_whose_translation_failed_is_translated_again_part_by_part(
     assert len(model.calls) == 1 and body.startswith("Machine translation")
 
 
+def test_chinese_left_in_a_translation_is_glossed_or_the_translation_is_not_used(tmp_path: Path) -> None:
+    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
+    quote = "申请人应当在收到决定之日起15日内提出书面申请。"
+    kb.add([make_chunk("zh-appeal", quote, lang="zh", title="认证规则")])
+
+    def answer(*replies: str) -> str:
+        model = ScriptedChat(replies=list(replies))
+        return Answerer(kb, model, "local", gate=OPEN, role="translate").answer("How long do we have?").body
+
+    # a word the model left in Chinese that the glossary knows is put in its English
+    glossed = answer("[1] The申请人 shall apply in writing within 15 days of receiving the decision.")
+    assert glossed.startswith("Machine translation") and "The applicant shall apply in writing" in glossed
+    # a clause left in Chinese is no translation, though the line reads as English as a whole
+    kept = answer("[1] The applicant shall apply within 15 days, counted 自收到决定之日起 of the decision.")
+    assert not kept.startswith("Machine translation") and "15日内" in kept
+
+
 def test_a_translation_is_judged_by_what_it_says_not_by_the_form_of_its_words() -> None:
     from bot.answer import _faithful
 
