@@ -55,6 +55,10 @@ def test_hints_name_the_longest_terms_in_order_without_nesting() -> None:
     assert g.hints("认证") == [("认证", "certification")]
     assert g.hints("no chinese here") == []
     assert len(Glossary.load().hints("认证机构应当公开认证基本规范、认证规则、收费标准等信息", limit=2)) == 2
+    # a word alone is not read as the longer term it abbreviates: 检测 is testing, not a testing body, and 措施
+    # (measures) is no trade measure (English askers read "检测 = testing body" under a quote about a test)
+    shipped = dict(Glossary.load().hints("检测机构依法实施检测，并采取措施。"))
+    assert shipped.get("检测") == "test" and "措施" not in shipped
 
 
 def test_shipped_glossary_translates_exporter_phrasings_for_dense_search() -> None:
