@@ -796,9 +796,9 @@ class Answerer:
         lines = _numbered_lines(raw)
         translated: dict[int, str] = {}
         for c in foreign:
-            text = lines.get(c.n, "")
+            text = self._glossed(lines.get(c.n, ""), lang)  # checked as it will be shown
             if text and _translated_well(c.quote, text, lang):
-                translated[c.n] = self._glossed(text, lang)
+                translated[c.n] = text
         failed = [c for c in foreign if c.n not in translated and len(_parts(c.quote)) > 1]
         partly = 0  # quotes translated in part
         if failed:  # once more, part by part, for the quotes of several sentences whose translation failed
@@ -855,10 +855,11 @@ class Answerer:
         parts: dict[int, str] = {}
         partly: set[int] = set()
         for c in citations:
-            pairs = [(part, lines.get(k, "")) for k, (n, part) in enumerate(numbered, start=1) if n == c.n]
+            lines_of = [(part, lines.get(k, "")) for k, (n, part) in enumerate(numbered, start=1) if n == c.n]
+            pairs = [(part, self._glossed(text, lang)) for part, text in lines_of]  # checked as they will be shown
             kept = [bool(text) and _translated_well(part, text, lang) for part, text in pairs]
             joined = " ".join(
-                self._glossed(text, lang) if ok else _ui(lang, "untranslated_part", text=part)
+                text if ok else _ui(lang, "untranslated_part", text=part)
                 for (part, text), ok in zip(pairs, kept, strict=True)
             )
             translated = sum(len(part) for (part, _), ok in zip(pairs, kept, strict=True) if ok)
