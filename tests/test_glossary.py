@@ -59,6 +59,9 @@ def test_hints_name_the_longest_terms_in_order_without_nesting() -> None:
     # (measures) is no trade measure (English askers read "检测 = testing body" under a quote about a test)
     shipped = dict(Glossary.load().hints("检测机构依法实施检测，并采取措施。"))
     assert shipped.get("检测") == "test" and "措施" not in shipped
+    # and a row's first English name is the plain word for its usual term (使用 is "use", not "user")
+    plain = dict(Glossary.load().hints("使用期限届满的，并予公布。"))
+    assert plain == {"使用": "use", "期限": "time limit", "并予公布": "make known"}
 
 
 def test_shipped_glossary_translates_exporter_phrasings_for_dense_search() -> None:
