@@ -7,6 +7,7 @@ local chat model for the streaming test. Chromium and a CJK font come from the s
 from __future__ import annotations
 
 import csv
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,24 @@ LOCAL = ("http://127.0.0.1", "data:", "blob:", "about:")
 ANSWERS = "#certkb-chat .message.bot:not(.pending)"
 
 
+# Every text the new answer bubble shows, recorded in the page as the DOM changes (`Page.observed`): polling from
+# the test (every 0.15 s, each read a round trip) misses states when a short answer streams in under a second
+_RECORD_STATES = f"""(before) => {{
+    window.__certkbStates = [];
+    const record = () => {{
+        const bots = document.querySelectorAll({json.dumps(ANSWERS)});
+        if (bots.length <= before) return;
+        const text = bots[bots.length - 1].innerText;
+        const states = window.__certkbStates;
+        if (text && states[states.length - 1] !== text) states.push(text);
+    }};
+    if (window.__certkbObserver) window.__certkbObserver.disconnect();
+    window.__certkbObserver = new MutationObserver(record);
+    window.__certkbObserver.observe(document.querySelector("#certkb-chat"),
+        {{subtree: true, childList: true, characterData: true}});
+}}"""
+
+
 class Page:
     """A browser page on the chat that records every request leaving loopback."""
 
@@ -45,6 +64,7 @@ class Page:
     def ask(self, question: str, timeout: float = 180) -> list[str]:
         """Ask and wait for the answer's sources; returns the successive texts the answer bubble showed."""
         before = self.page.locator(ANSWERS).count()
+        self.page.evaluate(_RECORD_STATES, before)
         self.page.fill("#certkb-question textarea", question)
         self.page.click("#certkb-send")
         self.sent = time.monotonic()
@@ -59,6 +79,7 @@ class Page:
                     seen.append(text)
                     self.seen_at.append(time.monotonic())
             if self.page.locator("#certkb-status").inner_text().strip() == "" and len(seen) and self._done(before):
+                self.observed: list[str] = self.page.evaluate("() => window.__certkbStates")
                 return seen
             time.sleep(0.15)
         raise AssertionError(f"no answer within {timeout} s; saw {seen[-1:]}")
@@ -256,7 +277,8 @@ def test_streamed_answer_from_the_local_model(browser: Any, corpus_kb: Knowledge
     with live_server(service_for(corpus_kb, model, backend)) as url:
         page = Page(browser, url)
         shown = page.ask("What does the CCC mark look like and when must it be applied?", timeout=300)
-        assert len(shown) >= 3  # the bubble grew as tokens arrived, then the checked answer replaced it
+        # the evidence, then the bubble grew as tokens arrived, then the checked answer replaced it
+        assert len(page.observed) >= 3 and page.observed[-1] == shown[-1]
         assert detect_language(shown[-1].split("\n>")[0]) == "en"
         assert page.page.locator("#certkb-sources .src-card").count() >= 1
 
