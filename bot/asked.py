@@ -372,16 +372,21 @@ def asks_more_than(question: str, asked: AskedFact) -> bool:
 
 
 def asked_parts(question: str) -> list[str]:
-    """The parts of a question that ask for two things or more, each in its own clause ("From what date have the
-    rules applied, and which standard was harmonised?"); empty for a question that asks one thing. The evidence
-    quotes each part's best sentence: the sentence most like the whole question answers one half.
+    """The parts of a question that asks for two things or more, each in its own clause or sentence ("From what
+    date have the rules applied, and which standard was harmonised?", "GPSR是从哪一天开始适用的？它取代的是哪一部
+    指令？"); empty for a question that asks one thing. The evidence quotes each part's best sentence: the sentence
+    most like the whole question answers one half.
 
     >>> asked_parts("From what date have the rules applied, and which EN standard series was harmonised?")
     ['From what date have the rules applied', 'which EN standard series was harmonised?']
+    >>> asked_parts("What is the RoHS limit for cadmium? And what is it measured against?")
+    ['What is the RoHS limit for cadmium?', 'And what is it measured against?']
     >>> asked_parts("一个型号的电源适配器做 CCC 认证，具体要交多少钱？")
     []
     """
-    parts = [c.strip() for c in _CLAUSE.split(asking_part(question)) if c.strip() and _asks_something(c)]
+    asking = asking_part(question)
+    clauses = [c for start, end in passage_sentences(asking) for c in _CLAUSE.split(asking[start:end])]
+    parts = [c.strip() for c in clauses if c.strip() and _asks_something(c)]
     return parts if len(parts) >= 2 else []
 
 

@@ -711,6 +711,11 @@ def test_each_part_of_a_two_part_question_gets_its_best_sentence() -> None:
         "is CE marking still accepted?",
     ]
     assert asked_parts("How long is a CB certificate valid?") == []
+    # two questions in two sentences are two parts too; a sentence that only tells the context is none
+    assert asked_parts("我们卖保温杯。GPSR是从哪一天开始适用的？它取代的是哪一部指令？") == [
+        "GPSR是从哪一天开始适用的？",
+        "它取代的是哪一部指令？",
+    ]
 
 
 @pytest.mark.slow
