@@ -194,9 +194,7 @@ def with_runner_up(
     runner_up = max(outside, key=lambda i: scores[i])  # the first of equals, in the passage's order
     if scores[runner_up] < scores[index] - RUNNER_UP_MARGIN or (forward_only and spans[runner_up][0] < start):
         return span
-    extra_start, extra_end = with_qualifiers(text, spans, runner_up)
-    grown = (min(start, extra_start), max(end, extra_end))
-    return grown if grown[1] - grown[0] <= MAX_QUOTE_CHARS else span
+    return _grown(text, spans, span, runner_up)
 
 
 def with_parts(
@@ -218,11 +216,16 @@ def with_parts(
         best = max(range(len(spans)), key=lambda i: scores[i])
         if start <= spans[best][0] < end or scores[best] == -math.inf:
             continue
-        extra_start, extra_end = with_qualifiers(text, spans, best)
-        grown = (min(start, extra_start), max(end, extra_end))
-        if grown[1] - grown[0] <= MAX_QUOTE_CHARS:
-            start, end = grown
+        start, end = _grown(text, spans, (start, end), best)
     return start, end
+
+
+def _grown(text: str, spans: Sequence[tuple[int, int]], span: tuple[int, int], index: int) -> tuple[int, int]:
+    """`span` grown to take in sentence `index` with its qualifiers (`with_qualifiers`) and the sentences between,
+    or `span` as it is when that would pass `MAX_QUOTE_CHARS`."""
+    extra_start, extra_end = with_qualifiers(text, spans, index)
+    grown = (min(span[0], extra_start), max(span[1], extra_end))
+    return grown if grown[1] - grown[0] <= MAX_QUOTE_CHARS else span
 
 
 def contradiction(sentence: str, evidence: str) -> str:
