@@ -872,20 +872,8 @@ class Answerer:
 
     def _glossed(self, translation: str, lang: str) -> str:
         """A translation into another language than Chinese with the Chinese words it kept that the glossary knows
-        put in the glossary's English ("When 申请人 requests" -> "When applicant requests"); others stay as they are."""
-        if base_language(lang) == "zh":
-            return translation
-        english = self.kb.glossary().english
-
-        def put(match: re.Match[str]) -> str:
-            word = english.get(match.group())
-            if word is None:
-                return match.group()
-            before = " " if match.start() and not translation[match.start() - 1].isspace() else ""
-            after = " " if match.end() < len(translation) and translation[match.end()].isalnum() else ""
-            return before + word + after
-
-        return _HAN_RUN.sub(put, translation)
+        in their English (`Glossary.with_english`)."""
+        return translation if base_language(lang) == "zh" else self.kb.glossary().with_english(translation)
 
     def _generate(
         self, question: str, query: str, lang: str, evidence: Answer, hits: list[Hit], timings: dict[str, float]
@@ -1232,7 +1220,6 @@ def _translated_well(quote: str, translation: str, lang: str) -> bool:
 
 
 _UNTRANSLATED = re.compile(f"(?:{HAN.pattern}){{6,}}")
-_HAN_RUN = re.compile(f"(?:{HAN.pattern})+")
 
 
 def _faithful(quote: str, translation: str, lang: str) -> bool:

@@ -33,6 +33,7 @@ line.
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from typing import Any
 
 from kb.errors import GlossaryError
 from kb.layout import KBLayout
-from kb.tokenize import HAN, latin_tokens, normalise, tokenize, tokenize_all
+from kb.tokenize import HAN, HAN_RUN, latin_tokens, normalise, tokenize, tokenize_all
 
 GLOSSARY_FILE = Path(__file__).with_name("glossary.tsv")
 MAX_LOOKUP_CHARS = 2000  # a lookup is a term or a question, not a document
@@ -191,6 +192,21 @@ class Glossary:
             out.append(shown[cursor:start] + term)
             cursor = end
         return "".join(out) + shown[cursor:]
+
+    def with_english(self, text: str) -> str:
+        """`text` (a translation out of Chinese) with each run of Chinese characters that is a glossary term put in
+        the term's English, spaced from the words beside it; other runs are kept. The reverse of `mix`, for the words
+        a model left untranslated ("When申请人 requests" -> "When applicant requests")."""
+
+        def put(match: re.Match[str]) -> str:
+            word = self.english.get(match.group())
+            if word is None:
+                return match.group()
+            before = " " if match.start() and not text[match.start() - 1].isspace() else ""
+            after = " " if match.end() < len(text) and text[match.end()].isalnum() else ""
+            return before + word + after
+
+        return HAN_RUN.sub(put, text)
 
     def lookup(self, query: str) -> list[Concept]:
         """The concepts `query` names, best first: those with a variant equal to it, then those with a variant

@@ -36,7 +36,7 @@ from kb.files import replacing, write_atomic
 TOKENIZER_VERSION = "tokens-v2"
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _RUN = re.compile(rf"[{_CJK}]+|[a-z0-9]+(?:['’][a-z]+)?")
-_CJK_RUN = re.compile(rf"[{_CJK}]+")
+HAN_RUN = re.compile(rf"[{_CJK}]+")  # a run of Chinese characters
 HAN = re.compile(rf"[{_CJK}]")  # one Chinese character
 
 ZH_STOPWORDS = frozenset(
@@ -392,7 +392,7 @@ def _words(folded: str, tokens: list[str]) -> None:
     """Append the word tokens of normalised text that holds no identifier."""
     for match in _RUN.finditer(folded):
         run = match.group()
-        if _CJK_RUN.fullmatch(run):
+        if HAN_RUN.fullmatch(run):
             for word in _JIEBA.get().cut_for_search(run):
                 if word not in ZH_STOPWORDS:
                     tokens.append(word)
@@ -447,7 +447,7 @@ def latin_tokens(folded: str) -> list[tuple[str, int, int]]:
     """(token, start, end) of every Latin run of normalised text that is not a stop word."""
     found = []
     for match in _RUN.finditer(folded):
-        if not _CJK_RUN.fullmatch(match.group()):
+        if not HAN_RUN.fullmatch(match.group()):
             token = latin_token(match.group())
             if token:
                 found.append((token, match.start(), match.end()))

@@ -46,6 +46,13 @@ def test_mix_puts_chinese_terms_in_place_and_keeps_the_rest() -> None:
     assert g.mix("ＲＥＧＩＳＴＥＲＥＤ capital?") == "注册资本?"
 
 
+def test_with_english_puts_the_chinese_words_a_translation_kept_in_english() -> None:
+    g = Glossary.from_rows([("applicant", "申请人"), ("notified body", "公告机构")])
+    expected = "When applicant requests, the notified body decides."
+    assert g.with_english("When申请人 requests, the 公告机构decides.") == expected
+    assert g.with_english("The 电工 committee") == "The 电工 committee"  # a word the glossary lacks stays
+
+
 def test_hints_name_the_longest_terms_in_order_without_nesting() -> None:
     g = Glossary.from_rows(
         [("certification", "认证"), ("certification body", "认证机构"), ("registered capital", "注册资本")]
