@@ -240,17 +240,20 @@ class Glossary:
 
     def hints(self, text: str, limit: int = 8) -> list[tuple[str, str]]:
         """(Chinese term, English name) for the glossary terms in `text`, in order of appearance; a term inside a
-        longer found term is not repeated, and beyond `limit` terms the longest (most specific) are kept."""
+        longer found term is not repeated (at any of its places: 监督管理部门 is no hint of its own in a text that says
+        市场监督管理部门 twice), and beyond `limit` terms the longest (most specific) are kept."""
         found: list[tuple[int, str]] = []
         taken = [False] * len(text)
         for term in sorted(self.english, key=len, reverse=True):
+            first = -1
             start = text.find(term)
             while start != -1:
                 if not any(taken[start : start + len(term)]):
                     taken[start : start + len(term)] = [True] * len(term)
-                    found.append((start, term))
-                    break
+                    first = start if first == -1 else first
                 start = text.find(term, start + 1)
+            if first != -1:
+                found.append((first, term))
         kept = sorted(found, key=lambda item: -len(item[1]))[:limit]  # the most specific terms when there are many
         return [(term, self.english[term]) for _, term in sorted(kept)]
 

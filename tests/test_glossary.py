@@ -61,6 +61,8 @@ def test_hints_name_the_longest_terms_in_order_without_nesting() -> None:
     assert g.hints("认证机构的注册资本不得少于300万元") == expected
     assert g.hints("认证") == [("认证", "certification")]
     assert g.hints("no chinese here") == []
+    # a term inside every place of a longer one is no hint of its own, the second place included
+    assert g.hints("认证机构和认证机构的注册资本") == expected
     assert len(Glossary.load().hints("认证机构应当公开认证基本规范、认证规则、收费标准等信息", limit=2)) == 2
     # a word alone is not read as the longer term it abbreviates: 检测 is testing, not a testing body, and 措施
     # (measures) is no trade measure (English askers read "检测 = testing body" under a quote about a test)
