@@ -26,6 +26,7 @@ whose body is English, polarity (qualified yes/no questions), topic-switch follo
 - heldout13: benchmarks/answer-heldout-s13.jsonl (60 more, written the same way at the start of session 13);
 - heldout14: benchmarks/answer-heldout-s14.jsonl (60 more, written the same way at the start of session 14);
 - heldout15: benchmarks/answer-heldout-s15.jsonl (60 more, written the same way at the start of session 15);
+- heldout16: benchmarks/answer-heldout-s16.jsonl (60 more, written the same way at the start of session 16);
 - examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
@@ -141,6 +142,7 @@ SETS = (
     "heldout13",
     "heldout14",
     "heldout15",
+    "heldout16",
     "examples",
 )
 HELDOUT = {
@@ -153,6 +155,7 @@ HELDOUT = {
     "heldout13": "answer-heldout-s13.jsonl",
     "heldout14": "answer-heldout-s14.jsonl",
     "heldout15": "answer-heldout-s15.jsonl",
+    "heldout16": "answer-heldout-s16.jsonl",
 }
 
 
