@@ -51,7 +51,7 @@ from bot.context import evidence_window, window_chars, window_text
 from bot.dated import date_citations
 from bot.evidence import contradiction, is_yes_no, limits, negations, with_parts, with_qualifiers, with_runner_up
 from bot.figures import dates_in, key_figures, number_words, numbers_in, spelled_figures
-from bot.followup import names_other_scheme, on_topic_first, standalone_question, unmentioned_schemes
+from bot.followup import names_other_scheme, names_scheme, on_topic_first, standalone_question, unmentioned_schemes
 from bot.gate import Gate, GateDecision
 from bot.llm import make_chat_model
 from bot.prompts import Rendered, Template
@@ -62,6 +62,7 @@ from kb.glossary import Glossary
 from kb.glossary import shipped as shipped_glossary
 from kb.knowledge_base import KnowledgeBase
 from kb.lang import LANGUAGE_NAMES, base_language, detect_language, language_name
+from kb.markets import named_markets
 from kb.settings import Settings
 from kb.tokenize import HAN
 from kb.types import Filters, Hit, PassageMeta
@@ -353,14 +354,39 @@ def _states_something(hit: Hit) -> bool:
 
 
 def asked_unknown_names(kb: KnowledgeBase, question: str) -> list[str]:
-    """The names the sentences of `question` that ask (`bot.asked.asking_part`) use and no passage of `kb` contains.
+    """The names the sentences of `question` that ask (`bot.asked.asking_part`) use and no passage of `kb` contains,
+    and a market no passage names that the question's goods go to.
 
     What a question says before it asks is context, and names there are incidental: the material of a part
     ("PVC"), a product's feature ("VPN"), the asker's colleague ("EHS manager"). Refusing "XRF found lead in the
     PVC jacket. Which test standard should the lab use for RoHS?" for naming PVC helps nobody; a question about a
     market or scheme the documents never mention names it where it asks ("Do we need the RCM mark?").
+
+    Markets (`kb.markets`) differ. An unknown one is the question's subject only when the question names no market
+    the documents know and no scheme: "Does China's Foreign Trade Law apply to our Hong Kong company?" and "reports
+    for our clients in Thailand and Vietnam under the ASEAN MRA" are answered from what the documents say about
+    China and the MRA. Then it counts where it asks, and in the context when the goods go there ("我们的发电机组要
+    出口尼日利亚，……证书怎么办理？"), not when they come from there ("CNC spindles we imported from Taiwan").
     """
-    return kb.unknown_names(asking_part(question))
+    asked = kb.unknown_names(asking_part(question))
+    named = {name for _, name in named_markets(question)}
+    if not named:
+        return asked
+    unknown = [name for name in kb.unknown_names(question) if name in named]
+    if len(unknown) < len(named) or names_scheme(question):  # a known market or a scheme: the documents' subject
+        return [name for name in asked if name not in named]
+    bound = [name for name in unknown if name not in asked and _DESTINATION(name).search(question)]
+    return asked + bound
+
+
+def _DESTINATION(name: str) -> re.Pattern[str]:
+    """Where goods go: "出口尼日利亚", "销往阿根廷", "exporting LED lamps to Egypt", "sell them in Canada"."""
+    market = re.escape(name)
+    return re.compile(
+        rf"(?:出口|销往|卖到|运往|发往|进入|输往)(?:到|至)?{market}"
+        rf"|\b(?:export|ship|sell|sold|market|enter|launch)\w*\b[^.?!。？！]{{0,60}}\b(?:to|in|into)\s+(?:the\s+)?{market}",
+        re.IGNORECASE,
+    )
 
 
 Role = Literal["compose", "translate"]

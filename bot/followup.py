@@ -121,6 +121,15 @@ def named_topics(text: str) -> list[str]:
     return [match.group().removesuffix("'s") for _, match in found]
 
 
+def names_scheme(text: str) -> bool:
+    """Does `text` name a certification scheme or mark (CCC, CE, PSE, ISO 9001...)?
+
+    >>> names_scheme("我们从越南进口了一批没做CCC的充电器"), names_scheme("要出口尼日利亚，清关怎么办？")
+    (True, False)
+    """
+    return any(topic.kind == "scheme" for topic, _ in _found(text))
+
+
 def _replaced(previous: str, follow_up: str) -> str:
     """`previous` without the topics `follow_up` replaces: markets (and their schemes) by a market or a market-bound
     scheme, schemes by schemes, products by products."""

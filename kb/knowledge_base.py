@@ -49,6 +49,7 @@ from kb.glossary import Glossary, for_kb
 from kb.lang import base_language, detect_language
 from kb.layout import KBLayout
 from kb.lexical import LexicalIndex
+from kb.markets import market_names, named_markets
 from kb.rerank import RERANK_DEPTH, CrossEncoderReranker, Reranker
 from kb.search import (
     DenseHit,
@@ -457,8 +458,9 @@ class KnowledgeBase:
         return self.delete(self.store.ids(where))
 
     def unknown_names(self, text: str) -> list[str]:
-        """The names in `text` (acronyms, scheme and body names, codes: "RCM", "JAKIM", "UN38.3") that no passage
-        of this knowledge base contains, neither as written nor as the glossary's Chinese for them.
+        """The names in `text` (acronyms, scheme and body names, codes: "RCM", "JAKIM", "UN38.3"; markets: "Nigeria",
+        "阿根廷") that no passage of this knowledge base contains, neither as written nor as the glossary's Chinese
+        for them. A market is known when a passage names it or its bloc (`kb.markets`: the EU for Germany).
 
         A question about a scheme or market the documents never mention cannot be answered from them, however
         similar its other words are; the relevance gate weighs this (`bot.gate`).
@@ -473,10 +475,13 @@ class KnowledgeBase:
         def known(terms: list[str]) -> bool:
             return all(index.knows(t) for t in terms) or self._known_as_chinese(terms, glossary, index)
 
+        named = named_markets(text)
         for match in _NAME.finditer(text):
             name = match.group(0)
             terms = tokenize(name)
             if not terms or _ROMAN.fullmatch(name) or name in unknown or name.upper() in _NOT_NAMES:
+                continue
+            if any(name in market.names for market, _ in named):  # "UAE": known when its group is (below)
                 continue
             singular = _PLURAL.fullmatch(name)  # "TVs", "LEDs": the plural of a name the passages use
             if (singular.group(1) if singular else name).upper() in _PRODUCT_WORDS:
@@ -484,6 +489,9 @@ class KnowledgeBase:
             if known(terms) or (singular is not None and known(tokenize(singular.group(1)))):
                 continue
             unknown.append(name)
+        for market, name in named:  # "尼日利亚", "Argentina": a market no passage names, nor its group (the EU)
+            if not any(known(terms) for terms in map(tokenize, market_names(market)) if terms):
+                unknown.append(name)
         return unknown
 
     @staticmethod

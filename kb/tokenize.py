@@ -402,6 +402,20 @@ def _words(folded: str, tokens: list[str]) -> None:
                 tokens.append(word)
 
 
+def word_edges(text: str) -> set[int]:
+    """The offsets in `text` where a Chinese word starts or ends, by jieba's precise cut: a name is a word of the
+    text only when it starts and ends at one (加纳 is not in 增加纳税, nor 蒙古 in 内蒙古).
+
+    >>> sorted(word_edges("增加纳税"))
+    [0, 2, 4]
+    """
+    edges: set[int] = set()
+    for run in HAN_RUN.finditer(text):
+        for _word, start, end in _JIEBA.get().tokenize(run.group()):
+            edges.update((run.start() + start, run.start() + end))
+    return edges
+
+
 def tokenize_all(texts: Iterable[str]) -> dict[str, list[str]]:
     """{text: `tokenize(text)`} for many texts, remembered on disk between processes (in certkb's cache folder,
     keyed by the texts, the tokenizer's version and jieba's dictionary): cutting the glossary's Chinese terms

@@ -284,9 +284,9 @@ def test_names_no_passage_contains_count_against_answering(fake_kb: KnowledgeBas
     assert not refused.passed and refused.unknown_names == ["RCM", "EESS"] and "RCM, EESS" in refused.reason
     # the refusal says what the documents never mention, in the asker's language
     answer = Answerer(fake_kb, gate=CLOSED).answer("What do we need for the RCM mark in Australia?")
-    assert answer.refused and "No document of the knowledge base mentions RCM." in answer.body
-    answer = Answerer(fake_kb, gate=CLOSED).answer("出口澳大利亚要办 RCM 吗？")
-    assert answer.refused and "知识库的文档中没有提到 RCM。" in answer.body
+    assert answer.refused and "No document of the knowledge base mentions RCM, Australia." in answer.body
+    answer = Answerer(fake_kb, gate=CLOSED).answer("出口澳大利亚要办 RCM 吗？")  # Australia is named nowhere either
+    assert answer.refused and "知识库的文档中没有提到 RCM, 澳大利亚。" in answer.body
 
 
 def test_only_the_names_a_question_asks_about_count_as_unknown(fake_kb: KnowledgeBase) -> None:
@@ -297,7 +297,32 @@ def test_only_the_names_a_question_asks_about_count_as_unknown(fake_kb: Knowledg
     assert fake_kb.unknown_names(context) == ["TPEE"] and asked_unknown_names(fake_kb, context) == []
     # a scheme the documents never mention, named where the question asks, still counts
     assert asked_unknown_names(fake_kb, "We make LED drivers. Do we need the RCM mark?") == ["RCM"]
-    assert asked_unknown_names(fake_kb, "我们做LED驱动。出口澳大利亚要办 RCM 吗？") == ["RCM"]
+    assert asked_unknown_names(fake_kb, "我们做LED驱动。出口澳大利亚要办 RCM 吗？") == ["RCM", "澳大利亚"]
+
+
+def test_a_market_no_document_names_counts_as_unknown(fake_kb: KnowledgeBase) -> None:
+    from bot.answer import asked_unknown_names
+
+    # s15: a question about the Philippines and one about Nigeria were answered with Saudi and GCC passages; no
+    # passage names either country, in English or in Chinese
+    assert fake_kb.unknown_names("向菲律宾贸工部申请需要准备哪些材料？") == ["菲律宾"]
+    assert fake_kb.unknown_names("What does Nigeria require for generators?") == ["Nigeria"]
+    # the goods go there: the market counts from the context too ("Sell" opens a sentence, it is not a name)
+    nigeria = "我们的柴油发电机组要出口尼日利亚，清关需要SONCAP证书。产品证书和货运批次证书分别怎么办理？"
+    assert asked_unknown_names(fake_kb, nigeria) == ["尼日利亚"]
+    assert asked_unknown_names(fake_kb, "We sell kettles in Egypt. How do we register the factory?") == ["Egypt"]
+    # they come from there, or the question is about a scheme or a market the documents know: not the subject
+    assert asked_unknown_names(fake_kb, "我们从越南进口了一批没做CCC的充电器。会怎么罚？") == []
+    assert asked_unknown_names(fake_kb, "We imported spindles from Taiwan. Who hears our objection?") == []
+    assert asked_unknown_names(fake_kb, "Does China's law on CCC apply to our Hong Kong company?") == []
+    # a market is known when a passage names it, or the bloc whose rules apply there: the GCC for Kuwait, the EU
+    # (which the sample passages name) for Germany
+    assert fake_kb.unknown_names("Do our customers in Kuwait need anything else?") == ["Kuwait"]
+    fake_kb.add([make_chunk("gcc", "海湾标志（G标志）适用于海湾合作委员会成员国。", lang="zh")])
+    assert fake_kb.unknown_names("Do our customers in Kuwait need anything else?") == []
+    assert fake_kb.unknown_names("科威特客户还需要什么？德国呢？") == []
+    # a country's name inside another word is no market: 加纳 (Ghana) in 增加纳税, 蒙古 in 内蒙古
+    assert fake_kb.unknown_names("增加纳税以后，内蒙古的工厂怎么办？") == []
     # a question of one sentence, or of several that all ask, is all asking
     assert asked_unknown_names(fake_kb, "TPEE cords need CCC") == ["TPEE"]
 
