@@ -1242,10 +1242,31 @@ def _translated_well(quote: str, translation: str, lang: str) -> bool:
     or more, in a translation into another language, are a phrase the model did not translate ("第六十五条 认证机构
     ……未向国务院认证认可监督管理部门备案的" came back inside an English line and read as English as a whole)."""
     kept_chinese = base_language(lang) != "zh" and _UNTRANSLATED.search(translation) is not None
-    return _faithful(quote, translation, lang) and not kept_chinese
+    return _faithful(quote, translation, lang) and not kept_chinese and _kept_apart(quote, translation, lang)
 
 
 _UNTRANSLATED = re.compile(f"(?:{HAN.pattern}){{6,}}")
+# what an English translation must still say when the quote says 认可: the bundled model swaps it for its
+# neighbour 认证, changing who does what (认可机构, an accreditation body, which accredits certification bodies,
+# came back as "certification bodies"). The other way round is not checked: "认证机构应当……" may well come back
+# as "The body shall ...".
+_ACCREDITED = re.compile(r"accredit|recogni[sz]|accept|approv|endorse", re.I)
+
+
+def _kept_apart(quote: str, translation: str, lang: str) -> bool:
+    """Does an English translation of a quote that speaks of accreditation or recognition (认可) still do so?
+
+    >>> _kept_apart("认可机构应当公开认可条件", "Certification bodies shall publish the conditions", "en")
+    False
+    >>> _kept_apart("认可机构应当公开认可条件", "The accreditation body shall publish its conditions", "en")
+    True
+    >>> _kept_apart("向国务院认证认可监督管理部门备案", "file it with CNCA", "en")
+    True
+    """
+    if base_language(lang) != "en":
+        return True
+    quote = quote.replace("认证认可", "")  # the authority's name (认证认可监督管理部门) may come back as "CNCA"
+    return "认可" not in quote or _ACCREDITED.search(translation) is not None
 
 
 def _faithful(quote: str, translation: str, lang: str) -> bool:

@@ -434,6 +434,22 @@ def test_chinese_left_in_a_translation_is_glossed_or_the_translation_is_not_used
     assert not kept.startswith("Machine translation") and "15日内" in kept
 
 
+def test_a_translation_that_calls_an_accreditation_body_a_certification_body_is_not_used(tmp_path: Path) -> None:
+    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
+    quote = "认可机构应当在公布的时间内，对申请人作出是否给予认可的决定。"
+    kb.add([make_chunk("zh-accreditation", quote, lang="zh", title="认证认可条例")])
+
+    def answer(translation: str) -> str:
+        model = ScriptedChat(replies=[f"[1] {translation}"])
+        return Answerer(kb, model, "local", gate=OPEN, role="translate").answer("Who decides on accreditation?").body
+
+    # the bundled model's slip (s15): who accredits is not who certifies
+    swapped = answer("The certification body shall decide within the published time whether to certify the applicant.")
+    assert not swapped.startswith("Machine translation") and "认可机构" in swapped
+    kept = answer("The accreditation body shall decide within the published time whether to accredit the applicant.")
+    assert kept.startswith("Machine translation") and "Original: 认可机构" in kept
+
+
 def test_a_translation_is_judged_by_what_it_says_not_by_the_form_of_its_words() -> None:
     from bot.answer import _faithful
 
