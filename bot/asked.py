@@ -160,6 +160,14 @@ _STANDARD_Q = re.compile(
     r"|标准号|标准编号|哪(?:个|项|些|一项|一个|部)?(?:国家|国际|行业|检测|测试|协调|欧洲|国内)?标准|什么标准|依据.{0,6}标准",
     re.IGNORECASE,
 )
+# "which EN standard", "标准编号", "哪些国家标准" want a standard's number; a question that names no kind of standard
+# ("按什么标准来检？", "what standards apply?") is also answered by the kind a rule names ("参照国外有关标准")
+_STANDARD_ANY_Q = re.compile(r"什么标准|哪(?:些|种|类)标准|\b(?:what|which) standards?\b", re.IGNORECASE)
+_STANDARD_KIND = re.compile(
+    r"(?:国家|行业|地方|团体|企业|国际|国外|外国|境外|欧洲|协调)(?:有关|相关)?标准|强制性国家标准"
+    r"|\b(?:national|international|foreign|harmoni[sz]ed|European|industry|sector)\s+standards?\b",
+    re.IGNORECASE,
+)
 _SIZE = re.compile(rf"{_NUMBER}\s*(?:(?:mm|cm|inch(?:es)?|pt)\b|毫米|厘米|英寸|磅)", re.IGNORECASE)
 _COUNT_EN = re.compile(r"\bhow many\s+((?:[A-Za-z-]+\s*){1,9})", re.IGNORECASE)
 _BEFORE_NOUN = re.compile(r"of|the|these|those|our|your|its|their|different|separate|individual", re.IGNORECASE)
@@ -229,7 +237,7 @@ def asked_fact(question: str) -> AskedFact | None:
     if _SIZE_Q.search(q):
         return AskedFact("size")
     if _STANDARD_Q.search(q):
-        return AskedFact("standard")
+        return AskedFact("standard", _STANDARD_KIND if _STANDARD_ANY_Q.search(q) else None)
     counted = _COUNT_EN.search(q)
     if counted:
         stems = "|".join(re.escape(_stem(noun)) for noun in _counted_nouns(counted.group(1)))
@@ -327,7 +335,9 @@ def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
     for index, (start, end) in enumerate(passage_sentences(passage) or [(0, len(passage))]):
         sentence = passage[start:end]
         if asked.kind == "standard":
-            if any(identifier.kind == "standard" for identifier in find_identifiers(sentence)):
+            if any(identifier.kind == "standard" for identifier in find_identifiers(sentence)) or (
+                asked.tie is not None and asked.tie.search(sentence)
+            ):
                 found.append(index)
             continue
         if asked.kind == "count":

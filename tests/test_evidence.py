@@ -227,6 +227,13 @@ def test_article_numbers_are_not_counts_and_context_clauses_do_not_ask() -> None
     assert not states_fact(standard, "第十三条 工业产品必须符合保障人体健康的国家标准、行业标准。")
     assert asked_fact("国内的HACCP认证通常是依据哪些国家标准来审核的？").kind == "standard"
     assert asked_fact("What types of standards exist in China, and which of them are mandatory?") is None
+    # a question that names no kind of standard is answered by the kind a rule names (s15: "按什么标准来检？" was
+    # refused above the article saying 参照国外有关标准); one that names a kind wants a number
+    by_what = asked_fact("目录内商品没有强制性要求的，海关检验时按什么标准来检？")
+    assert by_what is not None and by_what.kind == "standard"
+    assert states_fact(by_what, "尚未制定强制性要求的，参照国外有关标准检验。")
+    assert not states_fact(by_what, "海关对目录内商品实施检验。")
+    assert not states_fact(asked_fact("依据哪些国家标准审核？"), "审核依据国家标准进行。")
     # the first clause says what the question is about; only the second asks, and it asks for the fee
     fee = asked_fact("一个型号的电源适配器做 CCC 认证，具体要交多少钱？")
     assert fee is not None and not asks_more_than("一个型号的电源适配器做 CCC 认证，具体要交多少钱？", fee)
