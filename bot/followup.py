@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from kb.tokenize import HAN
+from kb.markets import markets
+from kb.tokenize import HAN, word_edges
 
 # Markets, schemes and products exporters switch between, as the corpus names them (English and Chinese). Latin names
 # match as whole words; all-capital acronyms only in capitals ("US", "CE", "RED" but not "us", "red"). A scheme
@@ -99,16 +100,40 @@ class _Topic:
     pattern: re.Pattern[str]
 
 
+def _markets() -> dict[str, str]:
+    """MARKETS, and every other market of `kb.markets` by the names MARKETS does not already give another: "And
+    for Nigeria?" replaces Saudi Arabia too, and the gate then finds no document that names Nigeria."""
+    given = {name for names in MARKETS.values() for name in names.split("|")}
+    more = {
+        market.code: "|".join(name for name in market.names if name not in given)
+        for market in markets()
+        if market.code not in MARKETS
+    }
+    return {**MARKETS, **{code: names for code, names in more.items() if names}}
+
+
 @lru_cache(maxsize=1)
 def _topics() -> list[_Topic]:
-    topics = [_Topic("market", code, re.compile(_pattern(names.split("|")))) for code, names in MARKETS.items()]
+    topics = [_Topic("market", code, re.compile(_pattern(names.split("|")))) for code, names in _markets().items()]
     topics += [_Topic("scheme", market, re.compile(_pattern(names.split("|")))) for names, market in SCHEMES.items()]
     topics += [_Topic("product", "", re.compile(_pattern(names.split("|")))) for names in PRODUCTS]
     return topics
 
 
 def _found(text: str) -> list[tuple[_Topic, re.Match[str]]]:
-    return [(topic, match) for topic in _topics() for match in topic.pattern.finditer(text)]
+    found = [(topic, match) for topic in _topics() for match in topic.pattern.finditer(text)]
+
+    def checked(topic: _Topic, match: re.Match[str]) -> bool:  # the markets beyond MARKETS, by a short Chinese name
+        return topic.kind == "market" and topic.market not in MARKETS and HAN.search(match.group()) is not None
+
+    if any(checked(topic, match) for topic, match in found):
+        edges = word_edges(text)  # as a word of the text: not 加纳 (Ghana) in 增加纳税
+        found = [
+            (topic, match)
+            for topic, match in found
+            if not checked(topic, match) or (match.start() in edges and match.end() in edges)
+        ]
+    return found
 
 
 def named_topics(text: str) -> list[str]:

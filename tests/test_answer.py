@@ -112,6 +112,11 @@ def test_follow_up_questions_are_condensed_with_the_history(fake_kb: KnowledgeBa
     assert toys == "Does our need CE marking for the EU? And what about toys?"  # a product replaces the product
     alone = "What certificate do exporters of toys need for Saudi Arabia?"
     assert extractive.answer(alone, history).standalone_question == alone
+    # any market replaces the previous one, also one no document names, which is then refused as such (before,
+    # "那尼日利亚呢？" kept the EU and was answered with the CE passages)
+    nigeria = Answerer(fake_kb).answer("那尼日利亚呢？", history)
+    assert nigeria.standalone_question == "Does our lamp need for the? 那尼日利亚呢？"
+    assert nigeria.refused and "尼日利亚" in nigeria.body
 
 
 def test_an_answer_without_verified_citations_becomes_extractive(fake_kb: KnowledgeBase) -> None:
