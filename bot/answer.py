@@ -375,12 +375,13 @@ def asked_unknown_names(kb: KnowledgeBase, question: str) -> list[str]:
     unknown = [name for name in kb.unknown_names(question) if name in named]
     if len(unknown) < len(named) or names_scheme(question):  # a known market or a scheme: the documents' subject
         return [name for name in asked if name not in named]
-    bound = [name for name in unknown if name not in asked and _DESTINATION(name).search(question)]
+    bound = [name for name in unknown if name not in asked and _goes_to(name).search(question)]
     return asked + bound
 
 
-def _DESTINATION(name: str) -> re.Pattern[str]:
-    """Where goods go: "出口尼日利亚", "销往阿根廷", "exporting LED lamps to Egypt", "sell them in Canada"."""
+def _goes_to(name: str) -> re.Pattern[str]:
+    """Goods going to the market `name`: "出口尼日利亚", "销往阿根廷", "exporting LED lamps to Egypt", "sell them in
+    Canada"."""
     market = re.escape(name)
     return re.compile(
         rf"(?:出口|销往|卖到|运往|发往|进入|输往)(?:到|至)?{market}"
