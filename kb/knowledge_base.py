@@ -49,7 +49,7 @@ from kb.glossary import Glossary, for_kb
 from kb.lang import base_language, detect_language
 from kb.layout import KBLayout
 from kb.lexical import LexicalIndex
-from kb.markets import market_names, named_markets
+from kb.markets import HOME_MARKETS, market_names, named_markets
 from kb.rerank import RERANK_DEPTH, CrossEncoderReranker, Reranker
 from kb.search import (
     DenseHit,
@@ -489,7 +489,11 @@ class KnowledgeBase:
             if known(terms) or (singular is not None and known(tokenize(singular.group(1)))):
                 continue
             unknown.append(name)
+        # documents in Chinese cover China's rules, whether or not a passage says 中国
+        home = {HOME_MARKETS[lang] for lang in self.language_shares() if lang in HOME_MARKETS} if named else set()
         for market, name in named:  # "尼日利亚", "Argentina": a market no passage names, nor its group (the EU)
+            if market.code in home or market.group in home:
+                continue
             if not any(known(terms) for terms in map(tokenize, market_names(market)) if terms):
                 unknown.append(name)
         return unknown
