@@ -749,3 +749,16 @@ def test_a_two_part_question_is_quoted_both_answers(corpus_kb: KnowledgeBase) ->
     )
     quoted = " ".join(c.quote for c in Answerer(corpus_kb).answer(question).citations)
     assert "1 August 2025" in quoted and "18031" in quoted
+
+
+@pytest.mark.slow
+def test_a_market_the_shipped_corpus_never_names_is_refused_by_name(corpus_kb: KnowledgeBase) -> None:
+    # s15: both were answered with GCC and EAEU passages
+    answerer = Answerer(corpus_kb)
+    philippines = answerer.answer("我们的电风扇要出口菲律宾，向菲律宾贸工部产品标准局申请需要准备哪些材料？")
+    assert philippines.refused and "知识库的文档中没有提到 菲律宾。" in philippines.body
+    nigeria = answerer.answer("我们的发电机组要出口尼日利亚，清关需要SONCAP证书。产品证书和批次证书分别怎么办理？")
+    assert nigeria.refused and "尼日利亚" in nigeria.body
+    # a market the corpus covers through its bloc, or a question about a Chinese scheme for goods from elsewhere
+    assert not answerer.answer("Do our customers in Germany need the CE mark on our LED lamps?").refused
+    assert not answerer.answer("我们从越南进口了一批没做CCC认证的USB充电器，在国内销售会怎么处罚？").refused
