@@ -163,10 +163,14 @@ def _replaced(previous: str, follow_up: str) -> str:
         return previous
     kinds = {topic.kind for topic in named}
     new_market = "market" in kinds or any(topic.kind == "scheme" and topic.market for topic in named)
+    found = _found(previous)
+    # China beside another market is where the goods come from: "沙特接受中国的检测报告吗？" + "那欧盟呢？" asks
+    # about the EU and Chinese reports; China alone is the market asked about, replaced like any other
+    origin = len({topic.market for topic, _ in found if topic.kind == "market"}) > 1
     spans = []
-    for topic, match in _found(previous):
+    for topic, match in found:
         drop = (
-            (topic.kind == "market" and new_market)
+            (topic.kind == "market" and new_market and not (origin and topic.market == "CN"))
             or (topic.kind == "scheme" and ("scheme" in kinds or (new_market and bool(topic.market))))
             or (topic.kind == "product" and "product" in kinds)
         )

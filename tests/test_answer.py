@@ -117,6 +117,13 @@ def test_follow_up_questions_are_condensed_with_the_history(fake_kb: KnowledgeBa
     nigeria = Answerer(fake_kb).answer("那尼日利亚呢？", history)
     assert nigeria.standalone_question == "Does our lamp need for the? 那尼日利亚呢？"
     assert nigeria.refused and "尼日利亚" in nigeria.body
+    # China beside another market is where the goods come from, and stays; China alone is replaced
+    from bot.followup import standalone_question
+
+    assert (
+        standalone_question("那欧盟呢？", ["沙特接受中国的检测报告吗？"], "zh") == "接受中国的检测报告吗？ 那欧盟呢？"
+    )
+    assert standalone_question("那日本呢？", ["中国的CCC证书有效期几年？"], "zh") == "的证书有效期几年？ 那日本呢？"
 
 
 def test_an_answer_without_verified_citations_becomes_extractive(fake_kb: KnowledgeBase) -> None:
