@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from kb.markets import markets
-from kb.tokenize import HAN, word_edges
+from kb.tokenize import HAN, is_word
 
 # Markets, schemes and products exporters switch between, as the corpus names them (English and Chinese). Latin names
 # match as whole words; all-capital acronyms only in capitals ("US", "CE", "RED" but not "us", "red"). A scheme
@@ -121,19 +121,16 @@ def _topics() -> list[_Topic]:
 
 
 def _found(text: str) -> list[tuple[_Topic, re.Match[str]]]:
-    found = [(topic, match) for topic in _topics() for match in topic.pattern.finditer(text)]
-
-    def checked(topic: _Topic, match: re.Match[str]) -> bool:  # the markets beyond MARKETS, by a short Chinese name
-        return topic.kind == "market" and topic.market not in MARKETS and HAN.search(match.group()) is not None
-
-    if any(checked(topic, match) for topic, match in found):
-        edges = word_edges(text)  # as a word of the text: not 加纳 (Ghana) in 增加纳税
-        found = [
-            (topic, match)
-            for topic, match in found
-            if not checked(topic, match) or (match.start() in edges and match.end() in edges)
-        ]
-    return found
+    # the markets beyond MARKETS, named in Chinese, only as words of the text: not 加纳 (Ghana) in 增加纳税
+    return [
+        (topic, match)
+        for topic in _topics()
+        for match in topic.pattern.finditer(text)
+        if topic.kind != "market"
+        or topic.market in MARKETS
+        or not HAN.search(match.group())
+        or is_word(text, match.start(), match.end())
+    ]
 
 
 def named_topics(text: str) -> list[str]:

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.tokenize import HAN, word_edges
+from kb.tokenize import HAN, is_word
 
 MARKETS_FILE = Path(__file__).with_name("markets.tsv")
 # the market whose rules documents in a language cover without naming it: a Chinese regulation's articles rarely say
@@ -79,16 +79,13 @@ def _finder() -> tuple[re.Pattern[str], dict[str, Market]]:
 def named_markets(text: str) -> list[tuple[Market, str]]:
     """The markets `text` names, in order, each once, with the name as the text has it."""
     pattern, by_name = _finder()
-    edges: set[int] | None = None
     found: dict[str, tuple[Market, str]] = {}
     for match in pattern.finditer(text):
         name = re.sub(r"(?:s|'s|’s)$", "", match.group()) if match.group() not in by_name else match.group()
         market = by_name.get(name)
         if market is None or market.code in found:
             continue
-        if HAN.search(name):
-            edges = word_edges(text) if edges is None else edges
-            if match.start() not in edges or match.end() not in edges:
-                continue
+        if HAN.search(name) and not is_word(text, match.start(), match.end()):
+            continue
         found[market.code] = (market, name)
     return list(found.values())

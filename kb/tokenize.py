@@ -15,6 +15,7 @@ Stopwords of both languages go.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -402,18 +403,24 @@ def _words(folded: str, tokens: list[str]) -> None:
                 tokens.append(word)
 
 
-def word_edges(text: str) -> set[int]:
-    """The offsets in `text` where a Chinese word starts or ends, by jieba's precise cut: a name is a word of the
-    text only when it starts and ends at one (加纳 is not in 增加纳税, nor 蒙古 in 内蒙古).
+def is_word(text: str, start: int, end: int) -> bool:
+    """Whether `text[start:end]` starts and ends where jieba's precise cut of `text` puts a word's edge: a name is
+    a word of the text only then (加纳 is not in 增加纳税, nor 蒙古 in 内蒙古).
 
-    >>> sorted(word_edges("增加纳税"))
-    [0, 2, 4]
+    >>> is_word("增加纳税", 1, 3), is_word("出口加纳", 2, 4)
+    (False, True)
     """
+    edges = _word_edges(text)
+    return start in edges and end in edges
+
+
+@functools.lru_cache(maxsize=256)  # a question is checked for several names, by the gate and the follow-ups
+def _word_edges(text: str) -> frozenset[int]:
     edges: set[int] = set()
     for run in HAN_RUN.finditer(text):
         for _word, start, end in _JIEBA.get().tokenize(run.group()):
             edges.update((run.start() + start, run.start() + end))
-    return edges
+    return frozenset(edges)
 
 
 def tokenize_all(texts: Iterable[str]) -> dict[str, list[str]]:
