@@ -4,6 +4,7 @@ only when the translation keeps figures and negations, and the evidence is out b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -371,31 +372,32 @@ def test_quotes_are_translated_only_when_figures_and_negations_survive(tmp_path:
     assert "30 million" not in bad.body and "注册资本" in bad.body  # the wrong figure never reaches the asker
 
 
-def test_a_translation_that_lost_a_negation_is_not_shown(tmp_path: Path) -> None:
+def translated(tmp_path: Path, quote: str, question: str) -> Callable[..., tuple[str, ScriptedChat]]:
+    """Answers to `question` over a knowledge base of the one Chinese passage `quote`, by a translating model that
+    gives `replies` in turn: (the answer's body, the model, whose calls show how often it was asked)."""
     kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
+    kb.add([make_chunk("zh-quote", quote, lang="zh", title="认证认可条例")])
+
+    def answer(*replies: str) -> tuple[str, ScriptedChat]:
+        model = ScriptedChat(replies=list(replies))
+        return Answerer(kb, model, "local", gate=OPEN, role="translate").answer(question).body, model
+
+    return answer
+
+
+def test_a_translation_that_lost_a_negation_is_not_shown(tmp_path: Path) -> None:
     quote = "因产品存在缺陷造成损害的，生产者应当承担赔偿责任；但缺陷尚不存在的，不承担赔偿责任。"
-    kb.add([make_chunk("zh-liability", quote, lang="zh", title="产品质量法")])
-
-    def answer(translation: str) -> str:
-        model = ScriptedChat(replies=[f"[1] {translation}"])
-        return Answerer(kb, model, "local", gate=OPEN, role="translate").answer("Is the producer liable?").body
-
-    kept = answer("The producer is liable for damage from a defect, but not if the defect did not yet exist.")
+    answer = translated(tmp_path, quote, "Is the producer liable?")
+    kept, _ = answer("[1] The producer is liable for damage from a defect, but not if the defect did not yet exist.")
     assert kept.startswith("Machine translation") and "Original: 因产品存在缺陷" in kept
-    lost = answer("The producer is liable for damage from a defect, also when the defect did not exist yet.")
+    lost, _ = answer("[1] The producer is liable for damage from a defect, also when the defect did not exist yet.")
     assert not lost.startswith("Machine translation") and negations(quote) == 2
 
 
 def test_a_long_quote_whose_translation_failed_is_translated_again_part_by_part(tmp_path: Path) -> None:
-    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
     quote = "- 认证机构应当在受理申请之日起30日内作出决定。\n- 注册资本不得少于300万元。\n- 不得向申请人收取额外费用。"
-    kb.add([make_chunk("zh-rules", quote, lang="zh", title="认证规则")])
+    answer = translated(tmp_path, quote, "What are the body's rules?")
     whole = "[1] The body decides within 30 days of accepting the application; registered capital of 300万元 at least."
-
-    def answer(*replies: str) -> tuple[str, ScriptedChat]:
-        model = ScriptedChat(replies=list(replies))
-        body = Answerer(kb, model, "local", gate=OPEN, role="translate").answer("What are the body's rules?").body
-        return body, model
 
     # the whole quote in one line came back with a Chinese word left and a negation lost: once more, by its parts
     parts = (
@@ -425,35 +427,26 @@ def test_a_long_quote_whose_translation_failed_is_translated_again_part_by_part(
 
 
 def test_chinese_left_in_a_translation_is_glossed_or_the_translation_is_not_used(tmp_path: Path) -> None:
-    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
-    quote = "申请人应当在收到决定之日起15日内提出书面申请。"
-    kb.add([make_chunk("zh-appeal", quote, lang="zh", title="认证规则")])
-
-    def answer(*replies: str) -> str:
-        model = ScriptedChat(replies=list(replies))
-        return Answerer(kb, model, "local", gate=OPEN, role="translate").answer("How long do we have?").body
-
+    answer = translated(tmp_path, "申请人应当在收到决定之日起15日内提出书面申请。", "How long do we have?")
     # a word the model left in Chinese that the glossary knows is put in its English
-    glossed = answer("[1] The申请人 shall apply in writing within 15 days of receiving the decision.")
+    glossed, _ = answer("[1] The申请人 shall apply in writing within 15 days of receiving the decision.")
     assert glossed.startswith("Machine translation") and "The applicant shall apply in writing" in glossed
     # a clause left in Chinese is no translation, though the line reads as English as a whole
-    kept = answer("[1] The applicant shall apply within 15 days, counted 自收到决定之日起 of the decision.")
+    kept, _ = answer("[1] The applicant shall apply within 15 days, counted 自收到决定之日起 of the decision.")
     assert not kept.startswith("Machine translation") and "15日内" in kept
 
 
 def test_a_translation_that_calls_an_accreditation_body_a_certification_body_is_not_used(tmp_path: Path) -> None:
-    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
     quote = "认可机构应当在公布的时间内，对申请人作出是否给予认可的决定。"
-    kb.add([make_chunk("zh-accreditation", quote, lang="zh", title="认证认可条例")])
-
-    def answer(translation: str) -> str:
-        model = ScriptedChat(replies=[f"[1] {translation}"])
-        return Answerer(kb, model, "local", gate=OPEN, role="translate").answer("Who decides on accreditation?").body
-
+    answer = translated(tmp_path, quote, "Who decides on accreditation?")
     # the bundled model's slip (s15): who accredits is not who certifies
-    swapped = answer("The certification body shall decide within the published time whether to certify the applicant.")
+    swapped, _ = answer(
+        "[1] The certification body shall decide within the published time whether to certify the applicant."
+    )
     assert not swapped.startswith("Machine translation") and "认可机构" in swapped
-    kept = answer("The accreditation body shall decide within the published time whether to accredit the applicant.")
+    kept, _ = answer(
+        "[1] The accreditation body shall decide within the published time whether to accredit the applicant."
+    )
     assert kept.startswith("Machine translation") and "Original: 认可机构" in kept
 
 
