@@ -27,6 +27,7 @@ whose body is English, polarity (qualified yes/no questions), topic-switch follo
 - heldout14: benchmarks/answer-heldout-s14.jsonl (60 more, written the same way at the start of session 14);
 - heldout15: benchmarks/answer-heldout-s15.jsonl (60 more, written the same way at the start of session 15);
 - heldout16: benchmarks/answer-heldout-s16.jsonl (60 more, written the same way at the start of session 16);
+- heldout17: benchmarks/answer-heldout-s17.jsonl (60 more, written the same way at the start of session 17);
 - examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
@@ -143,6 +144,7 @@ SETS = (
     "heldout14",
     "heldout15",
     "heldout16",
+    "heldout17",
     "examples",
 )
 HELDOUT = {
@@ -156,6 +158,7 @@ HELDOUT = {
     "heldout14": "answer-heldout-s14.jsonl",
     "heldout15": "answer-heldout-s15.jsonl",
     "heldout16": "answer-heldout-s16.jsonl",
+    "heldout17": "answer-heldout-s17.jsonl",
 }
 
 
