@@ -75,8 +75,26 @@ _ZH_NOT_NUMBERS = re.compile(
     r"第三方|三方|十分|零部件|零件|零售|零星|一样|一直|单一|逐一|一批|一部分|一步|一体|一概|一道|一再|万万|千万|百货|"
     r"二维码|二维|一带一路|两者"
 )
-# Fractions: 百分之五 is 5 (percent), 三分之一 is recorded by its numerator, as "one third" is.
+# Percentages: 百分之五 is 5, as "5%" is.
 _ZH_FRACTION = re.compile(r"[零〇一二两三四五六七八九十百千万]+分之")
+# A fraction is one figure, its value, in every form: "2/3", 三分之二, "two-thirds" and "two thirds" are all 2/3 (a
+# translation of "2/3 涉及认证" as "two-thirds involve certification" keeps its figure; "2" and "3" were read
+# before, which no English wording of it states). Digits only up to 99/99 and below one ("(EU) 2023/1230", "24/7"
+# are no fractions); not 百分之 (percent) or 千分之.
+_DIGIT_FRACTION = re.compile(r"(?<![\d/.])(\d{1,2})\s*/\s*(\d{1,2})(?![\d/])")
+_ZH_DIGIT = "[零〇一二两三四五六七八九十]+"
+_ZH_FRACTION_VALUE = re.compile(rf"(?<![百千万])({_ZH_DIGIT})分之({_ZH_DIGIT})")
+# not "half" ("one and a half years") or "quarter" ("once a quarter"), which say other things as often
+_EN_DENOMINATORS = {
+    "third": 3, "thirds": 3, "fourth": 4, "fourths": 4, "fifth": 5, "fifths": 5, "sixth": 6, "sixths": 6,
+    "seventh": 7, "sevenths": 7, "eighth": 8, "eighths": 8, "ninth": 9, "ninths": 9, "tenth": 10, "tenths": 10,
+}  # fmt: skip
+# a numeral before it, not "a": "a third country" is any country outside the EU
+_EN_NUMERATORS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
+_EN_FRACTION = re.compile(
+    rf"\b({'|'.join(_EN_NUMERATORS)})[\s-]+({'|'.join(sorted(_EN_DENOMINATORS, key=len, reverse=True))})\b",
+    re.IGNORECASE,
+)
 _EN_NOT_NUMBERS = re.compile(r"\bone(?=\s+of\b)|\b(?:no|any|each|every|this|that|which)\s+one\b", re.IGNORECASE)
 _EN_UNIT = re.compile(
     r"(?:percent|per cent|%|times|days?|working|weeks?|months?|years?|hours?|yuan|rmb|dollars?|euros?|thousand|"
@@ -142,8 +160,34 @@ def numbers_in(text: str) -> set[float]:
     return found
 
 
-def _numbers(text: str) -> set[float]:
+def _fractions(text: str) -> tuple[set[float], str]:
+    """The fractions `text` states, as values, and the text with them blanked out (their digits are no figures of
+    their own)."""
     found: set[float] = set()
+
+    def blank(match: re.Match[str], value: float | None) -> str:
+        if value is None or not 0 < value < 1:
+            return match.group()
+        found.add(round(value, 6))
+        return " " * len(match.group())
+
+    def digits(match: re.Match[str]) -> str:
+        return blank(match, int(match.group(1)) / int(match.group(2)) if int(match.group(2)) else None)
+
+    def chinese(match: re.Match[str]) -> str:
+        numerator, denominator = zh_numeral_value(match.group(2)), zh_numeral_value(match.group(1))
+        return blank(match, numerator / denominator if numerator is not None and denominator else None)
+
+    def english(match: re.Match[str]) -> str:
+        return blank(match, _EN_NUMERATORS[match.group(1).lower()] / _EN_DENOMINATORS[match.group(2).lower()])
+
+    text = _DIGIT_FRACTION.sub(digits, text)
+    text = _ZH_FRACTION_VALUE.sub(chinese, text)
+    return found, _EN_FRACTION.sub(english, text)
+
+
+def _numbers(text: str) -> set[float]:
+    found, text = _fractions(text)
     for match in _ARABIC.finditer(text):
         digits = match.group(1).replace(",", "") + ("." + match.group(2) if match.group(2) else "")
         if len(digits) > 24:

@@ -461,6 +461,11 @@ def test_a_translation_is_judged_by_what_it_says_not_by_the_form_of_its_words() 
     assert _faithful("施行令列出约450个受管品目，分为两类：", "The order lists 450 items in two categories:", "en")
     assert _faithful("2. 开始经营之日起30日内申报。", "File within 30 days of starting the business.", "en")
     assert _faithful("清单通常每年更新两次。", "The list is usually updated twice a year.", "en")
+    shares = "TBT措施中，2/3 涉及合格评定要求；涉及认证的占 1/3。"
+    assert _faithful(
+        shares, "Two-thirds of TBT measures involve conformity assessment; one third concern certification.", "en"
+    )
+    assert not _faithful(shares, "Two of three TBT measures involve conformity assessment.", "en")
     # and still rejected: a lost negation, a lost figure, a date whose day moved to another year
     assert not _faithful("进口商未建立审核制度的，给予处罚。", "Importers must establish a review system.", "en")
     assert not _faithful("处2万元以上10万元以下的罚款。", "A fine is imposed.", "en")

@@ -19,6 +19,10 @@ from bot.figures import numbers_in, stated_numbers, zh_numeral_value
         ("2018年12月29日", "December 29, 2018"),
         ("１０名以上专职人员", "10 or more full-time staff"),  # full-width digits
         ("1.5亿元", "150 million yuan"),
+        # a fraction is one figure, whichever way it is written
+        ("2/3 涉及质量认证", "two-thirds involve certification"),
+        ("涉及认证的占三分之一", "one third concern certification"),
+        ("占 1/3", "one-third of them"),
     ],
 )
 def test_chinese_and_english_figures_agree(chinese: str, english: str) -> None:
@@ -75,3 +79,12 @@ def test_names_and_words_that_are_not_the_figures_they_look_like(text: str, numb
 def test_absurd_inputs_do_not_overflow() -> None:
     assert numbers_in("一" + "亿" * 39) == set()
     assert numbers_in("9" * 400) == set()
+
+
+def test_only_small_proper_fractions_are_read_as_fractions() -> None:
+    assert numbers_in("(EU) 2023/1230") == {2023.0, 1230.0}  # a regulation's number
+    assert numbers_in("24/7 support") == {24.0, 7.0}
+    assert numbers_in("百分之五十") == {50.0}  # a percentage
+    assert numbers_in("surveillance once a quarter") == set()  # a period, not 1/4
+    assert numbers_in("goods made in a third country") == set()  # outside the EU, not 1/3
+    assert 0.5 not in numbers_in("one and a half years")
