@@ -262,10 +262,13 @@ def is_elliptical(question: str, lang: str) -> bool:
     )
 
 
-# A follow-up that says the topic changes ("Different question:", "Switching to Brazil:", "换个问题：")
+# A follow-up that says the topic changes ("Different question:", "A different regulation:", "Switching to Brazil:",
+# "换个问题：", "另一部法规："): it is about something else, whatever "it" in it then refers to
 _NEW_TOPIC = re.compile(
-    r"\b(?:different|another|separate|new)\s+(?:question|topic|thing|law|market|matter|subject)\b|\bunrelated\b"
-    r"|\bswitching to\b|换个(?:问题|话题)|另一个问题",
+    r"\b(?:different|another|separate|new|other)\s+(?:question|topic|thing|law|regulation|rule|act|directive|market"
+    r"|matter|subject|issue|scheme|standard|product)s?\b|\bunrelated\b|\bswitching (?:to|topics?|subjects?)\b"
+    r"|\bchanging the subject\b|\bon another note\b"
+    r"|换(?:个|一个)(?:问题|话题|主题|法规|法律|市场)|另(?:一|外一)(?:个|部|项)(?:问题|话题|法规|法律|条例|市场)",
     re.IGNORECASE,
 )
 # What a follow-up opens with before it asks: thanks, an acknowledgement, a connective ("OK. And", "好的。那")
@@ -287,7 +290,8 @@ _NAME = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Za-z]*[A-Z][A-Za-z0-9-]*(?:\s?\d[\d
 
 def stands_alone(question: str, previous: str, lang: str) -> bool:
     """Is a follow-up that opens like one ("And ...", "那……") a question of its own? It is when it says the topic
-    changes ("Different question: ...", "换个问题：..."), or asks something (a question word; in English not after
+    changes ("Different question: ...", "A different regulation: when a body audits us, must it ...?", "换个问题：..."),
+    whatever its "it" then points to, or asks something (a question word; in English not after
     "And", "what about") about a name the previous question did not have, in at least 6 words or 8 characters,
     leaning on nothing before it (no "it", "those", 呢). "那OHSAS 18001的转换期是哪年结束的？" after a question
     about ISO/IEC 27001 is searched alone: joined, it found the 27001 transition. In English, "And for Brazil, what
@@ -298,11 +302,11 @@ def stands_alone(question: str, previous: str, lang: str) -> bool:
     >>> stands_alone("What about BIS in India?", "Can our importer apply for CCC instead of us?", "en")
     False
     """
+    if _NEW_TOPIC.search(question):
+        return True
     leans = _LEANS_ZH if lang == "zh" else _LEANS_EN
     if leans.search(question):
         return False
-    if _NEW_TOPIC.search(question):
-        return True
     if lang == "zh":
         rest = _OPENING_ZH.sub("", question, count=1)
         asks, long_enough = bool(_ASKS_ZH.search(rest)), len(HAN.findall(rest)) >= 8

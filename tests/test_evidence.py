@@ -287,6 +287,14 @@ def test_the_sources_not_stating_a_fact_is_said_and_the_model_is_not_called(fake
          "那中欧AEO互认是从什么时候开始实施的？"),
         ("OK. Different question: what is a UKNI mark?", "Do lamps need CE marking in the EU?",
          "OK. Different question: what is a UKNI mark?"),
+        # a follow-up that says the topic changes stands alone even when its own "it" would lean on something
+        ("Thanks. Another regulation: when the inspection body samples our goods, can it charge us?",
+         "What must the label of imported toys show under the Product Quality Law?",
+         "Thanks. Another regulation: when the inspection body samples our goods, can it charge us?"),
+        ("OK, separate issue. Does it matter which lab tests our fans?", "How long is a KC certificate valid?",
+         "OK, separate issue. Does it matter which lab tests our fans?"),
+        ("好的，换个法规：认证机构能把它的业务转给别的机构吗？", "产品质量法对进口商品的标识有什么要求？",
+         "好的，换个法规：认证机构能把它的业务转给别的机构吗？"),
         # ... but not one that leans on it (呢, "it"), or an English one opening with "And"
         ("那韩国KC的安全认证呢？谁来申请？", "CCC认证可以由我们的进口商来申请吗？",
          "认证可以由我们的进口商来申请吗？ 那韩国KC的安全认证呢？谁来申请？"),
