@@ -89,10 +89,11 @@ _EN_DENOMINATORS = {
     "third": 3, "thirds": 3, "fourth": 4, "fourths": 4, "fifth": 5, "fifths": 5, "sixth": 6, "sixths": 6,
     "seventh": 7, "sevenths": 7, "eighth": 8, "eighths": 8, "ninth": 9, "ninths": 9, "tenth": 10, "tenths": 10,
 }  # fmt: skip
-# a numeral before it, not "a": "a third country" is any country outside the EU
+# a numeral before it, or "a" when "of" follows ("a third of them"): "a third country" is any country outside the EU
 _EN_NUMERATORS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
 _EN_FRACTION = re.compile(
-    rf"\b({'|'.join(_EN_NUMERATORS)})[\s-]+({'|'.join(sorted(_EN_DENOMINATORS, key=len, reverse=True))})\b",
+    rf"\b({'|'.join(_EN_NUMERATORS)}|an?(?=[\s-]+\w+\s+of\b))[\s-]+"
+    rf"({'|'.join(sorted(_EN_DENOMINATORS, key=len, reverse=True))})\b",
     re.IGNORECASE,
 )
 _EN_NOT_NUMBERS = re.compile(r"\bone(?=\s+of\b)|\b(?:no|any|each|every|this|that|which)\s+one\b", re.IGNORECASE)
@@ -179,7 +180,8 @@ def _fractions(text: str) -> tuple[set[float], str]:
         return blank(match, numerator / denominator if numerator is not None and denominator else None)
 
     def english(match: re.Match[str]) -> str:
-        return blank(match, _EN_NUMERATORS[match.group(1).lower()] / _EN_DENOMINATORS[match.group(2).lower()])
+        numerator = _EN_NUMERATORS.get(match.group(1).lower(), 1)  # "a third of"
+        return blank(match, numerator / _EN_DENOMINATORS[match.group(2).lower()])
 
     text = _DIGIT_FRACTION.sub(digits, text)
     text = _ZH_FRACTION_VALUE.sub(chinese, text)

@@ -23,6 +23,7 @@ from bot.figures import numbers_in, stated_numbers, zh_numeral_value
         ("2/3 涉及质量认证", "two-thirds involve certification"),
         ("涉及认证的占三分之一", "one third concern certification"),
         ("占 1/3", "one-third of them"),
+        ("涉及认证的占 1/3", "a third of them concern certification"),
     ],
 )
 def test_chinese_and_english_figures_agree(chinese: str, english: str) -> None:
