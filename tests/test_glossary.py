@@ -68,6 +68,9 @@ def test_hints_name_the_longest_terms_in_order_without_nesting() -> None:
     # (measures) is no trade measure (English askers read "检测 = testing body" under a quote about a test)
     shipped = dict(Glossary.load().hints("检测机构依法实施检测，并采取措施。"))
     assert shipped.get("检测") == "test" and "措施" not in shipped
+    # 标签 alone is a label: an EAC or EU quote about labels and manuals is no food label
+    shipped = dict(Glossary.load().hints("铭牌标签和说明书通常须使用俄语；食品标签另有规定。"))
+    assert shipped.get("标签") == "label" and shipped.get("食品标签") == "food label"
     # and a row's first English name is the plain word for its usual term (使用 is "use", not "user")
     plain = dict(Glossary.load().hints("使用期限届满的，并予公布。"))
     assert plain == {"使用": "use", "期限": "time limit", "并予公布": "make known"}
