@@ -262,12 +262,15 @@ def is_elliptical(question: str, lang: str) -> bool:
     )
 
 
-# A follow-up that says the topic changes ("Different question:", "A different regulation:", "Switching to Brazil:",
-# "换个问题：", "另一部法规："): it is about something else, whatever "it" in it then refers to
+# A follow-up that says the topic changes ("Different question:", "Switching to Brazil:", "换个问题：", "另一部法规："):
+# it is about something else, whatever "it" in it then refers to. A regulation, scheme, product or issue says so only
+# as a marker ("A different regulation: when a body audits us, must it ...?", "Separate issue."): "What about another
+# product?" or "under the new regulation" still lean on the question before.
 _NEW_TOPIC = re.compile(
-    r"\b(?:different|another|separate|new|other)\s+(?:question|topic|thing|law|regulation|rule|act|directive|market"
-    r"|matter|subject|issue|scheme|standard|product)s?\b|\bunrelated\b|\bswitching (?:to|topics?|subjects?)\b"
-    r"|\bchanging the subject\b|\bon another note\b"
+    r"\b(?:different|another|separate|new)\s+(?:question|topic|thing|law|market|matter|subject)\b"
+    r"|\b(?:different|another|separate)\s+(?:regulation|rule|act|directive|issue|scheme|standard|product|point)s?"
+    r"\s*[:：.;。；]"
+    r"|\bunrelated\b|\bswitching (?:to|topics?|subjects?)\b|\bchanging the subject\b|\bon another note\b"
     r"|换(?:个|一个)(?:问题|话题|主题|法规|法律|市场)|另(?:一|外一)(?:个|部|项)(?:问题|话题|法规|法律|条例|市场)",
     re.IGNORECASE,
 )

@@ -295,6 +295,11 @@ def test_the_sources_not_stating_a_fact_is_said_and_the_model_is_not_called(fake
          "OK, separate issue. Does it matter which lab tests our fans?"),
         ("好的，换个法规：认证机构能把它的业务转给别的机构吗？", "产品质量法对进口商品的标识有什么要求？",
          "好的，换个法规：认证机构能把它的业务转给别的机构吗？"),
+        # ... said as a marker: another product or a new regulation inside the question still leans on the one before
+        ("What about another product, like toys?", "Do LED lamps need CE marking in the EU?",
+         "Do LED need CE marking in the EU? What about another product, like toys?"),
+        ("And under the new regulation, is it the same?", "Which directive covers machinery?",
+         "Which directive covers machinery? And under the new regulation, is it the same?"),
         # ... but not one that leans on it (呢, "it"), or an English one opening with "And"
         ("那韩国KC的安全认证呢？谁来申请？", "CCC认证可以由我们的进口商来申请吗？",
          "认证可以由我们的进口商来申请吗？ 那韩国KC的安全认证呢？谁来申请？"),
