@@ -90,7 +90,7 @@ _EN_DENOMINATORS = {
     "seventh": 7, "sevenths": 7, "eighth": 8, "eighths": 8, "ninth": 9, "ninths": 9, "tenth": 10, "tenths": 10,
 }  # fmt: skip
 # a numeral before it, or "a" when "of" follows ("a third of them"): "a third country" is any country outside the EU
-_EN_NUMERATORS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
+_EN_NUMERATORS = {word: value for word, value in _EN_WORDS.items() if 1 <= value <= 9}
 _EN_FRACTION = re.compile(
     rf"\b({'|'.join(_EN_NUMERATORS)}|an?(?=[\s-]+\w+\s+of\b))[\s-]+"
     rf"({'|'.join(sorted(_EN_DENOMINATORS, key=len, reverse=True))})\b",
