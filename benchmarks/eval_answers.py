@@ -28,6 +28,7 @@ whose body is English, polarity (qualified yes/no questions), topic-switch follo
 - heldout15: benchmarks/answer-heldout-s15.jsonl (60 more, written the same way at the start of session 15);
 - heldout16: benchmarks/answer-heldout-s16.jsonl (60 more, written the same way at the start of session 16);
 - heldout17: benchmarks/answer-heldout-s17.jsonl (60 more, written the same way at the start of session 17);
+- heldout18: benchmarks/answer-heldout-s18.jsonl (60 more, written the same way at the start of session 18);
 - examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
@@ -145,6 +146,7 @@ SETS = (
     "heldout15",
     "heldout16",
     "heldout17",
+    "heldout18",
     "examples",
 )
 HELDOUT = {
@@ -159,6 +161,7 @@ HELDOUT = {
     "heldout15": "answer-heldout-s15.jsonl",
     "heldout16": "answer-heldout-s16.jsonl",
     "heldout17": "answer-heldout-s17.jsonl",
+    "heldout18": "answer-heldout-s18.jsonl",
 }
 
 
