@@ -47,6 +47,7 @@ from kb.tokenize import HAN, HAN_RUN, latin_tokens, normalise, tokenize, tokeniz
 GLOSSARY_FILE = Path(__file__).with_name("glossary.tsv")
 MAX_LOOKUP_CHARS = 2000  # a lookup is a term or a question, not a document
 HEADER = ("en", "zh", "note")
+_WORD = re.compile(r"[^\W_]+")  # a word of an English variant, stop words included
 Row = tuple[str, str, str]  # English variants, Chinese variants (each "|"-separated), note
 
 
@@ -100,6 +101,8 @@ class Glossary:
             concepts.append(concept)
             for variant in en_names:
                 key = tuple(cut[variant])
+                if len(key) == 1 and len(_WORD.findall(variant)) > 1:
+                    continue  # "up to", "how long": its stop words carried the sense, and "up", "long" alone do not
                 if key and zh_tokens:
                     merged = phrases.setdefault(key, [])
                     merged.extend(token for token in zh_tokens if token not in merged)

@@ -203,3 +203,18 @@ def test_the_glossary_covers_every_scheme_body_and_document_the_corpus_names() -
     assert absent == [], f"PHRASES the corpus does not use: {absent}"
     unknown = [phrase for phrase in PHRASES if not _names_it(glossary, phrase)]
     assert unknown == [], f"phrases the glossary does not have whole: {unknown}"
+
+
+def test_a_phrase_whose_sense_is_in_its_stop_words_is_not_matched_by_its_one_other_word() -> None:
+    """"up to" (以下) was matched by every "up" ("Inspectors showed up" -> 以下), and "look into" (调查) by every
+    "look": search drops stop words, and what was left of the phrase was one everyday word."""
+    glossary = Glossary.from_rows(
+        [("up to|maximum", "以下"), ("investigate|look into", "调查"), ("place on the market", "投放市场")]
+    )
+    assert glossary.mix("Inspectors showed up; look at the label.") == "Inspectors showed up; look at the label."
+    assert glossary.translate(tokenize("showed up")) == ["showed", "up"]
+    assert glossary.mix("a maximum fine; investigate it") == "a 以下 fine; 调查 it"
+    # a phrase of two words or more besides its stop words still matches, as search reads it
+    assert glossary.mix("to place on the market") == "to 投放市场"
+    shipped = Glossary.load()
+    assert "以下" not in shipped.mix("Market regulators showed up for a quality check at our plant.")
