@@ -885,17 +885,18 @@ class Answerer:
         partly: set[int] = set()
         for c in citations:
             lines_of = [(part, lines.get(k, "")) for k, (n, part) in enumerate(numbered, start=1) if n == c.n]
-            pairs = [(part, self._glossed(text, lang)) for part, text in lines_of]  # checked as they will be shown
-            kept = [bool(text) and _translated_well(part, text, lang) for part, text in pairs]
-            joined = " ".join(
-                text if ok else _ui(lang, "untranslated_part", text=part)
-                for (part, text), ok in zip(pairs, kept, strict=True)
-            )
-            translated = sum(len(part) for (part, _), ok in zip(pairs, kept, strict=True) if ok)
-            answered = all(text for _, text in pairs)  # a line missing: the others may have run together
-            if answered and 2 * translated >= sum(len(part) for part, _ in pairs) and _faithful(c.quote, joined, lang):
+            # checked as they will be shown
+            checked = _run_together([(part, self._glossed(text, lang)) for part, text in lines_of], lang)
+            joined = " ".join(text if ok else _ui(lang, "untranslated_part", text=part) for part, text, ok in checked)
+            translated = sum(len(part) for part, _, ok in checked if ok)
+            answered = all(text for _, text, _ in checked)  # a line missing: the others may have run together
+            if (
+                answered
+                and 2 * translated >= sum(len(part) for part, _, _ in checked)
+                and _faithful(c.quote, joined, lang)
+            ):
                 parts[c.n] = joined
-                if not all(kept):
+                if not all(ok for _, _, ok in checked):
                     partly.add(c.n)
         return _Retried(parts, partly, raw)
 
@@ -1118,6 +1119,34 @@ class _Retried:
     raw: str  # what the model said
 
 
+def _run_together(pairs: Sequence[tuple[str, str]], lang: str) -> list[tuple[str, str, bool]]:
+    """(part, its translation, whether it passes `_translated_well`) for each (part, line the model gave for it). A
+    line that fails and is followed by a part the model gave no line for counts for the two parts joined when it
+    passes as their translation: the model ran two sentences together on one line ("Regarding foreign investment:
+    the original text required ... After revisions in 2020 and 2023, the current text no longer ..."), and the
+    line held figures of the next part, which its own part does not have.
+
+    >>> _run_together([("不得转让。", "It may not be transferred."), ("有效期3年。", "")], "en")
+    [('不得转让。', 'It may not be transferred.', True), ('有效期3年。', '', False)]
+    >>> _run_together([("不得转让。", "It may not be transferred; valid for 3 years."), ("有效期3年。", "")], "en")
+    [('不得转让。 有效期3年。', 'It may not be transferred; valid for 3 years.', True)]
+    """
+    out: list[tuple[str, str, bool]] = []
+    i = 0
+    while i < len(pairs):
+        part, text = pairs[i]
+        ok = bool(text) and _translated_well(part, text, lang)
+        if not ok and text and i + 1 < len(pairs) and not pairs[i + 1][1]:
+            both = f"{part} {pairs[i + 1][0]}"
+            if _translated_well(both, text, lang):
+                out.append((both, text, True))
+                i += 2
+                continue
+        out.append((part, text, ok))
+        i += 1
+    return out
+
+
 def _translation_prompt(numbered: Sequence[tuple[int, str]], lang: str) -> Rendered:
     """The prompt that asks for `numbered` (number, one-line text) in `lang`, one numbered line each; figures in
     digits first: the small model reads 300万元 as "300 million"."""
@@ -1217,7 +1246,8 @@ def _query_for(query: str, lang: str, passage_lang: str, glossary: Glossary) -> 
 # ("different"), 无论 / 不论 / 不管 ("whatever"), 非常 ("very"), 不少 ("many"), 不久 ("soon"), 不仅 ("not only ... but")
 _NOT_NEGATIONS = re.compile(
     r"不得?(?:少于|低于|超过|高于|多于|足)|not (?:less|more|fewer) than|no (?:less|more|fewer) than"
-    r"|不断|不同|无论|不论|不管|非常|不少|不久|不仅|not only\b"
+    r"|不断|不同|不相同|无论|不论|不管|非常|不少|不久|不仅|not only\b"
+    r"|无线|无人机|不锈钢|非洲|未来"  # wireless, drone, stainless steel, Africa, future: no negation in them
 )
 # An English word that carries the negation of a Chinese one in its form: 无关 "unrelated", 不适宜 "unsuitable",
 # 不合格 "fail" or "non-conforming", 缺少 "missing", 无效 "invalid", 不变 "unchanged", 不服 "dissatisfied",

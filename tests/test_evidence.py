@@ -479,6 +479,12 @@ def test_a_translation_is_judged_by_what_it_says_not_by_the_form_of_its_words() 
         shares, "Two-thirds of TBT measures involve conformity assessment; one third concern certification.", "en"
     )
     assert not _faithful(shares, "Two of three TBT measures involve conformity assessment.", "en")
+    # faithful translations by the bundled model (session 18): 无线 is "wireless", 各不相同 "differ"
+    assert _faithful(
+        "带无线功能的还要无线电认证。", "Products with wireless functions also need radio certification.", "en"
+    )
+    assert _faithful("费用和周期各不相同，请向机构询问。", "Fees and lead times differ: ask the body.", "en")
+    assert not _faithful("无线产品不需要认证。", "Wireless products need certification.", "en")
     # and still rejected: a lost negation, a lost figure, a date whose day moved to another year
     assert not _faithful("进口商未建立审核制度的，给予处罚。", "Importers must establish a review system.", "en")
     assert not _faithful("处2万元以上10万元以下的罚款。", "A fine is imposed.", "en")
