@@ -206,8 +206,8 @@ def test_the_glossary_covers_every_scheme_body_and_document_the_corpus_names() -
 
 
 def test_a_phrase_whose_sense_is_in_its_stop_words_is_not_matched_by_its_one_other_word() -> None:
-    """"up to" (以下) was matched by every "up" ("Inspectors showed up" -> 以下), and "look into" (调查) by every
-    "look": search drops stop words, and what was left of the phrase was one everyday word."""
+    """Search drops stop words, so what was left of "up to" (以下) was "up", matched by every "up" ("Inspectors showed
+    up" -> 以下), and "look into" (调查) was every "look"."""
     glossary = Glossary.from_rows(
         [("up to|maximum", "以下"), ("investigate|look into", "调查"), ("place on the market", "投放市场")]
     )
