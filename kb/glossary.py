@@ -101,8 +101,8 @@ class Glossary:
             concepts.append(concept)
             for variant in en_names:
                 key = tuple(cut[variant])
-                if len(key) == 1 and len(_WORD.findall(variant)) > 1:
-                    continue  # "up to", "how long": its stop words carried the sense, and "up", "long" alone do not
+                if _collapsed(variant, key):
+                    continue
                 if key and zh_tokens:
                     merged = phrases.setdefault(key, [])
                     merged.extend(token for token in zh_tokens if token not in merged)
@@ -131,7 +131,8 @@ class Glossary:
         """The shipped rows with a site's rows on top: the site's concepts first, and an English variant the site
         defines (compared as search compares them) taken away from the shipped concept that had it, so
         "notified body" means what the site says and nothing else."""
-        taken = {tuple(tokenize(variant)) for row in site_rows for variant in _variants(row[0])}
+        keys = ((variant, tuple(tokenize(variant))) for row in site_rows for variant in _variants(row[0]))
+        taken = {key for variant, key in keys if not _collapsed(variant, key)}  # what the site's rows will match
         cut = tokenize_all(variant for row in shipped_rows for variant in _variants(row[0]))
         kept: list[Row] = []
         for english, chinese, note in shipped_rows:
@@ -259,6 +260,13 @@ class Glossary:
                 found.append((first, term))
         kept = sorted(found, key=lambda item: -len(item[1]))[:limit]  # the most specific terms when there are many
         return [(term, self.english[term]) for _, term in sorted(kept)]
+
+
+def _collapsed(variant: str, key: tuple[str, ...]) -> bool:
+    """Whether an English variant is one word once search has dropped its stop words ("up to" -> "up", "how long"
+    -> "long"): its sense was in the stop words, and as a key it would match every "up" and every "long". Such a
+    variant is no key; its concept is found by its others."""
+    return len(key) == 1 and len(_WORD.findall(variant)) > 1
 
 
 def _within(needle: tuple[str, ...], hay: tuple[str, ...]) -> bool:

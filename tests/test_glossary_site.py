@@ -163,3 +163,11 @@ def test_the_web_panel_shows_the_site_terms(browser: Any, tmp_path: Path) -> Non
             "document.querySelector('#certkb-glossary-found').innerText.includes('line 1')", timeout=30_000
         )
         page.close()
+
+
+def test_a_site_phrase_whose_sense_is_in_its_stop_words_takes_nothing_from_the_shipped_glossary() -> None:
+    """A site's "how long" is no key of its own (search would read it as "long"), so it does not take "long" away
+    from the shipped concept that has it either."""
+    glossary = Glossary.combined([("long|duration", "期限", "")], [("how long", "多久", "")])
+    assert glossary.mix("a long wait") == "a 期限 wait"
+    assert glossary.mix("how long is it") == "how 期限 is it"
