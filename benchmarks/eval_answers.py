@@ -29,6 +29,7 @@ whose body is English, polarity (qualified yes/no questions), topic-switch follo
 - heldout16: benchmarks/answer-heldout-s16.jsonl (60 more, written the same way at the start of session 16);
 - heldout17: benchmarks/answer-heldout-s17.jsonl (60 more, written the same way at the start of session 17);
 - heldout18: benchmarks/answer-heldout-s18.jsonl (60 more, written the same way at the start of session 18);
+- heldout19: benchmarks/answer-heldout-s19.jsonl (60 more, written the same way at the start of session 19);
 - examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
@@ -147,6 +148,7 @@ SETS = (
     "heldout16",
     "heldout17",
     "heldout18",
+    "heldout19",
     "examples",
 )
 HELDOUT = {
@@ -162,6 +164,7 @@ HELDOUT = {
     "heldout16": "answer-heldout-s16.jsonl",
     "heldout17": "answer-heldout-s17.jsonl",
     "heldout18": "answer-heldout-s18.jsonl",
+    "heldout19": "answer-heldout-s19.jsonl",
 }
 
 
