@@ -98,7 +98,8 @@ _YEAR_Q = re.compile(
     r"\b(?:which|what) year\b|\bwhen (?:was|were|did)\b|\bsince when\b|哪一年|哪年|何年|什么时候|何时", re.IGNORECASE
 )
 _FEE_Q = re.compile(
-    r"\b(?<!-)(?:fees?|costs?|price|charges?|how much (?:does|do|will|would|is|are))\b|多少钱|费用|收费|价格|花费"
+    r"\b(?<!-)(?:fees?|costs?|price|(?<!\bin )charges?|how much (?:does|do|will|would|is|are))\b|多少钱|费用|收费|价格"
+    r"|花费"  # "which agency is in charge of the radio side" asks who, not what it costs
     r"|[^\s，。？?、]{1,3}费[^用]{0,8}(?:多少|几)"  # 年费和评审费大概是多少, 检测费是几千
 )
 _FINE_Q = re.compile(r"罚|\bfined?\b|\bfines\b|\bpenalt", re.IGNORECASE)

@@ -144,6 +144,8 @@ def test_opening_yes_in_both_languages() -> None:
         ("Under China's Food Safety Law, can a consumer claim ten times the price, and is there a minimum?", None),
         ("Do we need CCC for adapters, and how much does the certificate cost?", "fee"),
         ("How long do we have to answer the consumer, and can we charge for it?", "duration"),
+        ("Which agency is in charge of the radio side, and which route does a radio product take?", None),
+        ("What is the charge for a PCoC on SABER?", "fee"),
     ],
 )
 def test_the_kind_of_fact_a_question_asks_for(question: str, kind: str | None) -> None:
