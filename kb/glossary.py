@@ -4,7 +4,9 @@
 terms appear in exporters' questions and in PRC laws. `Glossary.translate` walks a question's tokens and replaces
 each glossary phrase it finds (longest first) by the tokens of its Chinese terms, leaving other words as they are;
 BM25 then matches an English question against Chinese text on the terms the glossary knows, and the words it does
-not know still count against the match (so one stray shared word does not make a passage look relevant).
+not know still count against the match (so one stray shared word does not make a passage look relevant). Search
+drops stop words, so a variant whose sense is in them ("apply to": 适用, not "apply for": 申请; "up to": 以下) is
+matched on all its words, stop words included (`query_tokens` for BM25).
 
 `Glossary.mix` does the same on the question's own text, for the dense retriever: "What 注册资本 does a 认证机构
 need?" sits closer to the Chinese passages in a multilingual embedding space than the English question does.
@@ -42,7 +44,7 @@ from typing import Any
 
 from kb.errors import GlossaryError
 from kb.layout import KBLayout
-from kb.tokenize import HAN, HAN_RUN, latin_tokens, normalise, tokenize, tokenize_all
+from kb.tokenize import HAN, HAN_RUN, latin_words, normalise, tokenize, tokenize_all
 
 GLOSSARY_FILE = Path(__file__).with_name("glossary.tsv")
 MAX_LOOKUP_CHARS = 2000  # a lookup is a term or a question, not a document
@@ -75,6 +77,8 @@ class Glossary:
     concepts: tuple[Concept, ...] = ()
     by_key: dict[tuple[str, ...], Concept] = field(default_factory=dict)  # English key -> the concept it names
     by_term: dict[str, Concept] = field(default_factory=dict)  # Chinese term -> the concept it names
+    # phrases whose sense is in their stop words, as all their words ("apply", "to") -> Chinese tokens (`_key`)
+    worded: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_rows(cls, rows: Iterable[Sequence[str]]) -> Glossary:
@@ -84,6 +88,7 @@ class Glossary:
         term of, else the first concept that has it: that is the English shown for it and the concept a Chinese
         lookup finds."""
         phrases: dict[tuple[str, ...], list[str]] = {}
+        worded: set[tuple[str, ...]] = set()
         chinese_terms: dict[tuple[str, ...], str] = {}
         concepts: list[Concept] = []
         by_key: dict[tuple[str, ...], Concept] = {}
@@ -100,9 +105,9 @@ class Glossary:
             concept = Concept(tuple(en_names), tuple(zh_terms), row[2].strip() if len(row) > 2 else "")
             concepts.append(concept)
             for variant in en_names:
-                key = tuple(cut[variant])
-                if _collapsed(variant, key):
-                    continue
+                key = _key(variant, cut[variant])
+                if key != tuple(cut[variant]):
+                    worded.add(key)
                 if key and zh_tokens:
                     merged = phrases.setdefault(key, [])
                     merged.extend(token for token in zh_tokens if token not in merged)
@@ -117,9 +122,10 @@ class Glossary:
         english_names = {
             term: concept.english[0] for term, concept in by_term.items() if len(term) >= 2 and HAN.search(term)
         }
-        frozen = {key: tuple(value) for key, value in phrases.items()}
+        frozen = {key: tuple(value) for key, value in phrases.items() if key not in worded}
         longest = max((len(key) for key in frozen), default=0)
-        return cls(frozen, longest, chinese_terms, english_names, tuple(concepts), by_key, by_term)
+        worded_phrases = {key: tuple(phrases[key]) for key in worded}
+        return cls(frozen, longest, chinese_terms, english_names, tuple(concepts), by_key, by_term, worded_phrases)
 
     @classmethod
     def load(cls, path: Path = GLOSSARY_FILE) -> Glossary:
@@ -131,12 +137,11 @@ class Glossary:
         """The shipped rows with a site's rows on top: the site's concepts first, and an English variant the site
         defines (compared as search compares them) taken away from the shipped concept that had it, so
         "notified body" means what the site says and nothing else."""
-        keys = ((variant, tuple(tokenize(variant))) for row in site_rows for variant in _variants(row[0]))
-        taken = {key for variant, key in keys if not _collapsed(variant, key)}  # what the site's rows will match
+        taken = {_key(variant, tokenize(variant)) for row in site_rows for variant in _variants(row[0])}
         cut = tokenize_all(variant for row in shipped_rows for variant in _variants(row[0]))
         kept: list[Row] = []
         for english, chinese, note in shipped_rows:
-            left = [variant for variant in _variants(english) if tuple(cut[variant]) not in taken]
+            left = [variant for variant in _variants(english) if _key(variant, cut[variant]) not in taken]
             if left:
                 kept.append(("|".join(left), chinese, note))
         return cls.from_rows([*site_rows, *kept])
@@ -167,20 +172,54 @@ class Glossary:
 
     def _phrases_in(self, text: str) -> list[tuple[int, int, tuple[str, ...]]]:
         """(start, end, English key) of every glossary phrase in `text`, the longest at each place first: "notified
-        body" is one phrase, not "notified" (通知) and a stray "body"."""
-        words = latin_tokens(normalise(text))
+        body" is one phrase, not "notified" (通知) and a stray "body". A phrase is matched on its words without stop
+        words in between, as search matches it; one whose sense is in its stop words ("apply to", "up to") on all
+        its words, and the phrase reaching further wins ("apply for inspection" is 报检, not 申请 and a stray word)."""
+        words = latin_words(normalise(text))
+        content = [i for i, word in enumerate(words) if not word[3]]  # the words search keeps
+        place = {index: n for n, index in enumerate(content)}
+        worded_longest = max((len(key) for key in self.worded), default=0)
         found: list[tuple[int, int, tuple[str, ...]]] = []
         i = 0
         while i < len(words):
-            for size in range(min(self.longest, len(words) - i), 0, -1):
-                key = tuple(word for word, _, _ in words[i : i + size])
-                if key in self.chinese:
-                    found.append((words[i][1], words[i + size - 1][2], key))
-                    i += size
+            best: tuple[int, tuple[str, ...]] | None = None  # (index of its last word, key)
+            for size in range(min(worded_longest, len(words) - i), 1, -1):
+                key = tuple(word[0] for word in words[i : i + size])
+                if key in self.worded:
+                    best = (i + size - 1, key)
                     break
-            else:
+            if i in place:
+                at = place[i]
+                for size in range(min(self.longest, len(content) - at), 0, -1):
+                    key = tuple(words[j][0] for j in content[at : at + size])
+                    if key in self.phrases:
+                        if best is None or content[at + size - 1] > best[0]:
+                            best = (content[at + size - 1], key)
+                        break
+            if best is None:
                 i += 1
+                continue
+            found.append((words[i][1], words[best[0]][2], best[1]))
+            i = best[0] + 1
         return found
+
+    def query_tokens(self, text: str) -> list[str]:
+        """The BM25 tokens of a question with its glossary phrases in Chinese: `translate` of its tokens, once the
+        phrases whose sense is in their stop words are put in Chinese (their tokens alone cannot tell "apply to"
+        from "apply for").
+
+        >>> g = Glossary.from_rows([("apply|apply for", "申请"), ("applicable|apply to", "适用")])
+        >>> g.query_tokens("Does the law apply to Macao?"), g.query_tokens("Where do we apply for it?")
+        (['law', '适用', 'macao'], ['申请'])
+        """
+        shown = surface(text)
+        tokens: list[str] = []
+        cursor = 0
+        for start, end, key in self._phrases_in(text):
+            if key in self.worded:
+                tokens += [*tokenize(shown[cursor:start]), *self.worded[key]]
+                cursor = end
+        return self.translate([*tokens, *tokenize(shown[cursor:])])
 
     def pairs(self, text: str) -> list[tuple[str, str]]:
         """(phrase as written, Chinese term) for every glossary phrase in `text`."""
@@ -226,10 +265,10 @@ class Glossary:
             # the longest terms found in it, in order of appearance (as the term hints under a quote show them)
             inside = [self.by_term[term] for term, _ in self.hints(text, limit=len(text)) if term in self.by_term]
         else:
-            key = tuple(tokenize(text))
+            key = _key(text, tokenize(text))
             if not key:
                 return []
-            keyed = [(c, [tuple(tokenize(variant)) for variant in c.english]) for c in self.concepts]
+            keyed = [(c, [_key(variant, tokenize(variant)) for variant in c.english]) for c in self.concepts]
             exact = [c for c, variants in keyed if key in variants]
             partial = [c for c, variants in keyed if any(_within(key, variant) for variant in variants)]
             # each phrase found names its own concept, not the first one sharing its Chinese term
@@ -262,11 +301,18 @@ class Glossary:
         return [(term, self.english[term]) for _, term in sorted(kept)]
 
 
-def _collapsed(variant: str, key: tuple[str, ...]) -> bool:
-    """Whether an English variant is one word once search has dropped its stop words ("up to" -> "up", "how long"
-    -> "long"): its sense was in the stop words, and as a key it would match every "up" and every "long". Such a
-    variant is no key; its concept is found by its others."""
-    return len(key) == 1 and len(_WORD.findall(variant)) > 1
+def _key(variant: str, tokens: Sequence[str]) -> tuple[str, ...]:
+    """What an English variant is matched by: its search tokens, or all its words, stop words included, when it is
+    one word once search has dropped its stop words ("apply to" -> "apply", "how long" -> "long"). Its sense is in
+    the stop words then, and as one word it would match every "apply" and every "long".
+
+    >>> _key("apply to", ["apply"]), _key("certification body", ["certification", "body"])
+    (('apply', 'to'), ('certification', 'body'))
+    """
+    key = tuple(tokens)
+    if len(key) == 1 and len(_WORD.findall(variant)) > 1:
+        return tuple(form for form, *_ in latin_words(normalise(variant)))
+    return key
 
 
 def _within(needle: tuple[str, ...], hay: tuple[str, ...]) -> bool:

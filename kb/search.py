@@ -127,9 +127,7 @@ def query_variants(
 ) -> list[QueryVariant]:
     """Each version of the query, the query as asked (in `lang`) first; with a `glossary`, a non-Chinese query's
     BM25 tokens are translated and its glossary-mixed text is added as a Chinese version."""
-    tokens = tokenize(query)
-    if glossary is not None and lang != "zh":
-        tokens = glossary.translate(tokens)
+    tokens = glossary.query_tokens(query) if glossary is not None and lang != "zh" else tokenize(query)
     variants = [QueryVariant(lang, query, tokens)]
     if glossary is not None and lang != "zh":
         mixed = glossary.mix(query)

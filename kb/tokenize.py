@@ -466,10 +466,23 @@ def latin_token(run: str) -> str:
 
 def latin_tokens(folded: str) -> list[tuple[str, int, int]]:
     """(token, start, end) of every Latin run of normalised text that is not a stop word."""
+    return [(form, start, end) for form, start, end, stop in latin_words(folded) if not stop]
+
+
+def latin_words(folded: str) -> list[tuple[str, int, int, bool]]:
+    """(form, start, end, is a stop word) of every Latin run of normalised text, stop words included: a word's
+    form is its index token, a stop word's the word itself. For phrases whose sense is in their stop words
+    ("apply to" is not "apply for").
+
+    >>> [form for form, *_ in latin_words("applies to")]
+    ['apply', 'to']
+    """
     found = []
     for match in _RUN.finditer(folded):
         if not HAN_RUN.fullmatch(match.group()):
             token = latin_token(match.group())
-            if token:
-                found.append((token, match.start(), match.end()))
+            stop = not token
+            form = match.group().replace("’", "'").split("'")[0] if stop else token
+            if form:
+                found.append((form, match.start(), match.end(), stop))
     return found

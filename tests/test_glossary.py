@@ -218,3 +218,31 @@ def test_a_phrase_whose_sense_is_in_its_stop_words_is_not_matched_by_its_one_oth
     assert glossary.mix("to place on the market") == "to 投放市场"
     shipped = Glossary.load()
     assert "以下" not in shipped.mix("Market regulators showed up for a quality check at our plant.")
+
+
+def test_a_phrase_whose_sense_is_in_its_stop_words_is_matched_on_all_its_words() -> None:
+    """Search reads "apply to" (适用) and "apply for" (申请) as the same token; the glossary reads their stop words, in
+    the mixed question, in BM25's tokens and in lookups, so "Does the law apply to Hong Kong?" searches for 适用."""
+    glossary = Glossary.from_rows(
+        [
+            ("apply|applies|apply for", "申请"),
+            ("applicable|apply to|applies to", "适用"),
+            ("apply for inspection", "报检"),
+            ("up to", "以下"),
+            ("how long", "期限"),
+        ]
+    )
+    assert glossary.mix("Does the law apply to Macao?") == "Does the law 适用 Macao?"
+    assert glossary.mix("It Applies To toys; we apply for a licence") == "It 适用 toys; we 申请 a licence"
+    assert glossary.mix("up to 3 years; showed up") == "以下 3 years; showed up"
+    assert glossary.mix("How long is a long wait?") == "期限 is a long wait?"
+    # the phrase reaching further wins: "apply for inspection" is one phrase, not 申请 and a stray word
+    assert glossary.mix("we apply for inspection") == "we 报检"
+    assert glossary.query_tokens("Does it apply to toys?") == ["适用", "toy"]
+    assert glossary.query_tokens("we apply for inspection") == ["报检"]
+    assert [c.chinese for c in glossary.lookup("apply to")] == [("适用",)]
+    assert [c.chinese for c in glossary.lookup("up")] == [("以下",)]  # found as part of "up to", not as all of it
+    assert [c.chinese for c in glossary.lookup("Up To")] == [("以下",)]
+    shipped = Glossary.load()
+    assert "适用" in shipped.mix("Does the PRC Foreign Trade Law apply to Hong Kong?")
+    assert "申请" in shipped.mix("Where do we apply for a CCC certificate?")

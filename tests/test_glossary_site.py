@@ -166,8 +166,13 @@ def test_the_web_panel_shows_the_site_terms(browser: Any, tmp_path: Path) -> Non
 
 
 def test_a_site_phrase_whose_sense_is_in_its_stop_words_takes_nothing_from_the_shipped_glossary() -> None:
-    """A site's "how long" is no key of its own (search would read it as "long"), so it does not take "long" away
-    from the shipped concept that has it either."""
-    glossary = Glossary.combined([("long|duration", "期限", "")], [("how long", "多久", "")])
+    """A site's "how long" is matched on both its words, so it does not take "long" away from the shipped concept
+    that has it; a site's "apply to" does take the shipped "apply to" over."""
+    glossary = Glossary.combined(
+        [("long|duration", "期限", ""), ("applicable|apply to", "适用", "")], [("how long", "多久", "")]
+    )
     assert glossary.mix("a long wait") == "a 期限 wait"
-    assert glossary.mix("how long is it") == "how 期限 is it"
+    assert glossary.mix("how long is it") == "多久 is it"
+    site = Glossary.combined([("applicable|apply to", "适用", "")], [("apply to", "申请", "")])
+    assert site.mix("apply to them; applicable") == "申请 them; 适用"
+    assert [c.english for c in site.concepts] == [("apply to",), ("applicable",)]
