@@ -601,7 +601,7 @@ def cmd_glossary(args: argparse.Namespace) -> int:
     elif args.format == "tsv":  # loads back with Glossary.load
         print("en\tzh\tnote")
         for concept in concepts:
-            print(f"{'|'.join(concept.english)}\t{'|'.join(concept.chinese)}\t{concept.note}")
+            print(f"{'|'.join(concept.english)}\t{concept.chinese_column()}\t{concept.note}")
     elif args.format == "markdown":
 
         def cell(values: Sequence[str]) -> str:

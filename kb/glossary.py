@@ -26,10 +26,11 @@ whole question in either language (`certkb glossary`, `GET /api/glossary`: for t
 
 A site adds or overrides terms in `glossary.tsv` in its knowledge-base folder (`for_kb`), in the shipped file's
 format: one concept a line, `English variants<TAB>Chinese variants<TAB>note`, variants separated by "|", the note
-optional; an `en zh note` header, blank lines and lines starting with "#" are skipped; UTF-8. A site line takes its
-English variants over from the shipped concepts that had them (matched the way search matches: case, width and
-plurals folded), and its concepts come first. A line certkb cannot use is a `GlossaryError` naming the file and the
-line.
+optional, a Chinese variant with the English its hint shows when the concept's usual name would misname it
+("抽取样品|合理需要=reasonable need"); an `en zh note` header, blank lines and lines starting with "#" are skipped;
+UTF-8. A site line takes its English variants over from the shipped concepts that had them (matched the way search
+matches: case, width and plurals folded), and its concepts come first. A line certkb cannot use is a
+`GlossaryError` naming the file and the line.
 """
 
 from __future__ import annotations
@@ -61,9 +62,25 @@ class Concept:
     english: tuple[str, ...]
     chinese: tuple[str, ...]
     note: str = ""
+    # (Chinese term, its own English) for a term the concept's usual English name would misname in a hint
+    named: tuple[tuple[str, str], ...] = ()
+
+    def english_of(self, term: str) -> str:
+        """The English a hint shows for one of the concept's Chinese terms: its own, else the usual name."""
+        return dict(self.named).get(term, self.english[0])
+
+    def chinese_column(self) -> str:
+        """The Chinese variants as a glossary file writes them (`term=English` where a term has its own)."""
+        own = dict(self.named)
+        return "|".join(f"{term}={own[term]}" if term in own else term for term in self.chinese)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"english": list(self.english), "chinese": list(self.chinese), "note": self.note}
+        return {
+            "english": list(self.english),
+            "chinese": list(self.chinese),
+            "note": self.note,
+            **({"english_of": dict(self.named)} if self.named else {}),
+        }
 
 
 @dataclass(frozen=True)
@@ -94,15 +111,19 @@ class Glossary:
         by_key: dict[tuple[str, ...], Concept] = {}
         rows = list(rows)
         # every term's tokens, remembered between processes: cutting them was most of a search command's start-up
-        cut = tokenize_all(term for row in rows for column in row[:2] for term in _variants(column))
+        cut = tokenize_all(
+            term for row in rows for term in [*_variants(row[0]), *(zh for zh, _ in _chinese_variants(row[1]))]
+        )
         for row in rows:
             english, chinese = row[0], row[1]
-            zh_terms = [term.strip() for term in chinese.split("|") if term.strip()]
+            zh_named = _chinese_variants(chinese)
+            zh_terms = [term for term, _ in zh_named]
             zh_tokens = [token for term in zh_terms for token in cut[term]]
             en_names = [variant.strip() for variant in english.split("|") if variant.strip()]
             if not (en_names and zh_terms):
                 continue
-            concept = Concept(tuple(en_names), tuple(zh_terms), row[2].strip() if len(row) > 2 else "")
+            named = tuple((term, own) for term, own in zh_named if own)
+            concept = Concept(tuple(en_names), tuple(zh_terms), row[2].strip() if len(row) > 2 else "", named)
             concepts.append(concept)
             for variant in en_names:
                 key = _key(variant, cut[variant])
@@ -120,7 +141,7 @@ class Glossary:
             for term in concept.chinese[1:]:
                 by_term.setdefault(term, concept)
         english_names = {
-            term: concept.english[0] for term, concept in by_term.items() if len(term) >= 2 and HAN.search(term)
+            term: concept.english_of(term) for term, concept in by_term.items() if len(term) >= 2 and HAN.search(term)
         }
         frozen = {key: tuple(value) for key, value in phrases.items() if key not in worded}
         longest = max((len(key) for key in frozen), default=0)
@@ -331,6 +352,11 @@ def _variants(column: str) -> list[str]:
     return [variant.strip() for variant in column.split("|") if variant.strip()]
 
 
+def _chinese_variants(column: str) -> list[tuple[str, str]]:
+    """(term, its own English or "") of each Chinese variant: "抽取样品|合理需要=reasonable need"."""
+    return [(term.strip(), own.strip()) for term, _, own in (variant.partition("=") for variant in _variants(column))]
+
+
 def read_rows(path: Path) -> list[Row]:
     """The rows of a glossary file, each checked: a line certkb cannot use is a `GlossaryError` that names the file
     and the line and says what is wrong, rather than a term silently left out of every search."""
@@ -379,6 +405,14 @@ def _check_row(fields: list[str], where: str) -> Row:
             raise GlossaryError(f"{where}: an empty {name} variant (in {column!r}); write terms between the |s")
     if HAN.search(english):
         raise GlossaryError(f"{where}: the first column is English, the second Chinese; {english!r} has Chinese")
+    for variant in chinese.split("|"):
+        if "=" in variant:
+            term, _, own = (part.strip() for part in variant.partition("="))
+            if not term or not own or "=" in own or HAN.search(own):
+                raise GlossaryError(
+                    f"{where}: {variant.strip()!r}: a Chinese term's own English is written term=English, once, "
+                    "with English after the ="
+                )
     return english, chinese, note
 
 

@@ -246,3 +246,19 @@ def test_a_phrase_whose_sense_is_in_its_stop_words_is_matched_on_all_its_words()
     shipped = Glossary.load()
     assert "适用" in shipped.mix("Does the PRC Foreign Trade Law apply to Hong Kong?")
     assert "申请" in shipped.mix("Where do we apply for a CCC certificate?")
+
+
+def test_a_chinese_term_can_have_its_own_english_for_hints() -> None:
+    """A concept's secondary Chinese term hinted with the concept's usual English name is often misnamed (合理需要
+    read "quota of samples"); `term=English` gives it its own, for hints only: search matches as before."""
+    plain = Glossary.from_rows([("quota of samples|sample size", "抽取样品|合理需要")])
+    named = Glossary.from_rows([("quota of samples|sample size", "抽取样品|合理需要=reasonable need")])
+    assert plain.hints("按合理需要抽取样品") == [("合理需要", "quota of samples"), ("抽取样品", "quota of samples")]
+    assert named.hints("按合理需要抽取样品") == [("合理需要", "reasonable need"), ("抽取样品", "quota of samples")]
+    assert named.phrases == plain.phrases and named.concepts[0].chinese == ("抽取样品", "合理需要")
+    assert named.concepts[0].to_dict()["english_of"] == {"合理需要": "reasonable need"}
+    assert named.concepts[0].chinese_column() == "抽取样品|合理需要=reasonable need"
+    assert named.with_english("take samples as合理需要") == "take samples as reasonable need"
+    shipped = dict(Glossary.load().hints("抽样应当合理需要，认证机构应当独立，不合格产品不得出厂"))
+    assert shipped["合理需要"] == "reasonable need" and shipped["独立"] == "independent"
+    assert shipped["不合格产品"] == "nonconforming product"

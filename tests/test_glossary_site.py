@@ -87,6 +87,10 @@ def test_an_edited_site_file_is_read_again(tmp_path: Path) -> None:
         ("frobnicator\t\tnote", "an empty Chinese variant"),
         ("注册资本\tregistered capital", "has Chinese"),
         ("the\t注册资本", "'the' has no searchable words"),
+        ("frobnicator\t注册资本=", "term=English"),
+        ("frobnicator\t=capital|注册资本", "term=English"),
+        ("frobnicator\t注册资本=资本", "term=English"),
+        ("frobnicator\t注册资本=capital=money", "term=English"),
     ],
 )
 def test_a_bad_line_is_an_error_naming_the_file_and_the_line(tmp_path: Path, line: str, says: str) -> None:
