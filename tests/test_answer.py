@@ -323,6 +323,10 @@ def test_a_market_no_document_names_counts_as_unknown(fake_kb: KnowledgeBase) ->
     nigeria = "我们的柴油发电机组要出口尼日利亚，清关需要SONCAP证书。产品证书和货运批次证书分别怎么办理？"
     assert asked_unknown_names(fake_kb, nigeria) == ["尼日利亚"]
     assert asked_unknown_names(fake_kb, "We sell kettles in Egypt. How do we register the factory?") == ["Egypt"]
+    # or its authority sets the rule asked about (s18: the goods went to Manila, a city no market list names)
+    manila = "我们的电热水壶要出口到马尼拉，菲律宾贸工部（DTI）要求产品有PS标志。境外工厂该怎么申请？"
+    assert asked_unknown_names(fake_kb, manila) == ["菲律宾"]
+    assert asked_unknown_names(fake_kb, "Egypt's customs authority wants a certificate. Which one?") == ["Egypt"]
     # they come from there, or the question is about a scheme or a market the documents know: not the subject
     assert asked_unknown_names(fake_kb, "我们从越南进口了一批没做CCC的充电器。会怎么罚？") == []
     assert asked_unknown_names(fake_kb, "We imported spindles from Taiwan. Who hears our objection?") == []
