@@ -392,7 +392,7 @@ def _goes_to(name: str) -> re.Pattern[str]:
     return re.compile(
         rf"(?:出口|销往|卖到|运往|发往|进入|输往)(?:到|至)?{market}"
         rf"|\b(?:export|ship|sell|sold|market|enter|launch)\w*\b[^.?!。？！]{{0,60}}\b(?:to|in|into)\s+(?:the\s+)?{market}"
-        rf"|{market}的?[^\s，。、？！（(]{{0,4}}(?:部|局|署|委员会|海关|政府|当局)"
+        rf"|{market}的?[^\s，。、？！（(]{{0,4}}(?:部|局|署|委员会|协会|海关|政府|当局)"
         rf"|\b{market}(?:'s|n)?\s+(?:[A-Z][\w-]*\s+){{0,4}}(?:ministry|department|bureau|authority|agency|customs"
         r"|regulators?)\b",
         re.IGNORECASE,

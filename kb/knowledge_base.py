@@ -70,7 +70,7 @@ from kb.search import (
 from kb.search import rerank as rerank_hits  # `rerank` is also search's flag
 from kb.settings import DEFAULT_EMBEDDER, Settings
 from kb.store import ChromaStore, StoredChunk
-from kb.tokenize import tokenize
+from kb.tokenize import HAN, tokenize
 from kb.types import FILTER_FIELDS, Chunk, Filters, Hit, KBStats, PassageMeta
 
 FORMAT = 1
@@ -473,7 +473,10 @@ class KnowledgeBase:
         unknown: list[str] = []
 
         def known(terms: list[str]) -> bool:
-            return all(index.knows(t) for t in terms) or self._known_as_chinese(terms, glossary, index)
+            # an English name's words in one passage ("South African" is not "South Korea" and "North African");
+            # a Chinese name's, anywhere: jieba may cut it otherwise inside a sentence than alone
+            together = index.knows_together(terms) if not HAN.search("".join(terms)) else all(map(index.knows, terms))
+            return together or self._known_as_chinese(terms, glossary, index)
 
         named = named_markets(text)
         for match in _NAME.finditer(text):

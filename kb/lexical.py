@@ -138,6 +138,26 @@ class LexicalIndex:
         """Does any passage contain this term?"""
         return term in self._df
 
+    def knows_together(self, terms: Sequence[str]) -> bool:
+        """Does one passage contain every one of these terms? A name of several words is not known from its words
+        in different passages: "South African" is not "South Korea" and "North African".
+
+        >>> index = LexicalIndex()
+        >>> index.add("c1", ["south", "korea"]); index.add("c2", ["north", "african"])
+        >>> index.knows_together(["south", "african"]), index.knows_together(["north", "african"])
+        (False, True)
+        """
+        if not all(self.knows(term) for term in terms):
+            return False
+        postings = self._freeze().postings
+        rows: set[int] | None = None
+        for term in dict.fromkeys(terms):
+            found = set(postings[term][0].tolist())
+            rows = found if rows is None else rows & found
+            if not rows:
+                return False
+        return True
+
     def coverage(self, tokens: Iterable[str]) -> float:
         """How much of the query this index can know: the idf-weighted share of query terms it has seen.
 

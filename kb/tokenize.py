@@ -464,11 +464,6 @@ def latin_token(run: str) -> str:
     return _stem(word) if word and word not in EN_STOPWORDS else ""
 
 
-def latin_tokens(folded: str) -> list[tuple[str, int, int]]:
-    """(token, start, end) of every Latin run of normalised text that is not a stop word."""
-    return [(form, start, end) for form, start, end, stop in latin_words(folded) if not stop]
-
-
 def latin_words(folded: str) -> list[tuple[str, int, int, bool]]:
     """(form, start, end, is a stop word) of every Latin run of normalised text, stop words included: a word's
     form is its index token, a stop word's the word itself. For phrases whose sense is in their stop words

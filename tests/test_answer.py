@@ -327,6 +327,14 @@ def test_a_market_no_document_names_counts_as_unknown(fake_kb: KnowledgeBase) ->
     manila = "我们的电热水壶要出口到马尼拉，菲律宾贸工部（DTI）要求产品有PS标志。境外工厂该怎么申请？"
     assert asked_unknown_names(fake_kb, manila) == ["菲律宾"]
     assert asked_unknown_names(fake_kb, "Egypt's customs authority wants a certificate. Which one?") == ["Egypt"]
+    israel = "我们的水壶要卖给特拉维夫的进口商，进口前要经过以色列标准协会（SII）的检测。流程是怎样的？"
+    assert asked_unknown_names(fake_kb, israel) == ["以色列"]
+    # a market named in several words is known from a passage that has them together, not from its words in two
+    # (s17: "South African" was known from "South Korea" and "North African", and 出口南非 was answered)
+    fake_kb.add([make_chunk("kc", "South Korea: KC marking.", lang="en"), make_chunk("na", "North African rules.")])
+    assert asked_unknown_names(fake_kb, "我们的LED灯具要出口南非。需要哪些检测报告？") == ["南非"]
+    fake_kb.add([make_chunk("za", "South African importers need an LOA.", lang="en")])
+    assert asked_unknown_names(fake_kb, "我们的LED灯具要出口南非。需要哪些检测报告？") == []
     # they come from there, or the question is about a scheme or a market the documents know: not the subject
     assert asked_unknown_names(fake_kb, "我们从越南进口了一批没做CCC的充电器。会怎么罚？") == []
     assert asked_unknown_names(fake_kb, "We imported spindles from Taiwan. Who hears our objection?") == []
