@@ -51,7 +51,14 @@ from bot.context import evidence_window, window_chars, window_text
 from bot.dated import date_citations
 from bot.evidence import contradiction, is_yes_no, limits, negations, with_parts, with_qualifiers, with_runner_up
 from bot.figures import dates_in, key_figures, number_words, numbers_in, spelled_figures
-from bot.followup import names_other_scheme, names_scheme, on_topic_first, standalone_question, unmentioned_schemes
+from bot.followup import (
+    asks_its_own,
+    names_other_scheme,
+    names_scheme,
+    on_topic_first,
+    standalone_question,
+    unmentioned_schemes,
+)
 from bot.gate import Gate, GateDecision
 from bot.llm import make_chat_model
 from bot.prompts import Rendered, Template
@@ -527,8 +534,9 @@ class Answerer:
         timings["retrieve"] = time.perf_counter() - t
         decision = self.gate.decide(hits, lang, asked_unknown_names(self.kb, standalone))
         # a follow-up ("And Japan's PSE certificate?" after "How long is a Saudi PCoC valid?") asks for the same kind
-        # of fact as the question it continues
-        asked = asked_fact(question) or (asked_fact(standalone) if standalone != question else None)
+        # of fact as the question it continues, unless it asks something of its own ("Can we start selling?")
+        inherits = standalone != question and not asks_its_own(question, lang)
+        asked = asked_fact(question) or (asked_fact(standalone) if inherits else None)
 
         unstated = ""  # a part of the question asks for a fact no passage states
 

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from bot.asked import asking_part
+from bot.evidence import is_yes_no
 from kb.markets import markets
 from kb.tokenize import HAN, is_word
 
@@ -321,6 +323,29 @@ def stands_alone(question: str, previous: str, lang: str) -> bool:
     before = {name.casefold() for name in named_topics(previous) + _NAME.findall(previous)}
     own = [name for name in named_topics(rest) + _NAME.findall(rest) if name.casefold() not in before]
     return asks and long_enough and bool(own)
+
+
+def asks_its_own(question: str, lang: str) -> bool:
+    """Does a follow-up ask something of its own (whether, or with a question word), rather than the question before
+    about something else ("And Japan's PSE?", "那韩国KC呢？", "What about toys?")? Only the latter asks for the same
+    kind of fact as the question before: "Can our importer start selling them?" after "How long is a CCC
+    certificate valid?" asks whether, not for a validity period.
+
+    >>> asks_its_own("Thanks. Now Brazil: the OCP issued the certificate. Can our importer start selling?", "en")
+    True
+    >>> asks_its_own("Got it. Now Korea: which agency is in charge of the radio side?", "en")
+    True
+    >>> asks_its_own("Now Saudi Arabia: can our importer start selling them?", "en")
+    True
+    >>> asks_its_own("And for Japan's PSE?", "en"), asks_its_own("What about toys?", "en")
+    (False, False)
+    >>> asks_its_own("那韩国呢？", "zh")
+    False
+    """
+    asking = re.sub(r"\b(?:what|how) about\b", "", asking_part(question), flags=re.IGNORECASE)
+    asks = _ASKS_ZH if lang == "zh" else _ASKS_EN
+    after_colon = re.split(r"[:：]", asking)[-1]  # "Now Saudi Arabia: can our importer start selling them?"
+    return is_yes_no(asking) or is_yes_no(after_colon) or bool(asks.search(asking))
 
 
 def standalone_question(question: str, previous: Sequence[str], lang: str) -> str:

@@ -69,6 +69,20 @@ def test_model_answer_is_checked_renumbered_and_sourced(fake_kb: KnowledgeBase) 
     assert answer.draft.startswith("认证机构的注册资本不得少于300万元 [")
 
 
+def test_a_follow_up_asking_its_own_question_does_not_ask_for_the_previous_kind_of_fact(tmp_path: Path) -> None:
+    """s17: "Can our importer start selling them?" after "How long is a CE certificate valid?" was answered "the
+    sources do not state a validity period"; it asks whether. "And for Saudi Arabia?" still asks for a period."""
+    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
+    saudi = "Saudi Arabia: the importer may start selling once SABER has issued the shipment certificate."
+    kb.add([make_chunk("sa", saudi, lang="en"), make_chunk("ce", "CE marking shows EU conformity.", lang="en")])
+    history = Turn.from_dicts([{"role": "user", "content": "How long is a CE certificate valid?"}])
+    extractive = Answerer(kb, gate=OPEN)
+    own = extractive.answer("Thanks. Now Saudi Arabia: can our importer start selling them?", history)
+    assert not own.refused and "do not state" not in own.body and "SABER" in own.body
+    elliptical = extractive.answer("And for Saudi Arabia?", history)
+    assert elliptical.body.startswith("The sources do not state a validity period")
+
+
 def test_prompt_language_follows_the_question(fake_kb: KnowledgeBase) -> None:
     model = cite("SABER", "You need a certificate from the SABER platform [{n}].")
     answer = Answerer(fake_kb, model, "scripted", gate=OPEN).answer("What do we need to export to Saudi Arabia?")
