@@ -609,10 +609,10 @@ def cmd_glossary(args: argparse.Namespace) -> int:
 
         print("| English | 中文 | Note |\n|---|---|---|")
         for concept in concepts:
-            print(f"| {cell(concept.english)} | {cell(concept.chinese)} | {cell([concept.note])} |")
+            print(f"| {cell(concept.english)} | {cell(concept.chinese_shown())} | {cell([concept.note])} |")
     else:
         for concept in concepts:
-            also = ", ".join((*concept.english[1:], *concept.chinese[1:]))
+            also = ", ".join((*concept.english[1:], *concept.chinese_shown()[1:]))
             line = f"{concept.english[0]} = {concept.chinese[0]}"
             print(line + (f"  (also: {also})" if also else "") + (f"  [{concept.note}]" if concept.note else ""))
     return 0

@@ -366,7 +366,8 @@ def render_glossary(query: str, ui: str, glossary: Glossary) -> str:
     if not concepts:
         return f'<div class="gl-none">{_esc(TEXT[ui]["glossary_none"])}</div>'
     rows = "".join(
-        f"<tr><td>{_esc(', '.join(c.english))}</td><td>{_esc('、'.join(c.chinese))}</td><td>{_esc(c.note)}</td></tr>"
+        f"<tr><td>{_esc(', '.join(c.english))}</td><td>{_esc('、'.join(c.chinese_shown()))}</td>"
+        f"<td>{_esc(c.note)}</td></tr>"
         for c in concepts[:GLOSSARY_ROWS]
     )
     t = TEXT[ui]

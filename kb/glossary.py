@@ -69,6 +69,11 @@ class Concept:
         """The English a hint shows for one of the concept's Chinese terms: its own, else the usual name."""
         return dict(self.named).get(term, self.english[0])
 
+    def chinese_shown(self) -> tuple[str, ...]:
+        """The Chinese variants as a reader is shown them: a term with its own English followed by it."""
+        own = dict(self.named)
+        return tuple(f"{term} ({own[term]})" if term in own else term for term in self.chinese)
+
     def chinese_column(self) -> str:
         """The Chinese variants as a glossary file writes them (`term=English` where a term has its own)."""
         own = dict(self.named)

@@ -258,6 +258,7 @@ def test_a_chinese_term_can_have_its_own_english_for_hints() -> None:
     assert named.phrases == plain.phrases and named.concepts[0].chinese == ("抽取样品", "合理需要")
     assert named.concepts[0].to_dict()["english_of"] == {"合理需要": "reasonable need"}
     assert named.concepts[0].chinese_column() == "抽取样品|合理需要=reasonable need"
+    assert named.concepts[0].chinese_shown() == ("抽取样品", "合理需要 (reasonable need)")  # the CLI and the web panel
     assert named.with_english("take samples as合理需要") == "take samples as reasonable need"
     shipped = dict(Glossary.load().hints("抽样应当合理需要，认证机构应当独立，不合格产品不得出厂"))
     assert shipped["合理需要"] == "reasonable need" and shipped["独立"] == "independent"

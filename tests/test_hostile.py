@@ -181,9 +181,11 @@ def test_markup_in_glossary_entries_is_inert_in_the_glossary_panel() -> None:
     import bot.web
     from kb.glossary import Glossary
 
-    hostile = Glossary.from_rows([("<img src=x onerror=alert(1)>", "认证<script>alert(2)</script>", "</td><b>x")])
+    hostile = Glossary.from_rows(
+        [("<img src=x onerror=alert(1)>", "认证<script>alert(2)</script>|认可=<i>own</i>", "</td><b>x")]
+    )
     html = bot.web.render_glossary("认证", "en", hostile)  # a site's glossary.tsv is as untrusted as a document
     assert "<script>" not in html and "<img" not in html and "<b>" not in html
-    assert "&lt;script&gt;" in html and html.count("<td>") == 3
+    assert "&lt;script&gt;" in html and html.count("<td>") == 3 and "<i>" not in html and "&lt;i&gt;own" in html
     assert bot.web.render_glossary("   ", "en", hostile) == ""
     assert 'class="gl-none"' in bot.web.render_glossary("xyzzy", "zh", hostile)
