@@ -388,8 +388,8 @@ def asked_unknown_names(kb: KnowledgeBase, question: str) -> list[str]:
 
 def _goes_to(name: str) -> re.Pattern[str]:
     """Goods going to the market `name` ("出口尼日利亚", "销往阿根廷", "exporting LED lamps to Egypt", "sell them in
-    Canada"), or the market's authority setting the rule asked about ("出口到马尼拉，菲律宾贸工部要求……", "the
-    Philippine DTI requires").
+    Canada"), or the market's authority setting the rule asked about ("出口到马尼拉，菲律宾贸工部要求……", "Egypt's
+    customs authority wants a certificate").
 
     >>> bool(_goes_to("菲律宾").search("出口到马尼拉，菲律宾贸工部（DTI）要求产品有PS标志")), bool(
     ...     _goes_to("Taiwan").search("CNC spindles we imported from Taiwan"))

@@ -65,6 +65,7 @@ class AskedFact:
 _LABELS = {
     "en": {
         "year": "the year asked for",
+        "date": "the date asked for",
         "fee": "a fee or price",
         "amount": "the amount asked for",
         "validity": "a validity period",
@@ -76,6 +77,7 @@ _LABELS = {
     },
     "zh": {
         "year": "所问的年份",
+        "date": "所问的日期",
         "fee": "费用或价格",
         "amount": "所问的金额",
         "validity": "有效期",
@@ -97,6 +99,8 @@ _SINCE = r"since|from|as of|effective|in force|applies|apply|自|起|以来|生�
 _YEAR_Q = re.compile(
     r"\b(?:which|what) year\b|\bwhen (?:was|were|did)\b|\bsince when\b|哪一年|哪年|何年|什么时候|何时", re.IGNORECASE
 )
+# A date states its year: "Since what date has the GCTS been mandatory?", "SCIP提交要求是从哪天开始的？"
+_DATE_Q = re.compile(r"\b(?:which|what) date\b|哪一?天|什么日期|何日|几月几[日号]", re.IGNORECASE)
 _FEE_Q = re.compile(
     r"\b(?<!-)(?:fees?|costs?|price|(?<!\bin )charges?|how much (?:does|do|will|would|is|are))\b|多少钱|费用|收费|价格"
     r"|花费"  # "which agency is in charge of the radio side" asks who, not what it costs
@@ -223,6 +227,8 @@ def asked_fact(question: str) -> AskedFact | None:
         return None
     if _YEAR_Q.search(q) and re.search(_EVENT, q, re.IGNORECASE):
         return AskedFact("year", re.compile(f"{_EVENT}|{_SINCE}", re.IGNORECASE))
+    if _DATE_Q.search(q) and re.search(_EVENT, q, re.IGNORECASE):
+        return AskedFact("date", re.compile(f"{_EVENT}|{_SINCE}", re.IGNORECASE))
     if _RATE_Q.search(q):
         return AskedFact("rate")
     if _FINE_Q.search(q) and (_FEE_Q.search(q) or _AMOUNT_Q.search(q)):
@@ -324,6 +330,7 @@ def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
     """
     figures = {
         "year": _YEAR,
+        "date": _YEAR,
         "fee": _MONEY,
         "amount": _MONEY,
         "validity": _TIME,

@@ -145,6 +145,9 @@ def test_opening_yes_in_both_languages() -> None:
         ("Do we need CCC for adapters, and how much does the certificate cost?", "fee"),
         ("How long do we have to answer the consumer, and can we charge for it?", "duration"),
         ("Which agency is in charge of the radio side, and which route does a radio product take?", None),
+        ("Since what date has the GCTS been mandatory on certified products?", "date"),  # a date states its year
+        ("这项SCIP提交要求是从哪天开始的？", "date"),
+        ("What date is printed on the CE label?", None),  # a date, but no event it began with
         ("What is the charge for a PCoC on SABER?", "fee"),
     ],
 )
