@@ -29,6 +29,17 @@ from kb.tokenize import HAN
 
 _NUMBER = r"(?:\d[\d,.]*|[零〇一二两三四五六七八九十百千万亿]+)"
 _YEAR = re.compile(r"(?<!\d)(?:1[89]|20)\d{2}(?!\d)|[〇零一二三四五六七八九]{4}年")
+_MONTHS = (
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
+    r"|(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?)"
+)
+# a day of a month of a year: "2021年1月5日", "1 April 2017", "January 5, 2021", "2018-01-01" (not "2019年第101号")
+_DATE = re.compile(
+    r"(?<!\d)(?:1[89]|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日"
+    rf"|\b\d{{1,2}}\s+{_MONTHS}\s+(?:1[89]|20)\d{{2}}\b|\b{_MONTHS}\s+\d{{1,2}},?\s+(?:1[89]|20)\d{{2}}\b"
+    r"|\b(?:1[89]|20)\d{2}-\d{2}-\d{2}\b",
+    re.IGNORECASE,
+)
 _MONEY = re.compile(
     rf"{_NUMBER}\s*(?:万|亿)?\s*(?:元|美元|欧元|英镑|日元|韩元|卢比|里亚尔)"
     rf"|(?:RMB|CNY|USD|US\$|EUR|GBP|JPY|KRW|INR|SAR|BRL|¥|€|£|\$)\s*{_NUMBER}"
@@ -330,7 +341,7 @@ def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
     """
     figures = {
         "year": _YEAR,
-        "date": _YEAR,
+        "date": _DATE,
         "fee": _MONEY,
         "amount": _MONEY,
         "validity": _TIME,

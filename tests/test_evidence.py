@@ -166,6 +166,11 @@ def test_a_fact_fits_only_with_its_figure_and_its_tie() -> None:
     assert not states_fact(fee, "财政部门不得以任何形式向其返还或者变相返还所收取的费用。")
     assert states_fact(validity, "ISO 9001 证书有效期三年，每年监督审核。")
     assert not states_fact(validity, "认证机构应当在30日内作出决定。")  # a deadline, not a validity
+    # a date asked for is a day of a month of a year with the event: an announcement's number in 2019 is none
+    date = asked_fact("这项SCIP提交要求是从哪天开始的？")
+    assert date is not None and states_fact(date, "自2021年1月5日起，供应商须向 ECHA 的 SCIP 数据库提交数据。")
+    assert states_fact(date, "It has been mandatory since 1 April 2017.")
+    assert not states_fact(date, "海关总署实施 AEO 互认的公告（如2019年第101号）。")
     count = asked_fact("How many certification staff does a body need?")
     assert count is not None and states_fact(count, "It needs 10 or more full-time certification staff.")
     assert asks_more_than("What is needed for Saudi Arabia, and the fee?", fee)
