@@ -110,12 +110,13 @@ _SINCE = r"since|from|as of|effective|in force|applies|apply|自|起|以来|生�
 _YEAR_Q = re.compile(
     r"\b(?:which|what) year\b|\bwhen (?:was|were|did)\b|\bsince when\b|哪一年|哪年|何年|什么时候|何时", re.IGNORECASE
 )
+_BEGAN = re.compile(f"{_EVENT}|{_SINCE}", re.IGNORECASE)
 # A date states its year: "Since what date has the GCTS been mandatory?", "SCIP提交要求是从哪天开始的？"
 _DATE_Q = re.compile(r"\b(?:which|what) date\b|哪一?天|什么日期|何日|几月几[日号]", re.IGNORECASE)
+# ("which agency is in charge of the radio side" asks who, not what it costs)
 _FEE_Q = re.compile(
     r"\b(?<!-)(?:fees?|costs?|price|(?<!\bin )charges?|how much (?:does|do|will|would|is|are))\b|多少钱|费用|收费|价格"
-    r"|花费"  # "which agency is in charge of the radio side" asks who, not what it costs
-    r"|[^\s，。？?、]{1,3}费[^用]{0,8}(?:多少|几)"  # 年费和评审费大概是多少, 检测费是几千
+    r"|花费|[^\s，。？?、]{1,3}费[^用]{0,8}(?:多少|几)"  # 年费和评审费大概是多少, 检测费是几千
 )
 _FINE_Q = re.compile(r"罚|\bfined?\b|\bfines\b|\bpenalt", re.IGNORECASE)
 _FEE_TIE = re.compile(r"fee|cost|price|charg|pay|费|价|免费|收取", re.IGNORECASE)
@@ -236,10 +237,11 @@ def asked_fact(question: str) -> AskedFact | None:
     q = _figure_clauses(q)
     if not q:
         return None
-    if _YEAR_Q.search(q) and re.search(_EVENT, q, re.IGNORECASE):
-        return AskedFact("year", re.compile(f"{_EVENT}|{_SINCE}", re.IGNORECASE))
-    if _DATE_Q.search(q) and re.search(_EVENT, q, re.IGNORECASE):
-        return AskedFact("date", re.compile(f"{_EVENT}|{_SINCE}", re.IGNORECASE))
+    if re.search(_EVENT, q, re.IGNORECASE):  # when something began: stated beside the event or a "since"
+        if _YEAR_Q.search(q):
+            return AskedFact("year", _BEGAN)
+        if _DATE_Q.search(q):
+            return AskedFact("date", _BEGAN)
     if _RATE_Q.search(q):
         return AskedFact("rate")
     if _FINE_Q.search(q) and (_FEE_Q.search(q) or _AMOUNT_Q.search(q)):

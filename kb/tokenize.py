@@ -460,8 +460,13 @@ def tokenize_all(texts: Iterable[str]) -> dict[str, list[str]]:
 def latin_token(run: str) -> str:
     """The index token of one Latin run of normalised text ("bodies" -> "body", "CNCA's" -> "cnca"), or "" for a
     stop word."""
-    word = run.replace("’", "'").split("'")[0]
+    word = _bare(run)
     return _stem(word) if word and word not in EN_STOPWORDS else ""
+
+
+def _bare(run: str) -> str:
+    """A Latin run without its apostrophe ending ("CNCA's" -> "CNCA")."""
+    return run.replace("’", "'").split("'")[0]
 
 
 def latin_words(folded: str) -> list[tuple[str, int, int, bool]]:
@@ -477,7 +482,7 @@ def latin_words(folded: str) -> list[tuple[str, int, int, bool]]:
         if not HAN_RUN.fullmatch(match.group()):
             token = latin_token(match.group())
             stop = not token
-            form = match.group().replace("’", "'").split("'")[0] if stop else token
+            form = _bare(match.group()) if stop else token
             if form:
                 found.append((form, match.start(), match.end(), stop))
     return found
