@@ -80,6 +80,22 @@ EMBED_BATCH = 16
 
 # A name in Latin script: two capitals or more ("RCM", "JAKIM", "SGS-CSTC", "DAkkS", "UN38.3", "FDA 510(k)" gives FDA).
 _NAME = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*)(?:[-/.][A-Za-z0-9]+)*")
+# A law's title: 《医疗器械监督管理条例》, "按电子商务法……", "the Cybersecurity Law", "Regulation on the Supervision
+# and Administration of Medical Devices". Without brackets a Chinese title counts only after 按/根据/依据/违反, so
+# "货要发到贝尔法" names no law.
+_LAW_ZH = re.compile(
+    r"《([^《》]{2,40})》|(?:按|根据|依据|依照|按照|违反)(?:中国|我国)?的?([\u4e00-\u9fff]{2,14}?(?:法|条例))(?![律规定人院官])"
+)
+_TITLED = r"(?:the\s+)?(?:[A-Z][\w'-]*(?:\s+(?:and|of|for)\s+|\s+)){0,7}[A-Z][\w-]*"  # Supervision and Administration
+_LAW_EN = re.compile(
+    rf"\b(?:[A-Z][\w'-]*\s+){{1,6}}(?:Law|Act|Regulations?|Directive|Ordinance|Code)\b(?:\s+(?:on|of)\s+{_TITLED})?"
+    rf"|\b(?:Law|Act|Regulations?)\s+(?:on|of)\s+{_TITLED}"
+)
+# a title's words that do not tell one law from another
+_LAW_WORDS = frozenset(
+    {"law", "act", "regulation", "directive", "ordinance", "code", "china", "chinese", "prc", "people", "republic"}
+    | {"法", "条例", "管理条例", "法律", "规定", "办法"}
+)
 _ROMAN = re.compile(r"[IVX]+")
 _PLURAL = re.compile(r"([A-Z]{2,}[0-9]*)s")
 # capitals that are not names: "OK, unrelated: ..." is not a question about a scheme called OK
@@ -90,6 +106,28 @@ _PRODUCT_WORDS = frozenset(
     {"TV", "HDMI", "USB", "LCD", "OLED", "LED", "PC", "PCB", "PCBA", "PVC", "ABS", "GPS", "NFC", "SIM", "CPU", "SSD"}
     | {"UPS", "AC", "DC", "OEM", "ODM", "SKU", "SKUS", "MOQ", "CAD", "PDF", "QR", "IOT", "AI", "TWS", "HVAC", "DVD"}
 )
+
+
+def law_titles(text: str) -> list[tuple[str, list[str]]]:
+    """The titles of laws `text` names, each with the index terms that tell it from other laws (its words less
+    "law", "China", "regulation"...).
+
+    >>> law_titles("Under China's Cybersecurity Law, which routers need a security certification?")
+    [('Cybersecurity Law', ['cybersecurity'])]
+    >>> law_titles("按《中华人民共和国计量法》，谁来检定？")[0][0], law_titles("货要发到贝尔法斯特，怎么办？")
+    ('中华人民共和国计量法', [])
+    """
+    titles: list[tuple[str, list[str]]] = []
+    found = [m.group(1) or m.group(2) for m in _LAW_ZH.finditer(text)] + [m.group(0) for m in _LAW_EN.finditer(text)]
+    for title in found:
+        words = title.split(" ")
+        while len(words) > 1 and set(tokenize(words[0])) <= _LAW_WORDS - {"law", "act", "regulation"}:  # "Under"
+            words.pop(0)
+        title = " ".join(words)
+        terms = [t for t in tokenize(title.removeprefix("中华人民共和国")) if t not in _LAW_WORDS]
+        if terms and title not in (t for t, _ in titles):
+            titles.append((title, terms))
+    return titles
 
 
 def _rebuild_hint(kb_dir: Path, spec: str) -> str:
@@ -492,6 +530,9 @@ class KnowledgeBase:
             if known(terms) or (singular is not None and known(tokenize(singular.group(1)))):
                 continue
             unknown.append(name)
+        for title, terms in law_titles(text):  # "the Cybersecurity Law" over laws that never mention it
+            if title not in unknown and not known(terms):
+                unknown.append(title)
         # documents in Chinese cover China's rules, whether or not a passage says 中国
         home = {HOME_MARKETS[lang] for lang in self.language_shares() if lang in HOME_MARKETS} if named else set()
         for market, name in named:  # "尼日利亚", "Argentina": a market no passage names, nor its group (the EU)

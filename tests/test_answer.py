@@ -326,6 +326,28 @@ def test_only_the_names_a_question_asks_about_count_as_unknown(fake_kb: Knowledg
     assert asked_unknown_names(fake_kb, "我们做LED驱动。出口澳大利亚要办 RCM 吗？") == ["RCM", "澳大利亚"]
 
 
+def test_a_law_no_document_names_counts_as_unknown(fake_kb: KnowledgeBase) -> None:
+    from bot.answer import asked_unknown_names
+
+    # s18/s19: questions under the Cybersecurity Law and the medical device regulation were answered from the
+    # certification laws; the title's own words ("cybersecurity", 医疗器械) are in no passage
+    fake_kb.add([make_chunk("ce", "The Food Safety Law and the Radio Equipment Directive apply.", lang="en")])
+    assert fake_kb.unknown_names("Under China's Cybersecurity Law, which routers need a certificate?") == [
+        "Cybersecurity Law"
+    ]
+    medical = "Under the Regulation on the Supervision and Administration of Medical Devices, what do we file?"
+    assert fake_kb.unknown_names(medical) == ["Regulation on the Supervision and Administration of Medical Devices"]
+    assert fake_kb.unknown_names("按《医疗器械监督管理条例》，二类器械要交哪些材料？") == ["医疗器械监督管理条例"]
+    assert asked_unknown_names(fake_kb, "我们在苏州做电商。根据电子商务法，平台要审核证书吗？") == ["电子商务法"]
+    # a law a passage names is known, by its distinctive words ("law", "China" and "PRC" tell no law apart)
+    assert fake_kb.unknown_names("Under the PRC Food Safety Law, who checks imports?") == []
+    assert fake_kb.unknown_names("Which Radio Equipment Directive module applies?") == []
+    # without brackets a Chinese title counts only after 按/根据/依据: a city is no law
+    assert fake_kb.unknown_names("货要发到贝尔法斯特，CCC 认证要多久？") == []
+    fake_kb.add([make_chunk("ec", "电子商务平台经营者应当审核入驻经营者的资质。", lang="zh")])
+    assert asked_unknown_names(fake_kb, "我们在苏州做电商。根据电子商务法，平台要审核证书吗？") == []
+
+
 def test_a_market_no_document_names_counts_as_unknown(fake_kb: KnowledgeBase) -> None:
     from bot.answer import asked_unknown_names
 
