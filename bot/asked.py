@@ -123,8 +123,8 @@ _FEE_TIE = re.compile(r"fee|cost|price|charg|pay|费|价|免费|收取", re.IGNO
 _AMOUNT_Q = re.compile(
     r"\bhow much\b|\b(?:minimum|maximum)(?: [a-z-]+)? (?:capital|amount|fine)\b"  # "minimum registered capital"
     r"|\b(?:what|how (?:large|big|high))(?: an?)? fines?\b"
-    r"|(?:资本|罚款|金额|资金|数额|多少万|多少元).{0,12}(?:多少|几)"
-    r"|(?:多少|几).{0,6}(?:资本|罚款|金额|钱)",
+    r"|(?:资本|罚款|罚金|金额|资金|数额|多少万|多少元).{0,12}(?:多少|几)"
+    r"|(?:多少|几).{0,6}(?:资本|罚款|罚金|金额|钱)|多少(?:万|亿)?(?:元|美元|欧元|英镑|日元|韩元|卢比|里亚尔)",
     re.IGNORECASE,
 )
 _VALID_Q = re.compile(r"\bvalid|validity|expire|有效期|有效多久|有效几年|管多久", re.IGNORECASE)

@@ -137,6 +137,8 @@ def test_opening_yes_in_both_languages() -> None:
         ("How big can the fine be under the Product Quality Law?", None),
         ("建材店卖了没有生产许可证的目录内产品，会被罚多少钱？", "amount"),  # a fine, not a fee
         ("How much is the fine for selling unlicensed products?", "amount"),
+        ("按《BIS法》，罚金上限是多少卢比？", "amount"),  # a sum asked in a currency (s19: answered with a fine article)
+        ("OPSS最高能罚多少英镑？", "amount"),
         ("Does Saudi Arabia accept our Chinese test report?", None),
         ("Do I need CCC certification for power adapters sold in China?", None),
         ("What is the penalty for selling products without the required certification?", None),
