@@ -30,6 +30,7 @@ whose body is English, polarity (qualified yes/no questions), topic-switch follo
 - heldout17: benchmarks/answer-heldout-s17.jsonl (60 more, written the same way at the start of session 17);
 - heldout18: benchmarks/answer-heldout-s18.jsonl (60 more, written the same way at the start of session 18);
 - heldout19: benchmarks/answer-heldout-s19.jsonl (60 more, written the same way at the start of session 19);
+- heldout20: benchmarks/answer-heldout-s20.jsonl (60 more, written the same way at the start of session 20);
 - examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
@@ -149,6 +150,7 @@ SETS = (
     "heldout17",
     "heldout18",
     "heldout19",
+    "heldout20",
     "examples",
 )
 HELDOUT = {
@@ -165,6 +167,7 @@ HELDOUT = {
     "heldout17": "answer-heldout-s17.jsonl",
     "heldout18": "answer-heldout-s18.jsonl",
     "heldout19": "answer-heldout-s19.jsonl",
+    "heldout20": "answer-heldout-s20.jsonl",
 }
 
 
