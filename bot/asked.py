@@ -67,6 +67,7 @@ class AskedFact:
 
     kind: str  # year | fee | amount | validity | duration | count | size | standard | rate
     tie: re.Pattern[str] | None = None  # e.g. "valid|有效" for a validity question; None: the figure alone fits
+    holders: frozenset[str] = frozenset()  # a validity question's document (`validity_holders`); empty: any
 
     def label(self, lang: str) -> str:
         names = _LABELS["zh" if lang == "zh" else "en"]
@@ -129,6 +130,15 @@ _AMOUNT_Q = re.compile(
 )
 _VALID_Q = re.compile(r"\bvalid|validity|expire|有效期|有效多久|有效几年|管多久", re.IGNORECASE)
 _VALID_TIE = re.compile(r"valid|expir|有效|到期|届满", re.IGNORECASE)
+# What a validity period belongs to: "生产许可证有效期为5年" is a licence's, not an auditor's certificate's, nor a
+# health food's registration's. A test report's validity is not told from a certificate's: the sources blur them.
+_HOLDERS = {
+    "registration": re.compile(r"注册|备案|登记|\bregist(?:ration|ered)\b", re.IGNORECASE),
+    "licence": re.compile(r"许可证|\blicen[cs]es?\b|\bpermits?\b", re.IGNORECASE),
+    "certificate": re.compile(r"(?<!许可)证书|\bcertificates?\b", re.IGNORECASE),
+}
+_HOLDER_GAP = 40  # characters between a validity word and the document it belongs to
+_HOLDER_PHRASE = 12  # further characters a second document word may be off, in one phrase ("注册证书的有效期")
 _DURATION_Q = re.compile(
     r"\bhow long\b|\bhow many (?:years|months|days|weeks|hours|working days)\b|\bwithin how\b|\bhow soon\b"
     r"|多久|多长时间|多长|几天|多少天|多少日|几个月|多少个月|几年|多少年|期限是|(?:多少|几)个?工作日|时限"
@@ -249,7 +259,7 @@ def asked_fact(question: str) -> AskedFact | None:
     if _FEE_Q.search(q):
         return AskedFact("fee", _FEE_TIE)
     if _VALID_Q.search(q) and _DURATION_Q.search(q):
-        return AskedFact("validity", _VALID_TIE)
+        return AskedFact("validity", _VALID_TIE, validity_holders(q))
     if _DURATION_Q.search(q):
         return AskedFact("duration", _SHORT_TIME if _SHORT_Q.search(q) else None)
     if _AMOUNT_Q.search(q):
@@ -378,8 +388,31 @@ def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
                 found.append(index)
             continue
         if figure is not None and figure.search(sentence) and (asked.tie is None or asked.tie.search(sentence)):
-            found.append(index)
+            held = validity_holders(sentence) if asked.holders else frozenset()
+            if not held or held & asked.holders:
+                found.append(index)
     return found
+
+
+def validity_holders(text: str) -> frozenset[str]:
+    """What kind of document the validity `text` states or asks about belongs to: the registration, licence or
+    certificate words nearest its validity word ("有效期", "valid"), or none when no such word is near one.
+
+    >>> sorted(validity_holders("注册证书的有效期是几年？")), sorted(validity_holders("生产许可证有效期为5年。"))
+    (['certificate', 'registration'], ['licence'])
+    >>> validity_holders("How many years is the registration valid?"), validity_holders("It is valid for 3 years.")
+    (frozenset({'registration'}), frozenset())
+    """
+    ties = [(m.start(), m.end()) for m in _VALID_TIE.finditer(text)]
+    gaps: dict[str, int] = {}
+    for name, pattern in _HOLDERS.items():
+        for m in pattern.finditer(text):
+            gap = min(max(0, start - m.end(), m.start() - end) for start, end in ties) if ties else _HOLDER_GAP + 1
+            gaps[name] = min(gap, gaps.get(name, gap))
+    nearest = min(gaps.values(), default=_HOLDER_GAP + 1)
+    if nearest > _HOLDER_GAP:
+        return frozenset()
+    return frozenset(name for name, gap in gaps.items() if gap <= nearest + _HOLDER_PHRASE)
 
 
 _CLAUSE = re.compile(r",\s*(?:and|or|plus)\s+|;\s*|\band also\b|\bas well as\b|[，；]\s*|以及|另外|还有|并且")

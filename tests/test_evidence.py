@@ -137,7 +137,7 @@ def test_opening_yes_in_both_languages() -> None:
         ("How big can the fine be under the Product Quality Law?", None),
         ("建材店卖了没有生产许可证的目录内产品，会被罚多少钱？", "amount"),  # a fine, not a fee
         ("How much is the fine for selling unlicensed products?", "amount"),
-        ("按《BIS法》，罚金上限是多少卢比？", "amount"),  # a sum asked in a currency (s19: answered with a fine article)
+        ("按《BIS法》，罚金上限是多少卢比？", "amount"),  # a sum in a currency (s19: answered with a fine article)
         ("OPSS最高能罚多少英镑？", "amount"),
         ("Does Saudi Arabia accept our Chinese test report?", None),
         ("Do I need CCC certification for power adapters sold in China?", None),
@@ -194,6 +194,16 @@ def test_a_fact_fits_only_with_its_figure_and_its_tie() -> None:
     assert not states_fact(hours, "The rules apply from 11 December 2027, three years after entry into force.")
     period = asked_fact("How long does the process take?")  # no unit asked: any period
     assert period is not None and states_fact(period, "It usually takes about 12 months.")
+    # a validity is the validity of what was asked about: a licence's is not an auditor's certificate's (s19), nor
+    # a health food registration's (s17); a sentence that names no document, or the same one, still fits
+    auditor = asked_fact("按《工业产品生产许可证管理条例》，核查人员取得的核查人员证书有效期是几年？")
+    assert auditor is not None and not states_fact(auditor, "生产许可证有效期为5年，但是，食品加工企业的为3年。")
+    assert states_fact(auditor, "证书有效期为三年。") and states_fact(auditor, "It is valid for 3 years.")
+    registration = asked_fact("How many years is the registration valid before we have to renew it?")
+    assert registration is not None and not states_fact(registration, "生产许可证有效期为5年。")
+    assert states_fact(registration, "注册有效期为5年。")
+    licence = asked_fact("How long is the production licence certificate valid?")  # one document, two words
+    assert licence is not None and states_fact(licence, "生产许可证有效期为5年。")
 
 
 def test_article_numbers_are_not_counts_and_context_clauses_do_not_ask() -> None:
