@@ -797,9 +797,16 @@ class Answerer:
         spans = self._evidence_spans(query, lang, candidates, facts, is_yes_no(question)) if candidates else []
         support = passage_support(candidates, lang)
         scores = [score + extra for (score, _), extra in zip(spans, support, strict=True)]
+        # a quote that holds a better one whole, or that a better one holds, is no second source: the same sentence
+        # stored in two chunks (a section and its row in a table) was quoted twice, and the second half of the
+        # question went unanswered
+        quoted = ["".join(hit.text[slice(*span)].split()) for hit, (_, span) in zip(candidates, spans, strict=True)]
+        better = [[j for j in range(len(scores)) if (scores[j], -j) > (scores[i], -i)] for i in range(len(scores))]
+        scores = [
+            -math.inf if any(quoted[i] in quoted[j] or quoted[j] in quoted[i] for j in better[i]) else score
+            for i, score in enumerate(scores)
+        ]
         chosen = choose_evidence(scores, [_passage_lang(hit) for hit in candidates], lang)
-        quoted = [" ".join(candidates[i].text[slice(*spans[i][1])].split()) for i in chosen]
-        chosen = [i for n, i in enumerate(chosen) if quoted[n] not in quoted[:n]]  # two rows, one note: quoted once
         citations = [Citation.of(n, candidates[index], spans[index][1]) for n, index in enumerate(chosen, start=1)]
         for c in citations:  # a Chinese quote's terms in English, from this knowledge base's glossary (`_terms_line`)
             if lang != "zh" and c.meta.lang.startswith("zh"):

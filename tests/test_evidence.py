@@ -753,6 +753,12 @@ def test_the_same_sentence_in_two_passages_is_quoted_once(
     monkeypatch.setattr(bot.answer, "EXTRA_QUOTE_MARGIN", 10.0)  # any second passage would be quoted
     answer = Answerer(fake_kb, gate=OPEN)._extractive("Does the arrangement cover CE marking?", "", "en", hits)
     assert len(answer.citations) == 1 and note in answer.citations[0].quote
+    # nor twice when one passage holds it inside a longer quote (s19: a section and its table row, as [1] and [2])
+    section = "The ASEAN EE MRA applies among ASEAN members only. Chinese bodies are not part of it."
+    short = Hit.from_stored("row", "Chinese bodies are not part of it.", {"lang": "en", "source": "t.csv"}, 0.1)
+    whole = Hit.from_stored("section", section, {"lang": "en", "source": "s.md"}, 0.1)
+    answer = Answerer(fake_kb, gate=OPEN)._extractive("Are Chinese bodies part of the MRA?", "", "en", [short, whole])
+    assert len(answer.citations) == 1 and "Chinese bodies are not part of it." in answer.citations[0].quote
 
 
 def test_each_part_of_a_two_part_question_gets_its_best_sentence() -> None:
