@@ -310,7 +310,7 @@ def stands_alone(question: str, previous: str, lang: str) -> bool:
     if _NEW_TOPIC.search(question):
         return True
     leans = _LEANS_ZH if lang == "zh" else _LEANS_EN
-    if leans.search(question):
+    if leans.search(question) and not _sets_its_scene(question, previous, lang):
         return False
     if lang == "zh":
         rest = _OPENING_ZH.sub("", question, count=1)
@@ -323,6 +323,19 @@ def stands_alone(question: str, previous: str, lang: str) -> bool:
     before = {name.casefold() for name in named_topics(previous) + _NAME.findall(previous)}
     own = [name for name in named_topics(rest) + _NAME.findall(rest) if name.casefold() not in before]
     return asks and long_enough and bool(own)
+
+
+def _sets_its_scene(question: str, previous: str, lang: str) -> bool:
+    """Does the follow-up tell, before it asks, about a market or scheme the previous question did not name? Then
+    its "it" points there: "Thanks. Now India: our pressure cookers need the ISI mark. Under which BIS scheme do we
+    apply, and where is it handled?" after a question about ISO 45001 in China was searched joined to that question.
+    """
+    asking = asking_part(question)
+    context = question[: max(0, question.find(asking))] if asking != question.strip() else ""
+    if not context or (_LEANS_ZH if lang == "zh" else _LEANS_EN).search(context):
+        return False
+    before = {name.casefold() for name in named_topics(previous)}
+    return any(name.casefold() not in before for name in named_topics(context))
 
 
 def asks_its_own(question: str, lang: str) -> bool:

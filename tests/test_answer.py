@@ -138,6 +138,12 @@ def test_follow_up_questions_are_condensed_with_the_history(fake_kb: KnowledgeBa
         standalone_question("那欧盟呢？", ["沙特接受中国的检测报告吗？"], "zh") == "接受中国的检测报告吗？ 那欧盟呢？"
     )
     assert standalone_question("那日本呢？", ["中国的CCC证书有效期几年？"], "zh") == "的证书有效期几年？ 那日本呢？"
+    # a follow-up that tells about its own market before it asks is a question of its own, "it" and all (s19: the
+    # ISO 45001 question before it was searched with it, and the answer quoted the wrong BIS scheme)
+    india = "Thanks. Now India: our cookers need the ISI mark. Which BIS scheme do we apply under, and who runs it?"
+    assert standalone_question(india, ["Is ISO 45001 certification mandatory in China?"], "en") == india
+    # without a scene of its own, "it" still leans on the question before
+    assert standalone_question("And for India, who runs it?", ["Who runs CCC?"], "en") != "And for India, who runs it?"
 
 
 def test_an_answer_without_verified_citations_becomes_extractive(fake_kb: KnowledgeBase) -> None:
