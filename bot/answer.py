@@ -49,7 +49,16 @@ from bot.citations import (
 )
 from bot.context import evidence_window, window_chars, window_text
 from bot.dated import date_citations
-from bot.evidence import contradiction, is_yes_no, limits, negations, with_parts, with_qualifiers, with_runner_up
+from bot.evidence import (
+    contradiction,
+    is_yes_no,
+    limits,
+    negations,
+    with_list_lead,
+    with_parts,
+    with_qualifiers,
+    with_runner_up,
+)
 from bot.figures import dates_in, key_figures, number_words, numbers_in, spelled_figures
 from bot.followup import (
     asks_its_own,
@@ -737,7 +746,7 @@ class Answerer:
                     [float(v @ vector) if ok else -math.inf for v, ok in zip(own, can_quote, strict=True)]
                     for vector in (part[_passage_lang(hit)] for part in part_vectors)
                 ]
-                span = with_parts(hit.text, spans, span, part_scores)
+                span = with_list_lead(hit.text, spans, with_parts(hit.text, spans, span, part_scores))
             best.append((scores[index], span))
         return best
 

@@ -220,6 +220,33 @@ def with_parts(
     return start, end
 
 
+# a list item: "- 0.01%: cadmium.", "1. Apply for ...", "（一）有固定的场所"
+_ITEM = re.compile(r"\s*(?:[-*•]\s|\d{1,3}[.)]\s|[（(][一二三四五六七八九十\d]{1,3}[)）])")
+
+
+def with_list_lead(text: str, spans: Sequence[tuple[int, int]], span: tuple[int, int]) -> tuple[int, int]:
+    r"""`span` grown back to the sentence that leads into the list its quote starts in, with the items between,
+    within `MAX_QUOTE_CHARS`: "- 0.01%: cadmium." does not say what the figure is a limit of, the line above the
+    list ("Annex II limits, by weight in each homogeneous material:") does. A quote that starts with no item, or
+    a list with no lead ending in a colon, is left as it is.
+
+    >>> text = "RoHS is a directive. Limits, by weight in each homogeneous material:\n- 0.1%: lead;\n- 0.01%: cadmium."
+    >>> from bot.citations import passage_sentences
+    >>> spans = passage_sentences(text)
+    >>> text[slice(*with_list_lead(text, spans, spans[-1]))]
+    'Limits, by weight in each homogeneous material:\n- 0.1%: lead;\n- 0.01%: cadmium.'
+    """
+    first = next((i for i, (start, _) in enumerate(spans) if start >= span[0]), None)
+    if first is None or not _ITEM.match(text[slice(*spans[first])]):
+        return span
+    lead = first - 1
+    while lead >= 0 and _ITEM.match(text[slice(*spans[lead])]):
+        lead -= 1
+    if lead < 0 or not text[slice(*spans[lead])].rstrip().endswith((":", "：")):
+        return span
+    return (spans[lead][0], span[1]) if span[1] - spans[lead][0] <= MAX_QUOTE_CHARS else span
+
+
 def _grown(text: str, spans: Sequence[tuple[int, int]], span: tuple[int, int], index: int) -> tuple[int, int]:
     """`span` grown to take in sentence `index` with its qualifiers (`with_qualifiers`) and the sentences between,
     or `span` as it is when that would pass `MAX_QUOTE_CHARS`."""

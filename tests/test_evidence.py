@@ -625,6 +625,33 @@ def test_a_quoted_list_item_carries_the_heading_of_its_list() -> None:
     assert _quote_blocks([cited], "en")[0] == f"> {plain} [1]"
 
 
+def test_a_quoted_list_item_is_quoted_with_the_line_that_leads_into_its_list() -> None:
+    from bot.evidence import with_list_lead
+
+    # s19: "- 0.01%: cadmium." was quoted under its section's heading, without the line saying the limits are by
+    # weight in each homogeneous material
+    text = (
+        "RoHS restricts substances in EEE. Annex II limits, by weight in each homogeneous material:\n"
+        "- 0.1%: lead, mercury;\n- 0.01%: cadmium.\n\nExemptions are listed in Annex III."
+    )
+    spans = passage_sentences(text)
+    cadmium = next(i for i, (start, end) in enumerate(spans) if "cadmium" in text[start:end])
+    quoted = text[slice(*with_list_lead(text, spans, spans[cadmium]))]
+    assert quoted.startswith("Annex II limits") and quoted.endswith("0.01%: cadmium.")
+    # Chinese enumerations too; a list without a lead ending in a colon, or a quote that is no item, stays as it is
+    zh = "认证机构应当具备下列条件：\n（一）有固定的场所；\n（二）有10名以上专职认证人员。"
+    zh_spans = passage_sentences(zh)
+    assert zh[slice(*with_list_lead(zh, zh_spans, zh_spans[-1]))].startswith("认证机构应当具备下列条件")
+    plain = "Some notes.\n- First item.\n- Second item."
+    plain_spans = passage_sentences(plain)
+    assert with_list_lead(plain, plain_spans, plain_spans[-1]) == plain_spans[-1]
+    assert with_list_lead(text, spans, spans[0]) == spans[0]
+    # a lead too far above the quote to fit in one is left out
+    long_list = "Limits:\n" + "".join(f"- item {n} " + "x" * 60 + ";\n" for n in range(8)) + "- 0.01%: cadmium."
+    long_spans = passage_sentences(long_list)
+    assert with_list_lead(long_list, long_spans, long_spans[-1]) == long_spans[-1]
+
+
 def test_a_yes_no_question_prefers_the_sentence_that_limits(
     fake_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
