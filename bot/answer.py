@@ -397,8 +397,8 @@ def asked_unknown_names(kb: KnowledgeBase, question: str) -> list[str]:
 
 def _goes_to(name: str) -> re.Pattern[str]:
     """Goods going to the market `name` ("出口尼日利亚", "销往阿根廷", "exporting LED lamps to Egypt", "sell them in
-    Canada"), or the market's authority setting the rule asked about ("出口到马尼拉，菲律宾贸工部要求……", "Egypt's
-    customs authority wants a certificate").
+    Canada"), or the market or its authority setting the rule asked about ("出口到马尼拉，菲律宾贸工部要求……", "Egypt's
+    customs authority wants a certificate", "卖给布宜诺斯艾利斯的客户，阿根廷要求……").
 
     >>> bool(_goes_to("菲律宾").search("出口到马尼拉，菲律宾贸工部（DTI）要求产品有PS标志")), bool(
     ...     _goes_to("Taiwan").search("CNC spindles we imported from Taiwan"))
@@ -408,9 +408,9 @@ def _goes_to(name: str) -> re.Pattern[str]:
     return re.compile(
         rf"(?:出口|销往|卖到|运往|发往|进入|输往)(?:到|至)?{market}"
         rf"|\b(?:export|ship|sell|sold|market|enter|launch)\w*\b[^.?!。？！]{{0,60}}\b(?:to|in|into)\s+(?:the\s+)?{market}"
-        rf"|{market}的?[^\s，。、？！（(]{{0,4}}(?:部|局|署|委员会|协会|海关|政府|当局)"
+        rf"|{market}的?[^\s，。、？！（(]{{0,4}}(?:部|局|署|委员会|协会|海关|政府|当局)|{market}(?:要求|规定|强制)"
         rf"|\b{market}(?:'s|n)?\s+(?:[A-Z][\w-]*\s+){{0,4}}(?:ministry|department|bureau|authority|agency|customs"
-        r"|regulators?)\b",
+        rf"|regulators?)\b|\b{market}\s+(?:requires?|mandates?|demands?)\b",
         re.IGNORECASE,
     )
 

@@ -371,6 +371,12 @@ def test_a_market_no_document_names_counts_as_unknown(fake_kb: KnowledgeBase) ->
     assert asked_unknown_names(fake_kb, "Egypt's customs authority wants a certificate. Which one?") == ["Egypt"]
     israel = "我们的水壶要卖给特拉维夫的进口商，进口前要经过以色列标准协会（SII）的检测。流程是怎样的？"
     assert asked_unknown_names(fake_kb, israel) == ["以色列"]
+    # or the market itself sets it (s19: the goods went to a city, the S mark is Argentina's; answered with SABER)
+    argentina = "我们的插线板要卖给布宜诺斯艾利斯的客户，阿根廷要求电气产品有S标志。可以找哪些机构办理？"
+    assert asked_unknown_names(fake_kb, argentina) == ["阿根廷"]
+    assert asked_unknown_names(fake_kb, "Our buyer is in Cairo and Egypt requires a certificate. Which one?") == [
+        "Egypt"
+    ]
     # a market named in several words is known from a passage that has them together, not from its words in two
     # (s17: "South African" was known from "South Korea" and "North African", and 出口南非 was answered)
     fake_kb.add([make_chunk("kc", "South Korea: KC marking.", lang="en"), make_chunk("na", "North African rules.")])
