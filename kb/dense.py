@@ -96,6 +96,11 @@ class DenseIndex:
     def ids(self) -> list[str]:
         return [stored.chunk_id for stored in self._chunks]
 
+    def vector(self, chunk_id: str) -> Matrix | None:
+        """The passage's L2-normalised vector, or None when it is not in the index."""
+        at = self._position.get(chunk_id)
+        return None if at is None else self._rows[at]
+
     def get(self, ids: Sequence[str]) -> list[StoredChunk]:
         """The passages with these ids that are present, in the order asked."""
         return [self._chunks[self._position[cid]] for cid in ids if cid in self._position]

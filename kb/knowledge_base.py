@@ -696,6 +696,22 @@ class KnowledgeBase:
 
     # ---- reading -------------------------------------------------------------------------------------------
 
+    def most_like(self, chunk_id: str, k: int = 1, filters: Filters | None = None) -> list[Hit]:
+        """The `k` passages `filters` allow whose vectors are nearest passage `chunk_id`'s, with their cosine
+        similarity as the score (none when the passage is not stored): the same passage in a document's twin in
+        another language, for one ("source": "standards/kc.en.md" for a passage of kc.zh.md)."""
+        dense = self._indexes()[1]
+        wanted = _normalise_filters(filters)
+        vector = dense.vector(chunk_id) if dense is not None else self.store.vector(chunk_id)
+        if vector is None:
+            return []
+        if dense is not None:  # embedded: the vectors are in memory
+            found = dense.search(vector, k + 1, wanted)
+        else:  # a Chroma server
+            found = self.store.query(vector, k + 1, _chroma_where(wanted))
+        hits = [Hit.from_stored(s.chunk_id, s.text, s.metadata, score) for s, score in found if s.chunk_id != chunk_id]
+        return hits[:k]
+
     def search(
         self,
         query: str,

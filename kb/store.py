@@ -230,6 +230,14 @@ class ChromaStore:
             )
         ]
 
+    def vector(self, chunk_id: str) -> Vectors | None:
+        """The stored vector of one passage, or None when there is no such passage."""
+        result = self._do("get", ids=[chunk_id], include=["embeddings"])
+        embeddings = result.get("embeddings")
+        if not len(result["ids"]) or embeddings is None or not len(embeddings):
+            return None
+        return np.asarray(embeddings[0], dtype=np.float32)
+
     def get(self, ids: Sequence[str]) -> list[StoredChunk]:
         found: dict[str, StoredChunk] = {}
         for start in range(0, len(ids), self._max_batch):

@@ -502,3 +502,37 @@ def test_every_model_prompt_starts_with_the_constant_prompts_read_ahead(fake_kb:
     translate = Answerer(capital_only(tmp_path), translator, "local", gate=OPEN, role="translate")
     translate.answer("What is the minimum registered capital of a certification body?")
     assert translator.calls[0][0].text == translate.constant_prompts()[0][0].text  # the English asker's rules
+
+
+def test_a_passage_in_another_language_brings_its_twin_in_the_askers(fake_kb: KnowledgeBase) -> None:
+    # the corpus writes each scheme twice (kc.zh.md, kc.en.md): an English asker was quoted an English passage that
+    # does not answer while the Chinese one ranked first did, and its English twin ranked below the evidence depth
+    fake_kb.add(
+        [
+            make_chunk(
+                "kc-zh", "安全证书只覆盖受检工厂生产的型号；增加工厂须另办手续。", lang="zh", source="s/kc.zh.md"
+            ),
+            make_chunk(
+                "kc-en", "A certificate covers the inspected factory; a new factory needs steps.", source="s/kc.en.md"
+            ),
+            make_chunk("kc-en-2", "KC marking is run by KATS and its bodies.", source="s/kc.en.md"),
+            make_chunk("ce-en", "CE marking is the maker's declaration.", source="s/ce.en.md"),
+        ]
+    )
+    answerer = Answerer(fake_kb, gate=OPEN)
+    chinese = next(h for h in fake_kb.search("安全证书 增加工厂", k=8) if h.chunk_id == "kc-zh")
+    chinese.extra["best_dense"] = 0.9
+    twins = answerer._twins([chinese], "en")
+    assert [(n, t.meta.source) for n, t in twins] == [(0, "s/kc.en.md")] and twins[0][1].extra["best_dense"] == 0.9
+    assert answerer._twins([chinese], "zh") == []  # the asker reads it as it is
+    # an asker who chose Chinese sources, or other documents, gets no English twin
+    assert answerer._twins([chinese], "en", {"lang": "zh"}) == []
+    assert answerer._twins([chinese], "en", {"source": ["s/kc.zh.md", "s/ce.en.md"]}) == []
+    assert len(answerer._twins([chinese], "en", {"source": ["s/kc.zh.md", "s/kc.en.md"]})) == 1
+    assert answerer._twins([chinese, twins[0][1]], "en") == []  # the twin is a candidate already
+    # a document whose name says no language has no twin
+    law = next(h for h in fake_kb.search("注册资本", k=8) if h.meta.lang == "zh" and h.chunk_id != "kc-zh")
+    assert answerer._twins([law], "en") == []
+    # the nearest passage of a document, by stored vector, on the embedded store (the server's: test_chroma_server)
+    assert fake_kb.most_like("no-such-passage") == []
+    assert [h.meta.source for h in fake_kb.most_like("kc-zh", 2, {"source": "s/kc.en.md"})] == ["s/kc.en.md"] * 2

@@ -97,6 +97,10 @@ def test_server_knowledge_base_round_trip(chroma_url: str, tmp_path: Path) -> No
     hits = kb.search("认证机构的注册资本要求是多少？", k=3)
     assert hits[0].chunk_id == "zh-capital"
     assert [h.chunk_id for h in kb.search("Saudi", k=5, filters={"lang": "en"})][:1] == ["en-saber"]
+    # the passages nearest a stored one, by its vector on the server (an English twin of a Chinese passage)
+    like = kb.most_like("zh-capital", 2, {"lang": "en"})
+    assert len(like) == 2 and all(h.meta.lang == "en" and 0 < h.score <= 1 for h in like)
+    assert kb.most_like("no-such-passage") == []
 
     # reopening the folder finds the server from its record, without --chroma-url
     again = KnowledgeBase.open(tmp_path / "kb")
