@@ -50,6 +50,7 @@ from bot.citations import (
 from bot.context import evidence_window, window_chars, window_text
 from bot.dated import date_citations
 from bot.evidence import (
+    LIST_ITEM,
     contradiction,
     is_yes_no,
     limits,
@@ -1287,9 +1288,7 @@ def _one_line(text: str) -> str:
     return re.sub(r"\s*\n\s*", " ", text).strip()
 
 
-# a list item of a quote: "- ", "1. ", or a law's "（一）" (which takes no space after it)
 _TWIN = re.compile(r"^(.+)\.([a-z]{2}(?:-[A-Za-z]{2,4})?)(\.\w+)$")  # "standards/kc.zh.md": kc.md in Chinese
-_LIST_ITEM = re.compile(r"^(?:(?:[-*•]|\d{1,3}[.)])\s|[（(][一二三四五六七八九十\d]{1,3}[)）])")
 
 
 def _quoted(text: str) -> str:
@@ -1301,7 +1300,7 @@ def _quoted(text: str) -> str:
         line = line.strip()
         if not line:
             continue
-        if lines and not _LIST_ITEM.match(line):
+        if lines and not LIST_ITEM.match(line):
             lines[-1] += " " + line
         else:
             lines.append(line)

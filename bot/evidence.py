@@ -220,8 +220,8 @@ def with_parts(
     return start, end
 
 
-# a list item: "- 0.01%: cadmium.", "1. Apply for ...", "（一）有固定的场所"
-_ITEM = re.compile(r"\s*(?:[-*•]\s|\d{1,3}[.)]\s|[（(][一二三四五六七八九十\d]{1,3}[)）])")
+# a list item: "- 0.01%: cadmium.", "1. Apply for ...", or a law's "（一）有固定的场所" (no space after it)
+LIST_ITEM = re.compile(r"^(?:(?:[-*•]|\d{1,3}[.)])\s|[（(][一二三四五六七八九十\d]{1,3}[)）])")
 
 
 def with_list_lead(text: str, spans: Sequence[tuple[int, int]], span: tuple[int, int]) -> tuple[int, int]:
@@ -237,10 +237,10 @@ def with_list_lead(text: str, spans: Sequence[tuple[int, int]], span: tuple[int,
     'Limits, by weight in each homogeneous material:\n- 0.1%: lead;\n- 0.01%: cadmium.'
     """
     first = next((i for i, (start, _) in enumerate(spans) if start >= span[0]), None)
-    if first is None or not _ITEM.match(text[slice(*spans[first])]):
+    if first is None or not LIST_ITEM.match(text[slice(*spans[first])].lstrip()):
         return span
     lead = first - 1
-    while lead >= 0 and _ITEM.match(text[slice(*spans[lead])]):
+    while lead >= 0 and LIST_ITEM.match(text[slice(*spans[lead])].lstrip()):
         lead -= 1
     if lead < 0 or not text[slice(*spans[lead])].rstrip().endswith((":", "：")):
         return span
