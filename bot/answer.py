@@ -849,14 +849,17 @@ class Answerer:
         asker = base_language(lang)
         found: list[tuple[int, Hit]] = []
         known = {hit.chunk_id for hit in candidates}
+        outlines: dict[str, list[Hit]] = {}  # a document's passages, read once for all its candidates
         for index, candidate in enumerate(candidates):
             source = twin_source(candidate.meta.source, asker) if _passage_lang(candidate) != asker else ""
             allowed = (filters or {}).get("source", source)
             if not source or source not in ([allowed] if isinstance(allowed, str) else allowed):
                 continue
             twins = self.kb.most_like(candidate.chunk_id, TWIN_CHUNKS, {**(filters or {}), "source": source})
-            own = [candidate, *self.kb.most_like(candidate.chunk_id, TWIN_CHUNKS, {"source": candidate.meta.source})]
-            twin = _twin_of(candidate, own, twins)
+            mine = candidate.meta.source
+            if mine not in outlines:
+                outlines[mine] = [candidate, *self.kb.most_like(candidate.chunk_id, TWIN_CHUNKS, {"source": mine})]
+            twin = _twin_of(candidate, outlines[mine], twins)
             if twin is not None and twin.chunk_id not in known:
                 twin.extra = dict(candidate.extra)
                 known.add(twin.chunk_id)
