@@ -402,7 +402,10 @@ def validity_holders(text: str) -> frozenset[str]:
     (['certificate', 'registration'], ['licence'])
     >>> validity_holders("How many years is the registration valid?"), validity_holders("It is valid for 3 years.")
     (frozenset({'registration'}), frozenset())
+    >>> validity_holders("按《工业产品生产许可证管理条例》，核查人员证书有效期是几年？")
+    frozenset({'certificate'})
     """
+    text = re.sub(r"《[^《》]*》", "《》", text)  # a law's title names no document: 《生产许可证管理条例》
     ties = [(m.start(), m.end()) for m in _VALID_TIE.finditer(text)]
     gaps: dict[str, int] = {}
     for name, pattern in _HOLDERS.items():

@@ -199,6 +199,9 @@ def test_a_fact_fits_only_with_its_figure_and_its_tie() -> None:
     auditor = asked_fact("按《工业产品生产许可证管理条例》，核查人员取得的核查人员证书有效期是几年？")
     assert auditor is not None and not states_fact(auditor, "生产许可证有效期为5年，但是，食品加工企业的为3年。")
     assert states_fact(auditor, "证书有效期为三年。") and states_fact(auditor, "It is valid for 3 years.")
+    # the law's title beside the question's document names no document of its own
+    short = asked_fact("按《工业产品生产许可证管理条例》，核查人员证书有效期是几年？")
+    assert short is not None and not states_fact(short, "生产许可证有效期为5年。")
     registration = asked_fact("How many years is the registration valid before we have to renew it?")
     assert registration is not None and not states_fact(registration, "生产许可证有效期为5年。")
     assert states_fact(registration, "注册有效期为5年。")
