@@ -31,6 +31,7 @@ whose body is English, polarity (qualified yes/no questions), topic-switch follo
 - heldout18: benchmarks/answer-heldout-s18.jsonl (60 more, written the same way at the start of session 18);
 - heldout19: benchmarks/answer-heldout-s19.jsonl (60 more, written the same way at the start of session 19);
 - heldout20: benchmarks/answer-heldout-s20.jsonl (60 more, written the same way at the start of session 20);
+- heldout21: benchmarks/answer-heldout-s21.jsonl (60 more, written the same way at the start of session 21);
 - examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
@@ -151,6 +152,7 @@ SETS = (
     "heldout18",
     "heldout19",
     "heldout20",
+    "heldout21",
     "examples",
 )
 HELDOUT = {
@@ -168,6 +170,7 @@ HELDOUT = {
     "heldout18": "answer-heldout-s18.jsonl",
     "heldout19": "answer-heldout-s19.jsonl",
     "heldout20": "answer-heldout-s20.jsonl",
+    "heldout21": "answer-heldout-s21.jsonl",
 }
 
 
