@@ -103,8 +103,8 @@ _LABELS = {
 
 _EVENT = (
     r"found|establish|set up|creat|introduc|adopt|enact|launch|start|begin|go live|went live|roll(?:ed)? out"
-    r"|compulsory|mandatory|obligatory|became|become|replac|elected"
-    r"|成立|设立|建立|创立|颁布|实施|施行|发布|启动|开始|上线|推出|开通|强制|成为|取代|替代|当选"
+    r"|compulsory|mandatory|obligatory|became|become|replac|elected|sign|(?:take|took|taken|takes) effect|into force"
+    r"|成立|设立|建立|创立|颁布|实施|施行|发布|启动|开始|上线|推出|开通|强制|成为|取代|替代|当选|签署|签订|生效"
 )
 # A year states when something began also as "since 2021", "from 1 January 2021", "自2021年起".
 _SINCE = r"since|from|as of|effective|in force|applies|apply|自|起|以来|生效|适用"

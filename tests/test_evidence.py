@@ -149,6 +149,10 @@ def test_opening_yes_in_both_languages() -> None:
         ("Which agency is in charge of the radio side, and which route does a radio product take?", None),
         ("Since what date has the GCTS been mandatory on certified products?", "date"),  # a date states its year
         ("这项SCIP提交要求是从哪天开始的？", "date"),
+        # an agreement begins when it is signed or takes effect: both are years asked for, answered by its dates
+        ("When was the China–New Zealand MRA signed, and when did it take effect?", "year"),
+        ("On what date did China's Metrology Law come into force?", "date"),
+        ("中新互认协定是哪一年签署的？", "year"),
         ("What date is printed on the CE label?", None),  # a date, but no event it began with
         ("What is the charge for a PCoC on SABER?", "fee"),
     ],
@@ -173,6 +177,8 @@ def test_a_fact_fits_only_with_its_figure_and_its_tie() -> None:
     assert date is not None and states_fact(date, "自2021年1月5日起，供应商须向 ECHA 的 SCIP 数据库提交数据。")
     assert states_fact(date, "It has been mandatory since 1 April 2017.")
     assert not states_fact(date, "海关总署实施 AEO 互认的公告（如2019年第101号）。")
+    signed = asked_fact("When was the China–New Zealand MRA signed?")
+    assert signed is not None and states_fact(signed, "协定于2008年4月7日在北京签署，于2008年10月1日生效。")
     count = asked_fact("How many certification staff does a body need?")
     assert count is not None and states_fact(count, "It needs 10 or more full-time certification staff.")
     assert asks_more_than("What is needed for Saudi Arabia, and the fee?", fee)
