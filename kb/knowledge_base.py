@@ -80,6 +80,8 @@ EMBED_BATCH = 16
 
 # A name in Latin script: two capitals or more ("RCM", "JAKIM", "SGS-CSTC", "DAkkS", "UN38.3", "FDA 510(k)" gives FDA).
 _NAME = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*)(?:[-/.][A-Za-z0-9]+)*")
+# an English adjective made of a name ("USB-powered", "CE-marked", "Wi-Fi-enabled"): the name is what comes before
+_ADJECTIVE = re.compile(r"(?:-[a-z]+)+$")
 # A law's title: 《医疗器械监督管理条例》, "按电子商务法……", "the Cybersecurity Law", "Regulation on the Supervision
 # and Administration of Medical Devices". Without brackets a Chinese title counts only after 按/根据/依据/违反, so
 # "货要发到贝尔法" names no law.
@@ -504,7 +506,8 @@ class KnowledgeBase:
         similar its other words are; the relevance gate weighs this (`bot.gate`).
 
         Roman numerals ("Class II") are not names, nor what a product is or has ("TVs", "HDMI", "PVC"). A name is
-        known when every one of its index terms is, and an acronym's plural ("LEDs") when its singular is.
+        known when every one of its index terms is, and an acronym's plural ("LEDs") when its singular is. "USB-powered"
+        and "CE-marked" name USB and CE: a lamp powered over USB names no scheme the documents lack.
         """
         index = self._indexes()[0]
         glossary = self.glossary()
@@ -518,7 +521,7 @@ class KnowledgeBase:
 
         named = named_markets(text)
         for match in _NAME.finditer(text):
-            name = match.group(0)
+            name = _ADJECTIVE.sub("", match.group(0))  # "USB-powered" names USB, "SASO-approved" SASO
             terms = tokenize(name)
             if not terms or _ROMAN.fullmatch(name) or name in unknown or name.upper() in _NOT_NAMES:
                 continue

@@ -302,6 +302,10 @@ def test_names_no_passage_contains_count_against_answering(fake_kb: KnowledgeBas
     # what a product is, has or is made of names no scheme: the rules for "a multimedia product" answer for a
     # soundbar with HDMI (s8) and for LED TVs (s9), both refused as naming something unknown
     assert fake_kb.unknown_names("Which EMC standards apply to our soundbar with HDMI, and to LED TVs?") == []
+    # an adjective made of a name names what it is made of: a "USB-powered" lamp is a USB product (s20's was refused
+    # as naming something unknown), a "RCM-marked" one names the RCM
+    assert fake_kb.unknown_names("Is our USB-powered lamp or a CCC-marked one regulated?") == []
+    assert fake_kb.unknown_names("Is an RCM-marked lamp accepted?") == ["RCM"]
     # a name is known when a passage holds any one of the glossary's Chinese variants for it, here SAMR's short
     # form 市场监管总局 and not 市场监督管理部门
     assert fake_kb.unknown_names("How long does SAMR take?") == ["SAMR"]
