@@ -112,6 +112,8 @@ _YEAR_Q = re.compile(
     r"\b(?:which|what) year\b|\bwhen (?:was|were|did)\b|\bsince when\b|哪一年|哪年|何年|什么时候|何时", re.IGNORECASE
 )
 _BEGAN = re.compile(f"{_EVENT}|{_SINCE}", re.IGNORECASE)
+# "Since when has the AEO mutual recognition been applied?" asks when it began, whatever the verb
+_SINCE_Q = re.compile(r"\bsince (?:when|which|what)\b", re.IGNORECASE)
 # A date states its year: "Since what date has the GCTS been mandatory?", "SCIP提交要求是从哪天开始的？"
 _DATE_Q = re.compile(r"\b(?:which|what) date\b|哪一?天|什么日期|何日|几月几[日号]", re.IGNORECASE)
 # ("which agency is in charge of the radio side" asks who, not what it costs)
@@ -247,7 +249,7 @@ def asked_fact(question: str) -> AskedFact | None:
     q = _figure_clauses(q)
     if not q:
         return None
-    if re.search(_EVENT, q, re.IGNORECASE):  # when something began: stated beside the event or a "since"
+    if re.search(_EVENT, q, re.IGNORECASE) or _SINCE_Q.search(q):  # when something began: beside the event or a "since"
         if _YEAR_Q.search(q):
             return AskedFact("year", _BEGAN)
         if _DATE_Q.search(q):

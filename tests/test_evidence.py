@@ -153,6 +153,7 @@ def test_opening_yes_in_both_languages() -> None:
         ("When was the China–New Zealand MRA signed, and when did it take effect?", "year"),
         ("On what date did China's Metrology Law come into force?", "date"),
         ("中新互认协定是哪一年签署的？", "year"),
+        ("Since when has the China–EU AEO mutual recognition been applied?", "year"),  # since when: it began
         ("What date is printed on the CE label?", None),  # a date, but no event it began with
         ("What is the charge for a PCoC on SABER?", "fee"),
     ],
