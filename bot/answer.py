@@ -59,6 +59,7 @@ from bot.evidence import (
     with_parts,
     with_qualifiers,
     with_runner_up,
+    without_separator,
 )
 from bot.figures import dates_in, key_figures, number_words, numbers_in, spelled_figures
 from bot.followup import (
@@ -91,6 +92,7 @@ MAX_RETRIEVE_K = 50  # the most passages one answer may ask for (`k`)
 EXTRA_QUOTE_MARGIN = 0.015  # a second passage is quoted when its best sentence is this close to the best one
 EVIDENCE_DEPTH = 3  # passages the evidence is chosen from
 TWIN_CHUNKS = 200  # passages of one document read to place a passage's twin (`Answerer._twins`)
+TWIN_OVERLAP = 1 / 3  # a twin passage stands for a passage when this share of it covers the same part (`_twin_of`)
 FACT_DEPTH = 5  # passages that must state a fact of the kind a question asks for (a year, a fee...)
 WHOLE_PASSAGE_CHARS = 220  # a passage this short (one law article, one agreement row) is quoted whole
 MIN_QUOTE_CHARS = 40  # a shorter best sentence is quoted with the one before it
@@ -749,7 +751,7 @@ class Answerer:
                     for vector in (part[_passage_lang(hit)] for part in part_vectors)
                 ]
                 span = with_list_lead(hit.text, spans, with_parts(hit.text, spans, span, part_scores))
-            best.append((scores[index], span))
+            best.append((scores[index], without_separator(hit.text, span)))
         return best
 
     def _question_vectors(self, question: str, lang: str, passage_langs: Iterable[str]) -> dict[str, np.ndarray]:
@@ -811,15 +813,27 @@ class Answerer:
                 seen.add(text)
                 candidates.append(hit)
                 facts.append(found)
-        for index, twin in self._twins(candidates[:EVIDENCE_DEPTH], lang, filters):  # the asker reads it instead
-            text = " ".join(twin.text.split())
-            if text not in seen and _states_something(twin):
-                seen.add(text)
-                candidates[index] = twin
-                facts[index] = fact_sentences(asked, twin.text) if asked is not None else []
+        stands_for: dict[int, int] = {}  # a twin candidate past the others: the index of the one it stands beside
+        for index, twins in self._twins(candidates[:EVIDENCE_DEPTH], lang, filters):  # the asker reads them instead
+            fresh = [twin for twin in twins if " ".join(twin.text.split()) not in seen and _states_something(twin)]
+            for n, twin in enumerate(fresh):  # the first in its place, the others (its section's rest) after all
+                seen.add(" ".join(twin.text.split()))
+                found = fact_sentences(asked, twin.text) if asked is not None else []
+                if n == 0:
+                    candidates[index], facts[index] = twin, found
+                else:
+                    stands_for[len(candidates)] = index
+                    candidates.append(twin)
+                    facts.append(found)
         spans = self._evidence_spans(query, lang, candidates, facts, is_yes_no(question)) if candidates else []
         support = passage_support(candidates, lang)
         scores = [score + extra for (score, _), extra in zip(spans, support, strict=True)]
+        # of the twins that stand for one passage, the one that answers best stands in its place: one more passage
+        # to choose from among near-equals is one more chance of choosing wrong
+        for extra, index in stands_for.items():
+            if scores[extra] > scores[index]:
+                scores[index], candidates[index], spans[index] = scores[extra], candidates[extra], spans[extra]
+            scores[extra] = -math.inf
         # a quote that holds a better one whole, or that a better one holds, is no second source: the same sentence
         # stored in two chunks (a section and its row in a table) was quoted twice, and the second half of the
         # question went unanswered
@@ -839,15 +853,18 @@ class Answerer:
         answer.spans = {hit.chunk_id: span for hit, (_, span) in zip(candidates, spans, strict=True)}
         return answer
 
-    def _twins(self, candidates: Sequence[Hit], lang: str, filters: Filters | None = None) -> list[tuple[int, Hit]]:
-        """For each candidate passage in another language than the asker's, the passage of its twin document in the
-        asker's language (`twin_source`: one document written in two languages) nearest it, which retrieval passed
-        over. An English asker was quoted an English passage that does not answer while the Chinese passage ranked
-        first said "能源之星不能代替 DOE 合规认证": its twin, "ENERGY STAR does not replace DOE certification", ranked
-        eighth, below the evidence depth. The twin counts with the retrieval scores of the passage it stands for,
-        and only where the question's `filters` allow it (an asker who chose Chinese sources gets no English twin)."""
+    def _twins(
+        self, candidates: Sequence[Hit], lang: str, filters: Filters | None = None
+    ) -> list[tuple[int, list[Hit]]]:
+        """For each candidate passage in another language than the asker's, the passages of its twin document in the
+        asker's language (`twin_source`: one document written in two languages) that say what it says (`_twin_of`),
+        which retrieval passed over. An English asker was quoted an English passage that does not answer while the
+        Chinese passage ranked first said "能源之星不能代替 DOE 合规认证": its twin, "ENERGY STAR does not replace DOE
+        certification", ranked eighth, below the evidence depth. A twin counts with the retrieval scores of the
+        passage it stands for, and only where the question's `filters` allow it (an asker who chose Chinese sources
+        gets no English twin). None comes in when one of them is a candidate already."""
         asker = base_language(lang)
-        found: list[tuple[int, Hit]] = []
+        found: list[tuple[int, list[Hit]]] = []
         known = {hit.chunk_id for hit in candidates}
         outlines: dict[str, list[Hit]] = {}  # a document's passages, read once for all its candidates
         for index, candidate in enumerate(candidates):
@@ -859,11 +876,14 @@ class Answerer:
             mine = candidate.meta.source
             if mine not in outlines:
                 outlines[mine] = [candidate, *self.kb.most_like(candidate.chunk_id, TWIN_CHUNKS, {"source": mine})]
-            twin = _twin_of(candidate, outlines[mine], twins)
-            if twin is not None and twin.chunk_id not in known:
+            chosen = _twin_of(candidate, outlines[mine], twins)
+            if any(twin.chunk_id in known for twin in chosen):  # the asker's version is a candidate already: the
+                continue  # rest of it would come in with this passage's better retrieval scores
+            for twin in chosen:
                 twin.extra = dict(candidate.extra)
                 known.add(twin.chunk_id)
-                found.append((index, twin))
+            if chosen:
+                found.append((index, chosen))
         return found
 
     @staticmethod
@@ -1177,29 +1197,59 @@ def twin_source(source: str, lang: str) -> str:
     return f"{match.group(1)}.{lang}{match.group(3)}"
 
 
-def _twin_of(passage: Hit, own: Sequence[Hit], twins: Sequence[Hit]) -> Hit | None:
-    """Of `twins` (the passages of the twin document, each scored by its similarity to `passage`), the one that
-    stands where `passage` stands in its own document (`own`: that document's passages): in the section of the same
-    rank, counted in the order the sections start, the most similar there. A translation's vectors alone matched
-    the wrong section of the twin in 4 of 14 tries on the corpus ("Who needs it" for 常见问题); the documents keep
-    one outline in both languages. When the outlines differ in length, the most similar passage.
+def _twin_of(passage: Hit, own: Sequence[Hit], twins: Sequence[Hit]) -> list[Hit]:
+    """Of `twins` (the passages of the twin document, each scored by its similarity to `passage`), the ones that
+    stand where `passage` stands in its own document (`own`: that document's passages), most similar first: in the
+    section of the same rank, counted in the order the sections start, those that cover the part of the section
+    `passage` covers (`_covers`). A translation's vectors alone matched the wrong section of the twin in 4 of 14
+    tries on the corpus ("Who needs it" for 常见问题); the documents keep one outline in both languages. A Chinese
+    passage often holds a whole section that takes two passages in English: "如何取得" gave both procedures' steps,
+    and its one most similar twin only the first (s20: "the lab need not be accredited" for SDoC was never quoted).
+    When the outlines differ in length, the most similar passage.
 
     >>> from kb.types import PassageMeta
-    >>> def hit(cid, section, start, score=0.0):
-    ...     return Hit(cid, "text", PassageMeta(source="s", doc_id="d", section=section, start=start), score)
-    >>> own = [hit("z3", "常见问题", 900), hit("z1", "是什么", 0), hit("z2", "谁需要", 400)]
-    >>> twins = [hit("e2", "Who needs it", 500, 0.89), hit("e3", "Common pitfalls", 1200, 0.88), hit("e1", "What", 0)]
-    >>> _twin_of(own[0], own, twins).chunk_id
-    'e3'
+    >>> def hit(cid, section, start, score=0.0, end=0):
+    ...     return Hit(cid, "text", PassageMeta(source="s", doc_id="d", section=section, start=start, end=end), score)
+    >>> own = [hit("z3", "常见问题", 900, end=1000), hit("z1", "是什么", 0), hit("z2", "谁需要", 400)]
+    >>> twins = [hit("e2", "Who needs it", 500, 0.89), hit("e3", "Common pitfalls", 1200, 0.88, 1390)]
+    >>> twins.append(hit("e1", "What", 0))
+    >>> [twin.chunk_id for twin in _twin_of(own[0], own, twins)]
+    ['e3']
+    >>> twins.append(hit("e4", "Common pitfalls", 1400, 0.7, 1600))  # the section in two passages: both
+    >>> [twin.chunk_id for twin in _twin_of(own[0], own, twins)]
+    ['e3', 'e4']
+    >>> halves = [hit("z3", "常见问题", 900, end=950), hit("z4", "常见问题", 950, end=1000), *own[1:]]
+    >>> [twin.chunk_id for twin in _twin_of(halves[1], halves, twins)]  # the second half of it: the second one
+    ['e4']
     """
     if not twins:
-        return None
+        return []
     ours, theirs = _section_ranks(own), _section_ranks(twins)
     if len(set(ours.values())) != len(set(theirs.values())):
-        return max(twins, key=lambda hit: hit.score)
+        return [max(twins, key=lambda hit: hit.score)]
     rank = ours[passage.meta.section]
-    placed = [hit for hit in twins if theirs[hit.meta.section] == rank]
-    return max(placed, key=lambda hit: hit.score) if placed else None
+    placed = sorted((hit for hit in twins if theirs[hit.meta.section] == rank), key=lambda hit: -hit.score)
+    if not placed:
+        return []
+    where = _covers(passage, [hit for hit in own if hit.meta.section == passage.meta.section])
+    covering = [hit for hit in placed if _overlap(_covers(hit, placed), where) >= TWIN_OVERLAP]
+    return covering or placed[:1]
+
+
+def _covers(passage: Hit, section: Sequence[Hit]) -> tuple[float, float]:
+    """The part of its section (`section`: the passages stored of it) `passage` covers, as fractions of the
+    section's length from its start."""
+    start = min(hit.meta.start for hit in section)
+    end = max(max(hit.meta.end, hit.meta.start + len(hit.text)) for hit in section)
+    length = max(end - start, 1)
+    own_end = max(passage.meta.end, passage.meta.start + len(passage.text))
+    return (passage.meta.start - start) / length, (own_end - start) / length
+
+
+def _overlap(twin: tuple[float, float], passage: tuple[float, float]) -> float:
+    """The share of `twin`'s part of the section that `passage`'s part covers too."""
+    shared = min(twin[1], passage[1]) - max(twin[0], passage[0])
+    return max(shared, 0.0) / max(twin[1] - twin[0], 1e-9)
 
 
 def _section_ranks(hits: Sequence[Hit]) -> dict[str, int]:

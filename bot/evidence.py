@@ -125,12 +125,22 @@ def limits(text: str) -> bool:
     return bool(_LIMIT_EN.search(text) or _LIMIT_ZH.search(text))
 
 
-def with_qualifiers(text: str, spans: Sequence[tuple[int, int]], index: int) -> tuple[int, int]:
+def with_qualifiers(text: str, spans: Sequence[tuple[int, int]], index: int, answering: bool = True) -> tuple[int, int]:
     """The span of sentence `index` of `text`, grown by the neighbours that qualify it: a following sentence that
     limits or contrasts ("This is not blanket acceptance.", up to `QUALIFIER_REACH` sentences on, with those between:
     "Valid for 5 years. Ask the body when to renew. It stays valid only if ..."), the previous one when this one
     opens with a contrast ("但是……", "However, ...") or points back to it ("It is recognised by the GFSI; ISO 22000
-    alone is not." names neither the scheme it is about nor, alone, the answer), within `MAX_QUOTE_CHARS`.
+    alone is not." names neither the scheme it is about nor, alone, the answer), within `MAX_QUOTE_CHARS`. The
+    sentence that `answering` (the best one, not one quoted beside it) also takes in the next one when that points
+    back to it: "An ISO 14001 certificate does not prove a carbon footprint. Such claims are verified under ISO
+    14064-1." (s20: the standard asked about was left out). Beside another quote it would pass `MAX_QUOTE_CHARS`
+    and take the other out instead.
+
+    >>> text = "It does not prove a footprint. Such claims are verified under ISO 14064. Fees vary."
+    >>> from bot.citations import passage_sentences
+    >>> spans = passage_sentences(text)
+    >>> text[slice(*with_qualifiers(text, spans, 0))], text[slice(*with_qualifiers(text, spans, 0, answering=False))]
+    ('It does not prove a footprint. Such claims are verified under ISO 14064.', 'It does not prove a footprint.')
 
     A quote is whole sentences, not the clauses between semicolons: it goes on to the end of its sentence and back
     to its start. A law's sentence is clauses joined by "；" ("……应当实行首负责任制，先行赔付，不得推诿；属于生产者
@@ -141,7 +151,8 @@ def with_qualifiers(text: str, spans: Sequence[tuple[int, int]], index: int) -> 
     for later in range(index + 1, min(len(spans), index + 1 + QUALIFIER_REACH)):
         next_start, next_end = spans[later]
         following = text[next_start:next_end]
-        if (_CONTRAST_START.match(following) or limits(following)) and next_end - start <= MAX_QUOTE_CHARS:
+        goes_on = answering and later == index + 1 and _POINTS_BACK.match(following)
+        if (_CONTRAST_START.match(following) or limits(following) or goes_on) and next_end - start <= MAX_QUOTE_CHARS:
             end, last = next_end, later
     opening = text[start:end]
     if (
@@ -247,10 +258,24 @@ def with_list_lead(text: str, spans: Sequence[tuple[int, int]], span: tuple[int,
     return (spans[lead][0], span[1]) if span[1] - spans[lead][0] <= MAX_QUOTE_CHARS else span
 
 
+def without_separator(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    """`span` less the " / " a table's field in two languages puts between them ("中欧互认的作用：…… / What it
+    does: ..."): the English half was quoted as "/ What it does: ...".
+
+    >>> text = "作用：简化通关。 / What it does: easier clearance."
+    >>> text[slice(*without_separator(text, (9, len(text))))]
+    'What it does: easier clearance.'
+    """
+    start, end = span
+    while start < end and (text[start].isspace() or text.startswith("/ ", start)):
+        start += 1
+    return start, end
+
+
 def _grown(text: str, spans: Sequence[tuple[int, int]], span: tuple[int, int], index: int) -> tuple[int, int]:
     """`span` grown to take in sentence `index` with its qualifiers (`with_qualifiers`) and the sentences between,
     or `span` as it is when that would pass `MAX_QUOTE_CHARS`."""
-    extra_start, extra_end = with_qualifiers(text, spans, index)
+    extra_start, extra_end = with_qualifiers(text, spans, index, answering=False)
     grown = (min(span[0], extra_start), max(span[1], extra_end))
     return grown if grown[1] - grown[0] <= MAX_QUOTE_CHARS else span
 

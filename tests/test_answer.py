@@ -511,15 +511,29 @@ def test_every_model_prompt_starts_with_the_constant_prompts_read_ahead(fake_kb:
 def test_a_passage_in_another_language_brings_its_twin_in_the_askers(fake_kb: KnowledgeBase) -> None:
     # the corpus writes each scheme twice (kc.zh.md, kc.en.md): an English asker was quoted an English passage that
     # does not answer while the Chinese one ranked first did, and its English twin ranked below the evidence depth
+    zh, en = {"lang": "zh", "source": "s/kc.zh.md"}, {"source": "s/kc.en.md"}
     fake_kb.add(
         [
+            make_chunk("kc-zh-what", "KC 标志由 KATS 管理。", section="是什么", start=0, end=14, **zh),
             make_chunk(
-                "kc-zh", "安全证书只覆盖受检工厂生产的型号；增加工厂须另办手续。", lang="zh", source="s/kc.zh.md"
+                "kc-zh",
+                "安全证书只覆盖受检工厂生产的型号；增加工厂须另办手续。",
+                section="工厂",
+                start=20,
+                end=47,
+                **zh,
             ),
+            make_chunk("kc-en-2", "KC marking is run by KATS and its bodies.", section="What", start=0, end=41, **en),
+            # the Chinese section's one passage is two in English: both stand for it
             make_chunk(
-                "kc-en", "A certificate covers the inspected factory; a new factory needs steps.", source="s/kc.en.md"
+                "kc-en",
+                "A certificate covers the inspected factory only.",
+                section="Factories",
+                start=50,
+                end=98,
+                **en,
             ),
-            make_chunk("kc-en-2", "KC marking is run by KATS and its bodies.", source="s/kc.en.md"),
+            make_chunk("kc-en-3", "A new factory needs steps.", section="Factories", start=99, end=125, **en),
             make_chunk("ce-en", "CE marking is the maker's declaration.", source="s/ce.en.md"),
         ]
     )
@@ -527,15 +541,18 @@ def test_a_passage_in_another_language_brings_its_twin_in_the_askers(fake_kb: Kn
     chinese = next(h for h in fake_kb.search("安全证书 增加工厂", k=8) if h.chunk_id == "kc-zh")
     chinese.extra["best_dense"] = 0.9
     twins = answerer._twins([chinese], "en")
-    assert [(n, t.meta.source) for n, t in twins] == [(0, "s/kc.en.md")] and twins[0][1].extra["best_dense"] == 0.9
+    assert [(n, sorted(t.chunk_id for t in found)) for n, found in twins] == [(0, ["kc-en", "kc-en-3"])]
+    assert all(t.extra["best_dense"] == 0.9 for t in twins[0][1])  # they count as the passage they stand for
     assert answerer._twins([chinese], "zh") == []  # the asker reads it as it is
     # an asker who chose Chinese sources, or other documents, gets no English twin
     assert answerer._twins([chinese], "en", {"lang": "zh"}) == []
     assert answerer._twins([chinese], "en", {"source": ["s/kc.zh.md", "s/ce.en.md"]}) == []
     assert len(answerer._twins([chinese], "en", {"source": ["s/kc.zh.md", "s/kc.en.md"]})) == 1
-    assert answerer._twins([chinese, twins[0][1]], "en") == []  # the twin is a candidate already
+    assert answerer._twins([chinese, *twins[0][1]], "en") == []  # the twins are candidates already
+    # one of them is: the other would come in with the Chinese passage's retrieval scores, better than its own
+    assert answerer._twins([chinese, twins[0][1][1]], "en") == []
     # a document whose name says no language has no twin
-    law = next(h for h in fake_kb.search("注册资本", k=8) if h.meta.lang == "zh" and h.chunk_id != "kc-zh")
+    law = next(h for h in fake_kb.search("注册资本", k=8) if h.meta.lang == "zh" and "kc" not in h.meta.source)
     assert answerer._twins([law], "en") == []
     # the nearest passage of a document, by stored vector, on the embedded store (the server's: test_chroma_server)
     assert fake_kb.most_like("no-such-passage") == []

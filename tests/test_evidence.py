@@ -844,3 +844,25 @@ def test_a_market_the_shipped_corpus_never_names_is_refused_by_name(corpus_kb: K
     # a market the corpus covers through its bloc, or a question about a Chinese scheme for goods from elsewhere
     assert not answerer.answer("Do our customers in Germany need the CE mark on our LED lamps?").refused
     assert not answerer.answer("我们从越南进口了一批没做CCC认证的USB充电器，在国内销售会怎么处罚？").refused
+
+
+@pytest.mark.slow
+def test_an_english_asker_is_quoted_the_english_passage_that_answers(corpus_kb: KnowledgeBase) -> None:
+    answerer = Answerer(corpus_kb)
+    # s20: the Chinese passage holds both procedures' steps, its English twin takes two passages; only the first
+    # (Certification's accredited lab) was quoted, not SDoC's "need not be accredited"
+    sdoc = answerer.answer(
+        "Our USB-C hub has only digital circuitry, so it can go through FCC SDoC rather than Certification. Even so, "
+        "the testing still has to be done at an FCC-recognised accredited lab, correct?"
+    )
+    assert "need not be accredited" in " ".join(c.quote for c in sdoc.citations)
+    # the sentence that goes on from the answer ("Such claims ...") is quoted with it
+    carbon = answerer.answer(
+        "Our ceramics plant is ISO 14001 certified. Can we just send our ISO 14001 certificate to a French customer "
+        "as proof of verified carbon footprint figures for our floor tiles?"
+    )
+    assert "14064" in " ".join(c.quote for c in carbon.citations)
+    # a table's field in two languages: the English half is quoted without the slash between them
+    aeo = answerer.answer("Since when has the China–EU AEO mutual recognition been applied, and is the UK covered?")
+    assert aeo.citations and not any(c.quote.lstrip().startswith("/") for c in aeo.citations)
+    assert "2015" in aeo.body
