@@ -80,7 +80,7 @@ EMBED_BATCH = 16
 
 # A name in Latin script: two capitals or more ("RCM", "JAKIM", "SGS-CSTC", "DAkkS", "UN38.3", "FDA 510(k)" gives FDA).
 _NAME = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*)(?:[-/.][A-Za-z0-9]+)*")
-# an English adjective made of a name ("USB-powered", "CE-marked", "Wi-Fi-enabled"): the name is what comes before
+# an English adjective made of a name ("USB-powered", "CE-marked", "SASO-approved"): the name is what comes before
 _ADJECTIVE = re.compile(r"(?:-[a-z]+)+$")
 # A law's title: 《医疗器械监督管理条例》, "按电子商务法……", "the Cybersecurity Law", "Regulation on the Supervision
 # and Administration of Medical Devices". Without brackets a Chinese title counts only after 按/根据/依据/违反, so
