@@ -815,9 +815,10 @@ class Answerer:
                 facts.append(found)
         stands_for: dict[int, int] = {}  # a twin candidate past the others: the index of the one it stands beside
         for index, twins in self._twins(candidates[:EVIDENCE_DEPTH], lang, filters):  # the asker reads them instead
-            fresh = [twin for twin in twins if " ".join(twin.text.split()) not in seen and _states_something(twin)]
-            for n, twin in enumerate(fresh):  # the first in its place, the others (its section's rest) after all
-                seen.add(" ".join(twin.text.split()))
+            texts = [(twin, " ".join(twin.text.split())) for twin in twins]
+            fresh = [(twin, text) for twin, text in texts if text not in seen and _states_something(twin)]
+            for n, (twin, text) in enumerate(fresh):  # the first in its place, the others (its section's rest) after
+                seen.add(text)
                 found = fact_sentences(asked, twin.text) if asked is not None else []
                 if n == 0:
                     candidates[index], facts[index] = twin, found

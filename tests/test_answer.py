@@ -512,30 +512,17 @@ def test_a_passage_in_another_language_brings_its_twin_in_the_askers(fake_kb: Kn
     # the corpus writes each scheme twice (kc.zh.md, kc.en.md): an English asker was quoted an English passage that
     # does not answer while the Chinese one ranked first did, and its English twin ranked below the evidence depth
     zh, en = {"lang": "zh", "source": "s/kc.zh.md"}, {"source": "s/kc.en.md"}
+    rows = [  # (id, text, section, start, end, document)
+        ("kc-zh-what", "KC 标志由 KATS 管理。", "是什么", 0, 14, zh),
+        ("kc-zh", "安全证书只覆盖受检工厂生产的型号；增加工厂须另办手续。", "工厂", 20, 47, zh),
+        ("kc-en-2", "KC marking is run by KATS and its bodies.", "What", 0, 41, en),
+        # the Chinese section's one passage is two in English: both stand for it
+        ("kc-en", "A certificate covers the inspected factory only.", "Factories", 50, 98, en),
+        ("kc-en-3", "A new factory needs steps.", "Factories", 99, 125, en),
+    ]
     fake_kb.add(
-        [
-            make_chunk("kc-zh-what", "KC 标志由 KATS 管理。", section="是什么", start=0, end=14, **zh),
-            make_chunk(
-                "kc-zh",
-                "安全证书只覆盖受检工厂生产的型号；增加工厂须另办手续。",
-                section="工厂",
-                start=20,
-                end=47,
-                **zh,
-            ),
-            make_chunk("kc-en-2", "KC marking is run by KATS and its bodies.", section="What", start=0, end=41, **en),
-            # the Chinese section's one passage is two in English: both stand for it
-            make_chunk(
-                "kc-en",
-                "A certificate covers the inspected factory only.",
-                section="Factories",
-                start=50,
-                end=98,
-                **en,
-            ),
-            make_chunk("kc-en-3", "A new factory needs steps.", section="Factories", start=99, end=125, **en),
-            make_chunk("ce-en", "CE marking is the maker's declaration.", source="s/ce.en.md"),
-        ]
+        [make_chunk(cid, text, section=section, start=a, end=b, **doc) for cid, text, section, a, b, doc in rows]
+        + [make_chunk("ce-en", "CE marking is the maker's declaration.", source="s/ce.en.md")]
     )
     answerer = Answerer(fake_kb, gate=OPEN)
     chinese = next(h for h in fake_kb.search("安全证书 增加工厂", k=8) if h.chunk_id == "kc-zh")
