@@ -32,6 +32,7 @@ whose body is English, polarity (qualified yes/no questions), topic-switch follo
 - heldout19: benchmarks/answer-heldout-s19.jsonl (60 more, written the same way at the start of session 19);
 - heldout20: benchmarks/answer-heldout-s20.jsonl (60 more, written the same way at the start of session 20);
 - heldout21: benchmarks/answer-heldout-s21.jsonl (60 more, written the same way at the start of session 21);
+- heldout22: benchmarks/answer-heldout-s22.jsonl (60 more, written the same way at the start of session 22);
 - examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
@@ -153,6 +154,7 @@ SETS = (
     "heldout19",
     "heldout20",
     "heldout21",
+    "heldout22",
     "examples",
 )
 HELDOUT = {
@@ -171,6 +173,7 @@ HELDOUT = {
     "heldout19": "answer-heldout-s19.jsonl",
     "heldout20": "answer-heldout-s20.jsonl",
     "heldout21": "answer-heldout-s21.jsonl",
+    "heldout22": "answer-heldout-s22.jsonl",
 }
 
 
