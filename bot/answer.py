@@ -92,6 +92,7 @@ MAX_RETRIEVE_K = 50  # the most passages one answer may ask for (`k`)
 EXTRA_QUOTE_MARGIN = 0.015  # a second passage is quoted when its best sentence is this close to the best one
 EVIDENCE_DEPTH = 3  # passages the evidence is chosen from
 TWIN_CHUNKS = 200  # passages of one document read to place a passage's twin (`Answerer._twins`)
+TWIN_FUSION_K = 60  # reciprocal-rank constant of `_through_twins`, as in the search's own fusion
 TWIN_OVERLAP = 1 / 3  # a twin passage stands for a passage when this share of it covers the same part (`_twin_of`)
 FACT_DEPTH = 5  # passages that must state a fact of the kind a question asks for (a year, a fee...)
 WHOLE_PASSAGE_CHARS = 220  # a passage this short (one law article, one agreement row) is quoted whole
@@ -542,8 +543,7 @@ class Answerer:
             deeper = self.kb.search(standalone, k=min(MAX_RETRIEVE_K, 3 * retrieve_k), filters=filters, lang=lang)
             hits = [hit for hit in deeper if _states_something(hit)][:retrieve_k] or hits
         if standalone != question:  # a follow-up: the passages about the market or scheme it names come first
-            order = on_topic_first(question, [f"{h.meta.title}\n{h.meta.section}\n{h.text}" for h in hits])
-            hits = [hits[i] for i in order]
+            hits = [hits[i] for i in on_topic_first(question, _topics(hits))]
         timings["retrieve"] = time.perf_counter() - t
         decision = self.gate.decide(hits, lang, asked_unknown_names(self.kb, standalone))
         # a follow-up ("And Japan's PSE certificate?" after "How long is a Saudi PCoC valid?") asks for the same kind
@@ -568,6 +568,9 @@ class Answerer:
         if not decision.passed:
             yield finish(self._refusal(question, lang, hits, decision))
             return
+        found = self._through_twins(standalone, hits, filters, lang)
+        if found is not hits:
+            hits = found if standalone == question else [found[i] for i in on_topic_first(question, _topics(found))]
         if asked is not None and not self._fact_stated(asked, question, hits):
             if not asks_more_than(question, asked):
                 yield finish(self._unstated(question, lang, hits, asked))
@@ -854,8 +857,35 @@ class Answerer:
         answer.spans = {hit.chunk_id: span for hit, (_, span) in zip(candidates, spans, strict=True)}
         return answer
 
+    def _through_twins(self, query: str, hits: list[Hit], filters: Filters | None, lang: str) -> list[Hit]:
+        """`hits` for an asker who chose sources in one other language only (a Chinese asker reading English
+        documents), fused by reciprocal rank with the twins (`_twins`) of the passages the same search finds in the
+        asker's own language: the question is matched within its language, where retrieval is strongest, and the
+        passages found stand for their versions in the chosen one. Over the dev sets' Chinese questions filtered to
+        English sources the right passage came first in 0.50 of them as searched and 0.67 fused (0.80 -> 0.91 in
+        the first three); the English questions filtered to Chinese, 0.50 -> 0.63. `hits` itself when the filters
+        allow the asker's language, choose several, or the knowledge base has no twin documents."""
+        chosen = (filters or {}).get("lang")
+        langs = [chosen] if isinstance(chosen, str) else list(chosen or [])
+        asker = base_language(lang)
+        if not hits or len(langs) != 1:
+            return hits
+        target = base_language(langs[0])
+        if target == asker or not any(twin_source(hit.meta.source, asker) for hit in hits):
+            return hits
+        own = self.kb.search(query, k=len(hits), filters={**(filters or {}), "lang": asker}, lang=lang)
+        mapped = [twin for _, twins in self._twins(own, target, filters, stand_in=False) for twin in twins]
+        fused: dict[str, float] = {}
+        by_id: dict[str, Hit] = {}
+        for ranking in (hits, mapped):
+            for rank, cid in enumerate(dict.fromkeys(hit.chunk_id for hit in ranking)):
+                fused[cid] = fused.get(cid, 0.0) + 1 / (TWIN_FUSION_K + rank + 1)
+            for hit in ranking:
+                by_id.setdefault(hit.chunk_id, hit)
+        return [by_id[cid] for cid in sorted(fused, key=lambda cid: -fused[cid])][: len(hits)]
+
     def _twins(
-        self, candidates: Sequence[Hit], lang: str, filters: Filters | None = None
+        self, candidates: Sequence[Hit], lang: str, filters: Filters | None = None, stand_in: bool = True
     ) -> list[tuple[int, list[Hit]]]:
         """For each candidate passage in another language than the asker's, the passages of its twin document in the
         asker's language (`twin_source`: one document written in two languages) that say what it says (`_twin_of`),
@@ -863,10 +893,12 @@ class Answerer:
         Chinese passage ranked first said "能源之星不能代替 DOE 合规认证": its twin, "ENERGY STAR does not replace DOE
         certification", ranked eighth, below the evidence depth. A twin counts with the retrieval scores of the
         passage it stands for, and only where the question's `filters` allow it (an asker who chose Chinese sources
-        gets no English twin). None comes in when one of them is a candidate already."""
+        gets no English twin). None comes in when one of them is a candidate already. Unless they `stand_in` for
+        their passages, the twins keep no retrieval scores (`_through_twins` ranks them itself) and all are
+        found."""
         asker = base_language(lang)
         found: list[tuple[int, list[Hit]]] = []
-        known = {hit.chunk_id for hit in candidates}
+        seen = {hit.chunk_id for hit in candidates} if stand_in else set()
         outlines: dict[str, list[Hit]] = {}  # a document's passages, read once for all its candidates
         for index, candidate in enumerate(candidates):
             source = twin_source(candidate.meta.source, asker) if _passage_lang(candidate) != asker else ""
@@ -878,11 +910,11 @@ class Answerer:
             if mine not in outlines:
                 outlines[mine] = [candidate, *self.kb.most_like(candidate.chunk_id, TWIN_CHUNKS, {"source": mine})]
             chosen = _twin_of(candidate, outlines[mine], twins)
-            if any(twin.chunk_id in known for twin in chosen):  # the asker's version is a candidate already: the
+            if any(twin.chunk_id in seen for twin in chosen):  # the asker's version is a candidate already: the
                 continue  # rest of it would come in with this passage's better retrieval scores
             for twin in chosen:
-                twin.extra = dict(candidate.extra)
-                known.add(twin.chunk_id)
+                twin.extra = dict(candidate.extra) if stand_in else {}
+                seen.add(twin.chunk_id)
             if chosen:
                 found.append((index, chosen))
         return found
@@ -1163,6 +1195,11 @@ class Answerer:
     def _similarity(self, claim: str, sentences: Sequence[str]) -> list[float]:
         vector = self.kb.embedder.embed_query(claim)
         return [float(v @ vector) for v in self.kb.embedder.embed_passages(list(sentences))]
+
+
+def _topics(hits: Sequence[Hit]) -> list[str]:
+    """What each passage is about, for `on_topic_first`: its title, section and text."""
+    return [f"{h.meta.title}\n{h.meta.section}\n{h.text}" for h in hits]
 
 
 def passage_support(hits: Sequence[Hit], lang: str) -> list[float]:

@@ -508,22 +508,29 @@ def test_every_model_prompt_starts_with_the_constant_prompts_read_ahead(fake_kb:
     assert translator.calls[0][0].text == translate.constant_prompts()[0][0].text  # the English asker's rules
 
 
+_ZH, _EN = {"lang": "zh", "source": "s/kc.zh.md"}, {"lang": "en", "source": "s/kc.en.md"}
+KC_TWINS = [  # (id, text, section, start, end, document): one document written in two languages
+    ("kc-zh-what", "KC 标志由 KATS 管理。", "是什么", 0, 14, _ZH),
+    ("kc-zh", "安全证书只覆盖受检工厂生产的型号；增加工厂须另办手续。", "工厂", 20, 47, _ZH),
+    ("kc-en-2", "KC marking is run by KATS and its bodies.", "What", 0, 41, _EN),
+    # the Chinese section's one passage is two in English: both stand for it
+    ("kc-en", "A certificate covers the inspected factory only.", "Factories", 50, 98, _EN),
+    ("kc-en-3", "A new factory needs steps.", "Factories", 99, 125, _EN),
+]
+
+
+def with_kc_twins(kb: KnowledgeBase) -> KnowledgeBase:
+    kb.add(
+        [make_chunk(cid, text, section=section, start=a, end=b, **doc) for cid, text, section, a, b, doc in KC_TWINS]
+        + [make_chunk("ce-en", "CE marking is the maker's declaration.", lang="en", source="s/ce.en.md")]
+    )
+    return kb
+
+
 def test_a_passage_in_another_language_brings_its_twin_in_the_askers(fake_kb: KnowledgeBase) -> None:
     # the corpus writes each scheme twice (kc.zh.md, kc.en.md): an English asker was quoted an English passage that
     # does not answer while the Chinese one ranked first did, and its English twin ranked below the evidence depth
-    zh, en = {"lang": "zh", "source": "s/kc.zh.md"}, {"source": "s/kc.en.md"}
-    rows = [  # (id, text, section, start, end, document)
-        ("kc-zh-what", "KC 标志由 KATS 管理。", "是什么", 0, 14, zh),
-        ("kc-zh", "安全证书只覆盖受检工厂生产的型号；增加工厂须另办手续。", "工厂", 20, 47, zh),
-        ("kc-en-2", "KC marking is run by KATS and its bodies.", "What", 0, 41, en),
-        # the Chinese section's one passage is two in English: both stand for it
-        ("kc-en", "A certificate covers the inspected factory only.", "Factories", 50, 98, en),
-        ("kc-en-3", "A new factory needs steps.", "Factories", 99, 125, en),
-    ]
-    fake_kb.add(
-        [make_chunk(cid, text, section=section, start=a, end=b, **doc) for cid, text, section, a, b, doc in rows]
-        + [make_chunk("ce-en", "CE marking is the maker's declaration.", source="s/ce.en.md")]
-    )
+    with_kc_twins(fake_kb)
     answerer = Answerer(fake_kb, gate=OPEN)
     chinese = next(h for h in fake_kb.search("安全证书 增加工厂", k=8) if h.chunk_id == "kc-zh")
     chinese.extra["best_dense"] = 0.9
@@ -544,3 +551,28 @@ def test_a_passage_in_another_language_brings_its_twin_in_the_askers(fake_kb: Kn
     # the nearest passage of a document, by stored vector, on the embedded store (the server's: test_chroma_server)
     assert fake_kb.most_like("no-such-passage") == []
     assert [h.meta.source for h in fake_kb.most_like("kc-zh", 2, {"source": "s/kc.en.md"})] == ["s/kc.en.md"] * 2
+
+
+def test_an_asker_who_chose_sources_in_another_language_is_searched_in_their_own_too(fake_kb: KnowledgeBase) -> None:
+    # a Chinese asker who chose English documents: cross-language similarity ranked the right English passage
+    # third or lower in half the dev questions; the question matched within Chinese finds its twin
+    answerer = Answerer(with_kc_twins(fake_kb), gate=OPEN)
+    question = "安全证书覆盖哪些工厂？增加工厂要办什么手续？"
+    english = [h for h in fake_kb.search(question, k=8, filters={"lang": "en"}, lang="zh")]
+    kc = {"kc-en", "kc-en-2", "kc-en-3"}
+    english.sort(key=lambda h: h.chunk_id in kc)  # as a weak search would: the KC passages last
+    assert len(english) > 3 and english[0].chunk_id not in kc
+    fused = answerer._through_twins(question, english, {"lang": "en"}, "zh")
+    assert {h.chunk_id for h in fused[:3]} == kc  # found in both languages: ahead of what one search found
+    assert len(fused) == len(english) and {h.chunk_id for h in fused} == {h.chunk_id for h in english}
+    assert all(h.meta.lang == "en" for h in fused)  # the asker's choice of sources stands
+    assert all(any(h is e for e in english) for h in fused)  # with their own retrieval scores, not the Chinese
+    assert {h.chunk_id for h in answerer._through_twins(question, english, {"lang": ["en"]}, "zh")[:3]} == kc
+    # sources in the asker's language allowed, no choice, or a question in the chosen language: searched as it is
+    for filters, lang in (({"lang": ["en", "zh"]}, "zh"), (None, "zh"), ({"lang": "en"}, "en")):
+        assert answerer._through_twins(question, english, filters, lang) is english
+    laws = [h for h in fake_kb.search(question, k=8, filters={"lang": "zh"}) if "kc" not in h.meta.source]
+    assert answerer._through_twins("Who approves certification bodies?", laws, {"lang": "zh"}, "en") is laws
+    # end to end, through the answer
+    answer = answerer.answer(question, filters={"lang": "en"})
+    assert answer.citations and answer.citations[0].meta.source == "s/kc.en.md"

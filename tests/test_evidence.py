@@ -847,6 +847,28 @@ def test_a_market_the_shipped_corpus_never_names_is_refused_by_name(corpus_kb: K
 
 
 @pytest.mark.slow
+def test_an_asker_who_chose_documents_in_another_language_is_quoted_what_answers(corpus_kb: KnowledgeBase) -> None:
+    # the question is matched in the asker's language too and the passages found stand for their twins in the
+    # chosen one (`Answerer._through_twins`); cross-language similarity alone put the answer fourth or lower
+    answerer = Answerer(corpus_kb)
+    english = {"lang": "en"}
+    air = answerer.answer(
+        "我们是宁波的电热水壶厂，准备申请印度BIS认证。听说境外生产者必须在印度指定一个常驻代表，这个角色叫什么？",
+        filters=english,
+    )
+    assert "Authorised Indian Representative" in air.body
+    kc = answerer.answer("我们在韩国的网店上卖已经拿到KC认证的电热毯，商品页面有什么强制要求？", filters=english)
+    assert "certification information" in kc.body
+    assert all(c.meta.lang == "en" for c in air.citations + kc.citations)  # the asker's choice stands
+    chinese = {"lang": "zh"}
+    ohsas = answerer.answer(
+        "A contractor sent us a BS OHSAS 18001 certificate. In what year did the migration period for accredited "
+        "OHSAS 18001 certificates end?",
+        filters=chinese,
+    )
+    assert "2021" in ohsas.body and all(c.meta.lang == "zh" for c in ohsas.citations)
+
+
 def test_an_english_asker_is_quoted_the_english_passage_that_answers(corpus_kb: KnowledgeBase) -> None:
     answerer = Answerer(corpus_kb)
     # s20: the Chinese passage holds both procedures' steps, its English twin takes two passages; only the first
