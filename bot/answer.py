@@ -59,6 +59,7 @@ from bot.evidence import (
     with_parts,
     with_qualifiers,
     with_runner_up,
+    with_whole_items,
     without_separator,
 )
 from bot.figures import dates_in, key_figures, number_words, numbers_in, spelled_figures
@@ -753,7 +754,8 @@ class Answerer:
                     [float(v @ vector) if ok else -math.inf for v, ok in zip(own, can_quote, strict=True)]
                     for vector in (part[_passage_lang(hit)] for part in part_vectors)
                 ]
-                span = with_list_lead(hit.text, spans, with_parts(hit.text, spans, span, part_scores))
+                span = with_whole_items(hit.text, spans, with_parts(hit.text, spans, span, part_scores))
+                span = with_list_lead(hit.text, spans, span)
             best.append((scores[index], without_separator(hit.text, span)))
         return best
 

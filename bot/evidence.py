@@ -258,6 +258,61 @@ def with_list_lead(text: str, spans: Sequence[tuple[int, int]], span: tuple[int,
     return (spans[lead][0], span[1]) if span[1] - spans[lead][0] <= MAX_QUOTE_CHARS else span
 
 
+def with_whole_items(text: str, spans: Sequence[tuple[int, int]], span: tuple[int, int]) -> tuple[int, int]:
+    r"""`span` grown to the whole list items it starts and ends in, within `MAX_QUOTE_CHARS`: an item is one
+    point, and its sentences lean on each other. "Neither a grant nor an SDoC expires, but both cover only the
+    product as tested." was quoted without "Changes may need a permissive change, a new FCC ID or retesting.", and
+    "The lab need not be accredited, ..." without the step it belongs to, "2. Test against the limits.". Each end
+    grows on its own: an item too long to take in whole at one end leaves that end as it is.
+
+    >>> text = "Validity:\n- A grant does not expire. Changes need a new FCC ID.\n- Fees vary."
+    >>> from bot.citations import passage_sentences
+    >>> spans = passage_sentences(text)
+    >>> text[slice(*with_whole_items(text, spans, spans[1]))]
+    '- A grant does not expire. Changes need a new FCC ID.'
+    >>> text[slice(*with_whole_items(text, spans, spans[2]))]
+    '- A grant does not expire. Changes need a new FCC ID.'
+    >>> text[slice(*with_whole_items(text, spans, spans[0]))]  # no item
+    'Validity:'
+    """
+    first = next((i for i, (start, _) in enumerate(spans) if start >= span[0]), None)
+    last = next((i for i in range(len(spans) - 1, -1, -1) if spans[i][1] <= span[1]), None)
+    if first is None or last is None or last < first:
+        return span
+    start, end = span
+    head, tail = _item_of(text, spans, first), _item_of(text, spans, last)
+    if head is not None and end - spans[head[0]][0] <= MAX_QUOTE_CHARS:
+        start = spans[head[0]][0]
+    if tail is not None and spans[tail[1]][1] - start <= MAX_QUOTE_CHARS:
+        end = spans[tail[1]][1]
+    return start, end
+
+
+def _item_of(text: str, spans: Sequence[tuple[int, int]], index: int) -> tuple[int, int] | None:
+    """(first, last) sentence of the list item sentence `index` of `text` is in (a line that opens with an item's
+    marker), or None outside a list."""
+
+    def same_line(a: int, b: int) -> bool:
+        return "\n" not in text[spans[a][1] : spans[b][0]]
+
+    first = index
+    while first > 0 and not _opens_item(text, spans, first) and same_line(first - 1, first):
+        first -= 1
+    if not _opens_item(text, spans, first):
+        return None
+    last = index
+    while last + 1 < len(spans) and same_line(last, last + 1) and not _opens_item(text, spans, last + 1):
+        last += 1
+    return first, last
+
+
+def _opens_item(text: str, spans: Sequence[tuple[int, int]], index: int) -> bool:
+    """Whether sentence `index` of `text` opens a list item: it starts a line, with an item's marker."""
+    start = spans[index][0]
+    opens_line = not text[: start].strip() or "\n" in text[spans[index - 1][1] if index else 0 : start + 1]
+    return opens_line and bool(LIST_ITEM.match(text[start : spans[index][1]].lstrip()))
+
+
 def without_separator(text: str, span: tuple[int, int]) -> tuple[int, int]:
     """`span` less the " / " a table's field in two languages puts between them ("中欧互认的作用：…… / What it
     does: ..."): the English half was quoted as "/ What it does: ...".

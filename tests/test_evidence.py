@@ -878,6 +878,12 @@ def test_an_english_asker_is_quoted_the_english_passage_that_answers(corpus_kb: 
         "the testing still has to be done at an FCC-recognised accredited lab, correct?"
     )
     assert "need not be accredited" in " ".join(c.quote for c in sdoc.citations)
+    assert "2. Test against the limits." in sdoc.body  # the whole step the sentence belongs to (`with_whole_items`)
+    grant = answerer.answer(
+        "Our Bluetooth speaker got its FCC grant years ago; we since changed the antenna. The grant never expires, "
+        "so it still covers the new version, right?"
+    )
+    assert "only the product as tested" in grant.body and "permissive change" in grant.body  # one item, both
     # the sentence that goes on from the answer ("Such claims ...") is quoted with it
     carbon = answerer.answer(
         "Our ceramics plant is ISO 14001 certified. Can we just send our ISO 14001 certificate to a French customer "
