@@ -94,6 +94,12 @@ EXTRA_QUOTE_MARGIN = 0.015  # a second passage is quoted when its best sentence 
 EVIDENCE_DEPTH = 3  # passages the evidence is chosen from
 TWIN_CHUNKS = 200  # passages of one document read to place a passage's twin (`Answerer._twins`)
 TWIN_FUSION_K = 60  # reciprocal-rank constant of `_through_twins`, as in the search's own fusion
+# A passage the asker's own-language search found too, through its twin among its first TWIN_FOUND_DEPTH passages,
+# gains TWIN_FOUND_BONUS in the choice of the evidence (`passage_support`): the embedder scores English sentences
+# within 0.02 of each other for a Chinese question, and two searches that agree are the better guide. Dev sets,
+# `--llm none`: 5 more answers right (8 gained, 3 lost) and 8 more evidence passages quoted first with 0.02.
+TWIN_FOUND_DEPTH = 3
+TWIN_FOUND_BONUS = 0.02
 TWIN_OVERLAP = 1 / 3  # a twin passage stands for a passage when this share of it covers the same part (`_twin_of`)
 FACT_DEPTH = 5  # passages that must state a fact of the kind a question asks for (a year, a fee...)
 WHOLE_PASSAGE_CHARS = 220  # a passage this short (one law article, one agreement row) is quoted whole
@@ -866,7 +872,8 @@ class Answerer:
         passages found stand for their versions in the chosen one. Over the dev sets' Chinese questions filtered to
         English sources the right passage came first in 0.50 of them as searched and 0.67 fused (0.80 -> 0.91 in
         the first three); the English questions filtered to Chinese, 0.50 -> 0.63. `hits` itself when the filters
-        allow the asker's language, choose several, or the knowledge base has no twin documents."""
+        allow the asker's language, choose several, or the knowledge base has no twin documents. The passages whose
+        twins the asker's own search put first (`TWIN_FOUND_DEPTH`) are marked `twin_found`, for `passage_support`."""
         chosen = (filters or {}).get("lang")
         langs = [chosen] if isinstance(chosen, str) else list(chosen or [])
         asker = base_language(lang)
@@ -884,7 +891,10 @@ class Answerer:
                 fused[cid] = fused.get(cid, 0.0) + 1 / (TWIN_FUSION_K + rank + 1)
             for hit in ranking:
                 by_id.setdefault(hit.chunk_id, hit)
-        return [by_id[cid] for cid in sorted(fused, key=lambda cid: -fused[cid])][: len(hits)]
+        first = set(list(dict.fromkeys(hit.chunk_id for hit in mapped))[:TWIN_FOUND_DEPTH])
+        found = [by_id[cid] for cid in sorted(fused, key=lambda cid: -fused[cid])][: len(hits)]
+        agreed = {"twin_found": True}
+        return [replace(hit, extra={**hit.extra, **agreed}) if hit.chunk_id in first else hit for hit in found]
 
     def _twins(
         self, candidates: Sequence[Hit], lang: str, filters: Filters | None = None, stand_in: bool = True
@@ -1211,7 +1221,9 @@ def passage_support(hits: Sequence[Hit], lang: str) -> list[float]:
     another language than the asker's `lang`, unless the asker writes Chinese.
 
     A passage found by BM25 alone was not among the dense search's best, so it gets the lowest dense similarity
-    of the others (it is at most that similar); when no passage has one (a lexical search), none counts.
+    of the others (it is at most that similar); when no passage has one (a lexical search), none counts. A passage
+    the asker's own-language search found too, through its twin (`Answerer._through_twins`), gains
+    `TWIN_FOUND_BONUS`.
     """
     known = [float(h.extra["best_dense"]) for h in hits if "best_dense" in h.extra]
     floor = min(known, default=0.0)
@@ -1220,6 +1232,7 @@ def passage_support(hits: Sequence[Hit], lang: str) -> list[float]:
         PASSAGE_WEIGHT * float(h.extra.get("best_dense", floor))
         + LEXICAL_WEIGHT * float(h.extra.get("lexical_match", 0.0))
         - (CROSS_LANGUAGE_OFFSET if asker != "zh" and _passage_lang(h) != asker else 0.0)
+        + (TWIN_FOUND_BONUS if h.extra.get("twin_found") else 0.0)
         for h in hits
     ]
 

@@ -6,6 +6,7 @@ The real local model and a real OpenAI-compatible server are exercised in test_a
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from fakes import ScriptedChat, passage_number
 from helpers import SAMPLE_CHUNKS, capital_only, make_chunk
 from langchain_core.messages import BaseMessage
 
-from bot.answer import Answerer, Turn
+from bot.answer import TWIN_FOUND_BONUS, Answerer, Turn, passage_support
 from bot.gate import Gate
 from kb.errors import ConfigError, LLMError
 from kb.knowledge_base import KnowledgeBase
@@ -566,7 +567,14 @@ def test_an_asker_who_chose_sources_in_another_language_is_searched_in_their_own
     assert {h.chunk_id for h in fused[:3]} == kc  # found in both languages: ahead of what one search found
     assert len(fused) == len(english) and {h.chunk_id for h in fused} == {h.chunk_id for h in english}
     assert all(h.meta.lang == "en" for h in fused)  # the asker's choice of sources stands
-    assert all(any(h is e for e in english) for h in fused)  # with their own retrieval scores, not the Chinese
+    own = {h.chunk_id: h.extra.get("best_dense") for h in english}
+    assert all(h.extra.get("best_dense") == own[h.chunk_id] for h in fused)  # their own scores, not the Chinese
+    agreed = [h for h in fused if h.extra.get("twin_found")]  # both searches found them: they count for more
+    assert {h.chunk_id for h in agreed} <= kc and len(agreed) == min(3, len(kc))
+    others = [h for h in fused if not h.extra.get("twin_found")]
+    bare = [replace(h, extra={k: v for k, v in h.extra.items() if k != "twin_found"}) for h in agreed]
+    bonus = [a - b for a, b in zip(passage_support(agreed, "zh"), passage_support(bare, "zh"), strict=True)]
+    assert bonus == pytest.approx([TWIN_FOUND_BONUS] * len(agreed)) and not any("twin_found" in h.extra for h in others)
     assert {h.chunk_id for h in answerer._through_twins(question, english, {"lang": ["en"]}, "zh")[:3]} == kc
     # sources in the asker's language allowed, no choice, or a question in the chosen language: searched as it is
     for filters, lang in (({"lang": ["en", "zh"]}, "zh"), (None, "zh"), ({"lang": "en"}, "en")):
