@@ -869,6 +869,7 @@ def test_an_asker_who_chose_documents_in_another_language_is_quoted_what_answers
     assert "2021" in ohsas.body and all(c.meta.lang == "zh" for c in ohsas.citations)
 
 
+@pytest.mark.slow
 def test_an_english_asker_is_quoted_the_english_passage_that_answers(corpus_kb: KnowledgeBase) -> None:
     answerer = Answerer(corpus_kb)
     # s20: the Chinese passage holds both procedures' steps, its English twin takes two passages; only the first
