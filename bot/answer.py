@@ -872,7 +872,8 @@ class Answerer:
         passages found stand for their versions in the chosen one. Over the dev sets' Chinese questions filtered to
         English sources the right passage came first in 0.50 of them as searched and 0.67 fused (0.80 -> 0.91 in
         the first three); the English questions filtered to Chinese, 0.50 -> 0.63. `hits` itself when the filters
-        allow the asker's language, choose several, or the knowledge base has no twin documents. The passages whose
+        allow the asker's language or choose several, or when no passage's file name says its language (kc.en.md,
+        `twin_source`). The passages whose
         twins the asker's own search put first (`TWIN_FOUND_DEPTH`) are marked `twin_found`, for `passage_support`."""
         chosen = (filters or {}).get("lang")
         langs = [chosen] if isinstance(chosen, str) else list(chosen or [])
@@ -884,17 +885,17 @@ class Answerer:
             return hits
         own = self.kb.search(query, k=len(hits), filters={**(filters or {}), "lang": asker}, lang=lang)
         mapped = [twin for _, twins in self._twins(own, target, filters, stand_in=False) for twin in twins]
+        by_id = {hit.chunk_id: hit for hit in reversed([*hits, *mapped])}  # a passage in both: the first search's
+        ranked = [list(dict.fromkeys(hit.chunk_id for hit in ranking)) for ranking in (hits, mapped)]
         fused: dict[str, float] = {}
-        by_id: dict[str, Hit] = {}
-        for ranking in (hits, mapped):
-            for rank, cid in enumerate(dict.fromkeys(hit.chunk_id for hit in ranking)):
+        for ids in ranked:
+            for rank, cid in enumerate(ids):
                 fused[cid] = fused.get(cid, 0.0) + 1 / (TWIN_FUSION_K + rank + 1)
-            for hit in ranking:
-                by_id.setdefault(hit.chunk_id, hit)
-        first = set(list(dict.fromkeys(hit.chunk_id for hit in mapped))[:TWIN_FOUND_DEPTH])
+        first = set(ranked[1][:TWIN_FOUND_DEPTH])
         found = [by_id[cid] for cid in sorted(fused, key=lambda cid: -fused[cid])][: len(hits)]
-        agreed = {"twin_found": True}
-        return [replace(hit, extra={**hit.extra, **agreed}) if hit.chunk_id in first else hit for hit in found]
+        return [
+            replace(hit, extra={**hit.extra, "twin_found": True}) if hit.chunk_id in first else hit for hit in found
+        ]
 
     def _twins(
         self, candidates: Sequence[Hit], lang: str, filters: Filters | None = None, stand_in: bool = True
@@ -906,8 +907,9 @@ class Answerer:
         certification", ranked eighth, below the evidence depth. A twin counts with the retrieval scores of the
         passage it stands for, and only where the question's `filters` allow it (an asker who chose Chinese sources
         gets no English twin). None comes in when one of them is a candidate already. Unless they `stand_in` for
-        their passages, the twins keep no retrieval scores (`_through_twins` ranks them itself) and all are
-        found."""
+        their passages, the twins keep no retrieval scores (`_through_twins` ranks them itself) and the candidates
+        do not count as found: each twin comes once, with the first passage it stands for, and a later passage
+        whose twins include one found already brings none."""
         asker = base_language(lang)
         found: list[tuple[int, list[Hit]]] = []
         seen = {hit.chunk_id for hit in candidates} if stand_in else set()

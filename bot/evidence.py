@@ -309,7 +309,10 @@ def _item_of(text: str, spans: Sequence[tuple[int, int]], index: int) -> tuple[i
 def _opens_item(text: str, spans: Sequence[tuple[int, int]], index: int) -> bool:
     """Whether sentence `index` of `text` opens a list item: it starts a line, with an item's marker."""
     start = spans[index][0]
-    opens_line = not text[:start].strip() or "\n" in text[spans[index - 1][1] if index else 0 : start + 1]
+    # the text before the first sentence is read only for it: before any other lies the sentence before it
+    opens_line = "\n" in text[spans[index - 1][1] if index else 0 : start + 1] or (
+        index == 0 and not text[:start].strip()
+    )
     return opens_line and bool(LIST_ITEM.match(text[start : spans[index][1]].lstrip()))
 
 
