@@ -33,6 +33,7 @@ whose body is English, polarity (qualified yes/no questions), topic-switch follo
 - heldout20: benchmarks/answer-heldout-s20.jsonl (60 more, written the same way at the start of session 20);
 - heldout21: benchmarks/answer-heldout-s21.jsonl (60 more, written the same way at the start of session 21);
 - heldout22: benchmarks/answer-heldout-s22.jsonl (60 more, written the same way at the start of session 22);
+- heldout23: benchmarks/answer-heldout-s23.jsonl (60 more, written the same way at the start of session 23);
 - examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
@@ -155,6 +156,7 @@ SETS = (
     "heldout20",
     "heldout21",
     "heldout22",
+    "heldout23",
     "examples",
 )
 HELDOUT = {
@@ -174,6 +176,7 @@ HELDOUT = {
     "heldout20": "answer-heldout-s20.jsonl",
     "heldout21": "answer-heldout-s21.jsonl",
     "heldout22": "answer-heldout-s22.jsonl",
+    "heldout23": "answer-heldout-s23.jsonl",
 }
 
 
