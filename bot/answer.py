@@ -92,6 +92,12 @@ CONTEXT_K = 5  # passages a chat model reads (each as an evidence window: `bot.c
 MAX_RETRIEVE_K = 50  # the most passages one answer may ask for (`k`)
 EXTRA_QUOTE_MARGIN = 0.015  # a second passage is quoted when its best sentence is this close to the best one
 EVIDENCE_DEPTH = 3  # passages the evidence is chosen from
+# A question that asks two things gets a second passage when the first quote answers one part worse, by PART_GAIN,
+# than that passage's quote, and the passage's score is within PART_PASSAGE_MARGIN of the first (`_for_a_part`).
+# Dev sets, `--llm none`: 3 answers more right, none lost, citation precision 0.735 -> 0.734; 0.01 and 0.1: 5 more
+# right, 0.721 (a second passage on 31 answers that needed none).
+PART_GAIN = 0.02
+PART_PASSAGE_MARGIN = 0.05
 TWIN_CHUNKS = 200  # passages of one document read to place a passage's twin (`Answerer._twins`)
 TWIN_FUSION_K = 60  # reciprocal-rank constant of `_through_twins`, as in the search's own fusion
 # A passage the asker's own-language search found too, through its twin among its first TWIN_FOUND_DEPTH passages,
@@ -856,6 +862,8 @@ class Answerer:
             for i, score in enumerate(scores)
         ]
         chosen = choose_evidence(scores, [_passage_lang(hit) for hit in candidates], lang)
+        if len(chosen) == 1:
+            chosen += self._for_a_part(query, lang, candidates, spans, scores, chosen[0])
         citations = [Citation.of(n, candidates[index], spans[index][1]) for n, index in enumerate(chosen, start=1)]
         for c in citations:  # a Chinese quote's terms in English, from this knowledge base's glossary (`_terms_line`)
             if lang != "zh" and c.meta.lang.startswith("zh"):
@@ -864,6 +872,48 @@ class Answerer:
         answer = Answer(question, _with_sources(body, citations, lang), body, citations, False, lang, "none")
         answer.spans = {hit.chunk_id: span for hit, (_, span) in zip(candidates, spans, strict=True)}
         return answer
+
+    def _for_a_part(
+        self,
+        query: str,
+        lang: str,
+        candidates: list[Hit],
+        spans: list[tuple[float, tuple[int, int]]],
+        scores: list[float],
+        first: int,
+    ) -> list[int]:
+        """[the candidate to quote beside `first`] when the question asks two things (`asked_parts`) and the first
+        quote answers one of them worse, by `PART_GAIN`, than another candidate's quote does, which also answers
+        the whole question within `PART_PASSAGE_MARGIN` of the first; else []. A part's fit to a quote is the
+        similarity of the quote's sentence most like it. "When was APAC formed, and does it exempt us from Korea's
+        certification?" was quoted the row's formation and not its "does not lift mandatory certification"."""
+        parts = asked_parts(query)
+        if not parts:
+            return []
+        readable = base_language(_passage_lang(candidates[first])) == base_language(lang)
+        others = [
+            j
+            for j, score in enumerate(scores)
+            if j != first
+            and score >= scores[first] - PART_PASSAGE_MARGIN
+            and not (readable and base_language(_passage_lang(candidates[j])) != base_language(lang))
+        ]
+        if not others:
+            return []
+        langs = {_passage_lang(candidates[j]) for j in (first, *others)}
+        vectors = [self._question_vectors(part, lang, langs) for part in parts]
+
+        def fits(j: int) -> list[float]:
+            hit, (start, end) = candidates[j], spans[j][1]
+            inside = [(s, e) for s, e in passage_sentences(hit.text) or [(0, len(hit.text))] if s < end and e > start]
+            own = self._sentence_embeddings([_heading(hit) + hit.text[s:e] for s, e in inside] or [hit.text])
+            wanted = [part[_passage_lang(hit)] for part in vectors]
+            return [max(float(v @ w) for v in own) for w in wanted]
+
+        mine = fits(first)
+        gains = {j: max(b - a for a, b in zip(mine, fits(j), strict=True)) for j in others}
+        best = max(gains, key=lambda j: (gains[j], scores[j]))
+        return [best] if gains[best] >= PART_GAIN else []
 
     def _through_twins(self, query: str, hits: list[Hit], filters: Filters | None, lang: str) -> list[Hit]:
         """`hits` for an asker who chose sources in one other language only (a Chinese asker reading English

@@ -595,3 +595,34 @@ def test_an_asker_who_chose_sources_in_another_language_is_searched_in_their_own
     # end to end, through the answer
     answer = answerer.answer(question, filters={"lang": "en"})
     assert answer.citations and answer.citations[0].meta.source == "s/kc.en.md"
+
+
+def test_a_part_the_first_quote_leaves_unanswered_brings_the_passage_that_answers_it(fake_kb: KnowledgeBase) -> None:
+    # "When was APAC formed, and does it exempt us from certification?": the passage most like the whole question
+    # answered the first half, and the one that says "does not exempt" scored too far below to be quoted beside it
+    from kb.types import Hit
+
+    def hit(cid: str, text: str, lang: str = "en") -> Hit:
+        chunk = make_chunk(cid, text, lang=lang, source=f"s/{cid}.md")
+        return Hit(chunk.chunk_id, chunk.text, chunk.meta, 0.5)
+
+    formed = hit("formed", "APAC was formed on 1 January 2019 when APLAC and PAC merged.")
+    exempt = hit("exempt", "The APAC MRA does not exempt products from mandatory certification.")
+    other = hit("other", "Members meet once a year at a general assembly.")
+    question = (
+        "When was APAC formed by merging APLAC and PAC, and does the APAC MRA exempt products from mandatory "
+        "certification?"
+    )
+    answerer = Answerer(fake_kb, gate=OPEN)
+    candidates = [formed, other, exempt]
+    spans = [(0.0, (0, len(h.text))) for h in candidates]
+    assert answerer._for_a_part(question, "en", candidates, spans, [0.90, 0.89, 0.87], 0) == [2]
+    # too far below the first to count as an answer to the question, or unreadable beside a readable first quote
+    assert answerer._for_a_part(question, "en", candidates, spans, [0.90, 0.89, 0.80], 0) == []
+    chinese = [formed, other, hit("exempt-zh", "APAC MRA 不免除强制性认证 (mandatory certification)", "zh")]
+    assert answerer._for_a_part(question, "en", chinese, spans, [0.90, 0.89, 0.87], 0) == []
+    # a question that asks one thing, or a first quote that answers both parts: nothing more
+    assert answerer._for_a_part("When was APAC formed?", "en", candidates, spans, [0.90, 0.89, 0.87], 0) == []
+    both = hit("both", f"{formed.text} {exempt.text}")
+    whole = [(0.0, (0, len(h.text))) for h in (both, other, exempt)]
+    assert answerer._for_a_part(question, "en", [both, other, exempt], whole, [0.90, 0.89, 0.87], 0) == []

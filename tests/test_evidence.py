@@ -895,3 +895,10 @@ def test_an_english_asker_is_quoted_the_english_passage_that_answers(corpus_kb: 
     aeo = answerer.answer("Since when has the China–EU AEO mutual recognition been applied, and is the UK covered?")
     assert aeo.citations and not any(c.quote.lstrip().startswith("/") for c in aeo.citations)
     assert "2015" in aeo.body
+    # two parts, two sections: the first quote says since when, and the passage that answers the second part
+    # ("is CE still accepted?") scores too far below it to be quoted beside it for the question as a whole
+    ukca = answerer.answer(
+        "Since when has the UKCA marking been in use in Great Britain, and is CE marking still accepted there for "
+        "our household electrical appliances?"
+    )
+    assert "1 January 2021" in ukca.body and "indefinitely" in ukca.body
