@@ -1532,13 +1532,14 @@ _NOT_NEGATIONS = re.compile(
 )
 # An English word that carries the negation of a Chinese one in its form: 无关 "unrelated", 不适宜 "unsuitable",
 # 不合格 "fail" or "non-conforming", 缺少 "missing", 无效 "invalid", 不变 "unchanged", 不服 "dissatisfied",
-# 无害 "harmless"
+# 无害 "harmless", 禁止 "prohibited", "forbidden" or "banned"
 _NEGATIVE_WORD = re.compile(
     r"\bnon-[a-z]{3,}|\bnon(?:conform|complian)[a-z]*"
     r"|\bun(?:related|suitable|safe|fair|lawful|authori[sz]ed|qualified|reasonable|able|registered|certified"
     r"|changed|limited|clear)\b"
     r"|\bin(?:valid|applicable|eligible|complete|accurate|correct|sufficient)\b|\bdis(?:satisfied|agree[sd]?)\b"
-    r"|\b(?:illegal|improper|inappropriate|harmless|missing|absent|lacks?|lacking|fail(?:s|ed|ing|ure)?)\b",
+    r"|\b(?:illegal|improper|inappropriate|harmless|missing|absent|lacks?|lacking|fail(?:s|ed|ing|ure)?)\b"
+    r"|\b(?:prohibit(?:s|ed|ing|ion)?|forbid(?:s|den|ding)?|bann?(?:ed|s|ing)?)\b",
     re.IGNORECASE,
 )
 

@@ -517,6 +517,11 @@ def test_a_translation_is_judged_by_what_it_says_not_by_the_form_of_its_words() 
     )
     assert _faithful("费用和周期各不相同，请向机构询问。", "Fees and lead times differ: ask the body.", "en")
     assert not _faithful("无线产品不需要认证。", "Wireless products need certification.", "en")
+    # the bundled model's translations of the Foreign Trade Law's penalties (s21): 禁止 is "prohibited"
+    banned = "进出口属于禁止进出口的技术的，或者未经许可擅自进出口的，依照有关法律处罚；"
+    prohibited = "Importing or exporting prohibited technology, or doing so without a licence, is punished by law."
+    assert _faithful(banned, prohibited, "en")
+    assert not _faithful(banned, "Importing or exporting technology without a licence is punished by law.", "en")
     # and still rejected: a lost negation, a lost figure, a date whose day moved to another year
     assert not _faithful("进口商未建立审核制度的，给予处罚。", "Importers must establish a review system.", "en")
     assert not _faithful("处2万元以上10万元以下的罚款。", "A fine is imposed.", "en")
