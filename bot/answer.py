@@ -923,12 +923,11 @@ class Answerer:
         English sources the right passage came first in 0.50 of them as searched and 0.67 fused (0.80 -> 0.91 in
         the first three); the English questions filtered to Chinese, 0.50 -> 0.63. `hits` itself when the filters
         allow the asker's language or choose several, or when no passage's file name says its language (kc.en.md,
-        `twin_source`). A passage of a document whose
-        name says no language (the bilingual tables) cannot be found by the asker's search and keeps its rank in
-        both rankings: fused as found once, an English asker who chose Chinese sources lost the APAC row that says
-        the arrangement "does not lift mandatory certification" to Chinese passages of twinned documents. The
-        passages whose twins the asker's own search put first (`TWIN_FOUND_DEPTH`) are marked `twin_found`, for
-        `passage_support`."""
+        `twin_source`). A passage of a document whose name says no language (the bilingual tables) cannot be found
+        by the asker's search and keeps its rank in both rankings: fused as found once, an English asker who chose
+        Chinese sources lost the APAC row that says the arrangement "does not lift mandatory certification" to
+        Chinese passages of twinned documents. The passages whose twins the asker's own search put first
+        (`TWIN_FOUND_DEPTH`) are marked `twin_found`, for `passage_support`."""
         chosen = (filters or {}).get("lang")
         langs = [chosen] if isinstance(chosen, str) else list(chosen or [])
         asker = base_language(lang)
