@@ -403,12 +403,15 @@ def asked_unknown_names(kb: KnowledgeBase, question: str) -> list[str]:
     出口尼日利亚，……证书怎么办理？"), not when they come from there ("CNC spindles we imported from Taiwan").
     """
     asked = kb.unknown_names(asking_part(question))
-    named = {name for _, name in named_markets(question)}
+    markets = named_markets(question)
+    named = {name for _, name in markets}
     if not named:
         return asked
     unknown = [name for name in kb.unknown_names(question) if name in named]
     if len(unknown) < len(named) or names_scheme(question):  # a known market or a scheme: the documents' subject
-        return [name for name in asked if name not in named]
+        # in any of its forms: "a second plant in Vietnam ... units from the Vietnamese plant?" is about KC
+        forms = {form for market, _ in markets for form in (*market.english, *market.chinese)}
+        return [name for name in asked if name not in forms]
     bound = [name for name in unknown if name not in asked and _goes_to(name).search(question)]
     return asked + bound
 

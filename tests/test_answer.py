@@ -392,6 +392,9 @@ def test_a_market_no_document_names_counts_as_unknown(fake_kb: KnowledgeBase) ->
     assert asked_unknown_names(fake_kb, "我们从越南进口了一批没做CCC的充电器。会怎么罚？") == []
     assert asked_unknown_names(fake_kb, "We imported spindles from Taiwan. Who hears our objection?") == []
     assert asked_unknown_names(fake_kb, "Does China's law on CCC apply to our Hong Kong company?") == []
+    # in another form where it asks (s23: refused for "No document mentions Vietnamese")
+    vietnam = "We make it in Vietnam too. Does our CCC certificate cover units from the Vietnamese plant?"
+    assert asked_unknown_names(fake_kb, vietnam) == []
     # a market is known when a passage names it, or the bloc whose rules apply there: the GCC for Kuwait, the EU
     # (which the sample passages name) for Germany
     assert fake_kb.unknown_names("Do our customers in Kuwait need anything else?") == ["Kuwait"]
