@@ -410,7 +410,7 @@ def asked_unknown_names(kb: KnowledgeBase, question: str) -> list[str]:
     unknown = [name for name in kb.unknown_names(question) if name in named]
     if len(unknown) < len(named) or names_scheme(question):  # a known market or a scheme: the documents' subject
         # in any of its forms: "a second plant in Vietnam ... units from the Vietnamese plant?" is about KC
-        forms = {form for market, _ in markets for form in (*market.english, *market.chinese)}
+        forms = {form for market, _ in markets for form in market.names}
         return [name for name in asked if name not in forms]
     bound = [name for name in unknown if name not in asked and _goes_to(name).search(question)]
     return asked + bound
@@ -893,13 +893,12 @@ class Answerer:
         parts = asked_parts(query)
         if not parts:
             return []
-        readable = base_language(_passage_lang(candidates[first])) == base_language(lang)
         others = [
             j
             for j, score in enumerate(scores)
             if j != first
             and score >= scores[first] - PART_PASSAGE_MARGIN
-            and not (readable and base_language(_passage_lang(candidates[j])) != base_language(lang))
+            and not _adds_nothing(_passage_lang(candidates[first]), _passage_lang(candidates[j]), lang)
         ]
         if not others:
             return []
@@ -1386,14 +1385,20 @@ def choose_evidence(scores: Sequence[float], langs: Sequence[str], lang: str) ->
     first = order[0]
     readable = base_language(langs[first]) == base_language(lang)
     for index in order[1:]:
-        if readable and base_language(langs[index]) != base_language(lang):
-            continue  # the asker can read the first quote: a second one they cannot read adds nothing
+        if _adds_nothing(langs[first], langs[index], lang):
+            continue
         if scores[index] >= scores[first] - EXTRA_QUOTE_MARGIN:
             if not readable and base_language(langs[index]) == base_language(lang):
                 return [index, first]
             return [first, index]
         break
     return [first]
+
+
+def _adds_nothing(first: str, other: str, lang: str) -> bool:
+    """Whether a second quote in language `other` adds nothing beside a first in `first`: the asker (`lang`) can
+    read the first and not the second."""
+    return base_language(first) == base_language(lang) != base_language(other)
 
 
 @dataclass(frozen=True)
@@ -1541,7 +1546,7 @@ _NEGATIVE_WORD = re.compile(
     r"|changed|limited|clear)\b"
     r"|\bin(?:valid|applicable|eligible|complete|accurate|correct|sufficient)\b|\bdis(?:satisfied|agree[sd]?)\b"
     r"|\b(?:illegal|improper|inappropriate|harmless|missing|absent|lacks?|lacking|fail(?:s|ed|ing|ure)?)\b"
-    r"|\b(?:prohibit(?:s|ed|ing|ion)?|forbid(?:s|den|ding)?|bann?(?:ed|s|ing)?)\b",
+    r"|\b(?:prohibit(?:s|ed|ing|ion)?|forbid(?:s|den|ding)?|ban(?:s|ned|ning)?)\b",
     re.IGNORECASE,
 )
 
