@@ -34,6 +34,7 @@ whose body is English, polarity (qualified yes/no questions), topic-switch follo
 - heldout21: benchmarks/answer-heldout-s21.jsonl (60 more, written the same way at the start of session 21);
 - heldout22: benchmarks/answer-heldout-s22.jsonl (60 more, written the same way at the start of session 22);
 - heldout23: benchmarks/answer-heldout-s23.jsonl (60 more, written the same way at the start of session 23);
+- heldout24: benchmarks/answer-heldout-s24.jsonl (60 more, written the same way at the start of session 24);
 - examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
@@ -157,6 +158,7 @@ SETS = (
     "heldout21",
     "heldout22",
     "heldout23",
+    "heldout24",
     "examples",
 )
 HELDOUT = {
@@ -177,6 +179,7 @@ HELDOUT = {
     "heldout21": "answer-heldout-s21.jsonl",
     "heldout22": "answer-heldout-s22.jsonl",
     "heldout23": "answer-heldout-s23.jsonl",
+    "heldout24": "answer-heldout-s24.jsonl",
 }
 
 
