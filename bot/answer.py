@@ -145,7 +145,7 @@ _UI = {
         "model_refused": "The language model found no direct answer in these passages; here they are, quoted.",
         "contradicted": "Removed {n} sentence(s) of the language model that contradicted their sources; the quotes "
         "stand instead.",
-        "unstated": "The sources do not state {kind}.",
+        "unstated": "The passages found do not state {kind}.",
         "unknown_names": "No document of the knowledge base mentions {names}.",
         "from_sources": "From the sources:",
         "original": "Original:",
@@ -178,7 +178,7 @@ _UI = {
         "llm_failed": "语言模型暂不可用（{reason}），以下直接给出原文。",
         "model_refused": "语言模型没有在这些段落中找到直接答案；以下直接引用原文。",
         "contradicted": "已删除语言模型的 {n} 句：与所引来源相矛盾，以原文为准。",
-        "unstated": "来源中没有写明{kind}。",
+        "unstated": "找到的段落中没有写明{kind}。",
         "unknown_names": "知识库的文档中没有提到 {names}。",
         "from_sources": "来源原文：",
         "original": "原文：",

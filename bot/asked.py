@@ -5,7 +5,7 @@ does not answer it, however similar it is. `asked_fact` reads which kind of fact
 an amount, a validity period, a duration, a count) and `states_fact` checks a passage sentence by sentence: the
 sentence must hold a figure of that kind, and for years, fees, validity and counts also the word that ties the
 figure to what was asked (founded, fee, valid, the counted noun). When none of the retrieved passages states such a
-fact, the answer says the sources do not state it instead of quoting a related passage.
+fact, the answer says the passages found do not state it instead of quoting a related passage.
 
 >>> asked_fact("What is the fee for a CE certificate?").kind, asked_fact("认证机构的注册资本要求是多少？").kind
 ('fee', 'amount')
@@ -425,7 +425,7 @@ _CLAUSE = re.compile(r",\s*(?:and|or|plus)\s+|;\s*|\band also\b|\bas well as\b|[
 
 def asks_more_than(question: str, asked: AskedFact) -> bool:
     """Does the question ask something besides the fact of kind `asked` ("What is needed for Saudi Arabia, and the
-    fee?")? Then the rest is answered, with a notice that the sources do not state that fact.
+    fee?")? Then the rest is answered, with a notice that the passages found do not state that fact.
 
     >>> asks_more_than("What is needed for Saudi Arabia, and the fee?", AskedFact("fee"))
     True

@@ -81,7 +81,7 @@ def test_a_follow_up_asking_its_own_question_does_not_ask_for_the_previous_kind_
     own = extractive.answer("Thanks. Now Saudi Arabia: can our importer start selling them?", history)
     assert not own.refused and "do not state" not in own.body and "SABER" in own.body
     elliptical = extractive.answer("And for Saudi Arabia?", history)
-    assert elliptical.body.startswith("The sources do not state a validity period")
+    assert elliptical.body.startswith("The passages found for your question do not state a validity period")
 
 
 def test_prompt_language_follows_the_question(fake_kb: KnowledgeBase) -> None:
@@ -246,7 +246,7 @@ def test_a_partial_refusal_keeps_the_verified_part_and_lists_keep_their_layout(f
     answer = Answerer(fake_kb, model, "scripted", gate=OPEN).answer("What is needed for Saudi Arabia, and the fee?")
     assert not answer.refused
     # no passage states a fee: the rest of the question is answered, with a notice that the sources do not say
-    assert answer.body.startswith("The sources do not state a fee or price.\n\n")
+    assert answer.body.startswith("The passages found do not state a fee or price.\n\n")
     assert "Two things:\n1) A certificate through the SABER platform is needed [1]." in answer.body
 
 

@@ -277,10 +277,12 @@ def test_the_sources_not_stating_a_fact_is_said_and_the_model_is_not_called(fake
     model = ScriptedChat(replies=["should never be used"])
     answer = Answerer(fake_kb, model, "scripted", gate=OPEN).answer("What is the fee for a CE certificate?")
     assert answer.refused and answer.citations == [] and model.calls == []
-    assert answer.body.startswith("The sources do not state a fee or price.")
-    assert "Closest passages:\n- " in answer.body and answer.notices == ["The sources do not state a fee or price."]
+    no_fee = "The passages found for your question do not state a fee or price."
+    assert answer.body.startswith(no_fee)
+    assert "Closest passages:\n- " in answer.body
+    assert answer.notices == ["The passages found do not state a fee or price."]
     zh = Answerer(fake_kb, gate=OPEN).answer("CE证书的费用是多少？")
-    assert zh.refused and zh.body.startswith("来源中没有写明费用或价格。")
+    assert zh.refused and zh.body.startswith("为这个问题找到的段落中没有写明费用或价格。")
     stated = Answerer(fake_kb, gate=OPEN).answer("ISO 9001 证书有效期多久？")  # the passage says 三年
     assert not stated.refused and "三年" in stated.body
     # a follow-up asks for the kind of fact the question it continues asked for
@@ -288,16 +290,16 @@ def test_the_sources_not_stating_a_fact_is_said_and_the_model_is_not_called(fake
 
     history = [Turn("user", "ISO 9001 证书有效期多久？"), Turn("assistant", "三年 [1]")]
     follow_up = Answerer(fake_kb, gate=OPEN).answer("What about the fee?", history)
-    assert follow_up.refused and follow_up.body.startswith("The sources do not state a fee or price.")
+    assert follow_up.refused and follow_up.body.startswith(no_fee)
     history = [Turn("user", "What is the fee for a CE certificate?"), Turn("assistant", "...")]
     follow_up = Answerer(fake_kb, gate=OPEN).answer("And for CCC?", history)
-    assert follow_up.refused and follow_up.body.startswith("The sources do not state a fee or price.")
+    assert follow_up.refused and follow_up.body.startswith(no_fee)
     # a period stated for another scheme is not the validity of a foreign market's scheme the passages never name
     kc = Answerer(fake_kb, gate=OPEN).answer("韩国KC证书有效期多久？")
-    assert kc.refused and kc.body.startswith("来源中没有写明有效期。")
+    assert kc.refused and kc.body.startswith("为这个问题找到的段落中没有写明有效期。")
     # nor is another scheme's period the validity of the one asked about (ISO 9001's three years for CCC)
     ccc = Answerer(fake_kb, gate=OPEN).answer("CCC证书有效期多久？")
-    assert ccc.refused and ccc.body.startswith("来源中没有写明有效期。")
+    assert ccc.refused and ccc.body.startswith("为这个问题找到的段落中没有写明有效期。")
 
 
 @pytest.mark.parametrize(
