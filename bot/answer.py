@@ -402,12 +402,13 @@ def asked_unknown_names(kb: KnowledgeBase, question: str) -> list[str]:
     China and the MRA. Then it counts where it asks, and in the context when the goods go there ("我们的发电机组要
     出口尼日利亚，……证书怎么办理？"), not when they come from there ("CNC spindles we imported from Taiwan").
     """
-    asked = kb.unknown_names(asking_part(question))
+    asking = asking_part(question)
+    asked = kb.unknown_names(asking)
     markets = named_markets(question)
     named = {name for _, name in markets}
     if not named:
         return asked
-    unknown = [name for name in kb.unknown_names(question) if name in named]
+    unknown = [name for name in (asked if asking == question else kb.unknown_names(question)) if name in named]
     if len(unknown) < len(named) or names_scheme(question):  # a known market or a scheme: the documents' subject
         # in any of its forms: "a second plant in Vietnam ... units from the Vietnamese plant?" is about KC
         forms = {form for market, _ in markets for form in market.names}
@@ -777,13 +778,13 @@ class Answerer:
     def _question_vectors(self, question: str, lang: str, passage_langs: Iterable[str]) -> dict[str, np.ndarray]:
         """The vector `question` is compared with, per passage language: the question's own, or for a passage in
         another language the mean of it and the glossary-mixed version's (see `_evidence_spans`)."""
-        embedder, glossary = self.kb.embedder, self.kb.glossary()
-        asked = embedder.embed_query(question)
+        glossary = self.kb.glossary()
+        asked = self.kb.query_vector(question)
         vectors = {}
         for code in passage_langs:
             text = _query_for(question, lang, code, glossary)
             # the mean of the two similarities is the similarity to the mean of the two vectors
-            vectors[code] = asked if text == question else (asked + embedder.embed_query(text)) / 2
+            vectors[code] = asked if text == question else (asked + self.kb.query_vector(text)) / 2
         return vectors
 
     def _sentence_embeddings(self, texts: list[str]) -> list[np.ndarray]:
@@ -1265,7 +1266,7 @@ class Answerer:
         )
 
     def _similarity(self, claim: str, sentences: Sequence[str]) -> list[float]:
-        vector = self.kb.embedder.embed_query(claim)
+        vector = self.kb.query_vector(claim)
         return [float(v @ vector) for v in self.kb.embedder.embed_passages(list(sentences))]
 
 

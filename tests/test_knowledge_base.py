@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import SAMPLE_CHUNKS, make_chunk
 
@@ -359,3 +360,29 @@ def test_search_filters_on_status(tmp_path: Path) -> None:
         "cert-2016",
         "cert-2023",
     }
+
+
+def test_a_question_is_embedded_once_for_its_search_and_its_evidence(
+    fake_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An answer's search, its evidence step and its parts ask for the same question's vector; the embedder runs
+    once per text, the vector cannot be changed through the cache, and the oldest text leaves a full cache."""
+    embedded: list[str] = []
+    original = fake_kb.embedder.embed_query
+
+    def counted(text: str) -> np.ndarray:
+        embedded.append(text)
+        return original(text)
+
+    monkeypatch.setattr(fake_kb.embedder, "embed_query", counted)
+    first = fake_kb.search("认证机构的注册资本", k=3)
+    vector = fake_kb.query_vector("认证机构的注册资本")
+    assert fake_kb.search("认证机构的注册资本", k=3) == first
+    assert embedded.count("认证机构的注册资本") == 1 and np.array_equal(vector, original("认证机构的注册资本"))
+    with pytest.raises(ValueError):
+        vector[0] = 2.0
+    monkeypatch.setattr("kb.knowledge_base.QUERY_CACHE", 2)
+    for text in ("one", "two", "three"):
+        fake_kb.query_vector(text)
+    fake_kb.query_vector("one")
+    assert embedded.count("one") == 2 and embedded.count("three") == 1
