@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -76,6 +74,7 @@ from bot.llm import make_chat_model
 from bot.prompts import Rendered, Template
 from bot.translate import QueryTranslator, make_translator
 from kb.dates import DEFAULT_STALE_MONTHS, DateWarning
+from kb.embedders import VectorCache
 from kb.errors import ConfigError, LLMError
 from kb.glossary import Glossary
 from kb.glossary import shipped as shipped_glossary
@@ -481,8 +480,7 @@ class Answerer:
         # the vectors of passage sentences already embedded for evidence: top passages recur across questions, and
         # embedding their sentences was most of an extractive answer's time (20 embedder calls, ~0.6 s each on a
         # busy 2-core machine)
-        self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._sentence_lock = threading.Lock()
+        self._sentence_vectors = VectorCache(SENTENCE_CACHE)
 
     @classmethod
     def from_settings(cls, settings: Settings, kb: KnowledgeBase) -> Answerer:
@@ -789,21 +787,8 @@ class Answerer:
 
     def _sentence_embeddings(self, texts: list[str]) -> list[np.ndarray]:
         """The embedder's passage vectors of `texts`, from the cache where it has them (`SENTENCE_CACHE` most
-        recently used sentences; a knowledge base has one embedder, so the text is the key)."""
-        with self._sentence_lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._sentence_vectors))
-        fresh: list[np.ndarray] = list(self.kb.embedder.embed_passages(missing)) if missing else []
-        with self._sentence_lock:
-            cache = self._sentence_vectors
-            vectors = dict(zip(missing, fresh, strict=True))
-            for text in texts:
-                if text in cache:
-                    vectors.setdefault(text, cache[text])
-                    cache.move_to_end(text)
-            cache.update((text, vectors[text]) for text in missing)
-            while len(cache) > SENTENCE_CACHE:
-                cache.popitem(last=False)
-        return [vectors[text] for text in texts]
+        recently used sentences)."""
+        return self._sentence_vectors.get(texts, self.kb.embedder.embed_passages)
 
     def _extractive(
         self,

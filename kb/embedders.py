@@ -20,7 +20,8 @@ import hashlib
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,35 @@ class Embedder(ABC):
     @abstractmethod
     def embed_query(self, text: str) -> Vectors:
         """Embed one search query; returns an array of shape (dim,)."""
+
+
+class VectorCache:
+    """The vectors of texts one embedder has embedded already, the `size` most recently used kept (one embedder,
+    so the text is the key), read-only, safe across threads: question versions (`KnowledgeBase.query_vector`) and
+    passage sentences (`bot.answer.Answerer`) recur within an answer and across answers."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._vectors: OrderedDict[str, Vectors] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, texts: Sequence[str], embed: Callable[[list[str]], Iterable[Vectors]]) -> list[Vectors]:
+        """The vectors of `texts`; those not kept are embedded together by `embed` (outside the lock)."""
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        fresh = list(embed(missing)) if missing else []
+        for vector in fresh:
+            vector.setflags(write=False)
+        with self._lock:
+            vectors = dict(zip(missing, fresh, strict=True))
+            for text in texts:
+                if text in self._vectors:
+                    vectors.setdefault(text, self._vectors[text])
+                    self._vectors.move_to_end(text)
+            self._vectors.update((text, vectors[text]) for text in missing)
+            while len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+        return [vectors[text] for text in texts]
 
 
 _background = threading.local()

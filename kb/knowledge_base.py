@@ -24,10 +24,9 @@ import fcntl
 import json
 import os
 import re
-import threading
 import time
 import uuid
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,7 +36,7 @@ import numpy as np
 
 from kb import embedders
 from kb.dense import DenseIndex
-from kb.embedders import Embedder, Vectors, get_embedder
+from kb.embedders import Embedder, VectorCache, Vectors, get_embedder
 from kb.errors import (
     ConfigError,
     EmbedderMismatchError,
@@ -206,8 +205,7 @@ class KnowledgeBase:
         # Search an embedded store's vectors exactly in memory (kb.dense); False asks Chroma's HNSW index, as for a
         # Chroma server (`Settings.exact_search`; for comparisons, or a host short of memory: 20k passages take 66 MB).
         self.exact_search = True
-        self._query_vectors: OrderedDict[str, Vectors] = OrderedDict()
-        self._query_lock = threading.Lock()
+        self._query_vectors = VectorCache(QUERY_CACHE)
 
     # ---- opening -------------------------------------------------------------------------------------------
 
@@ -710,18 +708,7 @@ class KnowledgeBase:
         English question over the Chinese laws asking two things was embedded 12 times in one answer, 6 of them
         repeats (its search, the evidence step and the question's parts ask for the same versions of it): 1.02 s
         for the answer, 0.82 s with each embedded once, on 2 idle cores."""
-        with self._query_lock:
-            vector = self._query_vectors.get(text)
-            if vector is not None:
-                self._query_vectors.move_to_end(text)
-                return vector
-        vector = self.embedder.embed_query(text)
-        vector.setflags(write=False)
-        with self._query_lock:
-            self._query_vectors[text] = vector
-            while len(self._query_vectors) > QUERY_CACHE:
-                self._query_vectors.popitem(last=False)
-        return vector
+        return self._query_vectors.get([text], lambda texts: [self.embedder.embed_query(t) for t in texts])[0]
 
     def most_like(self, chunk_id: str, k: int = 1, filters: Filters | None = None) -> list[Hit]:
         """The `k` passages `filters` allow whose vectors are nearest passage `chunk_id`'s, with their cosine

@@ -381,7 +381,7 @@ def test_a_question_is_embedded_once_for_its_search_and_its_evidence(
     assert embedded.count("认证机构的注册资本") == 1 and np.array_equal(vector, original("认证机构的注册资本"))
     with pytest.raises(ValueError):
         vector[0] = 2.0
-    monkeypatch.setattr("kb.knowledge_base.QUERY_CACHE", 2)
+    monkeypatch.setattr(fake_kb._query_vectors, "size", 2)
     for text in ("one", "two", "three"):
         fake_kb.query_vector(text)
     fake_kb.query_vector("one")
