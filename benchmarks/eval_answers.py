@@ -35,6 +35,7 @@ whose body is English, polarity (qualified yes/no questions), topic-switch follo
 - heldout22: benchmarks/answer-heldout-s22.jsonl (60 more, written the same way at the start of session 22);
 - heldout23: benchmarks/answer-heldout-s23.jsonl (60 more, written the same way at the start of session 23);
 - heldout24: benchmarks/answer-heldout-s24.jsonl (60 more, written the same way at the start of session 24);
+- heldout25: benchmarks/answer-heldout-s25.jsonl (60 more, written the same way at the start of session 25);
 - examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
@@ -159,6 +160,7 @@ SETS = (
     "heldout22",
     "heldout23",
     "heldout24",
+    "heldout25",
     "examples",
 )
 HELDOUT = {
@@ -180,6 +182,7 @@ HELDOUT = {
     "heldout22": "answer-heldout-s22.jsonl",
     "heldout23": "answer-heldout-s23.jsonl",
     "heldout24": "answer-heldout-s24.jsonl",
+    "heldout25": "answer-heldout-s25.jsonl",
 }
 
 
