@@ -79,6 +79,11 @@ class Page:
                     seen.append(text)
                     self.seen_at.append(time.monotonic())
             if self.page.locator("#certkb-status").inner_text().strip() == "" and len(seen) and self._done(before):
+                # the final update may have landed between reading the bubble and seeing the answer done
+                text = self.page.locator(ANSWERS).last.inner_text()
+                if text and seen[-1] != text:
+                    seen.append(text)
+                    self.seen_at.append(time.monotonic())
                 self.observed: list[str] = self.page.evaluate("() => window.__certkbStates")
                 return seen
             time.sleep(0.15)
