@@ -488,11 +488,13 @@ def _report(report: IngestReport, kb: KnowledgeBase, as_json: bool) -> int:
         return report.exit_code
     print(
         f"added {len(report.added)}, updated {len(report.updated)}, deleted {len(report.deleted)}, "
-        f"skipped {len(report.skipped)}, failed {len(report.failed)}; {report.chunks} chunks written "
-        f"in {report.seconds:.1f} s -> {kb.kb_dir}"
+        f"skipped {len(report.skipped) + len(report.duplicates)}, failed {len(report.failed)}; "
+        f"{report.chunks} chunks written in {report.seconds:.1f} s -> {kb.kb_dir}"
     )
     for source, ocr in report.ocr.items():
         print(f"  {source}: {ocr.summary()}")
+    for source, original in report.duplicates.items():
+        print(f"  not stored twice: {source} has the same content as {original}")
     for source, reason in report.failed.items():
         print(f"  FAILED {source}: {reason}", file=sys.stderr)
     return report.exit_code

@@ -979,6 +979,8 @@ def _admin_area(service: ChatService, admin_ok: gr.State) -> None:
                 return f"**{_esc(str(exc))}**", *listing()
             failed = "".join(f"\n- {_esc(k)}: {_esc(v)}" for k, v in report.failed.items())
             text = f"Added {len(report.added)}, updated {len(report.updated)}, {report.chunks} chunks written."
+            same = "".join(f"\n- {_esc(k)}: same content as {_esc(v)}" for k, v in report.duplicates.items())
+            text += f"\n\nNot stored twice:{same}" if same else ""
             return text + (f"\n\nFailed:{failed}" if failed else ""), *listing()
 
         upload.click(do_upload, [admin_ok, files], [message, *panel_outputs], api_visibility="private")

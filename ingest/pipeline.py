@@ -47,6 +47,9 @@ class IngestReport:
     deleted: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    # a file with the same bytes as a document the knowledge base holds from another file that still exists (a copy
+    # of a folder synced beside the original): source -> that document's source; not stored a second time
+    duplicates: dict[str, str] = field(default_factory=dict)
     chunks: int = 0
     seconds: float = 0.0
     ocr: dict[str, OcrReport] = field(default_factory=dict)  # per file with scanned pages: what OCR did
@@ -250,7 +253,12 @@ class Ingester:
         sidecar = sidecar_path(file)
         extra = sidecar.read_bytes() if sidecar.is_file() else b""  # editing the sidecar re-ingests the file
         doc_id = document_id(key, data + b"\0" + extra, ingest_signature(self.chunker))
+        content = hashlib.sha256(data + b"\0" + extra).hexdigest()[:24]
         previous = self.manifest.files.get(key) or self._moved(key, source)
+        original = self._same_content(key, content) if previous is None else None
+        if original is not None:
+            report.duplicates[source] = original
+            return
         scans_now_readable = bool(previous and previous.get("scans_left_out")) and self.ocr.available
         if previous is not None and previous["doc_id"] == doc_id and not scans_now_readable:
             report.skipped.append(source)
@@ -279,6 +287,7 @@ class Ingester:
             "source": source,
             "chunks": len(chunks),
             "ingested": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "content": content,
         }
         if document.ocr is not None and document.ocr.left_out:
             self.manifest.files[key]["scans_left_out"] = len(document.ocr.left_out)
@@ -297,6 +306,16 @@ class Ingester:
                 self.manifest.files[key] = entry
                 self.manifest.save()
                 return entry
+        return None
+
+    def _same_content(self, key: str, content: str) -> str | None:
+        """The source of a document stored from another file, still there, with the same bytes as the file at `key`
+        (its sidecar included). A copy of a folder synced beside the original stored every passage twice under the
+        same displayed source, and each took a place among the passages an answer is chosen from. Once the original
+        is gone, the next sync stores the copy."""
+        for other, entry in self.manifest.files.items():
+            if other != key and entry.get("content") == content and Path(other).exists():
+                return str(entry["source"])
         return None
 
     def delete(self, source: str) -> int:

@@ -79,13 +79,36 @@ def test_copies_left_by_a_folder_that_is_gone_are_removed(docs: Path, setup: tup
     kb, _ = setup
     copy = tmp_path / "old" / "docs"
     shutil.copytree(docs, copy)
-    Ingester(kb).sync([docs])
+    older = Ingester(kb)
+    older.sync([docs])
+    for entry in older.manifest.files.values():  # an older certkb kept no hash of the content
+        del entry["content"]
+    older.manifest.save()
     Ingester(kb).sync([copy])
     assert kb.stats().documents == 6  # both checkouts exist: two folders, two sets of documents
     shutil.rmtree(copy)
     report = Ingester(kb).sync([docs])
     assert sorted(report.deleted) == ["docs/ccc-rules.zh.md", "docs/mixed-faq.md", "docs/saso-guide.en.md"]
     assert kb.stats().documents == 3 and len(kb.doc_ids()) == 3
+
+
+def test_a_copy_synced_beside_its_original_is_not_stored_twice(docs: Path, setup: tuple, tmp_path: Path) -> None:
+    kb, embedder = setup
+    Ingester(kb).sync([docs])
+    before = (kb.stats().chunks, embedder.embedded)
+    copy = tmp_path / "copy" / "docs"
+    shutil.copytree(docs, copy)
+    (copy / "new.md").write_text("# New\n\nOnly in the copy: EN 71 for toys.\n", encoding="utf-8")
+    report = Ingester(kb).sync([copy])
+    assert report.added == ["docs/new.md"] and report.failed == {}
+    assert report.duplicates == {name: name for name in ("docs/ccc-rules.zh.md", "docs/mixed-faq.md",
+                                                         "docs/saso-guide.en.md")}  # fmt: skip
+    assert kb.stats().documents == 4 and embedder.embedded == before[1] + kb.stats().chunks - before[0]
+    # once the original is gone, the copy is stored in its place
+    shutil.rmtree(docs)
+    again = Ingester(kb).sync([copy])
+    assert sorted(again.updated) == ["docs/ccc-rules.zh.md", "docs/mixed-faq.md", "docs/saso-guide.en.md"]
+    assert again.duplicates == {} and kb.stats().documents == 4 and len(kb.doc_ids()) == 4
 
 
 def test_changed_file_is_replaced_and_removed_file_deleted(docs: Path, setup: tuple) -> None:
