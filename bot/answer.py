@@ -53,6 +53,7 @@ from bot.evidence import (
     is_yes_no,
     limits,
     negations,
+    stitched,
     with_list_lead,
     with_parts,
     with_qualifiers,
@@ -807,7 +808,9 @@ class Answerer:
         candidates: list[Hit] = []
         facts: list[list[int]] = []  # each candidate's sentences that state the kind of fact asked for
         seen: set[str] = set()
-        for rank, hit in enumerate(hits):  # the same text stored twice is quoted once, from its better-ranked copy
+        # a top passage is read with the passages below it that overlap it in its document (`stitched`); the same
+        # text stored twice is quoted once, from its better-ranked copy
+        for rank, hit in enumerate(stitched(hits, EVIDENCE_DEPTH)):
             text = " ".join(hit.text.split())
             if text in seen:
                 continue
@@ -859,7 +862,9 @@ class Answerer:
                 c.terms = self.kb.glossary().hints(c.quote)
         body = self._quotes_body(citations, lang)
         answer = Answer(question, _with_sources(body, citations, lang), body, citations, False, lang, "none")
-        answer.spans = {hit.chunk_id: span for hit, (_, span) in zip(candidates, spans, strict=True)}
+        answer.spans = {  # a stitched passage's spans are in its joined text, not in the retrieved passage's
+            hit.chunk_id: span for hit, (_, span) in zip(candidates, spans, strict=True) if "stitched" not in hit.extra
+        }
         return answer
 
     def _for_a_part(
@@ -1098,8 +1103,11 @@ class Answerer:
         assert self.llm is not None
         quoted = {c.chunk_id for c in evidence.citations}
         by_id = {hit.chunk_id: hit for hit in hits}
-        context = [by_id.get(c.chunk_id) or _hit_of(c) for c in evidence.citations]
-        context += [hit for hit in hits if hit.chunk_id not in quoted][: max(0, self.context_k - len(context))]
+        # a quoted passage as quoted: a stitched one's text is longer than the retrieved passage of its id
+        cited = evidence.citations
+        context = [hit if (hit := by_id.get(c.chunk_id)) and hit.text == c.text else _hit_of(c) for c in cited]
+        rest = [hit for hit in hits if hit.chunk_id not in quoted and not any(hit.text in c.text for c in cited)]
+        context += rest[: max(0, self.context_k - len(context))]
         shown = self._reading(query, lang, evidence, context)
         passages = "\n\n".join(self._passage_block(n, context[n - 1], shown[n - 1]) for n in range(1, len(context) + 1))
         prompt_lang = "zh" if lang == "zh" else "en"

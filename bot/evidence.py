@@ -23,8 +23,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import replace
+
+from kb.types import Hit
 
 MAX_QUOTE_CHARS = 420  # a quote grown by its qualifiers stays readable
+# A question that asks more than two things may have its quote grow by this much for each part past the second
+# (`with_parts`): "Can we apply ourselves? How long is it valid, and what if a key component changes?" was quoted
+# the validity and not the list item on changes right after it (one sentence, about 150 characters, too many).
+PART_QUOTE_CHARS = 150
 QUALIFIER_REACH = 2  # how many sentences after the answering one may hold its qualifier
 # A passage's next best sentence is quoted with its best one when it scores this close (similarity to the question,
 # with the same bonuses). Offline replay over the 536 answerable dev questions (session 14): quotes holding the
@@ -213,7 +220,8 @@ def with_parts(
 ) -> tuple[int, int]:
     """`span` grown to take in, for each part of a question that asks two things (`bot.asked.asked_parts`), the
     passage's sentence that best answers that part (`part_scores`: per part, one score per sentence of `spans`),
-    with the sentences between and its qualifiers, within `MAX_QUOTE_CHARS`. "From what date have the rules
+    with the sentences between and its qualifiers, within `MAX_QUOTE_CHARS` (and `PART_QUOTE_CHARS` more for each
+    part past the second). "From what date have the rules
     applied, and which standard was harmonised?" was quoted the standard and not the date beside it.
 
     >>> text = "The rules apply from 1 August 2025. Labels are in Korean. EN 18031 is harmonised."
@@ -223,11 +231,12 @@ def with_parts(
     'The rules apply from 1 August 2025. Labels are in Korean. EN 18031 is harmonised.'
     """
     start, end = span
+    limit = MAX_QUOTE_CHARS + PART_QUOTE_CHARS * max(0, len(part_scores) - 2)
     for scores in part_scores:
         best = max(range(len(spans)), key=lambda i: scores[i])
         if start <= spans[best][0] < end or scores[best] == -math.inf:
             continue
-        start, end = _grown(text, spans, (start, end), best)
+        start, end = _grown(text, spans, (start, end), best, limit)
     return start, end
 
 
@@ -330,12 +339,14 @@ def without_separator(text: str, span: tuple[int, int]) -> tuple[int, int]:
     return start, end
 
 
-def _grown(text: str, spans: Sequence[tuple[int, int]], span: tuple[int, int], index: int) -> tuple[int, int]:
+def _grown(
+    text: str, spans: Sequence[tuple[int, int]], span: tuple[int, int], index: int, limit: int = MAX_QUOTE_CHARS
+) -> tuple[int, int]:
     """`span` grown to take in sentence `index` with its qualifiers (`with_qualifiers`) and the sentences between,
-    or `span` as it is when that would pass `MAX_QUOTE_CHARS`."""
+    or `span` as it is when that would pass `limit` characters."""
     extra_start, extra_end = with_qualifiers(text, spans, index, answering=False)
     grown = (min(span[0], extra_start), max(span[1], extra_end))
-    return grown if grown[1] - grown[0] <= MAX_QUOTE_CHARS else span
+    return grown if grown[1] - grown[0] <= limit else span
 
 
 def contradiction(sentence: str, evidence: str) -> str:
@@ -354,3 +365,55 @@ def contradiction(sentence: str, evidence: str) -> str:
     if _MUST.search(sentence) and _MAY.search(evidence) and not _MUST.search(evidence):
         return "says must where the source says may"
     return ""
+
+
+def stitched(hits: Sequence[Hit], depth: int) -> list[Hit]:
+    """The first `depth` hits, each joined to the retrieved passages below them that overlap it in its document's
+    text (the chunks of one section overlap), then the hits that joined none: a list cut at a chunk's end goes on
+    in the next chunk ("- It stays valid only if ... (Art. 26)." in one, "- Changes to its key components must be
+    reported" in the next), and a quote can only take what its passage holds. Only passages of the same section
+    and page join, so the citation's label stays true; the joined text is still the slice `meta.start:meta.end` of
+    its document. The first `depth` are not joined to each other: each stays a passage of its own to quote from.
+
+    >>> from kb.types import PassageMeta
+    >>> doc = "Validity: five years. Surveillance keeps it valid. Changes must be reported. Fees vary."
+    >>> def hit(start: int, end: int) -> Hit:
+    ...     return Hit(f"c{start}", doc[start:end], PassageMeta(source="a.md", section="V", start=start, end=end))
+    >>> [h.text for h in stitched([hit(0, 50), hit(77, 87), hit(22, 76)], 1)]
+    ['Validity: five years. Surveillance keeps it valid. Changes must be reported.', 'Fees vary.']
+    >>> [h.text for h in stitched([hit(0, 50), hit(22, 76), hit(60, 87)], 1)]  # the third goes on from the second
+    ['Validity: five years. Surveillance keeps it valid. Changes must be reported. Fees vary.']
+    >>> len(stitched([hit(0, 50), hit(22, 76)], 2))  # both among the first: two passages
+    2
+    """
+    joined = list(hits[:depth])
+    rest: list[Hit] = []
+    for hit in hits[depth:]:
+        for n, kept in enumerate(joined):
+            if _overlap(kept, hit):
+                joined[n] = _join(kept, hit)
+                break
+        else:
+            rest.append(hit)
+    return joined + rest
+
+
+def _overlap(a: Hit, b: Hit) -> bool:
+    """Whether two passages share text of one section of one page of a document (and both are exact slices)."""
+    x, y = a.meta, b.meta
+    return (
+        (x.source, x.section, x.page) == (y.source, y.section, y.page)
+        and y.start <= x.end
+        and x.start <= y.end
+        and all(hit.meta.end > hit.meta.start and hit.meta.end - hit.meta.start == len(hit.text) for hit in (a, b))
+    )
+
+
+def _join(kept: Hit, other: Hit) -> Hit:
+    """`kept` (the better-ranked passage) grown by the text of `other` that lies before or after it."""
+    x, y = kept.meta, other.meta
+    before = other.text[: max(0, x.start - y.start)]
+    after = other.text[len(other.text) - max(0, y.end - x.end) :] if y.end > x.end else ""
+    meta = replace(x, start=min(x.start, y.start), end=max(x.end, y.end))
+    joined = [*kept.extra.get("stitched", []), other.chunk_id, *other.extra.get("stitched", [])]
+    return replace(kept, text=before + kept.text + after, meta=meta, extra={**kept.extra, "stitched": joined})

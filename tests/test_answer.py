@@ -18,6 +18,7 @@ from bot.answer import TWIN_FOUND_BONUS, Answerer, Turn, passage_support, twin_s
 from bot.gate import Gate
 from kb.errors import ConfigError, LLMError
 from kb.knowledge_base import KnowledgeBase
+from kb.types import Hit
 
 OPEN = Gate(threshold=0.0)  # the fake embedder's similarities mean nothing: let every question through
 CLOSED = Gate(threshold=1.01)  # refuse everything
@@ -629,3 +630,56 @@ def test_a_part_the_first_quote_leaves_unanswered_brings_the_passage_that_answer
     both = hit("both", f"{formed.text} {exempt.text}")
     whole = [(0.0, (0, len(h.text))) for h in (both, other, exempt)]
     assert answerer._for_a_part(question, "en", [both, other, exempt], whole, [0.90, 0.89, 0.87], 0) == []
+
+
+# One section of one document, cut into two chunks that overlap (as the chunker cuts a long section): the list goes
+# on past the first chunk's end. The search finds the first chunk first and the second below two other passages.
+_SECTION = (
+    "- A CCC certificate is generally valid for 5 years.\n"
+    "- It stays valid only while follow-up surveillance is passed.\n"
+    "- Changes to key components must be reported to the certification body."
+)
+
+
+def _section_kb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> KnowledgeBase:
+    cut, overlap = _SECTION.index("- Changes"), _SECTION.index("- It stays")
+    common = {"lang": "en", "source": "ccc.en.md", "doc_id": "ccc", "title": "CCC", "section": "Validity"}
+    chunks = [
+        make_chunk("first", _SECTION[:cut].rstrip(), start=0, end=len(_SECTION[:cut].rstrip()), **common),
+        make_chunk(
+            "kc", "A KC safety certificate has no fixed validity; the factory is inspected every year.", lang="en"
+        ),
+        make_chunk("pse", "The round PSE mark is self-declared by the importer, who keeps test records.", lang="en"),
+        make_chunk("second", _SECTION[overlap:], start=overlap, end=len(_SECTION), **common),
+    ]
+    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
+    kb.add(chunks)
+    ranked = [Hit(c.chunk_id, c.text, c.meta, score=1.0 - n / 10) for n, c in enumerate(chunks)]
+    monkeypatch.setattr(kb, "search", lambda *args, **kwargs: list(ranked))
+    return kb
+
+
+def test_a_top_passage_is_quoted_with_the_passage_below_that_goes_on_from_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb = _section_kb(tmp_path, monkeypatch)
+    answer = Answerer(kb, gate=OPEN).answer("How long is a CCC certificate valid, and what if key components change?")
+    joined = [c for c in answer.citations if c.chunk_id == "first"]
+    assert joined and "second" not in [c.chunk_id for c in answer.citations]  # one passage, not two halves of it
+    citation = joined[0]
+    assert citation.text == _SECTION and (citation.meta.start, citation.meta.end) == (0, len(_SECTION))
+    assert citation.text[citation.quote_start : citation.quote_end] == citation.quote
+    assert "first" not in answer.spans  # its spans are in the joined text, which no retrieved passage has
+
+
+def test_a_model_reads_a_joined_passage_as_quoted_and_not_its_second_half_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb = _section_kb(tmp_path, monkeypatch)
+    model = cite("CCC certificate is generally", "Changes to key components must be reported [{n}].")
+    answer = Answerer(kb, model, "scripted", gate=OPEN).answer("What if key components of a CCC product change?")
+    passages = model.calls[0][-1].text
+    first = passages[passages.index("[1] ") : passages.index("[2] ")]
+    assert "5 years" in first and "must be reported" in first  # the joined passage, as quoted
+    assert passages.count("must be reported") == 1  # its second half is not read again as a passage of its own
+    assert not answer.refused and "must be reported [1]" in answer.body

@@ -17,6 +17,7 @@ from bot.asked import asked_fact, asked_parts, asks_more_than, states_fact
 from bot.citations import passage_sentences
 from bot.evidence import (
     MAX_QUOTE_CHARS,
+    PART_QUOTE_CHARS,
     contradiction,
     negations,
     opens_with_yes,
@@ -818,6 +819,15 @@ def test_each_part_of_a_two_part_question_gets_its_best_sentence() -> None:
     last = len(far_spans) - 1
     scores = [[0.9] + [0.1] * last, [0.1] * last + [0.9]]
     assert with_parts(far, far_spans, far_spans[last], scores) == far_spans[last]
+    # a question that asks more things may be quoted more: each part past the second, `PART_QUOTE_CHARS` more
+    near = "The rules apply from 1 August 2025. " + "Filler sentence here. " * 18 + "EN 18031 is harmonised."
+    near_spans = passage_sentences(near)
+    last = len(near_spans) - 1
+    two = [[0.9] + [0.1] * last, [0.1] * last + [0.9]]
+    assert MAX_QUOTE_CHARS < len(near) <= MAX_QUOTE_CHARS + PART_QUOTE_CHARS
+    assert with_parts(near, near_spans, near_spans[last], two) == near_spans[last]  # two parts: too far
+    three = [*two, [0.1] * (last + 1)]
+    assert near[slice(*with_parts(near, near_spans, near_spans[last], three))] == near  # three parts: quoted
     assert asked_parts("Since when has UKCA been in use, and is CE marking still accepted?") == [
         "Since when has UKCA been in use",
         "is CE marking still accepted?",
