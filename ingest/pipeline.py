@@ -252,10 +252,11 @@ class Ingester:
         data = file.read_bytes()
         sidecar = sidecar_path(file)
         extra = sidecar.read_bytes() if sidecar.is_file() else b""  # editing the sidecar re-ingests the file
-        doc_id = document_id(key, data + b"\0" + extra, ingest_signature(self.chunker))
-        content = hashlib.sha256(data + b"\0" + extra).hexdigest()[:24]
+        payload = data + b"\0" + extra
+        doc_id = document_id(key, payload, ingest_signature(self.chunker))
+        content = hashlib.sha256(payload).hexdigest()[:24]
         previous = self.manifest.files.get(key) or self._moved(key, source)
-        original = self._same_content(key, content) if previous is None else None
+        original = self._same_content(key, source, content) if previous is None else None
         if original is not None:
             report.duplicates[source] = original
             return
@@ -308,14 +309,15 @@ class Ingester:
                 return entry
         return None
 
-    def _same_content(self, key: str, content: str) -> str | None:
-        """The source of a document stored from another file, still there, with the same bytes as the file at `key`
-        (its sidecar included). A copy of a folder synced beside the original stored every passage twice under the
-        same displayed source, and each took a place among the passages an answer is chosen from. Once the original
-        is gone, the next sync stores the copy."""
+    def _same_content(self, key: str, source: str, content: str) -> str | None:
+        """Where a document stored from another file, still there, with the same bytes as the file at `key` (its
+        sidecar included) came from: its source, or its file's path when the source reads as `source` (a copy of a
+        folder: "docs/a.md has the same content as docs/a.md" told the user nothing). A copy of a folder synced
+        beside the original stored every passage twice under the same displayed source, and each took a place among
+        the passages an answer is chosen from. Once the original is gone, the next sync stores the copy."""
         for other, entry in self.manifest.files.items():
             if other != key and entry.get("content") == content and Path(other).exists():
-                return str(entry["source"])
+                return other if entry["source"] == source else str(entry["source"])
         return None
 
     def delete(self, source: str) -> int:
