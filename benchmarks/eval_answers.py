@@ -36,6 +36,7 @@ whose body is English, polarity (qualified yes/no questions), topic-switch follo
 - heldout23: benchmarks/answer-heldout-s23.jsonl (60 more, written the same way at the start of session 23);
 - heldout24: benchmarks/answer-heldout-s24.jsonl (60 more, written the same way at the start of session 24);
 - heldout25: benchmarks/answer-heldout-s25.jsonl (60 more, written the same way at the start of session 25);
+- heldout26: benchmarks/answer-heldout-s26.jsonl (60 more, written the same way at the start of session 26);
 - examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
@@ -161,6 +162,7 @@ SETS = (
     "heldout23",
     "heldout24",
     "heldout25",
+    "heldout26",
     "examples",
 )
 HELDOUT = {
@@ -183,6 +185,7 @@ HELDOUT = {
     "heldout23": "answer-heldout-s23.jsonl",
     "heldout24": "answer-heldout-s24.jsonl",
     "heldout25": "answer-heldout-s25.jsonl",
+    "heldout26": "answer-heldout-s26.jsonl",
 }
 
 
