@@ -620,16 +620,23 @@ def test_a_part_the_first_quote_leaves_unanswered_brings_the_passage_that_answer
     answerer = Answerer(fake_kb, gate=OPEN)
     candidates = [formed, other, exempt]
     spans = [(0.0, (0, len(h.text))) for h in candidates]
-    assert answerer._for_a_part(question, "en", candidates, spans, [0.90, 0.89, 0.87], 0) == [2]
+    assert answerer._for_parts(question, "en", candidates, spans, [0.90, 0.89, 0.87], [0]) == [2]
     # too far below the first to count as an answer to the question, or unreadable beside a readable first quote
-    assert answerer._for_a_part(question, "en", candidates, spans, [0.90, 0.89, 0.80], 0) == []
+    assert answerer._for_parts(question, "en", candidates, spans, [0.90, 0.89, 0.79], [0]) == []
     chinese = [formed, other, hit("exempt-zh", "APAC MRA 不免除强制性认证 (mandatory certification)", "zh")]
-    assert answerer._for_a_part(question, "en", chinese, spans, [0.90, 0.89, 0.87], 0) == []
+    assert answerer._for_parts(question, "en", chinese, spans, [0.90, 0.89, 0.87], [0]) == []
     # a question that asks one thing, or a first quote that answers both parts: nothing more
-    assert answerer._for_a_part("When was APAC formed?", "en", candidates, spans, [0.90, 0.89, 0.87], 0) == []
+    assert answerer._for_parts("When was APAC formed?", "en", candidates, spans, [0.90, 0.89, 0.87], [0]) == []
     both = hit("both", f"{formed.text} {exempt.text}")
     whole = [(0.0, (0, len(h.text))) for h in (both, other, exempt)]
-    assert answerer._for_a_part(question, "en", [both, other, exempt], whole, [0.90, 0.89, 0.87], 0) == []
+    assert answerer._for_parts(question, "en", [both, other, exempt], whole, [0.90, 0.89, 0.87], [0]) == []
+    # a question asking three things: each part the quotes so far leave unanswered brings its own passage
+    three = (
+        "When was APAC formed by merging APLAC and PAC? Does the APAC MRA exempt products from mandatory "
+        "certification? And what do APAC members do at the general assembly?"
+    )
+    assert answerer._for_parts(three, "en", candidates, spans, [0.90, 0.89, 0.87], [0]) == [2, 1]
+    assert answerer._for_parts(three, "en", candidates, spans, [0.90, 0.89, 0.87], [0, 2]) == [1]
 
 
 # One section of one document, cut into two chunks that overlap (as the chunker cuts a long section): the list goes
@@ -683,3 +690,34 @@ def test_a_model_reads_a_joined_passage_as_quoted_and_not_its_second_half_again(
     assert "5 years" in first and "must be reported" in first  # the joined passage, as quoted
     assert passages.count("must be reported") == 1  # its second half is not read again as a passage of its own
     assert not answer.refused and "must be reported [1]" in answer.body
+
+
+def test_a_part_answered_only_below_the_top_passages_is_quoted_from_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "... which mark goes beside it? And can Northern Ireland goods also be sold in GB?": the third part's
+    # answer was retrieved at rank 5, below the three passages the first quote is chosen from
+    texts = {
+        "formed": "APAC was formed on 1 January 2019 when APLAC and PAC merged.",
+        "fees": "Fees for accreditation depend on the accreditation body and the scope.",
+        "iaf": "The IAF and ILAC run their own arrangements for certification and testing.",
+        "exempt": "The APAC MRA does not exempt products from mandatory certification.",
+        "meet": "At the APAC general assembly, the members elect the board and vote on policy.",
+    }
+    chunks = [make_chunk(cid, text, lang="en", source=f"s/{cid}.md") for cid, text in texts.items()]
+    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
+    kb.add(chunks)
+    ranked = [Hit(c.chunk_id, c.text, c.meta, score=1.0 - n / 10) for n, c in enumerate(chunks)]
+    monkeypatch.setattr(kb, "search", lambda *args, **kwargs: list(ranked))
+    answerer = Answerer(kb, gate=OPEN)
+    three = (
+        "Which two bodies merged to form APAC? Does the APAC MRA exempt products from mandatory "
+        "certification? And what do APAC members do at the general assembly?"
+    )
+    answer = answerer.answer(three)
+    cited = [c.chunk_id for c in answer.citations]
+    assert "meet" in cited and "exempt" in cited  # ranks 4 and 5
+    # one thing asked: the passages below the top three are not quoted for it
+    assert "meet" not in [
+        c.chunk_id for c in answerer.answer("When was APAC formed by merging APLAC and PAC?").citations
+    ]
