@@ -718,6 +718,5 @@ def test_a_part_answered_only_below_the_top_passages_is_quoted_from_there(
     cited = [c.chunk_id for c in answer.citations]
     assert "meet" in cited and "exempt" in cited  # ranks 4 and 5
     # one thing asked: the passages below the top three are not quoted for it
-    assert "meet" not in [
-        c.chunk_id for c in answerer.answer("When was APAC formed by merging APLAC and PAC?").citations
-    ]
+    single = answerer.answer("Which two bodies merged to form APAC?")
+    assert single.citations and "meet" not in [c.chunk_id for c in single.citations]
