@@ -37,6 +37,7 @@ whose body is English, polarity (qualified yes/no questions), topic-switch follo
 - heldout24: benchmarks/answer-heldout-s24.jsonl (60 more, written the same way at the start of session 24);
 - heldout25: benchmarks/answer-heldout-s25.jsonl (60 more, written the same way at the start of session 25);
 - heldout26: benchmarks/answer-heldout-s26.jsonl (60 more, written the same way at the start of session 26);
+- heldout27: benchmarks/answer-heldout-s27.jsonl (60 more, written the same way at the start of session 27);
 - examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
@@ -163,6 +164,7 @@ SETS = (
     "heldout24",
     "heldout25",
     "heldout26",
+    "heldout27",
     "examples",
 )
 HELDOUT = {
@@ -186,6 +188,7 @@ HELDOUT = {
     "heldout24": "answer-heldout-s24.jsonl",
     "heldout25": "answer-heldout-s25.jsonl",
     "heldout26": "answer-heldout-s26.jsonl",
+    "heldout27": "answer-heldout-s27.jsonl",
 }
 
 
