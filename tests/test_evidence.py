@@ -282,6 +282,12 @@ def test_the_sources_not_stating_a_fact_is_said_and_the_model_is_not_called(fake
     assert answer.body.startswith(no_fee)
     assert "Closest passages:\n- " in answer.body
     assert answer.notices == ["The passages found do not state a fee or price."]
+    # a question asking something else in a sentence of its own is answered, with that notice (s26: "What governs
+    # our export products? How often are standards reviewed? And if ..., what happens?" was refused whole)
+    asked = "Which platform issues the certificate for Saudi Arabia? What is its fee?"
+    both = Answerer(fake_kb, gate=OPEN).answer(asked)
+    assert not both.refused and "SABER" in both.body
+    assert both.notices == ["The passages found do not state a fee or price."]
     zh = Answerer(fake_kb, gate=OPEN).answer("CE证书的费用是多少？")
     assert zh.refused and zh.body.startswith("为这个问题找到的段落中没有写明费用或价格。")
     stated = Answerer(fake_kb, gate=OPEN).answer("ISO 9001 证书有效期多久？")  # the passage says 三年
