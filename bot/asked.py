@@ -386,7 +386,7 @@ def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
             if zh_question == bool(HAN.search(sentence)):
                 if counted and (zh_question or _counts_in(sentence) or _counted_in_words(tie, sentence)):
                     found.append(index)
-            elif _COUNTING.search(sentence):
+            elif _COUNTING.search(sentence) and (zh_question or _counted_by(tie).search(sentence)):
                 found.append(index)
             continue
         if figure is not None and figure.search(sentence) and (asked.tie is None or asked.tie.search(sentence)):
@@ -394,6 +394,41 @@ def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
             if not held or held & asked.holders:
                 found.append(index)
     return found
+
+
+# The Chinese counters a number takes for what an English "how many" counts (by its stem, `_stem`): "两项新要求"
+# counts requirements, not the notified bodies asked about; a noun not listed here takes any counter.
+_COUNTERS_FOR = {
+    "家个": ("bod", "organi", "laborat", "lab", "compan", "firm", "instit", "centre", "center", "agenc", "author"),
+    "个国": ("member", "countr", "econom", "state", "nation"),
+    "种项个类": ("substa", "chemic", "materi"),
+    "项条个类种部": ("contro", "requir", "item", "clause", "rule", "regula", "standa", "measur", "direct", "law"),
+    "类种个项批": ("catego", "produc", "type", "kind", "group", "class"),
+    "次": ("audit", "time", "inspec", "visit"),
+    "名人个位": ("people", "person", "staff", "audito", "expert", "employ", "worker", "inspec"),
+}
+
+
+def _counted_by(tie: re.Pattern[str]) -> re.Pattern[str]:
+    """What, in a Chinese sentence, counts the English noun `tie` stands for: a number with one of its counters.
+
+    >>> bool(_counted_by(re.compile(r"\\b(?:bod)")).search("RED 的两项新要求已经适用"))
+    False
+    >>> bool(_counted_by(re.compile(r"\\b(?:bod)")).search("目前共登记了120多家认可机构。"))
+    True
+    """
+    stems = re.findall(r"[a-z]+", tie.pattern.removeprefix(r"\b"))
+    counters = "".join(
+        sorted(
+            {
+                c
+                for cs, known in _COUNTERS_FOR.items()
+                if any(stem.startswith(k) or k.startswith(stem) for stem in stems for k in known)
+                for c in cs
+            }
+        )
+    )
+    return re.compile(rf"{_ZH_COUNT}[{counters or _ZH_COUNTERS}]")
 
 
 def validity_holders(text: str) -> frozenset[str]:
@@ -479,9 +514,13 @@ def _asks(clause: str) -> bool:
     return bool(_ASKING_ZH.search(clause) or _ASKING_EN.search(clause) or _OPENS_ASKING.match(clause))
 
 
-# an article's number names a provision, not a count: 第十一条, Article 33, Art. 4
+# an article's number names a provision, not a count: 第十一条, Article 33, Art. 4; and so does the number of a list,
+# an annex, a class or a step ("**List 2** needs a GSO notified body" counts no bodies)
 _ARTICLE = re.compile(
-    r"第\s*[\d零〇一二两三四五六七八九十百千]+\s*[条款项章节]|\bArt(?:icle|\.)s?\s*\d+", re.IGNORECASE
+    r"第\s*[\d零〇一二两三四五六七八九十百千]+\s*[条款项章节]|\bArt(?:icle|\.)s?\s*\d+"
+    r"|\b(?:List|Annex|Schedule|Part|Module|Category|Class|Level|Type|Phase|Group|Step|Table|Section|Chapter|Tier"
+    r"|Scheme|No\.)\W{0,3}\d+",
+    re.IGNORECASE,
 )
 
 

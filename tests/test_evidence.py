@@ -247,6 +247,13 @@ def test_article_numbers_are_not_counts_and_context_clauses_do_not_ask() -> None
     members = asked_fact("IECEE CB体系目前一共有多少个成员国？")
     assert members is not None and not states_fact(members, "一个成员国出具的 CB 测试证书可以用于其他成员国。")
     assert states_fact(members, "The CB Scheme has 54 member countries.")  # the other language: any counting word
+    # ... that can count what an English question counts: "两项新要求" counts requirements, not notified bodies
+    bodies = asked_fact("How many notified bodies are listed in NANDO for the Radio Equipment Directive?")
+    assert bodies is not None and not states_fact(bodies, "RED 的两项新要求已经适用：")
+    assert states_fact(bodies, "NANDO 中列有 30 多家公告机构。")
+    # the number of a list, an annex or a class names it and counts nothing
+    assert not states_fact(bodies, "**List 2** needs a GSO notified body.")
+    assert states_fact(bodies, "There are 12 GSO notified bodies in China.")
     assert states_fact(asked_fact("最少要来几个人？"), "应当指派2至4名核查人员。")  # 个 counts people too
     assert asked_fact("质量认证常被比作哪几种“证”？") is None  # which ones, not how many
     # a rate is a percentage: a law's fines and periods state no duty rate
