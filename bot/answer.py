@@ -598,6 +598,10 @@ class Answerer:
             unstated = _ui(lang, "unstated", kind=asked.label(lang))
         t = time.perf_counter()
         evidence = self._extractive(question, standalone, lang, hits, None if unstated else asked, filters)
+        if unstated and asked is not None:  # a quote taken for another part, below the passages read, may state it
+            quotes = [Hit(c.chunk_id, c.quote, c.meta) for c in evidence.citations]
+            if self._fact_stated(asked, question, quotes, depth=len(quotes)):
+                unstated = ""
         timings["extract"] = time.perf_counter() - t
         timings["first_evidence"] = time.perf_counter() - started
         if self.llm is None:
@@ -673,15 +677,15 @@ class Answerer:
         return Answer(question, text, text, [], True, lang, self.backend, notices=[decision.reason])
 
     @staticmethod
-    def _fact_stated(asked: AskedFact, question: str, hits: list[Hit]) -> bool:
-        """Whether one of the top `FACT_DEPTH` passages states a fact of the kind asked, in a sentence that names no
+    def _fact_stated(asked: AskedFact, question: str, hits: list[Hit], depth: int = FACT_DEPTH) -> bool:
+        """Whether one of the top `depth` passages states a fact of the kind asked, in a sentence that names no
         other scheme than the question's ("生产许可证有效期为5年" is not a CCC certificate's validity), and, when
         the question asks about a foreign market's scheme ("How long is a KC certificate valid?"), one that names it
         (in its text or headings): over laws that never mention KC, a production licence's validity is not the
         answer."""
         asking = asking_part(question)
         stating = []
-        for hit in hits[:FACT_DEPTH]:
+        for hit in hits[:depth]:
             spans = passage_sentences(hit.text) or [(0, len(hit.text))]
             sentences = [hit.text[slice(*spans[i])] for i in fact_sentences(asked, hit.text)]
             if any(not names_other_scheme(asking, sentence) for sentence in sentences):

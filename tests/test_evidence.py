@@ -281,6 +281,21 @@ def test_article_numbers_are_not_counts_and_context_clauses_do_not_ask() -> None
     assert asks_more_than("Our adapter is sold in Saudi Arabia, which documents are needed, and the fee?", fee)
 
 
+def test_a_fact_the_check_missed_and_a_quote_states_gets_no_unstated_notice(
+    fake_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the check reads the top FACT_DEPTH passages; a passage quoted for another part of the question may lie below
+    # them (s26: "How often are standards reviewed?" was quoted 第二十九条's "五年" under "do not state the time")
+    import bot.answer
+
+    monkeypatch.setattr(bot.answer, "FACT_DEPTH", 0)  # the check reads none: every fact is unstated to it
+    answer = Answerer(fake_kb, gate=OPEN).answer("ISO 9001 证书有效期多久？哪个平台签发沙特的证书？")
+    assert not answer.refused and "三年" in answer.body
+    assert answer.notices == []
+    asked = "Which platform issues the certificate for Saudi Arabia? What is its fee?"  # no quote states a fee
+    assert Answerer(fake_kb, gate=OPEN).answer(asked).notices == ["The passages found do not state a fee or price."]
+
+
 def test_the_sources_not_stating_a_fact_is_said_and_the_model_is_not_called(fake_kb: KnowledgeBase) -> None:
     model = ScriptedChat(replies=["should never be used"])
     answer = Answerer(fake_kb, model, "scripted", gate=OPEN).answer("What is the fee for a CE certificate?")
