@@ -364,6 +364,9 @@ def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
         "rate": _RATE,
     }
     figure = figures.get(asked.kind)
+    # an English question's count in a Chinese sentence: the counters that fit its noun, worked out once per passage
+    english_count = asked.kind == "count" and asked.tie is not None and not HAN.search(asked.tie.pattern)
+    counters = _counted_by(asked.tie) if english_count and asked.tie is not None else None
     found = []
     for index, (start, end) in enumerate(passage_sentences(passage) or [(0, len(passage))]):
         sentence = passage[start:end]
@@ -376,8 +379,8 @@ def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
         if asked.kind == "count":
             # In the question's language, what it counts: a Chinese question's counter after a number ("多少家"
             # wants "N家": "两种标志" counts no bodies), an English question's noun beside a number ("how many
-            # regulations": "five member states" counts none). In the other language, a number with any counting
-            # word ("93项控制措施" for "how many controls").
+            # regulations": "five member states" counts none). In the other language, a number with a counting
+            # word ("93项控制措施" for "how many controls"), in Chinese one that fits the noun (`_counted_by`).
             tie = asked.tie
             if tie is None:  # `asked_fact` always says what a count counts
                 continue
@@ -386,7 +389,7 @@ def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
             if zh_question == bool(HAN.search(sentence)):
                 if counted and (zh_question or _counts_in(sentence) or _counted_in_words(tie, sentence)):
                     found.append(index)
-            elif _COUNTING.search(sentence) and (zh_question or _counted_by(tie).search(sentence)):
+            elif _COUNTING.search(sentence) and (counters is None or counters.search(sentence)):
                 found.append(index)
             continue
         if figure is not None and figure.search(sentence) and (asked.tie is None or asked.tie.search(sentence)):
