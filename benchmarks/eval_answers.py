@@ -38,6 +38,7 @@ whose body is English, polarity (qualified yes/no questions), topic-switch follo
 - heldout25: benchmarks/answer-heldout-s25.jsonl (60 more, written the same way at the start of session 25);
 - heldout26: benchmarks/answer-heldout-s26.jsonl (60 more, written the same way at the start of session 26);
 - heldout27: benchmarks/answer-heldout-s27.jsonl (60 more, written the same way at the start of session 27);
+- heldout28: benchmarks/answer-heldout-s28.jsonl (60 more, written the same way at the start of session 28);
 - examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
@@ -165,6 +166,7 @@ SETS = (
     "heldout25",
     "heldout26",
     "heldout27",
+    "heldout28",
     "examples",
 )
 HELDOUT = {
@@ -189,6 +191,7 @@ HELDOUT = {
     "heldout25": "answer-heldout-s25.jsonl",
     "heldout26": "answer-heldout-s26.jsonl",
     "heldout27": "answer-heldout-s27.jsonl",
+    "heldout28": "answer-heldout-s28.jsonl",
 }
 
 
