@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,19 @@ def ask(page: Any, question: str, timeout: float = 300) -> tuple[float, float, s
             return first, time.perf_counter() - started, text
         time.sleep(0.05)
     raise RuntimeError(f"no answer within {timeout} s for {question!r}")
+
+
+def wait_for_model(url: str, timeout: float = 600) -> None:
+    """Until the server has read its chat model and embedded its passages' sentences (the warm-up after a start):
+    while it runs, it takes a core from the answers measured."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(url + "api/health", timeout=5) as response:
+            health = json.load(response)
+            if health.get("model") != "loading" and health.get("sentences") != "embedding":
+                return
+        time.sleep(0.5)
+    raise RuntimeError(f"the chat model did not load within {timeout} s")
 
 
 def main() -> None:
@@ -81,6 +95,7 @@ def main() -> None:
                     break
                 except Exception:
                     time.sleep(0.5)
+            wait_for_model(url)
             ask(page, "认证机构的注册资本要求是多少？")  # warm-up: models loaded, caches filled
             for question in questions:
                 first, total, _ = ask(page, question)

@@ -23,11 +23,13 @@ extractive one with a notice saying why (`Answer.fallback` names the reason: `FA
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -75,7 +77,7 @@ from bot.llm import make_chat_model
 from bot.prompts import Rendered, Template
 from bot.translate import QueryTranslator, make_translator
 from kb.dates import DEFAULT_STALE_MONTHS, DateWarning
-from kb.embedders import VectorCache
+from kb.embedders import VectorCache, background
 from kb.errors import ConfigError, LLMError
 from kb.glossary import Glossary
 from kb.glossary import shipped as shipped_glossary
@@ -85,6 +87,8 @@ from kb.markets import named_markets
 from kb.settings import Settings
 from kb.tokenize import HAN
 from kb.types import Filters, Hit, PassageMeta
+
+log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 RETRIEVE_K = 8  # passages retrieved: the gate and the extractive answer look at all of them
@@ -126,6 +130,7 @@ LEXICAL_WEIGHT = 0.1
 # 0.961 -> 0.863; with it 0.980, evidence hit@1 0.789 against 0.796 without it).
 CROSS_LANGUAGE_OFFSET = 0.04
 SENTENCE_CACHE = 20_000  # passage sentences whose vectors an answerer keeps (384 floats each: about 30 MB)
+SAVE_SENTENCES_EVERY = 2_000  # sentences embedded ahead between two saves (`Answerer.warm_sentences`)
 FACT_BONUS = 0.05  # similarity a sentence gains by stating the kind of fact the question asks for (a period, a fee)
 # similarity a sentence that limits (not, only, unless; 不, 仅, 除…外) gains for a yes/no question, whose answer is
 # often the source's "no" or "only if" (session 9, dev sets: polarity 0.70 -> 0.77 on the corpus behaviour set;
@@ -486,6 +491,7 @@ class Answerer:
         # embedding their sentences was most of an extractive answer's time (20 embedder calls, ~0.6 s each on a
         # busy 2-core machine)
         self._sentence_vectors = VectorCache(SENTENCE_CACHE)
+        self._sentences_loaded = False  # those saved in the knowledge base (`warm_sentences`) are read on first use
 
     @classmethod
     def from_settings(cls, settings: Settings, kb: KnowledgeBase) -> Answerer:
@@ -516,6 +522,50 @@ class Answerer:
                 rendered = template.render(language=language_name(code), passages="", question="")
             prompts.append([SystemMessage(rendered.system), HumanMessage(rendered.text)])
         return prompts
+
+    def warm_sentences(self, save_every: int = SAVE_SENTENCES_EVERY) -> int:
+        """Embed the sentences of every stored passage before the questions come (up to `SENTENCE_CACHE`); how
+        many were embedded now. Choosing the evidence compares the question with each sentence of the top passages,
+        and embedding those sentences was nine tenths of the time to the first evidence (0.5-1.3 s a question on 2
+        cores, `benchmarks/bench_first_evidence.py`); a question then embeds only itself.
+
+        The vectors an earlier start saved in the knowledge base (`KBLayout.sentences`, stamped with the embedder)
+        are read first; the rest are embedded in the background, a sentence at a time after any question's
+        (`kb.embedders.background`), and saved every `save_every` and at the end, so the next start has them all.
+        A folder that cannot be written costs only that: the vectors stay in memory."""
+        path, spec = self.kb.layout.sentences, self.kb.embedder.spec
+        self._load_sentences()
+        fresh = unsaved = 0
+        writable = True
+        with background():
+            for stored in self.kb.store.iter_all():
+                if len(self._sentence_vectors) >= SENTENCE_CACHE:
+                    break
+                _, texts = _sentence_texts(Hit.from_stored(stored.chunk_id, stored.text, stored.metadata))
+                missing = [text for text in texts if text not in self._sentence_vectors]
+                if missing:
+                    self._sentence_embeddings(missing)
+                    fresh, unsaved = fresh + len(missing), unsaved + len(missing)
+                if writable and unsaved >= save_every:
+                    writable, unsaved = self._save_sentences(path, spec), 0
+        if writable and unsaved:
+            self._save_sentences(path, spec)
+        return fresh
+
+    def _load_sentences(self) -> None:
+        """The sentence vectors saved in the knowledge base (`warm_sentences`), read once: by a server's warm-up,
+        or by the first answer of a CLI run or an evaluation (a 30 MB file at most, read in milliseconds)."""
+        if not self._sentences_loaded:
+            self._sentences_loaded = True
+            self._sentence_vectors.load(self.kb.layout.sentences, self.kb.embedder.spec)
+
+    def _save_sentences(self, path: Path, spec: str) -> bool:
+        try:
+            self._sentence_vectors.save(path, spec)
+        except OSError as exc:
+            log.warning("cannot save the sentence vectors in %s (they stay in memory): %s", path, exc)
+            return False
+        return True
 
     def answer(
         self,
@@ -736,10 +786,9 @@ class Answerer:
         spans_of: list[list[tuple[int, int]]] = []
         texts: list[str] = []
         for hit in hits:
-            spans = passage_sentences(hit.text) or [(0, len(hit.text))]
+            spans, embedded = _sentence_texts(hit)
             spans_of.append(spans)
-            heading = _heading(hit)
-            texts.extend(heading + hit.text[s:e] for s, e in spans)
+            texts.extend(embedded)
             versions.add(_passage_lang(hit))
         query_vectors = self._question_vectors(query, lang, versions)
         # a question that asks two things: each part's best sentence is quoted too (`with_parts`), from a passage
@@ -797,6 +846,7 @@ class Answerer:
     def _sentence_embeddings(self, texts: list[str]) -> list[np.ndarray]:
         """The embedder's passage vectors of `texts`, from the cache where it has them (`SENTENCE_CACHE` most
         recently used sentences)."""
+        self._load_sentences()
         return self._sentence_vectors.get(texts, self.kb.embedder.embed_passages)
 
     def _extractive(
@@ -1531,6 +1581,14 @@ def _list_lead(citation: Citation) -> str:
     if not section or not _DASH_ITEM.match(citation.quote):
         return ""
     return f"{section}{'：' if HAN.search(section) else ':'}\n> "
+
+
+def _sentence_texts(hit: Hit) -> tuple[list[tuple[int, int]], list[str]]:
+    """A passage's sentences (spans) and the texts embedded to compare them with a question: each behind the
+    passage's title and section (`_heading`, see `Answerer._evidence_spans`)."""
+    spans = passage_sentences(hit.text) or [(0, len(hit.text))]
+    heading = _heading(hit)
+    return spans, [heading + hit.text[s:e] for s, e in spans]
 
 
 def _heading(hit: Hit) -> str:

@@ -914,7 +914,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ]
     )
     app = create_app(service, catalog)
-    service.warm_up()  # the local model loads while the server starts; the page says so if a question comes first
+    # the local model loads while the server starts (the page says so if a question comes first), then the
+    # passages' sentences are embedded for the evidence
+    service.warm_up(others=[other for other in catalog.services.values() if other is not service])
     import uvicorn
 
     url = f"http://{args.host}:{args.port}/"

@@ -406,7 +406,16 @@ def create_api(service: ChatService, catalog: Catalog | None = None) -> FastAPI:
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:
-        return {"status": "ok", "backend": service.answerer.backend, "chunks": service.kb.store.count()}
+        # "model": "ready", "loading" (the local model is still being read: answers wait for it, and the first
+        # ones are slower) or "failed: ..."; "sentences": "embedding" while the passages' sentences are embedded
+        # after a start (answers take longer until "ready"); a load balancer or a benchmark can wait for both
+        return {
+            "status": "ok",
+            "backend": service.answerer.backend,
+            "model": service.model_status,
+            "sentences": service.sentences_status,
+            "chunks": service.kb.store.count(),
+        }
 
     @app.get("/api/stats")
     def stats(request: Request, kb: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from ingest.errors import IngestError
 from ingest.loaders import SUPPORTED_SUFFIXES, check_zip_container
 from ingest.ocr import Ocr
 from ingest.pipeline import FileProgress, Ingester, IngestReport, rebuild
-from kb.errors import BusyError, ConfigError
+from kb.errors import BusyError, CertkbError, ConfigError
 from kb.files import write_atomic
 from kb.knowledge_base import KnowledgeBase
 from kb.layout import UPLOADS_DIR
@@ -251,6 +251,7 @@ class ChatService:
         self._searching = threading.BoundedSemaphore(MAX_PENDING_SEARCHES)
         self.rate = RateLimiter(asks_per_minute)
         self.model_status = "ready"  # "loading" while `warm_up` reads the chat model, "failed: ..." if it failed
+        self.sentences_status = "ready"  # "embedding" while `warm_up` embeds the passages' sentences ahead
 
     def sibling(
         self, settings: Settings, kb: KnowledgeBase, name: str, question_sets: Mapping[str, list[QuestionItem]] | None
@@ -274,21 +275,32 @@ class ChatService:
         other._searching, other.rate = self._searching, self.rate
         return other
 
-    def warm_up(self) -> threading.Thread | None:
-        """Load the chat model in the background (the local model takes seconds to read) and have it read the
+    def warm_up(self, others: Sequence[ChatService] = ()) -> threading.Thread:
+        """In the background: load the chat model (the local model takes seconds to read) and have it read the
         constant part of its prompts (`Answerer.constant_prompts`), so the first question after a start waits
-        for neither; `model_status` says where it is. Nothing to do for other backends."""
+        for neither (`model_status` says where it is; other backends have nothing to load); then embed the
+        sentences of the stored passages, this knowledge base's and those of the `others` served beside it
+        (`Answerer.warm_sentences`), so a question embeds only itself before its evidence is on screen."""
         warm = getattr(self.answerer.llm, "warm", None)
-        if warm is None:
-            return None
-        self.model_status = "loading"
+        if warm is not None:
+            self.model_status = "loading"
+        for service in (self, *others):
+            service.sentences_status = "embedding"
 
         def run() -> None:
-            try:
-                warm(self.answerer.constant_prompts())
-                self.model_status = "ready"
-            except Exception as exc:  # the first answer reports it again, with the evidence shown
-                self.model_status = f"failed: {exc}"
+            if warm is not None:
+                try:
+                    warm(self.answerer.constant_prompts())
+                    self.model_status = "ready"
+                except Exception as exc:  # the first answer reports it again, with the evidence shown
+                    self.model_status = f"failed: {exc}"
+            for service in (self, *others):
+                try:
+                    service.answerer.warm_sentences()
+                except CertkbError as exc:  # a Chroma server gone: each question embeds what it needs
+                    log.warning("cannot embed the passages' sentences of %s ahead: %s", service.name, exc)
+                finally:
+                    service.sentences_status = "ready"
 
         thread = threading.Thread(target=run, name="certkb-warm-up", daemon=True)
         thread.start()

@@ -23,6 +23,7 @@ and BM25 file of the same revision, `certkb search` never opens Chroma (`Knowled
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -177,7 +178,7 @@ class DenseIndex:
             with np.load(path, allow_pickle=False) as data:
                 vectors = np.asarray(data["vectors"], dtype=np.float32)
                 passages = json.loads(data["passages"].tobytes().decode("utf-8"))
-        except (OSError, ValueError, KeyError, UnicodeDecodeError):
+        except (OSError, ValueError, KeyError, UnicodeDecodeError, zipfile.BadZipFile):  # torn: rebuilt from the store
             return None
         if not isinstance(passages, dict) or passages.get("format") != FORMAT:
             return None

@@ -17,8 +17,10 @@ method for each. Third-party embedders register the same way the bundled ones do
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
+import zipfile
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -30,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kb.errors import ConfigError, MissingDependencyError
+from kb.files import replacing
 
 Vectors = npt.NDArray[np.float32]
 
@@ -76,6 +79,46 @@ class VectorCache:
             while len(self._vectors) > self.size:
                 self._vectors.popitem(last=False)
         return [vectors[text] for text in texts]
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def __contains__(self, text: object) -> bool:
+        return text in self._vectors
+
+    def save(self, path: Path, spec: str) -> None:
+        """Write the kept vectors atomically to one `.npz` file, stamped with the embedder's `spec` (`load`)."""
+        with self._lock:
+            texts = list(self._vectors)
+            matrix = np.stack(list(self._vectors.values())) if texts else np.zeros((0, 0), dtype=np.float32)
+        stamp = json.dumps({"format": 1, "spec": spec, "texts": texts}, ensure_ascii=False, separators=(",", ":"))
+        with replacing(path) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, vectors=matrix, texts=np.frombuffer(stamp.encode("utf-8"), dtype=np.uint8))
+
+    def load(self, path: Path, spec: str) -> int:
+        """Keep the vectors `save` wrote for the same embedder, up to `size`; how many were new. A missing,
+        unreadable or foreign file (another embedder, another format) adds none: they are embedded when needed."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                vectors = np.asarray(data["vectors"], dtype=np.float32)
+                stamp = json.loads(data["texts"].tobytes().decode("utf-8"))
+        except (OSError, ValueError, KeyError, UnicodeDecodeError, zipfile.BadZipFile):  # torn: embedded again
+            return 0
+        if not isinstance(stamp, dict) or stamp.get("format") != 1 or stamp.get("spec") != spec:
+            return 0
+        texts = stamp.get("texts")
+        if not isinstance(texts, list) or len(texts) != len(vectors) or not all(isinstance(t, str) for t in texts):
+            return 0
+        vectors.setflags(write=False)
+        added = 0
+        with self._lock:
+            for text, vector in zip(texts, vectors, strict=True):
+                if len(self._vectors) >= self.size:
+                    break
+                if text not in self._vectors:
+                    self._vectors[text] = vector
+                    added += 1
+        return added
 
 
 _background = threading.local()

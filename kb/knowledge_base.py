@@ -329,7 +329,7 @@ class KnowledgeBase:
                 pass
         # records first: a kill part-way leaves no record claiming vectors that are gone; leftover vectors are
         # swept by the next ingest, or dropped here by the next rebuild
-        for file in (layout.record, layout.lexical, layout.dense):
+        for file in (layout.record, layout.lexical, layout.dense, layout.sentences):
             with contextlib.suppress(FileNotFoundError):
                 file.unlink()
         if url or layout.chroma.is_dir():

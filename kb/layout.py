@@ -5,6 +5,7 @@
 | `kb.json`          | the record: embedder, dimension, where the vectors live      | `kb.knowledge_base` | renews    |
 | `lexical.json`     | the BM25 index, derived from the store                       | `kb.knowledge_base` | empties   |
 | `dense.npz`        | vectors and passages for exact search (embedded Chroma only) | `kb.knowledge_base` | empties   |
+| `sentences.npz`    | passage sentences' vectors, to choose evidence quickly       | `bot.answer`        | empties   |
 | `chroma/`          | the embedded Chroma database (absent with a Chroma server)   | `kb.store`          | empties   |
 | `.lock`            | the write lock that queues writers from several processes    | `kb.knowledge_base` | keeps     |
 | `manifest.json`    | which file is which document, the pending journal            | `ingest.pipeline`   | renews    |
@@ -31,6 +32,7 @@ from pathlib import Path
 RECORD_FILE = "kb.json"
 LEXICAL_FILE = "lexical.json"
 DENSE_FILE = "dense.npz"
+SENTENCES_FILE = "sentences.npz"
 CHROMA_DIR = "chroma"
 LOCK_FILE = ".lock"
 MANIFEST_FILE = "manifest.json"
@@ -59,6 +61,10 @@ class KBLayout:
     @property
     def dense(self) -> Path:
         return self.root / DENSE_FILE
+
+    @property
+    def sentences(self) -> Path:
+        return self.root / SENTENCES_FILE
 
     @property
     def chroma(self) -> Path:

@@ -9,6 +9,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fakes import ScriptedChat, passage_number
 from helpers import SAMPLE_CHUNKS, capital_only, make_chunk
@@ -720,3 +721,47 @@ def test_a_part_answered_only_below_the_top_passages_is_quoted_from_there(
     # one thing asked: the passages below the top three are not quoted for it
     single = answerer.answer("Which two bodies merged to form APAC?")
     assert single.citations and "meet" not in [c.chunk_id for c in single.citations]
+
+
+def test_sentences_embedded_ahead_are_saved_and_answers_are_the_same_without_embedding(
+    fake_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    question = "认证机构的注册资本要求是多少？"
+    cold = Answerer(fake_kb, gate=OPEN).answer(question)
+    warmed = Answerer(fake_kb, gate=OPEN)
+    assert warmed.warm_sentences() > 0
+    assert fake_kb.layout.sentences.is_file()
+    assert warmed.warm_sentences() == 0  # nothing left to embed
+
+    embedded: list[str] = []
+    original = fake_kb.embedder.embed_passages
+
+    def counting(texts: list[str]) -> np.ndarray:
+        embedded.extend(texts)
+        return original(texts)
+
+    monkeypatch.setattr(fake_kb.embedder, "embed_passages", counting)
+    restarted = Answerer(fake_kb, gate=OPEN)  # a new process: it reads what the warm-up saved
+    answer = restarted.answer(question)
+    assert embedded == []  # every sentence of the stored passages was at hand
+    assert not answer.refused and answer.citations
+    assert (answer.text, [c.quote for c in answer.citations]) == (cold.text, [c.quote for c in cold.citations])
+    fake_kb.layout.sentences.unlink()
+    Answerer(fake_kb, gate=OPEN).answer(question)
+    assert embedded  # without the saved file the same answer embeds its passages' sentences
+
+
+def test_a_knowledge_base_folder_that_cannot_be_written_keeps_the_sentence_vectors_in_memory(
+    fake_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from kb.embedders import VectorCache
+
+    def refuse(self: VectorCache, path: Path, spec: str) -> None:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(VectorCache, "save", refuse)
+    answerer = Answerer(fake_kb, gate=OPEN)
+    assert answerer.warm_sentences(save_every=1) > 0  # tried once, then not again
+    assert not fake_kb.layout.sentences.exists()
+    assert len([r for r in caplog.records if "cannot save the sentence vectors" in r.message]) == 1
+    assert answerer.answer("认证机构的注册资本要求是多少？").citations

@@ -174,6 +174,13 @@ def test_an_old_knowledge_base_without_the_saved_index_builds_it(fake_kb: Knowle
     assert fake_kb.layout.dense.is_file()
 
 
+def test_a_torn_saved_index_is_built_again_from_the_store(fake_kb: KnowledgeBase) -> None:
+    expected = dense_ids(fake_kb, QUESTIONS[0])
+    fake_kb.layout.dense.write_bytes(fake_kb.layout.dense.read_bytes()[:100])  # a zip's head, its directory gone
+    reopened = KnowledgeBase.open(fake_kb.kb_dir)
+    assert dense_ids(reopened, QUESTIONS[0]) == expected
+
+
 def test_sample_chunks_all_found(fake_kb: KnowledgeBase) -> None:
     for chunk in SAMPLE_CHUNKS:
         assert dense_ids(fake_kb, chunk.text)[0] == chunk.chunk_id

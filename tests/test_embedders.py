@@ -128,3 +128,30 @@ def test_the_default_embedders_threads_wait_passively_unless_told_otherwise(give
     root = str(Path(__file__).resolve().parent.parent)
     out = subprocess.run([sys.executable, "-c", script], env=env, cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.split() == [used, "True"], out.stderr
+
+
+def test_kept_vectors_survive_a_restart_only_for_the_same_embedder(tmp_path: Path) -> None:
+    from kb.embedders import VectorCache
+
+    embedder = FakeEmbedder(16)
+    cache = VectorCache(10)
+    texts = ["认证机构应当具备固定场所。", "A CE mark is affixed by the maker.", "有效期为五年。"]
+    first = cache.get(texts, embedder.embed_passages)
+    path = tmp_path / "sentences.npz"
+    cache.save(path, embedder.spec)
+
+    again = VectorCache(10)
+    assert again.load(path, embedder.spec) == 3 and len(again) == 3
+
+    def must_not_embed(missing: list[str]) -> np.ndarray:
+        raise AssertionError(f"embedded again: {missing}")
+
+    for before, after in zip(first, again.get(texts, must_not_embed), strict=True):
+        assert np.array_equal(before, after)
+    assert not after.flags.writeable
+
+    assert VectorCache(10).load(path, "fake:32") == 0  # another embedder's vectors are not this one's
+    assert VectorCache(2).load(path, embedder.spec) == 2  # no more than the cache keeps
+    assert VectorCache(10).load(tmp_path / "missing.npz", embedder.spec) == 0
+    (tmp_path / "torn.npz").write_bytes(path.read_bytes()[:100])
+    assert VectorCache(10).load(tmp_path / "torn.npz", embedder.spec) == 0  # a torn file: embedded again instead

@@ -43,7 +43,13 @@ def client(fake_kb: KnowledgeBase) -> Iterator[TestClient]:
 
 
 def test_health_stats_and_openapi(client: TestClient) -> None:
-    assert client.get("/api/health").json() == {"status": "ok", "backend": "none", "chunks": 6}
+    assert client.get("/api/health").json() == {
+        "status": "ok",
+        "backend": "none",
+        "model": "ready",
+        "sentences": "ready",
+        "chunks": 6,
+    }
     assert client.get("/api/stats").json()["chunks"] == 6
     paths = client.get("/api/openapi.json").json()["paths"]
     assert {"/api/search", "/api/ask", "/api/feedback", "/api/admin/upload"} <= set(paths)
@@ -302,7 +308,9 @@ def test_the_chat_model_warms_up_in_the_background_and_says_so(fake_kb: Knowledg
     failing_thread.join(15)
     assert failing.model_status == "failed: the model file is unreadable"
     extractive = ChatService(settings, kb=fake_kb, answerer=Answerer(fake_kb))
-    assert extractive.warm_up() is None and extractive.model_status == "ready"
+    extractive.warm_up().join(30)
+    assert extractive.model_status == extractive.sentences_status == "ready"
+    assert fake_kb.layout.sentences.is_file()  # the passages' sentences, embedded ahead for the next start too
 
 
 def test_ask_takes_backend_k_and_lang_per_request(fake_kb: KnowledgeBase) -> None:
