@@ -182,6 +182,9 @@ _RATE_Q = re.compile(
     re.IGNORECASE,
 )
 _RATE = re.compile(r"\d+(?:\.\d+)?\s*%|百分之[零〇一二两三四五六七八九十百点]+|\bper ?cent\b", re.IGNORECASE)
+# a rate charged (a fee, a tax, a duty, a rebate of one) is stated beside the charge: "按货值的百分之几收取检验费" is
+# not answered by "并处货值金额百分之五以上百分之二十以下的罚款", the rate of a fine
+_CHARGE = re.compile(r"费|税|\b(?:fees?|tax(?:es|ed)?|dut(?:y|ies)|tariffs?|rebates?|levy|levies|VAT|charged?)\b", re.I)
 # "Which EN standard...", "which test standard", "标准编号是多少", "依据哪些国家标准": a standard's number is the
 # answer. Not "what types of standards exist", which asks what kinds there are.
 _STANDARD_Q = re.compile(
@@ -255,7 +258,7 @@ def asked_fact(question: str) -> AskedFact | None:
         if _DATE_Q.search(q):
             return AskedFact("date", _BEGAN)
     if _RATE_Q.search(q):
-        return AskedFact("rate")
+        return AskedFact("rate", _CHARGE if _CHARGE.search(q) and not _FINE_Q.search(q) else None)
     if _FINE_Q.search(q) and (_FEE_Q.search(q) or _AMOUNT_Q.search(q)):
         return AskedFact("amount")  # "会被罚多少钱", "how much is the fine": a fine is a sum, not a fee
     if _FEE_Q.search(q):

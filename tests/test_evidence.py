@@ -191,6 +191,13 @@ def test_a_fact_fits_only_with_its_figure_and_its_tie() -> None:
     since = asked_fact("SCIP 数据库从什么时候开始要求提交数据？")
     assert since is not None and states_fact(since, "Suppliers have notified the SCIP database since 5 January 2021.")
     assert asked_fact("When does the common charger rule apply to laptops?") is None  # a charger is not a charge
+    # the rate of a fee is not the rate of a fine, in either language; a fine's rate is stated beside the fine
+    fee_rate = asked_fact("按《进出口商品检验法》，商检机构对法定检验的进出口商品按货值的百分之几收取检验费？")
+    assert fee_rate is not None and fee_rate.kind == "rate"
+    assert not states_fact(fee_rate, "由商检机构没收违法所得，并处货值金额百分之五以上百分之二十以下的罚款。")
+    assert states_fact(fee_rate, "The inspection fee is 0.15% of the goods' value.")
+    fine_rate = asked_fact("货值金额的百分之几作为罚款？")
+    assert fine_rate is not None and states_fact(fine_rate, "并处货值金额百分之五以上百分之二十以下的罚款。")
     # a question in days or hours is not answered by a period in years, nor by a date's day
     days = asked_fact("我们的LED灯具通过SABER申请PCoC，公告机构一般几个工作日能出证？")
     assert days is not None and days.kind == "duration"
