@@ -548,7 +548,7 @@ class Answerer:
                     fresh, unsaved = fresh + len(missing), unsaved + len(missing)
                 if writable and unsaved >= save_every:
                     writable, unsaved = self._save_sentences(path, spec), 0
-        if writable and unsaved:
+        if writable and (unsaved or (len(self._sentence_vectors) and not path.is_file())):  # or a rebuild dropped it
             self._save_sentences(path, spec)
         return fresh
 

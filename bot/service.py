@@ -251,7 +251,9 @@ class ChatService:
         self._searching = threading.BoundedSemaphore(MAX_PENDING_SEARCHES)
         self.rate = RateLimiter(asks_per_minute)
         self.model_status = "ready"  # "loading" while `warm_up` reads the chat model, "failed: ..." if it failed
-        self.sentences_status = "ready"  # "embedding" while `warm_up` embeds the passages' sentences ahead
+        self.sentences_status = "ready"  # "embedding" while the passages' sentences are embedded (`embed_ahead`)
+        self._embedding = threading.Lock()
+        self._embed_again = False  # a write while embedding: the embedding goes round once more
 
     def sibling(
         self, settings: Settings, kb: KnowledgeBase, name: str, question_sets: Mapping[str, list[QuestionItem]] | None
@@ -280,12 +282,11 @@ class ChatService:
         constant part of its prompts (`Answerer.constant_prompts`), so the first question after a start waits
         for neither (`model_status` says where it is; other backends have nothing to load); then embed the
         sentences of the stored passages, this knowledge base's and those of the `others` served beside it
-        (`Answerer.warm_sentences`), so a question embeds only itself before its evidence is on screen."""
+        (`embed_ahead`)."""
         warm = getattr(self.answerer.llm, "warm", None)
         if warm is not None:
             self.model_status = "loading"
-        for service in (self, *others):
-            service.sentences_status = "embedding"
+        queued = [service for service in (self, *others) if service._start_embedding()]
 
         def run() -> None:
             if warm is not None:
@@ -294,17 +295,42 @@ class ChatService:
                     self.model_status = "ready"
                 except Exception as exc:  # the first answer reports it again, with the evidence shown
                     self.model_status = f"failed: {exc}"
-            for service in (self, *others):
-                try:
-                    service.answerer.warm_sentences()
-                except CertkbError as exc:  # a Chroma server gone: each question embeds what it needs
-                    log.warning("cannot embed the passages' sentences of %s ahead: %s", service.name, exc)
-                finally:
-                    service.sentences_status = "ready"
+            for service in queued:
+                service._embed_sentences()
 
         thread = threading.Thread(target=run, name="certkb-warm-up", daemon=True)
         thread.start()
         return thread
+
+    def embed_ahead(self) -> threading.Thread | None:
+        """Embed the sentences of the stored passages not embedded yet, in the background
+        (`Answerer.warm_sentences`), so a question embeds only itself before its evidence is on screen: after a
+        start, an upload or a rebuild. None when that is under way already: it goes round once more."""
+        if not self._start_embedding():
+            return None
+        thread = threading.Thread(target=self._embed_sentences, name="certkb-sentences", daemon=True)
+        thread.start()
+        return thread
+
+    def _start_embedding(self) -> bool:
+        with self._embedding:
+            if self.sentences_status == "embedding":
+                self._embed_again = True
+                return False
+            self.sentences_status = "embedding"
+            return True
+
+    def _embed_sentences(self) -> None:
+        while True:
+            try:
+                self.answerer.warm_sentences()
+            except CertkbError as exc:  # a Chroma server gone: each question embeds what it needs
+                log.warning("cannot embed the passages' sentences of %s ahead: %s", self.name, exc)
+            with self._embedding:
+                if not self._embed_again:
+                    self.sentences_status = "ready"
+                    return
+                self._embed_again = False
 
     # ---- everyone --------------------------------------------------------------------------------------------
 
@@ -448,7 +474,10 @@ class ChatService:
             folder.mkdir(parents=True, exist_ok=True)
             for name, data in checked:
                 write_atomic(folder / name, data)
-            return Ingester(self.kb, ocr=Ocr.from_settings(self.settings)).sync([folder], on_file=on_file)
+            report = Ingester(self.kb, ocr=Ocr.from_settings(self.settings)).sync([folder], on_file=on_file)
+        if report.chunks:
+            self.embed_ahead()
+        return report
 
     def delete(self, source: str) -> int:
         with self._write_lock:
@@ -461,7 +490,9 @@ class ChatService:
     def rebuild(self) -> IngestReport:
         """Re-ingest every current document from its files into an emptied knowledge base."""
         with self._write_lock:
-            return rebuild(self.settings, kb=self.kb)[1]
+            report = rebuild(self.settings, kb=self.kb)[1]
+        self.embed_ahead()  # the rebuild dropped the saved sentence vectors
+        return report
 
 
 class Catalog:

@@ -6,7 +6,7 @@ import base64
 import importlib.util
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -311,6 +311,41 @@ def test_the_chat_model_warms_up_in_the_background_and_says_so(fake_kb: Knowledg
     extractive.warm_up().join(30)
     assert extractive.model_status == extractive.sentences_status == "ready"
     assert fake_kb.layout.sentences.is_file()  # the passages' sentences, embedded ahead for the next start too
+
+
+def test_uploaded_and_rebuilt_passages_get_their_sentences_embedded_ahead(
+    fake_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings.from_env().with_overrides(kb_dir=fake_kb.kb_dir)
+    service = ChatService(settings, kb=fake_kb, answerer=Answerer(fake_kb, gate=Gate(threshold=0.0)))
+    thread = service.warm_up()
+    thread.join(30)
+    embedded: list[str] = []
+    original = fake_kb.embedder.embed_passages
+
+    def counting(texts: list[str]) -> object:
+        embedded.extend(texts)
+        return original(texts)
+
+    monkeypatch.setattr(fake_kb.embedder, "embed_passages", counting)
+    rule = "Battery passports are required from 18 February 2027. They hold the carbon footprint."
+    service.upload([("passport.md", f"# EU battery passport\n\n{rule}\n".encode())])
+    wait_until(lambda: service.sentences_status == "ready")
+    embedded.clear()
+    answer = service.answerer.answer("When are battery passports required?")
+    assert "18 February 2027" in answer.text and embedded == []  # the answer embedded no sentence
+
+    service.rebuild()  # drops the saved vectors; those in memory are saved again
+    wait_until(lambda: service.sentences_status == "ready" and fake_kb.layout.sentences.is_file())
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time"
+        time.sleep(0.05)
 
 
 def test_ask_takes_backend_k_and_lang_per_request(fake_kb: KnowledgeBase) -> None:
