@@ -552,6 +552,13 @@ class Answerer:
             self._save_sentences(path, spec)
         return fresh
 
+    def share_sentences(self, other: Answerer) -> None:
+        """Use the sentence vectors `other` keeps (the same knowledge base): those `warm_sentences` embedded there
+        serve this answerer too, and are kept once."""
+        if other.kb is not self.kb:
+            raise ConfigError("only an answerer over the same knowledge base can share its sentence vectors")
+        self._sentence_vectors = other._sentence_vectors
+
     def _load_sentences(self) -> None:
         """The sentence vectors saved in the knowledge base (`warm_sentences`), read once: by a server's warm-up,
         or by the first answer of a CLI run or an evaluation (a 30 MB file at most, read in milliseconds)."""

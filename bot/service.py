@@ -387,6 +387,7 @@ class ChatService:
                 context_k=self.answerer.context_k,
                 stale_months=self.answerer.stale_months,
             )
+            self._extractive.share_sentences(self.answerer)  # those embedded ahead (`embed_ahead`)
         return self._extractive
 
     def _admitted(self, events: Iterator[AnswerEvent], client: str) -> Iterator[AnswerEvent]:

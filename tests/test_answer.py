@@ -765,3 +765,19 @@ def test_a_knowledge_base_folder_that_cannot_be_written_keeps_the_sentence_vecto
     assert not fake_kb.layout.sentences.exists()
     assert len([r for r in caplog.records if "cannot save the sentence vectors" in r.message]) == 1
     assert answerer.answer("认证机构的注册资本要求是多少？").citations
+
+
+def test_an_answerer_over_the_same_knowledge_base_shares_the_sentences_embedded_ahead(
+    fake_kb: KnowledgeBase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configured = Answerer(fake_kb, gate=OPEN)
+    monkeypatch.setattr(type(configured), "_save_sentences", lambda self, path, spec: True)  # in memory only
+    configured.warm_sentences()
+    quoting = Answerer(fake_kb, gate=OPEN)  # a server's "none" backend beside its chat model
+    quoting.share_sentences(configured)
+    embedded: list[str] = []
+    original = fake_kb.embedder.embed_passages
+    monkeypatch.setattr(fake_kb.embedder, "embed_passages", lambda texts: embedded.extend(texts) or original(texts))
+    assert quoting.answer("认证机构的注册资本要求是多少？").citations and embedded == []
+    with pytest.raises(ConfigError, match="same knowledge base"):
+        Answerer(capital_only(tmp_path)).share_sentences(configured)
