@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_first_evidence.py [--llm auto] [--questions 20] [--json FILE]
 
 Starts `certkb serve` as a real process over the shipped corpus (the cached knowledge base the other benchmarks
-use), opens the chat in headless Chromium at 1366x900, asks one warm-up question, then asks each question in a
+use), opens the chat in headless Chromium at 1366x900, waits until `/api/health` says the chat model is loaded
+and the passages' sentences are embedded, asks one warm-up question, then asks each question in a
 fresh chat (the page's example questions first, then answerable questions of benchmarks/corpus-questions.jsonl)
 and records, from the click on Send: the first time the answer bubble shows quoted evidence (a citation marker) or
 a refusal, and the time the answer is finished (status line empty, sources shown). Prints p50 / p95 of both.
@@ -51,7 +52,7 @@ def ask(page: Any, question: str, timeout: float = 300) -> tuple[float, float, s
     raise RuntimeError(f"no answer within {timeout} s for {question!r}")
 
 
-def wait_for_model(url: str, timeout: float = 600) -> None:
+def wait_for_warm_up(url: str, timeout: float = 600) -> None:
     """Until the server has read its chat model and embedded its passages' sentences (the warm-up after a start):
     while it runs, it takes a core from the answers measured."""
     deadline = time.monotonic() + timeout
@@ -61,7 +62,7 @@ def wait_for_model(url: str, timeout: float = 600) -> None:
             if health.get("model") != "loading" and health.get("sentences") != "embedding":
                 return
         time.sleep(0.5)
-    raise RuntimeError(f"the chat model did not load within {timeout} s")
+    raise RuntimeError(f"the server did not load its model and embed its sentences within {timeout} s")
 
 
 def main() -> None:
@@ -95,7 +96,7 @@ def main() -> None:
                     break
                 except Exception:
                     time.sleep(0.5)
-            wait_for_model(url)
+            wait_for_warm_up(url)
             ask(page, "认证机构的注册资本要求是多少？")  # warm-up: models loaded, caches filled
             for question in questions:
                 first, total, _ = ask(page, question)
