@@ -143,15 +143,16 @@ _HOLDER_GAP = 40  # characters between a validity word and the document it belon
 _HOLDER_PHRASE = 12  # further characters a second document word may be off, in one phrase ("注册证书的有效期")
 _DURATION_Q = re.compile(
     r"\bhow long\b|\bhow many (?:years|months|days|weeks|hours|working days)\b|\bwithin how\b|\bhow soon\b"
-    r"|多久|多长时间|多长|几天|多少天|多少日|几个月|多少个月|几年|多少年|期限是|(?:多少|几)个?工作日|时限"
+    r"|多久|多长时间|多长|几天|多少天|多少日|几个?周|多少周|几个?星期|几个月|多少个月|几年|多少年|期限是|(?:多少|几)个?工作日|时限"
     r"|\bhow often\b|\bhow frequently\b|多久一次|每隔多久|频次|频率",
     re.IGNORECASE,
 )
-# A question in days or hours ("公告机构几个工作日能出证？", "within how many hours must we report?") is not answered
-# by a period in years or months ("证书通常为一年"): the sentence must state days, weeks or hours (not a date's 1日).
+# A question in days, weeks or hours ("公告机构几个工作日能出证？", "within how many hours must we report?", "how many
+# weeks does it take?") is not answered by a period in years or months ("证书通常为一年"): the sentence must state days,
+# weeks or hours (not a date's 1日).
 _SHORT_Q = re.compile(
-    r"(?:几|多少)个?(?:工作日|天|日|小时|钟头)|\b(?:how many|within how many) (?:working |business |calendar )?"
-    r"(?:days|hours)\b",
+    r"(?:几|多少)个?(?:工作日|天|日|小时|钟头|周|星期)|\b(?:how many|within how many) (?:working |business |calendar )?"
+    r"(?:days|hours|weeks)\b",
     re.IGNORECASE,
 )
 _SHORT_TIME = re.compile(

@@ -204,6 +204,13 @@ def test_a_fact_fits_only_with_its_figure_and_its_tie() -> None:
     assert not states_fact(days, "公告机构签发的证书通常为一年，到期前应及时续期。")
     assert not states_fact(days, "本办法自2016年7月1日起实施。")
     assert states_fact(days, "资料齐全的，一般5个工作日内出证。")
+    weeks = asked_fact("How many weeks does a notified body usually take to issue an EC type-examination certificate?")
+    assert weeks is not None and weeks.kind == "duration"
+    assert not states_fact(weeks, "Notified body certificates are reviewed every 5 years.")
+    assert states_fact(weeks, "It usually takes 4 to 6 weeks.")
+    zh_weeks = asked_fact("一般要几周才能拿到证书？")
+    assert zh_weeks is not None and not states_fact(zh_weeks, "证书有效期为5年。")
+    assert states_fact(zh_weeks, "一般10个工作日出证。")
     hours = asked_fact("Within how many hours must we send the early warning?")
     assert hours is not None and states_fact(hours, "An early warning is due within 24 hours of becoming aware.")
     assert not states_fact(hours, "The rules apply from 11 December 2027, three years after entry into force.")
