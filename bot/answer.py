@@ -558,6 +558,7 @@ class Answerer:
         if other.kb is not self.kb:
             raise ConfigError("only an answerer over the same knowledge base can share its sentence vectors")
         self._sentence_vectors = other._sentence_vectors
+        self._sentences_loaded = other._sentences_loaded  # the saved file is read into them once
 
     def _load_sentences(self) -> None:
         """The sentence vectors saved in the knowledge base (`warm_sentences`), read once: by a server's warm-up,
@@ -973,9 +974,9 @@ class Answerer:
         def fits(j: int) -> list[float]:
             if j not in fitted:
                 hit, (start, end) = candidates[j], spans[j][1]
-                sentences = passage_sentences(hit.text) or [(0, len(hit.text))]
-                inside = [(s, e) for s, e in sentences if s < end and e > start]
-                own = self._sentence_embeddings([_heading(hit) + hit.text[s:e] for s, e in inside] or [hit.text])
+                sentences, texts = _sentence_texts(hit)  # as `_evidence_spans` embedded them: no new embedding
+                inside = [text for (s, e), text in zip(sentences, texts, strict=True) if s < end and e > start]
+                own = self._sentence_embeddings(inside or [hit.text])
                 wanted = [part[_passage_lang(hit)] for part in vectors]
                 fitted[j] = [max(float(v @ w) for v in own) for w in wanted]
             return fitted[j]
