@@ -39,6 +39,7 @@ whose body is English, polarity (qualified yes/no questions), topic-switch follo
 - heldout26: benchmarks/answer-heldout-s26.jsonl (60 more, written the same way at the start of session 26);
 - heldout27: benchmarks/answer-heldout-s27.jsonl (60 more, written the same way at the start of session 27);
 - heldout28: benchmarks/answer-heldout-s28.jsonl (60 more, written the same way at the start of session 28);
+- heldout29: benchmarks/answer-heldout-s29.jsonl (60 more, written the same way at the start of session 29);
 - examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
@@ -170,6 +171,7 @@ SETS = (
     "heldout26",
     "heldout27",
     "heldout28",
+    "heldout29",
     "examples",
 )
 HELDOUT = {
@@ -195,6 +197,7 @@ HELDOUT = {
     "heldout26": "answer-heldout-s26.jsonl",
     "heldout27": "answer-heldout-s27.jsonl",
     "heldout28": "answer-heldout-s28.jsonl",
+    "heldout29": "answer-heldout-s29.jsonl",
 }
 
 
