@@ -215,6 +215,12 @@ def with_runner_up(
     return _grown(text, spans, span, runner_up)
 
 
+def part_quote_limit(parts: int) -> int:
+    """How long a quote may grow for a question asking `parts` things: `MAX_QUOTE_CHARS`, and `PART_QUOTE_CHARS`
+    more for each part past the second."""
+    return MAX_QUOTE_CHARS + PART_QUOTE_CHARS * max(0, parts - 2)
+
+
 def with_parts(
     text: str, spans: Sequence[tuple[int, int]], span: tuple[int, int], part_scores: Sequence[Sequence[float]]
 ) -> tuple[int, int]:
@@ -231,7 +237,7 @@ def with_parts(
     'The rules apply from 1 August 2025. Labels are in Korean. EN 18031 is harmonised.'
     """
     start, end = span
-    limit = MAX_QUOTE_CHARS + PART_QUOTE_CHARS * max(0, len(part_scores) - 2)
+    limit = part_quote_limit(len(part_scores))
     for scores in part_scores:
         best = max(range(len(spans)), key=lambda i: scores[i])
         if start <= spans[best][0] < end or scores[best] == -math.inf:

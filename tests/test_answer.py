@@ -781,3 +781,45 @@ def test_an_answerer_over_the_same_knowledge_base_shares_the_sentences_embedded_
     assert quoting.answer("认证机构的注册资本要求是多少？").citations and embedded == []
     with pytest.raises(ConfigError, match="same knowledge base"):
         Answerer(capital_only(tmp_path)).share_sentences(configured)
+
+
+# One passage of four sentences, longer than a passage quoted whole for a question that asks one thing.
+_KC_PASSAGE = (
+    "A KC safety certificate is issued after product testing and a factory inspection. "
+    "The factory is inspected again every year to keep the certificate valid. "
+    "Labels must show the KC mark and the certificate number beside the model name. "
+    "Certificates for radio equipment come from the RRA, not from the safety bodies."
+)
+
+
+def _one_passage_kb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> KnowledgeBase:
+    chunk = make_chunk("kc", text, lang="en", source="kc.en.md", title="KC", section="Certificate")
+    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
+    kb.add([chunk])
+    monkeypatch.setattr(kb, "search", lambda *args, **kwargs: [Hit(chunk.chunk_id, chunk.text, chunk.meta, 1.0)])
+    return kb
+
+
+def test_a_question_asking_several_things_is_quoted_its_passage_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # s20-x-iecex-not-atex and s28-kc-safety-levels (dev): the best sentence and each part's best sentence were
+    # quoted, and the fact asked for sat in the sentence beside them, in the passage cited
+    kb = _one_passage_kb(tmp_path, monkeypatch, _KC_PASSAGE)
+    answerer = Answerer(kb, gate=OPEN)
+    several = "How is a KC safety certificate issued, and how often is the factory inspected again?"
+    (citation,) = answerer.answer(several).citations
+    assert citation.quote == _KC_PASSAGE
+    # a question that asks one thing is quoted the sentences that answer it, not the whole passage
+    (one,) = answerer.answer("How often is a KC factory inspected?").citations
+    assert len(one.quote) < len(_KC_PASSAGE) and one.quote in _KC_PASSAGE
+
+
+def test_a_passage_too_long_to_read_whole_is_still_quoted_by_its_sentences(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long = " ".join([_KC_PASSAGE] * 3)  # longer than the quote of a three-part question may grow to
+    kb = _one_passage_kb(tmp_path, monkeypatch, long)
+    several = "How is a KC safety certificate issued, and what must the labels show? Who issues radio certificates?"
+    (citation,) = Answerer(kb, gate=OPEN).answer(several).citations
+    assert citation.quote in long and len(citation.quote) < len(long)
