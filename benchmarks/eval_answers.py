@@ -40,6 +40,7 @@ whose body is English, polarity (qualified yes/no questions), topic-switch follo
 - heldout27: benchmarks/answer-heldout-s27.jsonl (60 more, written the same way at the start of session 27);
 - heldout28: benchmarks/answer-heldout-s28.jsonl (60 more, written the same way at the start of session 28);
 - heldout29: benchmarks/answer-heldout-s29.jsonl (60 more, written the same way at the start of session 29);
+- heldout30: benchmarks/answer-heldout-s30.jsonl (60 more, written the same way at the start of session 30);
 - examples: the web page's example questions over the shipped corpus (none may be refused).
 """
 
@@ -172,6 +173,7 @@ SETS = (
     "heldout27",
     "heldout28",
     "heldout29",
+    "heldout30",
     "examples",
 )
 HELDOUT = {
@@ -198,6 +200,7 @@ HELDOUT = {
     "heldout27": "answer-heldout-s27.jsonl",
     "heldout28": "answer-heldout-s28.jsonl",
     "heldout29": "answer-heldout-s29.jsonl",
+    "heldout30": "answer-heldout-s30.jsonl",
 }
 
 
