@@ -37,6 +37,7 @@ QUALIFIER_REACH = 2  # how many sentences after the answering one may hold its q
 # with the same bonuses). Offline replay over the 536 answerable dev questions (session 14): quotes holding the
 # facts 0.815 -> 0.843 at 0.02 (0.841-0.845 for 0.01-0.05), quotes 185 -> 234 characters on average.
 RUNNER_UP_MARGIN = 0.02
+READ_ON_GAP = 3  # white space between two adjacent chunks of a section (`goes_on`): a blank line, with its spaces
 
 # Words that limit, negate or condition a statement.
 _LIMIT_EN = re.compile(
@@ -331,6 +332,37 @@ def _opens_item(text: str, spans: Sequence[tuple[int, int]], index: int) -> bool
     return opens_line and bool(LIST_ITEM.match(text[start : spans[index][1]].lstrip()))
 
 
+def with_list_after(text: str, spans: Sequence[tuple[int, int]], span: tuple[int, int]) -> tuple[int, int]:
+    r"""`span` grown on into the list its last sentence leads into, item by item within `MAX_QUOTE_CHARS`: "A
+    Cabinet Order lists about 450 covered items in two groups:" was quoted alone, and the groups after it held the
+    answer (116 specified items). A quote that does not end with a colon, or whose colon no item follows, is left as
+    it is.
+
+    >>> text = "Two groups:\n- Specified: 116 items.\n- Others: the rest.\nThe lists change."
+    >>> from bot.citations import passage_sentences
+    >>> spans = passage_sentences(text)
+    >>> text[slice(*with_list_after(text, spans, spans[0]))]
+    'Two groups:\n- Specified: 116 items.\n- Others: the rest.'
+    >>> text[slice(*with_list_after(text, spans, spans[1]))]  # no lead at its end
+    '- Specified: 116 items.'
+    """
+    last = next((i for i in range(len(spans) - 1, -1, -1) if spans[i][1] <= span[1]), None)
+    if last is None or not ends_with_lead(text[slice(*spans[last])]):
+        return span
+    end, index = span[1], last + 1
+    while index < len(spans) and _opens_item(text, spans, index):
+        item = _item_of(text, spans, index)
+        if item is None or spans[item[1]][1] - span[0] > MAX_QUOTE_CHARS:
+            break
+        end, index = spans[item[1]][1], item[1] + 1
+    return span[0], end
+
+
+def ends_with_lead(text: str) -> bool:
+    """Whether `text` ends by leading into what follows it ("Main types:", "主要方案包括：")."""
+    return text.rstrip().endswith((":", "："))
+
+
 def without_separator(text: str, span: tuple[int, int]) -> tuple[int, int]:
     """`span` less the " / " a table's field in two languages puts between them ("中欧互认的作用：…… / What it
     does: ..."): the English half was quoted as "/ What it does: ...".
@@ -404,6 +436,54 @@ def stitched(hits: Sequence[Hit], depth: int) -> list[Hit]:
     return joined + rest
 
 
+def goes_on(passage: Hit, others: Sequence[Hit]) -> Hit | None:
+    """Of `others`, the passage that goes on from `passage` in its document when `passage` ends by leading into a
+    list and the chunker put the list in the next chunk ("A Cabinet Order lists about 450 covered items in two
+    groups:" in one, "- **Specified Electrical Appliances and Materials** (116 items ...)" in the next): the one of
+    the same section and page that starts within `READ_ON_GAP` characters of its end, or where it overlaps it, and
+    opens with a list item; else None.
+
+    >>> from kb.types import PassageMeta
+    >>> def hit(start: int, text: str) -> Hit:
+    ...     return Hit(f"c{start}", text, PassageMeta(source="a.md", section="V", start=start, end=start + len(text)))
+    >>> goes_on(hit(0, "Two groups:"), [hit(30, "- Others."), hit(13, "- Specified: 116.")]).text
+    '- Specified: 116.'
+    >>> goes_on(hit(0, "Two groups."), [hit(13, "- Specified: 116.")]) is None
+    True
+    """
+    x = passage.meta
+    if not ends_with_lead(passage.text) or not _exact(passage):
+        return None
+    following = [
+        other
+        for other in others
+        if (other.meta.source, other.meta.section, other.meta.page) == (x.source, x.section, x.page)
+        and x.start < other.meta.start <= x.end + READ_ON_GAP
+        and other.meta.end > x.end
+        and _exact(other)
+        and LIST_ITEM.match(other.text[max(0, x.end - other.meta.start) :].lstrip())
+    ]
+    return min(following, key=lambda other: other.meta.start) if following else None
+
+
+def read_on(passage: Hit, following: Hit) -> Hit:
+    """`passage` joined to the passage that goes on from it (`goes_on`), with the blank lines between them (the
+    chunker strips a chunk's ends, so what lies between two adjacent chunks is white space)."""
+    if following.meta.start <= passage.meta.end:
+        return _join(passage, following)
+    gap = "\n" * (following.meta.start - passage.meta.end)
+    meta = replace(passage.meta, end=following.meta.end)
+    joined = [*passage.extra.get("stitched", []), following.chunk_id]
+    return replace(
+        passage, text=passage.text + gap + following.text, meta=meta, extra={**passage.extra, "stitched": joined}
+    )
+
+
+def _exact(hit: Hit) -> bool:
+    """Whether a passage's text is its document's slice `meta.start:meta.end`."""
+    return hit.meta.end > hit.meta.start and hit.meta.end - hit.meta.start == len(hit.text)
+
+
 def _overlap(a: Hit, b: Hit) -> bool:
     """Whether two passages share text of one section of one page of a document (and both are exact slices)."""
     x, y = a.meta, b.meta
@@ -411,7 +491,7 @@ def _overlap(a: Hit, b: Hit) -> bool:
         (x.source, x.section, x.page) == (y.source, y.section, y.page)
         and y.start <= x.end
         and x.start <= y.end
-        and all(hit.meta.end > hit.meta.start and hit.meta.end - hit.meta.start == len(hit.text) for hit in (a, b))
+        and all(_exact(hit) for hit in (a, b))
     )
 
 

@@ -815,6 +815,39 @@ def test_a_question_asking_several_things_is_quoted_its_passage_whole(
     assert len(one.quote) < len(_KC_PASSAGE) and one.quote in _KC_PASSAGE
 
 
+_PSE_LEAD = (
+    "DENAN, run by METI, controls the making, import and sale of electrical products in Japan. "
+    "A Cabinet Order lists about 450 covered items in two groups:"
+)
+_PSE_LIST = (
+    "- Specified products (116 items on METI's list): higher-risk items such as cords, fuses and AC adapters. "
+    "They need third-party assessment and carry the diamond PSE mark.\n"
+    "- Non-specified products: most other listed appliances. They are self-declared and carry the round PSE mark."
+)
+
+
+def test_a_passage_that_leads_into_a_list_is_quoted_with_the_list_the_next_chunk_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # s29-ctl-pse-specified-count-en (a dev set from session 30): the chunker put the lead in one chunk and its list
+    # in the next, and the answer quoted "... in two groups:" alone
+    common = {"lang": "en", "source": "pse.en.md", "doc_id": "pse", "title": "PSE", "section": "What it is"}
+    start = len(_PSE_LEAD) + 2  # a blank line between them
+    lead = make_chunk("lead", _PSE_LEAD, start=0, end=len(_PSE_LEAD), **common)
+    items = make_chunk("items", _PSE_LIST, start=start, end=start + len(_PSE_LIST), **common)
+    kc = make_chunk("kc", "A KC safety certificate is issued after testing and a factory inspection.", lang="en")
+    kb = KnowledgeBase.open(tmp_path / "kb", embedder="fake", create=True)
+    kb.add([lead, items, kc])
+    retrieved = [Hit(c.chunk_id, c.text, c.meta, score=1.0 - n / 10) for n, c in enumerate((lead, kc))]
+    monkeypatch.setattr(kb, "search", lambda *args, **kwargs: list(retrieved))  # the list's chunk is not retrieved
+    answer = Answerer(kb, gate=OPEN).answer("How many items are on METI's list of specified products?")
+    citation = answer.citations[0]
+    assert citation.chunk_id == "lead" and "116 items" in citation.quote and "in two groups:" in citation.quote
+    assert citation.text == f"{_PSE_LEAD}\n\n{_PSE_LIST}" and citation.meta.end == items.meta.end
+    assert citation.text[citation.quote_start : citation.quote_end] == citation.quote
+    assert "lead" not in answer.spans  # its spans are in the joined text, which no retrieved passage has
+
+
 def test_a_passage_too_long_to_read_whole_is_still_quoted_by_its_sentences(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
