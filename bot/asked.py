@@ -49,6 +49,15 @@ _MONEY = re.compile(
     r"|免费|免收|不收费|不收取|不得(?:向[^。；，]{0,12})?收取[^。；]{0,12}费",  # not "不得……返还所收取的费用"
     re.IGNORECASE,
 )
+# A fine is stated as a sum, or as a share or multiple of a value the law names: "并处违法生产、销售产品货值金额等值
+# 以上三倍以下的罚款", "fine of 50% to 3 times the value". Such a share says what the fine is only beside the fine.
+_FINE_SHARE = re.compile(
+    r"(?:倍|等值|百分之[零〇一二两三四五六七八九十百点]+|\d+(?:\.\d+)?\s*%)[^。；，]{0,8}(?:罚款|罚金)"
+    r"|\bfine[sd]?\b[^.;]{0,60}?(?:\d\s*%|\btimes\b|\btwice\b|\bdouble\b|\btriple\b|\bper ?cent\b"
+    r"|\bthe (?:goods'? )?value\b)",
+    re.IGNORECASE,
+)
+_FINE = re.compile(f"{_MONEY.pattern}|{_FINE_SHARE.pattern}", re.IGNORECASE)
 _SMALL_NUMBER_WORD = "one|two|three|four|five|six|seven|eight|nine|ten|twelve"  # a count or period in words
 _TIME = re.compile(
     rf"{_NUMBER}\s*(?:个)?\s*(?:年|个月|月|日|天|周|星期|小时|工作日)"
@@ -80,6 +89,7 @@ _LABELS = {
         "date": "the date asked for",
         "fee": "a fee or price",
         "amount": "the amount asked for",
+        "fine": "the fine asked for",
         "validity": "a validity period",
         "duration": "the time asked for",
         "count": "the number asked for",
@@ -92,6 +102,7 @@ _LABELS = {
         "date": "所问的日期",
         "fee": "费用或价格",
         "amount": "所问的金额",
+        "fine": "所问的罚款数额",
         "validity": "有效期",
         "duration": "所问的时限",
         "count": "所问的数量",
@@ -261,7 +272,7 @@ def asked_fact(question: str) -> AskedFact | None:
     if _RATE_Q.search(q):
         return AskedFact("rate", _CHARGE if _CHARGE.search(q) and not _FINE_Q.search(q) else None)
     if _FINE_Q.search(q) and (_FEE_Q.search(q) or _AMOUNT_Q.search(q)):
-        return AskedFact("amount")  # "会被罚多少钱", "how much is the fine": a fine is a sum, not a fee
+        return AskedFact("fine")  # "会被罚多少钱", "how much is the fine": a sum or a multiple of a value, not a fee
     if _FEE_Q.search(q):
         return AskedFact("fee", _FEE_TIE)
     if _VALID_Q.search(q) and _DURATION_Q.search(q):
@@ -362,6 +373,7 @@ def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
         "date": _DATE,
         "fee": _MONEY,
         "amount": _MONEY,
+        "fine": _FINE,
         "validity": _TIME,
         "duration": _TIME,
         "size": _SIZE,

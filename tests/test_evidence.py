@@ -136,10 +136,10 @@ def test_opening_yes_in_both_languages() -> None:
         ("我们的铭牌空间很小，CE 标志最小可以印多大？", "size"),
         ("What is the minimum height of the CE marking?", "size"),
         ("How big can the fine be under the Product Quality Law?", None),
-        ("建材店卖了没有生产许可证的目录内产品，会被罚多少钱？", "amount"),  # a fine, not a fee
-        ("How much is the fine for selling unlicensed products?", "amount"),
-        ("按《BIS法》，罚金上限是多少卢比？", "amount"),  # a sum in a currency (s19: answered with a fine article)
-        ("OPSS最高能罚多少英镑？", "amount"),
+        ("建材店卖了没有生产许可证的目录内产品，会被罚多少钱？", "fine"),  # a fine, not a fee
+        ("How much is the fine for selling unlicensed products?", "fine"),
+        ("按《BIS法》，罚金上限是多少卢比？", "fine"),  # a sum in a currency (s19: answered with a fine article)
+        ("OPSS最高能罚多少英镑？", "fine"),
         ("Does Saudi Arabia accept our Chinese test report?", None),
         ("Do I need CCC certification for power adapters sold in China?", None),
         ("What is the penalty for selling products without the required certification?", None),
@@ -196,6 +196,19 @@ def test_a_fact_fits_only_with_its_figure_and_its_tie() -> None:
     assert fee_rate is not None and fee_rate.kind == "rate"
     assert not states_fact(fee_rate, "由商检机构没收违法所得，并处货值金额百分之五以上百分之二十以下的罚款。")
     assert states_fact(fee_rate, "The inspection fee is 0.15% of the goods' value.")
+    # a fine is stated as a sum or as a share or multiple of a value, beside the fine: the Product Quality Law's
+    # fines for unsafe goods were not facts, and "罚款最高是多少？" over them was refused as not stated (session 30)
+    fine = asked_fact("按《产品质量法》，生产、销售不符合保障人身安全的国家标准的产品，罚款最高是多少？")
+    assert fine is not None and fine.kind == "fine"
+    assert states_fact(fine, "并处违法生产、销售产品（包括已售出和未售出的产品）货值金额等值以上三倍以下的罚款。")
+    assert states_fact(fine, "处5万元以上20万元以下的罚款。")
+    assert not states_fact(fine, "对检验机构可以并处罚款。") and not states_fact(
+        fine, "消费者可以要求支付价款十倍的赔偿金。"
+    )
+    english_fine = asked_fact("What is the maximum fine for selling substandard goods under the Product Quality Law?")
+    assert english_fine is not None and states_fact(
+        english_fine, "Substandard goods: fine of 50% to 3 times the value."
+    )
     fine_rate = asked_fact("货值金额的百分之几作为罚款？")
     assert fine_rate is not None and states_fact(fine_rate, "并处货值金额百分之五以上百分之二十以下的罚款。")
     # a question in days or hours is not answered by a period in years, nor by a date's day
