@@ -74,9 +74,12 @@ _TIME = re.compile(
 class AskedFact:
     """The kind of fact a question asks for, and the word a fitting sentence carries beside the figure."""
 
-    kind: str  # year | fee | amount | validity | duration | count | size | standard | rate
+    kind: str  # year | date | fee | amount | fine | validity | duration | count | size | standard | rate
     tie: re.Pattern[str] | None = None  # e.g. "valid|有效" for a validity question; None: the figure alone fits
     holders: frozenset[str] = frozenset()  # a validity question's document (`validity_holders`); empty: any
+    unit: re.Pattern[str] | None = (
+        None  # a passage's sentences in the unit asked for, where it has any (`fact_sentences`)
+    )
 
     def label(self, lang: str) -> str:
         names = _LABELS["zh" if lang == "zh" else "en"]
@@ -154,7 +157,7 @@ _HOLDER_GAP = 40  # characters between a validity word and the document it belon
 _HOLDER_PHRASE = 12  # further characters a second document word may be off, in one phrase ("注册证书的有效期")
 _DURATION_Q = re.compile(
     r"\bhow long\b|\bhow many (?:years|months|days|weeks|hours|working days)\b|\bwithin how\b|\bhow soon\b"
-    r"|多久|多长时间|多长|几天|多少天|多少日|几个?周|多少周|几个?星期|几个月|多少个月|几年|多少年|期限是|(?:多少|几)个?工作日|时限"
+    r"|多久|多长时间|多长|几天|多少天|多少日|几个?周|多少周|几个?星期|几个月|多少个月|几年|多少年|期限是|(?:多少|几)个?(?:工作日|小时)|时限"
     r"|\bhow often\b|\bhow frequently\b|多久一次|每隔多久|频次|频率",
     re.IGNORECASE,
 )
@@ -172,6 +175,22 @@ _SHORT_TIME = re.compile(
     rf"|\b(?:{_SMALL_NUMBER_WORD})\s+(?:days?|weeks?|hours?)\b",
     re.IGNORECASE,
 )
+# The unit a question in days or in hours asks for: "within how many days must we apply for a re-test?" was quoted
+# 第八十八条's "四小时内申请复检" (a rapid test's re-test) beside its "七个工作日内" in the same passage
+_DAYS_Q = re.compile(
+    r"(?:几|多少)个?(?:工作日|天|日|周|星期)|\bhow many (?:working |business |calendar )?(?:days|weeks)\b", re.I
+)
+_HOURS_Q = re.compile(r"(?:几|多少)个?(?:小时|钟头)|\bhow many hours\b", re.IGNORECASE)
+_DAYS = re.compile(rf"{_NUMBER}\s*(?:个)?\s*(?:日|天|周|星期|工作日)|\b(?:days?|weeks?)\b", re.IGNORECASE)
+_HOURS = re.compile(r"小时|钟头|\bhours?\b", re.IGNORECASE)
+
+
+def _unit_asked(question: str) -> re.Pattern[str] | None:
+    """What a sentence in the unit `question` asks for carries: days (or weeks), or hours; None for neither or both."""
+    days, hours = bool(_DAYS_Q.search(question)), bool(_HOURS_Q.search(question))
+    return _DAYS if days and not hours else _HOURS if hours and not days else None
+
+
 # a lone 一 before a counter is "a" ("一个成员国出具的证书", "a member's certificate"), not a count
 _NUMERAL = r"[\d零〇一二两三四五六七八九十百千万亿]"
 _ZH_COUNT = rf"(?<!第)(?<!{_NUMERAL})(?!一(?!{_NUMERAL})){_NUMBER}\s*(?:多|余)?\s*"
@@ -278,7 +297,7 @@ def asked_fact(question: str) -> AskedFact | None:
     if _VALID_Q.search(q) and _DURATION_Q.search(q):
         return AskedFact("validity", _VALID_TIE, validity_holders(q))
     if _DURATION_Q.search(q):
-        return AskedFact("duration", _SHORT_TIME if _SHORT_Q.search(q) else None)
+        return AskedFact("duration", _SHORT_TIME if _SHORT_Q.search(q) else None, unit=_unit_asked(q))
     if _AMOUNT_Q.search(q):
         return AskedFact("amount")
     if _SIZE_Q.search(q):
@@ -412,6 +431,10 @@ def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
             held = validity_holders(sentence) if asked.holders else frozenset()
             if not held or held & asked.holders:
                 found.append(index)
+    if asked.unit is not None:  # of a passage's periods, those in the unit asked for; the others where it has none
+        sentences = passage_sentences(passage) or [(0, len(passage))]
+        in_unit = [i for i in found if asked.unit.search(passage[slice(*sentences[i])])]
+        return in_unit or found
     return found
 
 

@@ -13,7 +13,7 @@ from helpers import capital_only, make_chunk
 from test_answer import OPEN, cite
 
 from bot.answer import Answerer
-from bot.asked import asked_fact, asked_parts, asks_more_than, states_fact
+from bot.asked import asked_fact, asked_parts, asks_more_than, fact_sentences, states_fact
 from bot.citations import passage_sentences
 from bot.evidence import (
     MAX_QUOTE_CHARS,
@@ -227,6 +227,17 @@ def test_a_fact_fits_only_with_its_figure_and_its_tie() -> None:
     hours = asked_fact("Within how many hours must we send the early warning?")
     assert hours is not None and states_fact(hours, "An early warning is due within 24 hours of becoming aware.")
     assert not states_fact(hours, "The rules apply from 11 December 2027, three years after entry into force.")
+    # of a passage's periods, those in the unit asked for: a re-test asked "within how many days" was quoted the
+    # four hours of a rapid test beside 第八十八条's seven working days (session 30); a passage with periods in
+    # another unit only still states one, so a question in days is not refused over a deadline in hours
+    retest = "自收到检验结论之日起七个工作日内提出复检申请。快速检测的，可以自收到检测结果时起四小时内申请复检。"
+    in_days, in_hours = (
+        asked_fact("Within how many days must we apply for a re-test?"),
+        asked_fact("几个小时内申请复检？"),
+    )
+    assert in_days is not None and fact_sentences(in_days, retest) == [0]
+    assert in_hours is not None and in_hours.kind == "duration" and fact_sentences(in_hours, retest) == [1]
+    assert states_fact(in_days, "An early warning is due within 24 hours of becoming aware.")
     period = asked_fact("How long does the process take?")  # no unit asked: any period
     assert period is not None and states_fact(period, "It usually takes about 12 months.")
     # a validity is the validity of what was asked about: a licence's is not an auditor's certificate's (s19), nor
