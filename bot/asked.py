@@ -77,9 +77,8 @@ class AskedFact:
     kind: str  # year | date | fee | amount | fine | validity | duration | count | size | standard | rate
     tie: re.Pattern[str] | None = None  # e.g. "valid|有效" for a validity question; None: the figure alone fits
     holders: frozenset[str] = frozenset()  # a validity question's document (`validity_holders`); empty: any
-    unit: re.Pattern[str] | None = (
-        None  # a passage's sentences in the unit asked for, where it has any (`fact_sentences`)
-    )
+    unit: re.Pattern[str] | None = None  # a passage's periods in the unit asked, where it has any
+    against: re.Pattern[str] | None = None  # a sentence this finds states no such fact (a validity: no time taken)
 
     def label(self, lang: str) -> str:
         names = _LABELS["zh" if lang == "zh" else "en"]
@@ -139,13 +138,20 @@ _FINE_Q = re.compile(r"罚|\bfined?\b|\bfines\b|\bpenalt", re.IGNORECASE)
 _FEE_TIE = re.compile(r"fee|cost|price|charg|pay|费|价|免费|收取", re.IGNORECASE)
 _AMOUNT_Q = re.compile(
     r"\bhow much\b|\b(?:minimum|maximum)(?: [a-z-]+)? (?:capital|amount|fine)\b"  # "minimum registered capital"
-    r"|\b(?:what|how (?:large|big|high))(?: an?)? fines?\b"
+    r"|\b(?:what|how (?:large|big|high))(?: an?)? fines?\b|\bwhat (?:is|are|would be|will be) the (?:\w+ )?fines?\b"
     r"|(?:资本|罚款|罚金|金额|资金|数额|多少万|多少元).{0,12}(?:多少|几)"
     r"|(?:多少|几).{0,6}(?:资本|罚款|罚金|金额|钱)|多少(?:万|亿)?(?:元|美元|欧元|英镑|日元|韩元|卢比|里亚尔)",
     re.IGNORECASE,
 )
 _VALID_Q = re.compile(r"\bvalid|validity|expire|有效期|有效多久|有效几年|管多久", re.IGNORECASE)
 _VALID_TIE = re.compile(r"valid|expir|有效|到期|届满", re.IGNORECASE)
+# How long something takes to get or do ("How long does it take to get a PSE certificate?", "多久能拿到证书？"): a
+# certificate's validity ("valid for 3 to 7 years") is not the time it takes. A 认证周期 is a certificate's cycle.
+_TAKES_Q = re.compile(
+    r"\bhow long (?:does|will|would|did|do|can) (?:it|\w+(?: \w+)?) take\b|\btakes? how long\b"
+    r"|多久(?:才)?(?:能|可以)?(?:拿到|拿证|出证|下证|办完|办好|完成|批下来)|(?:需要|要|得)多(?:长时间|久)|(?:办理|审批|出证|检测|测试)周期",
+    re.IGNORECASE,
+)
 # What a validity period belongs to: "生产许可证有效期为5年" is a licence's, not an auditor's certificate's, nor a
 # health food's registration's. A test report's validity is not told from a certificate's: the sources blur them.
 _HOLDERS = {
@@ -297,7 +303,8 @@ def asked_fact(question: str) -> AskedFact | None:
     if _VALID_Q.search(q) and _DURATION_Q.search(q):
         return AskedFact("validity", _VALID_TIE, validity_holders(q))
     if _DURATION_Q.search(q):
-        return AskedFact("duration", _SHORT_TIME if _SHORT_Q.search(q) else None, unit=_unit_asked(q))
+        taken = _VALID_TIE if _TAKES_Q.search(q) else None  # how long it takes: not how long it stays valid
+        return AskedFact("duration", _SHORT_TIME if _SHORT_Q.search(q) else None, unit=_unit_asked(q), against=taken)
     if _AMOUNT_Q.search(q):
         return AskedFact("amount")
     if _SIZE_Q.search(q):
@@ -426,6 +433,8 @@ def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
                     found.append(index)
             elif _COUNTING.search(sentence) and (counters is None or counters.search(sentence)):
                 found.append(index)
+            continue
+        if asked.against is not None and asked.against.search(sentence):
             continue
         if figure is not None and figure.search(sentence) and (asked.tie is None or asked.tie.search(sentence)):
             held = validity_holders(sentence) if asked.holders else frozenset()

@@ -140,6 +140,7 @@ def test_opening_yes_in_both_languages() -> None:
         ("How much is the fine for selling unlicensed products?", "fine"),
         ("按《BIS法》，罚金上限是多少卢比？", "fine"),  # a sum in a currency (s19: answered with a fine article)
         ("OPSS最高能罚多少英镑？", "fine"),
+        ("What is the fine in Korea for selling products without KC certification?", "fine"),
         ("Does Saudi Arabia accept our Chinese test report?", None),
         ("Do I need CCC certification for power adapters sold in China?", None),
         ("What is the penalty for selling products without the required certification?", None),
@@ -238,6 +239,16 @@ def test_a_fact_fits_only_with_its_figure_and_its_tie() -> None:
     assert in_days is not None and fact_sentences(in_days, retest) == [0]
     assert in_hours is not None and in_hours.kind == "duration" and fact_sentences(in_hours, retest) == [1]
     assert states_fact(in_days, "An early warning is due within 24 hours of becoming aware.")
+    # how long it takes to get a certificate is not how long the certificate stays valid (session 30: "How long does
+    # it take to get a PSE certificate?" was answered "valid for 3 to 7 years")
+    takes, zh_takes = (
+        asked_fact("How long does it take to get a PSE certificate?"),
+        asked_fact("办CCC认证需要多长时间？"),
+    )
+    assert takes is not None and zh_takes is not None
+    assert not states_fact(takes, "A certificate for specified products is valid for 3 to 7 years.")
+    assert states_fact(takes, "Testing and the factory inspection usually take 4 to 6 weeks.")
+    assert not states_fact(zh_takes, "CCC证书有效期为5年。") and states_fact(zh_takes, "一般90天内出证。")
     period = asked_fact("How long does the process take?")  # no unit asked: any period
     assert period is not None and states_fact(period, "It usually takes about 12 months.")
     # a validity is the validity of what was asked about: a licence's is not an auditor's certificate's (s19), nor
