@@ -55,10 +55,10 @@ from bot.evidence import (
     ends_with_lead,
     goes_on,
     is_yes_no,
+    joined,
     limits,
     negations,
     part_quote_limit,
-    read_on,
     stitched,
     with_list_after,
     with_list_lead,
@@ -968,7 +968,7 @@ class Answerer:
     ) -> tuple[Hit, tuple[int, int]]:
         """`passage` and its quote `span`, or, when the quote ends the passage by leading into a list that the
         chunker put in the next passage of its document (`goes_on`; among the passages `filters` allow), the two
-        passages joined (`read_on`) and the quote grown into the list (`with_list_after`). "A Cabinet Order lists
+        passages joined (`joined`) and the quote grown into the list (`with_list_after`). "A Cabinet Order lists
         about 450 covered items in two groups:" was quoted alone, and the next passage held the groups (116
         specified items). Only after the evidence is chosen, as with the whole passages of `_extractive`: joined
         before, a short passage was no longer quoted whole ("The EAEU has five member states: ... Examples for
@@ -983,8 +983,8 @@ class Answerer:
         }
         if following is None or following.chunk_id in held:
             return passage, span
-        joined = read_on(passage, following)
-        return joined, with_list_after(joined.text, _sentence_texts(joined)[0], span)
+        whole = joined(passage, following)
+        return whole, with_list_after(whole.text, _sentence_texts(whole)[0], span)
 
     def _for_parts(
         self,

@@ -410,7 +410,8 @@ def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
     english_count = asked.kind == "count" and asked.tie is not None and not HAN.search(asked.tie.pattern)
     counters = _counted_by(asked.tie) if english_count and asked.tie is not None else None
     found = []
-    for index, (start, end) in enumerate(passage_sentences(passage) or [(0, len(passage))]):
+    sentences = passage_sentences(passage) or [(0, len(passage))]
+    for index, (start, end) in enumerate(sentences):
         sentence = passage[start:end]
         if asked.kind == "standard":
             if any(identifier.kind == "standard" for identifier in find_identifiers(sentence)) or (
@@ -441,7 +442,6 @@ def fact_sentences(asked: AskedFact, passage: str) -> list[int]:
             if not held or held & asked.holders:
                 found.append(index)
     if asked.unit is not None:  # of a passage's periods, those in the unit asked for; the others where it has none
-        sentences = passage_sentences(passage) or [(0, len(passage))]
         in_unit = [i for i in found if asked.unit.search(passage[slice(*sentences[i])])]
         return in_unit or found
     return found

@@ -424,16 +424,16 @@ def stitched(hits: Sequence[Hit], depth: int) -> list[Hit]:
     >>> len(stitched([hit(0, 50), hit(22, 76)], 2))  # both among the first: two passages
     2
     """
-    joined = list(hits[:depth])
+    tops = list(hits[:depth])
     rest: list[Hit] = []
     for hit in hits[depth:]:
-        for n, kept in enumerate(joined):
+        for n, kept in enumerate(tops):
             if _overlap(kept, hit):
-                joined[n] = _join(kept, hit)
+                tops[n] = joined(kept, hit)
                 break
         else:
             rest.append(hit)
-    return joined + rest
+    return tops + rest
 
 
 def goes_on(passage: Hit, others: Sequence[Hit]) -> Hit | None:
@@ -457,7 +457,7 @@ def goes_on(passage: Hit, others: Sequence[Hit]) -> Hit | None:
     following = [
         other
         for other in others
-        if (other.meta.source, other.meta.section, other.meta.page) == (x.source, x.section, x.page)
+        if _same_section(passage, other)
         and x.start < other.meta.start <= x.end + READ_ON_GAP
         and other.meta.end > x.end
         and _exact(other)
@@ -466,40 +466,30 @@ def goes_on(passage: Hit, others: Sequence[Hit]) -> Hit | None:
     return min(following, key=lambda other: other.meta.start) if following else None
 
 
-def read_on(passage: Hit, following: Hit) -> Hit:
-    """`passage` joined to the passage that goes on from it (`goes_on`), with the blank lines between them (the
-    chunker strips a chunk's ends, so what lies between two adjacent chunks is white space)."""
-    if following.meta.start <= passage.meta.end:
-        return _join(passage, following)
-    gap = "\n" * (following.meta.start - passage.meta.end)
-    meta = replace(passage.meta, end=following.meta.end)
-    joined = [*passage.extra.get("stitched", []), following.chunk_id]
-    return replace(
-        passage, text=passage.text + gap + following.text, meta=meta, extra={**passage.extra, "stitched": joined}
-    )
-
-
 def _exact(hit: Hit) -> bool:
     """Whether a passage's text is its document's slice `meta.start:meta.end`."""
     return hit.meta.end > hit.meta.start and hit.meta.end - hit.meta.start == len(hit.text)
 
 
+def _same_section(a: Hit, b: Hit) -> bool:
+    """Whether two passages are of one section of one page of a document."""
+    x, y = a.meta, b.meta
+    return (x.source, x.section, x.page) == (y.source, y.section, y.page)
+
+
 def _overlap(a: Hit, b: Hit) -> bool:
     """Whether two passages share text of one section of one page of a document (and both are exact slices)."""
     x, y = a.meta, b.meta
-    return (
-        (x.source, x.section, x.page) == (y.source, y.section, y.page)
-        and y.start <= x.end
-        and x.start <= y.end
-        and all(_exact(hit) for hit in (a, b))
-    )
+    return _same_section(a, b) and y.start <= x.end and x.start <= y.end and all(_exact(hit) for hit in (a, b))
 
 
-def _join(kept: Hit, other: Hit) -> Hit:
-    """`kept` (the better-ranked passage) grown by the text of `other` that lies before or after it."""
+def joined(kept: Hit, other: Hit) -> Hit:
+    """`kept` (the better-ranked passage) grown by the text of `other` that lies before or after it, in its document:
+    an overlapping passage (`stitched`) or one a few characters on (`goes_on`), with the blank lines between them
+    (the chunker strips a chunk's ends, so what lies between two adjacent chunks is white space)."""
     x, y = kept.meta, other.meta
-    before = other.text[: max(0, x.start - y.start)]
-    after = other.text[len(other.text) - max(0, y.end - x.end) :] if y.end > x.end else ""
+    before = other.text[: max(0, x.start - y.start)] + "\n" * max(0, x.start - y.end) if y.start < x.start else ""
+    after = "\n" * max(0, y.start - x.end) + other.text[max(0, x.end - y.start) :] if y.end > x.end else ""
     meta = replace(x, start=min(x.start, y.start), end=max(x.end, y.end))
-    joined = [*kept.extra.get("stitched", []), other.chunk_id, *other.extra.get("stitched", [])]
-    return replace(kept, text=before + kept.text + after, meta=meta, extra={**kept.extra, "stitched": joined})
+    ids = [*kept.extra.get("stitched", []), other.chunk_id, *other.extra.get("stitched", [])]
+    return replace(kept, text=before + kept.text + after, meta=meta, extra={**kept.extra, "stitched": ids})
